@@ -1,0 +1,360 @@
+//! `feeds.toml` → validated [`Config`].
+//!
+//! Read in two phases: [`raw`] deserializes what the operator wrote (form only, with the span of
+//! every value), then [`Config::from_raw`] checks meaning and builds runtime values. Every error
+//! carries the file, line and column of the offending key. This module never touches the network,
+//! the database or the clock.
+
+mod raw;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::model::TopicSlug;
+
+/// The topic every entry belongs to; it cannot be declared in feeds.toml.
+pub const ALL_TOPIC: &str = "all";
+
+/// A configuration problem, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub fetch: FetchConfig,
+    pub sources: Vec<SourceConfig>,
+    pub topics: Vec<TopicConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Always ends with `/`, so `base_url.join("topics/x.atom")` stays under it.
+    pub base_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub max_body: u64,
+    pub user_agent: String,
+    pub allow_private_networks: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub url: Url,
+    pub title: Option<String>,
+    pub topics: Vec<TopicSlug>,
+    pub interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TopicConfig {
+    pub slug: TopicSlug,
+    pub title: String,
+    pub description: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read config: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates `text` as if read from `path` (the path is only used in errors and to resolve
+    /// nothing else: relative storage paths stay relative to the working directory).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let locate = |span: Option<Range<usize>>, message: String| {
+            let (line, column) = line_column(text, span.map_or(0, |s| s.start));
+            ConfigError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: raw::RawConfig = toml::from_str(text)
+            .map_err(|e| locate(e.span(), e.message().trim_end().to_string()))?;
+        Config::from_raw(path, raw).map_err(|(span, message)| locate(Some(span), message))
+    }
+
+    /// Source by its configured URL (the source's key).
+    pub fn source(&self, url: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.url.as_str() == url)
+    }
+
+    /// Declared topic by slug; `all` is built in and has no declaration.
+    pub fn topic(&self, slug: &str) -> Option<&TopicConfig> {
+        self.topics.iter().find(|t| t.slug.as_str() == slug)
+    }
+
+    /// The topics every feed is served under: `all` first, then the declared ones.
+    pub fn topic_slugs(&self) -> Vec<TopicSlug> {
+        let mut slugs = vec![TopicSlug::all()];
+        slugs.extend(self.topics.iter().map(|t| t.slug.clone()));
+        slugs
+    }
+
+    /// How often `source` is polled.
+    pub fn interval_of(&self, source: &SourceConfig) -> Duration {
+        source.interval.unwrap_or(self.fetch.interval)
+    }
+
+    fn from_raw(path: &Path, raw: raw::RawConfig) -> Result<Config, (Range<usize>, String)> {
+        let server = raw.server.unwrap_or_default();
+        let listen = match &server.listen {
+            Some(l) => l.get_ref().parse::<SocketAddr>().map_err(|e| {
+                (
+                    l.span(),
+                    format!("server.listen: {e} (expected e.g. \"127.0.0.1:8080\")"),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let base_url = match &server.base_url {
+            Some(b) => {
+                let mut url = parse_http_url(b.get_ref())
+                    .map_err(|m| (b.span(), format!("server.base_url: {m}")))?;
+                if !url.path().ends_with('/') {
+                    let path = format!("{}/", url.path());
+                    url.set_path(&path);
+                }
+                url
+            }
+            None => Url::parse(&format!("http://{listen}/"))
+                .map_err(|e| (0..0, format!("server.listen: cannot form a base URL: {e}")))?,
+        };
+
+        let storage = raw.storage.unwrap_or_default();
+        let storage_path = match &storage.path {
+            Some(p) if p.get_ref().trim().is_empty() => {
+                return Err((p.span(), "storage.path: must not be empty".into()));
+            }
+            Some(p) => PathBuf::from(p.get_ref()),
+            None => PathBuf::from("tributary.db"),
+        };
+
+        let fetch = raw.fetch.unwrap_or_default();
+        let interval = duration_or(
+            &fetch.interval,
+            "fetch.interval",
+            Duration::from_secs(30 * 60),
+        )?;
+        let timeout = duration_or(&fetch.timeout, "fetch.timeout", Duration::from_secs(30))?;
+        let concurrency = match &fetch.concurrency {
+            Some(c) if *c.get_ref() == 0 => {
+                return Err((c.span(), "fetch.concurrency: must be at least 1".into()));
+            }
+            Some(c) => usize::try_from(*c.get_ref())
+                .map_err(|_| (c.span(), "fetch.concurrency: too large".to_string()))?,
+            None => 16,
+        };
+        let max_body = match &fetch.max_body {
+            Some(m) => parse_size(m.get_ref())
+                .map_err(|msg| (m.span(), format!("fetch.max_body: {msg}")))?,
+            None => 20 * 1024 * 1024,
+        };
+        let user_agent = match &fetch.user_agent {
+            Some(ua) if ua.get_ref().trim().is_empty() => {
+                return Err((ua.span(), "fetch.user_agent: must not be empty".into()));
+            }
+            Some(ua) => ua.get_ref().clone(),
+            None => default_user_agent(&base_url),
+        };
+
+        let mut topics = Vec::new();
+        let mut slugs_seen = HashSet::new();
+        for t in raw.topic {
+            let slug = TopicSlug::new(t.slug.get_ref())
+                .map_err(|m| (t.slug.span(), format!("topic.slug: {m}")))?;
+            if slug.as_str() == ALL_TOPIC {
+                return Err((
+                    t.slug.span(),
+                    "topic.slug: \"all\" is reserved for the built-in topic of every entry".into(),
+                ));
+            }
+            if !slugs_seen.insert(slug.clone()) {
+                return Err((
+                    t.slug.span(),
+                    format!("topic.slug: duplicate topic \"{slug}\""),
+                ));
+            }
+            if t.title.get_ref().trim().is_empty() {
+                return Err((t.title.span(), "topic.title: must not be empty".into()));
+            }
+            topics.push(TopicConfig {
+                slug,
+                title: t.title.into_inner(),
+                description: t.description.filter(|d| !d.trim().is_empty()),
+            });
+        }
+
+        let mut sources = Vec::new();
+        let mut urls_seen = HashSet::new();
+        for s in raw.source {
+            let url = parse_http_url(s.url.get_ref())
+                .map_err(|m| (s.url.span(), format!("source.url: {m}")))?;
+            if !urls_seen.insert(url.clone()) {
+                return Err((s.url.span(), format!("source.url: duplicate source {url}")));
+            }
+            let mut source_topics = Vec::new();
+            for t in s.topics.unwrap_or_default() {
+                let slug = TopicSlug::new(t.get_ref())
+                    .map_err(|m| (t.span(), format!("source.topics: {m}")))?;
+                if slug.as_str() == ALL_TOPIC {
+                    return Err((
+                        t.span(),
+                        "source.topics: every source is in \"all\" already; remove it".into(),
+                    ));
+                }
+                if !slugs_seen.contains(&slug) {
+                    return Err((
+                        t.span(),
+                        format!(
+                            "source.topics: unknown topic \"{slug}\" (declare it with [[topic]] slug = \"{slug}\")"
+                        ),
+                    ));
+                }
+                if !source_topics.contains(&slug) {
+                    source_topics.push(slug);
+                }
+            }
+            let interval = match &s.interval {
+                Some(i) => Some(
+                    parse_duration(i.get_ref())
+                        .map_err(|m| (i.span(), format!("source.interval: {m}")))?,
+                ),
+                None => None,
+            };
+            sources.push(SourceConfig {
+                url,
+                title: s.title.filter(|t| !t.trim().is_empty()),
+                topics: source_topics,
+                interval,
+            });
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            server: ServerConfig { listen, base_url },
+            storage: StorageConfig { path: storage_path },
+            fetch: FetchConfig {
+                interval,
+                timeout,
+                concurrency,
+                max_body,
+                user_agent,
+                allow_private_networks: fetch.allow_private_networks.unwrap_or(false),
+            },
+            sources,
+            topics,
+        })
+    }
+}
+
+/// `tributary/0.1.0 (+http://host/)`: names us and where an operator can be reached, as
+/// publishers ask of aggregators.
+pub fn default_user_agent(base_url: &Url) -> String {
+    format!("tributary/{} (+{})", env!("CARGO_PKG_VERSION"), base_url)
+}
+
+fn duration_or(
+    value: &Option<toml::Spanned<String>>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, (Range<usize>, String)> {
+    match value {
+        Some(v) => parse_duration(v.get_ref()).map_err(|m| (v.span(), format!("{key}: {m}"))),
+        None => Ok(default),
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("invalid duration \"{text}\": {e} (expected e.g. \"30m\", \"1h 30m\")")
+    })?;
+    if d.is_zero() {
+        return Err(format!(
+            "invalid duration \"{text}\": must be more than zero"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("invalid size \"{text}\": {e} (expected e.g. \"20MiB\")"))?;
+    if size.as_u64() == 0 {
+        return Err(format!("invalid size \"{text}\": must be more than zero"));
+    }
+    Ok(size.as_u64())
+}
+
+fn parse_http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("invalid URL \"{text}\": {e}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(url),
+        "http" | "https" => Err(format!("invalid URL \"{text}\": no host")),
+        other => Err(format!(
+            "invalid URL \"{text}\": scheme {other}: is not http or https"
+        )),
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests;

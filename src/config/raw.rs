@@ -1,0 +1,58 @@
+//! What the operator wrote, checked for form only. Every value keeps its span so that the second
+//! phase can point at the line and column of a value that is well-formed but wrong.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: Option<RawServer>,
+    pub storage: Option<RawStorage>,
+    pub fetch: Option<RawFetch>,
+    #[serde(default)]
+    pub source: Vec<RawSource>,
+    #[serde(default)]
+    pub topic: Vec<RawTopic>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Spanned<String>>,
+    pub base_url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetch {
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub concurrency: Option<Spanned<u32>>,
+    pub max_body: Option<Spanned<String>>,
+    pub user_agent: Option<Spanned<String>>,
+    pub allow_private_networks: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub url: Spanned<String>,
+    pub title: Option<String>,
+    pub topics: Option<Vec<Spanned<String>>>,
+    pub interval: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub slug: Spanned<String>,
+    pub title: Spanned<String>,
+    pub description: Option<String>,
+}

@@ -1,0 +1,184 @@
+//! The `tributary` command line: parses arguments, sets up logging, maps results to exit codes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use tributary::config::Config;
+use tributary::model::RefreshStats;
+use tributary::pipeline::Outcome;
+
+#[derive(Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "Feed aggregator daemon: polls sources, republishes merged topic feeds"
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "TRIBUTARY_CONFIG",
+        default_value = "feeds.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the configuration and exit.
+    Check,
+    /// Poll every source (or the named ones) once now and store what they carry.
+    Fetch {
+        /// A source URL from the config; repeat to name several.
+        #[arg(long = "source", value_name = "URL")]
+        sources: Vec<String>,
+    },
+    /// Run the scheduler and the HTTP server until SIGINT or SIGTERM.
+    Run,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Check => {
+            println!(
+                "{}: ok ({} sources, {} topics)",
+                cli.config.display(),
+                config.sources.len(),
+                config.topics.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Fetch { sources } => with_runtime(fetch(config, sources)),
+        Command::Run => with_runtime(async move {
+            match tributary::app::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }),
+    }
+}
+
+fn with_runtime(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(future),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
+    for url in &only {
+        if config.source(url).is_none()
+            && !config
+                .sources
+                .iter()
+                .any(|s| s.url.as_str().trim_end_matches('/') == url.trim_end_matches('/'))
+        {
+            eprintln!(
+                "error: --source {url} is not a source in {}",
+                config.path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    let (store, jobs) = match tributary::app::open_store(&config) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let jobs: Vec<_> = jobs
+        .into_iter()
+        .filter(|j| {
+            only.is_empty()
+                || only
+                    .iter()
+                    .any(|u| u.trim_end_matches('/') == j.url.as_str().trim_end_matches('/'))
+        })
+        .collect();
+    let pipeline = match tributary::app::build_pipeline(&config, store) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    let total_sources = jobs.len();
+    let (mut ok, mut not_modified, mut failed) = (0usize, 0usize, 0usize);
+    let mut totals = RefreshStats::default();
+    let mut out = std::io::stdout();
+    tributary::app::refresh_all(&pipeline, jobs, config.fetch.concurrency, |report| {
+        let ms = report.elapsed.as_millis();
+        let line = match &report.outcome {
+            Outcome::Stored(s) => {
+                ok += 1;
+                totals.add(*s);
+                format!(
+                    "{} ok new={} updated={} unchanged={} {ms}ms",
+                    report.url, s.new, s.updated, s.unchanged
+                )
+            }
+            Outcome::NotModified => {
+                not_modified += 1;
+                format!(
+                    "{} not-modified new=0 updated=0 unchanged=0 {ms}ms",
+                    report.url
+                )
+            }
+            Outcome::Failed(e) => {
+                failed += 1;
+                format!(
+                    "{} failed new=0 updated=0 unchanged=0 {ms}ms error: {e}",
+                    report.url
+                )
+            }
+        };
+        let _ = writeln!(out, "{line}");
+    })
+    .await;
+    let _ = writeln!(
+        out,
+        "total: {total_sources} sources, {ok} ok, {not_modified} not-modified, {failed} failed, new={} updated={} unchanged={} {}ms",
+        totals.new,
+        totals.updated,
+        totals.unchanged,
+        started.elapsed().as_millis()
+    );
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,115 @@
+//! Plain domain types shared by the stages. No I/O here, and no dependency on rusqlite, reqwest or
+//! feed-rs: stages talk to each other in these terms.
+
+use std::fmt;
+
+/// Row id of a source in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(pub i64);
+
+/// Seconds since the Unix epoch, UTC. Every time in the store and the pipeline is one of these.
+pub type Timestamp = i64;
+
+/// A topic's URL name: `[a-z0-9-]+`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicSlug(String);
+
+impl TopicSlug {
+    pub fn new(text: &str) -> Result<TopicSlug, String> {
+        if text.is_empty() {
+            return Err("a topic slug must not be empty".into());
+        }
+        if let Some(bad) = text
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return Err(format!(
+                "invalid topic slug \"{text}\": {bad:?} is not allowed (use a-z, 0-9 and -)"
+            ));
+        }
+        Ok(TopicSlug(text.to_string()))
+    }
+
+    /// The built-in topic holding every entry.
+    pub fn all() -> TopicSlug {
+        TopicSlug(crate::config::ALL_TOPIC.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TopicSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a feed says about itself, kept on the source row and used for attribution.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedMeta {
+    pub title: Option<String>,
+    /// The publisher's web site (the feed's `alternate` link).
+    pub site_url: Option<String>,
+    /// The feed's own id, only when the document supplies one (Atom `<id>`).
+    pub feed_id: Option<String>,
+    pub language: Option<String>,
+}
+
+/// A podcast enclosure or other attached media.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Enclosure {
+    pub url: String,
+    pub media_type: Option<String>,
+    pub length: Option<u64>,
+}
+
+/// One entry as normalized from a source document, ready for dedup and storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// Identity within its source: `guid:…`, `link:…` or `hash:…`.
+    pub key: String,
+    /// The id we republish: the publisher's guid/id, else its link, else a URN of the content hash.
+    pub public_id: String,
+    pub link: Option<String>,
+    /// Plain text.
+    pub title: String,
+    /// Sanitized HTML.
+    pub summary_html: Option<String>,
+    /// Sanitized HTML.
+    pub content_html: Option<String>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub enclosures: Vec<Enclosure>,
+    pub language: Option<String>,
+    /// When the publisher says it was published, or when we first saw it.
+    pub published: Timestamp,
+    /// When the publisher says it was last updated, if it says so.
+    pub updated: Option<Timestamp>,
+    /// Hash of what a reader sees (title, link, summary, content): a change is an update.
+    pub content_hash: String,
+}
+
+/// What one refresh did to the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshStats {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+impl RefreshStats {
+    pub fn add(&mut self, other: RefreshStats) {
+        self.new += other.new;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// HTTP cache validators a server gave us for a source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}

@@ -1,0 +1,275 @@
+//! Pure: a parsed feed, the URL it was fetched from and `now` → [`FeedMeta`] and [`NewEntry`]s.
+//!
+//! Owns entry identity within a source, sanitizing (ammonia: no active content, relative URLs made
+//! absolute) and the date policy. Does no I/O and never reads the clock.
+
+use std::collections::HashSet;
+
+use feed_rs::model::{Entry, Feed, Link, Text};
+use url::Url;
+
+use crate::model::{Enclosure, FeedMeta, NewEntry, Timestamp};
+use crate::text::{escape_html, hash_parts, html_to_text};
+
+/// Dates before this (1995-01-01) are placeholders or parse accidents, not publication times.
+const EARLIEST_PLAUSIBLE: Timestamp = 788_918_400;
+/// A date more than a day ahead is a publisher's clock or time-zone error.
+const FUTURE_SLACK: Timestamp = 24 * 60 * 60;
+
+/// The normalized form of one fetched document.
+#[derive(Debug, Clone)]
+pub struct NormalizedFeed {
+    pub meta: FeedMeta,
+    pub entries: Vec<NewEntry>,
+}
+
+pub fn normalize(feed: &Feed, final_url: &Url, now: Timestamp) -> NormalizedFeed {
+    let sanitizer = Sanitizer::new(final_url.clone());
+    let mut seen_keys = HashSet::new();
+    let mut entries = Vec::with_capacity(feed.entries.len());
+    for (position, entry) in feed.entries.iter().enumerate() {
+        let mut normalized = normalize_entry(entry, final_url, &sanitizer, now);
+        // A key repeated inside one document: the first keeps it, later ones are told apart by
+        // their link, then by their position.
+        if !seen_keys.insert(normalized.key.clone()) {
+            let by_link = normalized.link.as_ref().map(|l| format!("link:{l}"));
+            match by_link {
+                Some(k) if !seen_keys.contains(&k) => normalized.key = k,
+                _ => normalized.key = format!("{}#{position}", normalized.key),
+            }
+            seen_keys.insert(normalized.key.clone());
+        }
+        entries.push(normalized);
+    }
+    NormalizedFeed {
+        meta: feed_meta(feed),
+        entries,
+    }
+}
+
+fn feed_meta(feed: &Feed) -> FeedMeta {
+    FeedMeta {
+        title: feed
+            .title
+            .as_ref()
+            .map(text_plain)
+            .filter(|t| !t.is_empty()),
+        site_url: alternate_link(&feed.links).map(|l| l.href.clone()),
+        feed_id: Some(feed.id.trim().to_string()).filter(|id| !id.is_empty()),
+        language: feed.language.clone().filter(|l| !l.trim().is_empty()),
+    }
+}
+
+fn normalize_entry(
+    entry: &Entry,
+    final_url: &Url,
+    sanitizer: &Sanitizer,
+    now: Timestamp,
+) -> NewEntry {
+    let base = entry
+        .base
+        .as_deref()
+        .and_then(|b| final_url.join(b).ok())
+        .unwrap_or_else(|| final_url.clone());
+    let link = alternate_link(&entry.links)
+        .and_then(|l| base.join(l.href.trim()).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(String::from);
+    let title = entry.title.as_ref().map(text_plain).unwrap_or_default();
+    let summary_html = entry
+        .summary
+        .as_ref()
+        .map(|t| text_html(t, sanitizer, &base))
+        .filter(|h| !h.trim().is_empty());
+    let content_html = entry
+        .content
+        .as_ref()
+        .and_then(|c| {
+            let body = c.body.as_deref()?;
+            Some(if is_html(c.content_type.essence().to_string().as_str()) {
+                sanitizer.clean(body, &base)
+            } else {
+                plain_to_html(body)
+            })
+        })
+        .filter(|h| !h.trim().is_empty());
+
+    let content_hash = hash_parts(&[
+        &title,
+        link.as_deref().unwrap_or(""),
+        summary_html.as_deref().unwrap_or(""),
+        content_html.as_deref().unwrap_or(""),
+    ]);
+    let guid = entry.id.trim();
+    let (key, public_id) = if !guid.is_empty() {
+        (format!("guid:{guid}"), guid.to_string())
+    } else if let Some(link) = &link {
+        (format!("link:{link}"), link.clone())
+    } else {
+        let hash = hash_parts(&[
+            &title,
+            summary_html.as_deref().unwrap_or(""),
+            content_html.as_deref().unwrap_or(""),
+        ]);
+        let short = &hash[..32];
+        (format!("hash:{short}"), format!("urn:tributary:{short}"))
+    };
+
+    let published = entry
+        .published
+        .or(entry.updated)
+        .map(|d| d.timestamp())
+        .and_then(|t| plausible(t, now))
+        .unwrap_or(now);
+    let updated = entry
+        .updated
+        .map(|d| d.timestamp())
+        .and_then(|t| plausible(t, now));
+
+    let mut authors: Vec<String> = entry
+        .authors
+        .iter()
+        .filter_map(|p| p.name.as_deref())
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    authors.dedup();
+    let mut categories: Vec<String> = Vec::new();
+    for c in &entry.categories {
+        let name = c.label.as_deref().unwrap_or(&c.term).trim().to_string();
+        if !name.is_empty() && !categories.contains(&name) {
+            categories.push(name);
+        }
+    }
+
+    NewEntry {
+        key,
+        public_id,
+        link,
+        title,
+        summary_html,
+        content_html,
+        authors,
+        categories,
+        enclosures: enclosures(entry, &base),
+        language: entry.language.clone().filter(|l| !l.trim().is_empty()),
+        published,
+        updated,
+        content_hash,
+    }
+}
+
+/// A publisher's date, or `None` when it cannot be a real publication time.
+fn plausible(t: Timestamp, now: Timestamp) -> Option<Timestamp> {
+    (EARLIEST_PLAUSIBLE..=now + FUTURE_SLACK)
+        .contains(&t)
+        .then_some(t)
+}
+
+/// The link a reader follows: `alternate` (or no rel), never `self`, `enclosure` and the like.
+fn alternate_link(links: &[Link]) -> Option<&Link> {
+    links
+        .iter()
+        .find(|l| matches!(l.rel.as_deref(), None | Some("alternate")) && !l.href.trim().is_empty())
+}
+
+fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
+    let mut out: Vec<Enclosure> = Vec::new();
+    let mut push = |url: Option<Url>, media_type: Option<String>, length: Option<u64>| {
+        if let Some(url) = url.filter(|u| matches!(u.scheme(), "http" | "https")) {
+            let url = String::from(url);
+            if !out.iter().any(|e| e.url == url) {
+                out.push(Enclosure {
+                    url,
+                    media_type,
+                    length,
+                });
+            }
+        }
+    };
+    for link in entry
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref() == Some("enclosure"))
+    {
+        push(
+            base.join(link.href.trim()).ok(),
+            link.media_type.clone(),
+            link.length,
+        );
+    }
+    for media in &entry.media {
+        for content in &media.content {
+            push(
+                content.url.clone(),
+                content.content_type.as_ref().map(|m| m.to_string()),
+                content.size,
+            );
+        }
+    }
+    out
+}
+
+fn is_html(essence: &str) -> bool {
+    matches!(
+        essence,
+        "text/html" | "application/xhtml+xml" | "html" | "xhtml"
+    )
+}
+
+fn text_plain(text: &Text) -> String {
+    if is_html(text.content_type.essence().to_string().as_str()) {
+        html_to_text(&text.content)
+    } else {
+        crate::text::fold_whitespace(&text.content)
+    }
+}
+
+fn text_html(text: &Text, sanitizer: &Sanitizer, base: &Url) -> String {
+    if is_html(text.content_type.essence().to_string().as_str()) {
+        sanitizer.clean(&text.content, base)
+    } else {
+        plain_to_html(&text.content)
+    }
+}
+
+fn plain_to_html(text: &str) -> String {
+    escape_html(text.trim())
+}
+
+/// ammonia with relative URLs rewritten against the document's (or the entry's `xml:base`) URL.
+/// Its defaults already drop script, style, iframe, form, event handlers and any URL scheme other
+/// than http(s), mailto and the like (so `javascript:` and `data:` go).
+struct Sanitizer {
+    feed_base: Url,
+    feed_builder: ammonia::Builder<'static>,
+}
+
+impl Sanitizer {
+    fn new(feed_base: Url) -> Sanitizer {
+        let feed_builder = Self::builder(feed_base.clone());
+        Sanitizer {
+            feed_base,
+            feed_builder,
+        }
+    }
+
+    fn builder(base: Url) -> ammonia::Builder<'static> {
+        let mut builder = ammonia::Builder::default();
+        builder
+            .url_relative(ammonia::UrlRelative::RewriteWithBase(base))
+            .link_rel(Some("noopener noreferrer nofollow"));
+        builder
+    }
+
+    fn clean(&self, html: &str, base: &Url) -> String {
+        if *base == self.feed_base {
+            self.feed_builder.clean(html).to_string()
+        } else {
+            Self::builder(base.clone()).clean(html).to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,121 @@
+//! Atom 1.0 (RFC 4287) via `atom_syndication`.
+
+use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Source, Text};
+
+use super::{TopicPage, authors_or_source, display_title, fixed};
+
+pub(super) fn render(page: &TopicPage) -> Vec<u8> {
+    let mut feed = Feed {
+        title: Text::plain(page.title.clone()),
+        id: page.feed_id.clone(),
+        updated: fixed(page.updated),
+        subtitle: page.description.clone().map(Text::plain),
+        lang: page.language().map(str::to_string),
+        generator: Some(Generator {
+            value: "Tributary".into(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
+        links: vec![
+            Link {
+                href: page.self_url.clone(),
+                rel: "self".into(),
+                mime_type: Some("application/atom+xml".into()),
+                ..Default::default()
+            },
+            Link {
+                href: page.home_url.clone(),
+                rel: "alternate".into(),
+                mime_type: Some("text/html".into()),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    feed.entries = page.entries.iter().map(entry).collect();
+    let mut out = Vec::with_capacity(4096 + page.entries.len() * 2048);
+    // Writing into a Vec cannot fail; an error here would be a bug in the writer.
+    if feed.write_to(&mut out).is_err() {
+        out.clear();
+    }
+    out
+}
+
+fn entry(e: &crate::store::StoredEntry) -> Entry {
+    let mut links = Vec::new();
+    if let Some(link) = &e.link {
+        links.push(Link {
+            href: link.clone(),
+            rel: "alternate".into(),
+            mime_type: Some("text/html".into()),
+            ..Default::default()
+        });
+    }
+    for enclosure in &e.enclosures {
+        links.push(Link {
+            href: enclosure.url.clone(),
+            rel: "enclosure".into(),
+            mime_type: enclosure.media_type.clone(),
+            length: enclosure.length.map(|l| l.to_string()),
+            ..Default::default()
+        });
+    }
+    let source_links = {
+        let mut l = vec![Link {
+            href: e.source.url.clone(),
+            rel: "self".into(),
+            ..Default::default()
+        }];
+        if let Some(site) = &e.source.site_url {
+            l.push(Link {
+                href: site.clone(),
+                rel: "alternate".into(),
+                mime_type: Some("text/html".into()),
+                ..Default::default()
+            });
+        }
+        l
+    };
+    let content = e.content_html.as_ref().map(|html| Content {
+        value: Some(html.clone()),
+        content_type: Some("html".into()),
+        ..Default::default()
+    });
+    let summary = e.summary_html.as_ref().map(|html| Text::html(html.clone()));
+    Entry {
+        title: Text::plain(display_title(e)),
+        id: e.public_id.clone(),
+        updated: fixed(e.updated),
+        published: Some(fixed(e.published)),
+        authors: authors_or_source(e)
+            .into_iter()
+            .map(|name| Person {
+                name,
+                ..Default::default()
+            })
+            .collect(),
+        categories: e
+            .categories
+            .iter()
+            .map(|c| Category {
+                term: c.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        links,
+        summary,
+        content,
+        source: Some(Source {
+            title: Text::plain(e.source.title.clone()),
+            id: e
+                .source
+                .feed_id
+                .clone()
+                .unwrap_or_else(|| e.source.url.clone()),
+            updated: fixed(e.changed),
+            links: source_links,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

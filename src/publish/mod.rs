@@ -1,0 +1,145 @@
+//! Pure rendering of a topic page to bytes: Atom 1.0, RSS 2.0, JSON Feed 1.1 and the HTML index.
+//! Knows nothing of SQLite or axum; the caller hands it the entries and the URLs.
+
+mod atom;
+mod html;
+mod json;
+mod rss;
+
+pub use html::{IndexTopic, render_index};
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::model::Timestamp;
+use crate::store::StoredEntry;
+
+/// The output formats of a topic, with their file extensions and media types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Atom,
+    Rss,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
+
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        match ext {
+            "atom" => Some(Format::Atom),
+            "rss" => Some(Format::Rss),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Atom => "atom",
+            Format::Rss => "rss",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+
+    /// The media type without parameters, as used in `<link type>` attributes.
+    pub fn bare_media_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml",
+            Format::Rss => "application/rss+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Atom => "Atom",
+            Format::Rss => "RSS",
+            Format::Json => "JSON Feed",
+        }
+    }
+}
+
+/// Everything needed to render one page of one topic.
+#[derive(Debug, Clone)]
+pub struct TopicPage {
+    pub slug: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// Stable id of the topic feed (the same in every format).
+    pub feed_id: String,
+    /// The URL this document is served at.
+    pub self_url: String,
+    /// The human page about the feed (the HTML index).
+    pub home_url: String,
+    /// When anything on the page last changed.
+    pub updated: Timestamp,
+    pub entries: Vec<StoredEntry>,
+}
+
+impl TopicPage {
+    /// The page's language when every entry that states one agrees.
+    fn language(&self) -> Option<&str> {
+        let mut languages = self.entries.iter().filter_map(|e| e.language.as_deref());
+        let first = languages.next()?;
+        languages
+            .all(|l| l.eq_ignore_ascii_case(first))
+            .then_some(first)
+    }
+}
+
+pub fn render(format: Format, page: &TopicPage) -> Vec<u8> {
+    match format {
+        Format::Atom => atom::render(page),
+        Format::Rss => rss::render(page),
+        Format::Json => json::render(page),
+    }
+}
+
+fn utc(t: Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap_or_default()
+}
+
+fn fixed(t: Timestamp) -> DateTime<FixedOffset> {
+    utc(t).fixed_offset()
+}
+
+/// A title for entries that have none (Atom requires one): the start of their text, else the link.
+fn display_title(entry: &StoredEntry) -> String {
+    if !entry.title.trim().is_empty() {
+        return entry.title.clone();
+    }
+    let text = entry
+        .summary_html
+        .as_deref()
+        .or(entry.content_html.as_deref())
+        .map(crate::text::html_to_text)
+        .unwrap_or_default();
+    if !text.is_empty() {
+        let mut short: String = text.chars().take(80).collect();
+        if short.len() < text.len() {
+            short.push('…');
+        }
+        return short;
+    }
+    entry.link.clone().unwrap_or_else(|| "(untitled)".into())
+}
+
+/// The authors of an entry, or the source that carried it when the publisher names nobody.
+fn authors_or_source(entry: &StoredEntry) -> Vec<String> {
+    if entry.authors.is_empty() {
+        vec![entry.source.title.clone()]
+    } else {
+        entry.authors.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;

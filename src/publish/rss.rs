@@ -1,0 +1,80 @@
+//! RSS 2.0 via the `rss` crate, with `atom:link rel="self"` as the RSS Advisory Board recommends.
+
+use rss::extension::atom::{AtomExtension, Link as AtomLink};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, Channel, Enclosure, Guid, Item, Source};
+
+use super::{TopicPage, display_title, utc};
+
+pub(super) fn render(page: &TopicPage) -> Vec<u8> {
+    let mut channel = Channel::default();
+    channel.set_title(page.title.clone());
+    channel.set_link(page.home_url.clone());
+    channel.set_description(
+        page.description
+            .clone()
+            .unwrap_or_else(|| format!("{} — merged by Tributary", page.title)),
+    );
+    channel.set_language(page.language().map(str::to_string));
+    channel.set_generator(Some(format!("Tributary {}", env!("CARGO_PKG_VERSION"))));
+    channel.set_last_build_date(Some(utc(page.updated).to_rfc2822()));
+    channel.set_atom_ext(Some(AtomExtension {
+        links: vec![AtomLink {
+            href: page.self_url.clone(),
+            rel: "self".into(),
+            mime_type: Some("application/rss+xml".into()),
+            ..Default::default()
+        }],
+    }));
+    channel.set_items(page.entries.iter().map(item).collect::<Vec<_>>());
+    let mut out = Vec::with_capacity(4096 + page.entries.len() * 2048);
+    if channel.write_to(&mut out).is_err() {
+        out.clear();
+    }
+    out
+}
+
+fn item(e: &crate::store::StoredEntry) -> Item {
+    let mut item = Item::default();
+    item.set_title(Some(display_title(e)));
+    item.set_link(e.link.clone());
+    item.set_description(e.content_html.clone().or_else(|| e.summary_html.clone()));
+    item.set_guid(Some(Guid {
+        // isPermaLink only when the id is the entry's own web address.
+        permalink: e.link.as_deref() == Some(e.public_id.as_str()),
+        value: e.public_id.clone(),
+    }));
+    item.set_pub_date(Some(utc(e.published).to_rfc2822()));
+    item.set_categories(
+        e.categories
+            .iter()
+            .map(|c| Category {
+                name: c.clone(),
+                domain: None,
+            })
+            .collect::<Vec<_>>(),
+    );
+    // RSS's <enclosure> holds one file; the first is the one readers play.
+    if let Some(enc) = e.enclosures.first() {
+        item.set_enclosure(Some(Enclosure {
+            url: enc.url.clone(),
+            length: enc.length.unwrap_or(0).to_string(),
+            mime_type: enc
+                .media_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into()),
+        }));
+    }
+    if !e.authors.is_empty() {
+        // <author> must be an e-mail address; names go in dc:creator.
+        item.set_dublin_core_ext(Some(DublinCoreExtension {
+            creators: e.authors.clone(),
+            ..Default::default()
+        }));
+    }
+    item.set_source(Some(Source {
+        url: e.source.url.clone(),
+        title: Some(e.source.title.clone()),
+    }));
+    item
+}

@@ -1,0 +1,41 @@
+//! Schema migrations: the numbered files in `migrations/`, embedded at build time and applied in
+//! order; the schema version is `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Every migration, in order. The version after applying `MIGRATIONS[i]` is `i + 1`; a test checks
+/// that this list matches the files in `migrations/`.
+pub(super) const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_initial.sql",
+    include_str!("../../migrations/0001_initial.sql"),
+)];
+
+pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| StoreError::Migration {
+            name: "reading user_version",
+            source,
+        })?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn
+            .transaction()
+            .map_err(|source| StoreError::Migration { name, source })?;
+        tx.execute_batch(sql)
+            .map_err(|source| StoreError::Migration { name, source })?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(|source| StoreError::Migration { name, source })?;
+        tx.commit()
+            .map_err(|source| StoreError::Migration { name, source })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,659 @@
+//! SQLite: connection set-up, migrations from `migrations/`, and every SQL statement.
+//!
+//! One writer connection behind a mutex (SQLite allows one writer at a time anyway) and a small
+//! pool of read connections for the server, which WAL lets run beside the writer. All methods are
+//! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
+
+mod migrations;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::model::{
+    Enclosure, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp, TopicSlug, Validators,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("migration {name} failed: {source}")]
+    Migration {
+        name: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database is at schema version {found}, newer than this build knows ({known}); upgrade tributary"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("database error while {context}: {source}")]
+    Sql {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("unknown source id {0}")]
+    UnknownSource(i64),
+    #[error("database lock poisoned")]
+    Poisoned,
+}
+
+trait Context<T> {
+    fn context(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, rusqlite::Error> {
+    fn context(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sql { context, source })
+    }
+}
+
+/// How a source is declared in feeds.toml, as far as the store cares.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub url: String,
+    pub title: Option<String>,
+    pub topics: Vec<TopicSlug>,
+}
+
+/// Who carried an entry: enough to credit them in every output format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef {
+    pub url: String,
+    /// feeds.toml title, else the feed's own, else the URL.
+    pub title: String,
+    pub site_url: Option<String>,
+    pub feed_id: Option<String>,
+}
+
+/// An entry as stored, with its attribution, ready to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub id: i64,
+    pub public_id: String,
+    pub link: Option<String>,
+    pub title: String,
+    pub summary_html: Option<String>,
+    pub content_html: Option<String>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub enclosures: Vec<Enclosure>,
+    pub language: Option<String>,
+    pub published: Timestamp,
+    pub updated: Timestamp,
+    pub changed: Timestamp,
+    pub sort_at: Timestamp,
+    pub source: SourceRef,
+}
+
+/// A source's fetch state, for `status` and the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    pub id: SourceId,
+    pub url: String,
+    pub validators: Validators,
+    pub last_fetch_at: Option<Timestamp>,
+    pub last_success_at: Option<Timestamp>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_due_at: Option<Timestamp>,
+    pub entries: u64,
+}
+
+pub struct Store {
+    path: Option<PathBuf>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// Bumped on every commit that changes what a topic page shows; the server's render cache
+    /// compares it to decide whether a cached page is still current without asking SQLite.
+    generation: AtomicU64,
+}
+
+const MAX_IDLE_READERS: usize = 8;
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = open_connection(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Self::from_writer(Some(path.to_path_buf()), conn)
+    }
+
+    /// A private in-memory database (tests, benchmarks): reads share the writer connection.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        configure(&conn).map_err(|source| StoreError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        Self::from_writer(None, conn)
+    }
+
+    fn from_writer(path: Option<PathBuf>, mut conn: Connection) -> Result<Store, StoreError> {
+        migrations::apply(&mut conn)?;
+        Ok(Store {
+            path,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(1),
+        })
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        f(&mut conn)
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(path) = &self.path else {
+            return self.with_writer(|c| f(c));
+        };
+        let pooled = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_connection(path)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.readers.lock().map_err(|_| StoreError::Poisoned)?;
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        result
+    }
+
+    /// Makes the sources table match feeds.toml: inserts new sources, updates titles and topics,
+    /// marks removed ones inactive (their entries stay), and recomputes topic membership of stored
+    /// entries when any source's topics changed. Returns the id of each spec, in order.
+    pub fn sync_sources(&self, specs: &[SourceSpec]) -> Result<Vec<SourceId>, StoreError> {
+        let ids = self.with_writer(|conn| {
+            let tx = conn.transaction().context("starting source sync")?;
+            tx.execute("UPDATE sources SET active = 0", []).context("syncing sources")?;
+            let mut ids = Vec::with_capacity(specs.len());
+            let mut topics_changed = false;
+            for spec in specs {
+                tx.execute(
+                    "INSERT INTO sources (url, config_title, active) VALUES (?1, ?2, 1)
+                     ON CONFLICT(url) DO UPDATE SET config_title = excluded.config_title, active = 1",
+                    params![spec.url, spec.title],
+                )
+                .context("syncing sources")?;
+                let id: i64 = tx
+                    .query_row("SELECT id FROM sources WHERE url = ?1", [&spec.url], |r| r.get(0))
+                    .context("syncing sources")?;
+                let stored: BTreeSet<String> = {
+                    let mut stmt = tx
+                        .prepare_cached("SELECT topic FROM source_topics WHERE source_id = ?1")
+                        .context("syncing sources")?;
+                    let rows = stmt
+                        .query_map([id], |r| r.get::<_, String>(0))
+                        .context("syncing sources")?;
+                    rows.collect::<Result<_, _>>().context("syncing sources")?
+                };
+                let wanted: BTreeSet<String> = spec.topics.iter().map(|t| t.to_string()).collect();
+                if stored != wanted {
+                    topics_changed = true;
+                    tx.execute("DELETE FROM source_topics WHERE source_id = ?1", [id])
+                        .context("syncing sources")?;
+                    for topic in &wanted {
+                        tx.execute(
+                            "INSERT INTO source_topics (source_id, topic) VALUES (?1, ?2)",
+                            params![id, topic],
+                        )
+                        .context("syncing sources")?;
+                    }
+                }
+                ids.push(SourceId(id));
+            }
+            if topics_changed {
+                rebuild_topics(&tx)?;
+            }
+            tx.commit().context("committing source sync")?;
+            Ok(ids)
+        })?;
+        self.bump();
+        Ok(ids)
+    }
+
+    pub fn source_state(&self, id: SourceId) -> Result<SourceState, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row(
+                &format!("{SOURCE_STATE_SELECT} WHERE s.id = ?1"),
+                [id.0],
+                source_state_row,
+            )
+            .optional()
+            .context("reading source state")?
+            .ok_or(StoreError::UnknownSource(id.0))
+        })
+    }
+
+    /// Every active source's state, in feeds.toml order of insertion.
+    pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "{SOURCE_STATE_SELECT} WHERE s.active = 1 ORDER BY s.id"
+                ))
+                .context("reading source states")?;
+            let rows = stmt
+                .query_map([], source_state_row)
+                .context("reading source states")?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .context("reading source states")
+        })
+    }
+
+    /// Stores one successfully parsed document: feed metadata, every entry (new ones inserted,
+    /// changed ones updated in place, unchanged ones only marked seen), topic membership and the
+    /// new validators — all in one transaction, so a crash never leaves validators that would
+    /// answer 304 for entries that were not stored.
+    pub fn record_document(
+        &self,
+        source: SourceId,
+        meta: &FeedMeta,
+        entries: &[NewEntry],
+        validators: &Validators,
+        status: u16,
+        now: Timestamp,
+    ) -> Result<RefreshStats, StoreError> {
+        let stats = self.with_writer(|conn| {
+            let tx = conn.transaction().context("starting refresh")?;
+            let topics = source_topics(&tx, source)?;
+            let mut stats = RefreshStats::default();
+            for entry in entries {
+                match upsert_entry(&tx, source, entry, &topics, now)? {
+                    Upsert::New => stats.new += 1,
+                    Upsert::Updated => stats.updated += 1,
+                    Upsert::Unchanged => stats.unchanged += 1,
+                }
+            }
+            let changed = tx
+                .execute(
+                    "UPDATE sources SET feed_title = ?2, site_url = ?3, feed_id = ?4, language = ?5,
+                        etag = ?6, last_modified = ?7, last_fetch_at = ?8, last_success_at = ?8,
+                        last_status = ?9, last_error = NULL, consecutive_failures = 0
+                     WHERE id = ?1",
+                    params![
+                        source.0,
+                        meta.title,
+                        meta.site_url,
+                        meta.feed_id,
+                        meta.language,
+                        validators.etag,
+                        validators.last_modified,
+                        now,
+                        status
+                    ],
+                )
+                .context("recording refresh")?;
+            if changed == 0 {
+                return Err(StoreError::UnknownSource(source.0));
+            }
+            tx.commit().context("committing refresh")?;
+            Ok(stats)
+        })?;
+        if stats.new > 0 || stats.updated > 0 {
+            self.bump();
+        }
+        Ok(stats)
+    }
+
+    /// A 304 (or an unchanged body): the source is healthy and nothing else changes.
+    pub fn record_not_modified(
+        &self,
+        source: SourceId,
+        validators: &Validators,
+        status: u16,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.with_writer(|conn| {
+            conn.execute(
+                "UPDATE sources SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4,
+                    last_status = ?5, last_error = NULL, consecutive_failures = 0
+                 WHERE id = ?1",
+                params![source.0, validators.etag, validators.last_modified, now, status],
+            )
+            .context("recording not-modified")?;
+            Ok(())
+        })
+    }
+
+    /// A failed refresh: recorded on the source row; stored entries are untouched.
+    pub fn record_failure(
+        &self,
+        source: SourceId,
+        error: &str,
+        status: Option<u16>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.with_writer(|conn| {
+            conn.execute(
+                "UPDATE sources SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
+                    consecutive_failures = consecutive_failures + 1
+                 WHERE id = ?1",
+                params![source.0, now, status, error],
+            )
+            .context("recording failure")?;
+            Ok(())
+        })
+    }
+
+    pub fn set_next_due(&self, source: SourceId, at: Timestamp) -> Result<(), StoreError> {
+        self.with_writer(|conn| {
+            conn.execute(
+                "UPDATE sources SET next_due_at = ?2 WHERE id = ?1",
+                params![source.0, at],
+            )
+            .context("scheduling source")?;
+            Ok(())
+        })
+    }
+
+    /// The newest `limit` entries of a topic, newest first, with attribution.
+    pub fn topic_entries(
+        &self,
+        topic: &TopicSlug,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
+                            e.authors, e.categories, e.enclosures, e.language,
+                            e.published_at, e.updated_at, e.changed_at, t.sort_at,
+                            s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id
+                     FROM entry_topics t
+                     JOIN entries e ON e.id = t.entry_id
+                     JOIN sources s ON s.id = e.source_id
+                     WHERE t.topic = ?1
+                     ORDER BY t.sort_at DESC, t.entry_id DESC
+                     LIMIT ?2",
+                )
+                .context("reading topic")?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(params![topic.as_str(), limit], |r| {
+                    Ok(StoredEntry {
+                        id: r.get(0)?,
+                        public_id: r.get(1)?,
+                        link: r.get(2)?,
+                        title: r.get(3)?,
+                        summary_html: r.get(4)?,
+                        content_html: r.get(5)?,
+                        authors: json_list(&r.get::<_, String>(6)?),
+                        categories: json_list(&r.get::<_, String>(7)?),
+                        enclosures: json_list(&r.get::<_, String>(8)?),
+                        language: r.get(9)?,
+                        published: r.get(10)?,
+                        updated: r.get(11)?,
+                        changed: r.get(12)?,
+                        sort_at: r.get(13)?,
+                        source: SourceRef {
+                            url: r.get(14)?,
+                            title: r.get(15)?,
+                            site_url: r.get(16)?,
+                            feed_id: r.get(17)?,
+                        },
+                    })
+                })
+                .context("reading topic")?;
+            rows.collect::<Result<Vec<_>, _>>().context("reading topic")
+        })
+    }
+
+    /// Number of entries per topic (the built-in `all` included).
+    pub fn topic_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT topic, COUNT(*) FROM entry_topics GROUP BY topic")
+                .context("counting topics")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .context("counting topics")?;
+            let mut counts = HashMap::new();
+            for row in rows {
+                let (topic, n) = row.context("counting topics")?;
+                counts.insert(topic, u64::try_from(n).unwrap_or(0));
+            }
+            Ok(counts)
+        })
+    }
+}
+
+const SOURCE_STATE_SELECT: &str =
+    "SELECT s.id, s.url, s.etag, s.last_modified, s.last_fetch_at, s.last_success_at,
+        s.last_status, s.last_error, s.consecutive_failures, s.next_due_at,
+        (SELECT COUNT(*) FROM sightings g WHERE g.source_id = s.id)
+     FROM sources s";
+
+fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
+    Ok(SourceState {
+        id: SourceId(r.get(0)?),
+        url: r.get(1)?,
+        validators: Validators {
+            etag: r.get(2)?,
+            last_modified: r.get(3)?,
+        },
+        last_fetch_at: r.get(4)?,
+        last_success_at: r.get(5)?,
+        last_status: r
+            .get::<_, Option<i64>>(6)?
+            .and_then(|s| u16::try_from(s).ok()),
+        last_error: r.get(7)?,
+        consecutive_failures: u32::try_from(r.get::<_, i64>(8)?).unwrap_or(u32::MAX),
+        next_due_at: r.get(9)?,
+        entries: u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
+    })
+}
+
+/// A JSON column written by us; a damaged value reads as empty rather than failing the page.
+fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+enum Upsert {
+    New,
+    Updated,
+    Unchanged,
+}
+
+fn source_topics(tx: &Transaction<'_>, source: SourceId) -> Result<Vec<String>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached("SELECT topic FROM source_topics WHERE source_id = ?1")
+        .context("reading source topics")?;
+    let rows = stmt
+        .query_map([source.0], |r| r.get::<_, String>(0))
+        .context("reading source topics")?;
+    let mut topics: Vec<String> = rows
+        .collect::<Result<_, _>>()
+        .context("reading source topics")?;
+    topics.push(crate::config::ALL_TOPIC.to_string());
+    Ok(topics)
+}
+
+fn upsert_entry(
+    tx: &Transaction<'_>,
+    source: SourceId,
+    entry: &NewEntry,
+    topics: &[String],
+    now: Timestamp,
+) -> Result<Upsert, StoreError> {
+    let known: Option<(i64, String, Timestamp)> = tx
+        .prepare_cached(
+            "SELECT e.id, e.content_hash, e.updated_at FROM sightings g JOIN entries e ON e.id = g.entry_id
+             WHERE g.source_id = ?1 AND g.entry_key = ?2",
+        )
+        .context("looking up entry")?
+        .query_row(params![source.0, entry.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .context("looking up entry")?;
+
+    match known {
+        Some((id, hash, _)) if hash == entry.content_hash => {
+            tx.prepare_cached(
+                "UPDATE sightings SET last_seen_at = ?3 WHERE source_id = ?1 AND entry_key = ?2",
+            )
+            .context("marking entry seen")?
+            .execute(params![source.0, entry.key, now])
+            .context("marking entry seen")?;
+            let _ = id;
+            Ok(Upsert::Unchanged)
+        }
+        Some((id, _, stored_updated)) => {
+            // The publisher's own update time when it moved forward, else the time we noticed.
+            let updated = entry
+                .updated
+                .filter(|u| *u > stored_updated)
+                .unwrap_or(now.max(stored_updated));
+            tx.prepare_cached(
+                "UPDATE entries SET public_id = ?2, link = ?3, title = ?4, summary_html = ?5, content_html = ?6,
+                    authors = ?7, categories = ?8, enclosures = ?9, language = ?10,
+                    updated_at = ?11, changed_at = ?12, content_hash = ?13
+                 WHERE id = ?1",
+            )
+            .context("updating entry")?
+            .execute(params![
+                id,
+                entry.public_id,
+                entry.link,
+                entry.title,
+                entry.summary_html,
+                entry.content_html,
+                to_json(&entry.authors),
+                to_json(&entry.categories),
+                to_json(&entry.enclosures),
+                entry.language,
+                updated,
+                now,
+                entry.content_hash
+            ])
+            .context("updating entry")?;
+            tx.prepare_cached(
+                "UPDATE sightings SET last_seen_at = ?3 WHERE source_id = ?1 AND entry_key = ?2",
+            )
+            .context("marking entry seen")?
+            .execute(params![source.0, entry.key, now])
+            .context("marking entry seen")?;
+            Ok(Upsert::Updated)
+        }
+        None => {
+            let updated = entry
+                .updated
+                .unwrap_or(entry.published)
+                .max(entry.published);
+            tx.prepare_cached(
+                "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
+                    authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
+                    changed_at, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
+            )
+            .context("inserting entry")?
+            .execute(params![
+                source.0,
+                entry.public_id,
+                entry.link,
+                entry.title,
+                entry.summary_html,
+                entry.content_html,
+                to_json(&entry.authors),
+                to_json(&entry.categories),
+                to_json(&entry.enclosures),
+                entry.language,
+                entry.published,
+                updated,
+                now,
+                entry.content_hash
+            ])
+            .context("inserting entry")?;
+            let id = tx.last_insert_rowid();
+            tx.prepare_cached(
+                "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+            )
+            .context("inserting sighting")?
+            .execute(params![source.0, entry.key, id, now])
+            .context("inserting sighting")?;
+            let mut stmt = tx
+                .prepare_cached("INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id) VALUES (?1, ?2, ?3)")
+                .context("inserting entry topics")?;
+            for topic in topics {
+                stmt.execute(params![topic, entry.published, id])
+                    .context("inserting entry topics")?;
+            }
+            Ok(Upsert::New)
+        }
+    }
+}
+
+/// Recomputes every entry's topics from the topics of the sources that carried it.
+fn rebuild_topics(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "DELETE FROM entry_topics;
+         INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id)
+             SELECT 'all', e.published_at, e.id FROM entries e;
+         INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id)
+             SELECT st.topic, e.published_at, e.id
+             FROM sightings g
+             JOIN source_topics st ON st.source_id = g.source_id
+             JOIN entries e ON e.id = g.entry_id;",
+    )
+    .context("recomputing topic membership")
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    configure(&conn).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(conn)
+}
+
+/// Set on every connection (PRAGMAs are per connection, so they do not belong in migrations).
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

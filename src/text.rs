@@ -1,0 +1,84 @@
+//! Small pure helpers for text and HTML strings shared by normalize and publish.
+
+use sha2::{Digest, Sha256};
+
+/// Escapes text for HTML and XML content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Plain text of an HTML fragment: tags dropped (with the contents of script and style), entities
+/// decoded, runs of white space folded to one space.
+pub fn html_to_text(html: &str) -> String {
+    if !html.contains(['<', '&']) {
+        return fold_whitespace(html);
+    }
+    let stripped = ammonia::Builder::empty()
+        .clean_content_tags(["script", "style", "title"].into_iter().collect())
+        .clean(html)
+        .to_string();
+    fold_whitespace(&unescape_serialized(&stripped))
+}
+
+/// Undoes the escapes html5ever's serializer writes in text (it writes no others).
+fn unescape_serialized(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+pub fn fold_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Hex SHA-256 of the parts, each followed by a NUL so that ("ab","c") and ("a","bc") differ.
+pub fn hash_parts(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_text_decodes_and_strips() {
+        assert_eq!(
+            html_to_text("<b>Tom &amp; Jerry</b> <script>alert(1)</script> &lt;3"),
+            "Tom & Jerry <3"
+        );
+    }
+
+    #[test]
+    fn escape_html_escapes_markup() {
+        assert_eq!(escape_html("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
+    }
+
+    #[test]
+    fn hash_parts_separates_parts() {
+        assert_ne!(hash_parts(&["ab", "c"]), hash_parts(&["a", "bc"]));
+        assert_eq!(hash_parts(&["x"]).len(), 64);
+    }
+}
