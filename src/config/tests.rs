@@ -1,1 +1,190 @@
 use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("feeds.toml"), text)
+}
+
+fn error(text: &str) -> String {
+    parse(text)
+        .expect_err("config should be rejected")
+        .to_string()
+}
+
+const TOPIC: &str = "[[topic]]\nslug = \"tech\"\ntitle = \"Tech\"\n";
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let config = parse("").expect("empty config is valid");
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.base_url.as_str(), "http://127.0.0.1:8080/");
+    assert_eq!(config.storage.path, PathBuf::from("tributary.db"));
+    assert_eq!(config.fetch.interval, Duration::from_secs(1800));
+    assert_eq!(config.fetch.timeout, Duration::from_secs(30));
+    assert_eq!(config.fetch.concurrency, 16);
+    assert_eq!(config.fetch.max_body, 20 * 1024 * 1024);
+    assert!(!config.fetch.allow_private_networks);
+    assert_eq!(
+        config.fetch.user_agent,
+        format!(
+            "tributary/{} (+http://127.0.0.1:8080/)",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn full_config_is_read() {
+    let text = format!(
+        "[server]\nlisten = \"0.0.0.0:9000\"\nbase_url = \"https://news.example.org/feeds\"\n\
+         [storage]\npath = \"/var/lib/t.db\"\n\
+         [fetch]\ninterval = \"1h 30m\"\ntimeout = \"10s\"\nconcurrency = 4\nmax_body = \"512KiB\"\nuser_agent = \"ua\"\nallow_private_networks = true\n\
+         {TOPIC}description = \"Software\"\n\
+         [[source]]\nurl = \"https://blog.example.com/feed\"\ntitle = \"Blog\"\ntopics = [\"tech\"]\ninterval = \"10m\"\n"
+    );
+    let config = parse(&text).expect("valid");
+    assert_eq!(
+        config.server.base_url.as_str(),
+        "https://news.example.org/feeds/",
+        "base_url gains a trailing slash"
+    );
+    assert_eq!(config.fetch.interval, Duration::from_secs(5400));
+    assert_eq!(config.fetch.max_body, 512 * 1024);
+    assert_eq!(config.fetch.user_agent, "ua");
+    assert!(config.fetch.allow_private_networks);
+    let source = config
+        .source("https://blog.example.com/feed")
+        .expect("source");
+    assert_eq!(source.title.as_deref(), Some("Blog"));
+    assert_eq!(source.topics, vec![TopicSlug::new("tech").expect("slug")]);
+    assert_eq!(config.interval_of(source), Duration::from_secs(600));
+    assert_eq!(
+        config.topic("tech").and_then(|t| t.description.as_deref()),
+        Some("Software")
+    );
+    let slugs: Vec<String> = config.topic_slugs().iter().map(|s| s.to_string()).collect();
+    assert_eq!(slugs, ["all", "tech"]);
+}
+
+#[test]
+fn unknown_key_names_line_and_column() {
+    assert_eq!(
+        error("[fetch]\ninterval = \"5m\"\nintervall = \"5m\"\n"),
+        "feeds.toml:3:1: unknown field `intervall`, expected one of `interval`, `timeout`, `concurrency`, `max_body`, `user_agent`, `allow_private_networks`"
+    );
+}
+
+#[test]
+fn syntax_error_names_line_and_column() {
+    let e = error("[server]\nlisten = \"127.0.0.1:8080\n");
+    assert!(e.starts_with("feeds.toml:2:"), "{e}");
+}
+
+#[test]
+fn bad_duration_points_at_the_value() {
+    assert_eq!(
+        error("[fetch]\ntimeout = \"soon\"\n"),
+        "feeds.toml:2:11: fetch.timeout: invalid duration \"soon\": expected number at 0 (expected e.g. \"30m\", \"1h 30m\")"
+    );
+}
+
+#[test]
+fn zero_duration_is_rejected() {
+    assert!(error("[fetch]\ninterval = \"0s\"\n").contains("must be more than zero"));
+}
+
+#[test]
+fn bad_size_points_at_the_value() {
+    let e = error("[fetch]\nmax_body = \"lots\"\n");
+    assert!(
+        e.starts_with("feeds.toml:2:12: fetch.max_body: invalid size \"lots\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_type_is_located() {
+    let e = error("[fetch]\nconcurrency = \"many\"\n");
+    assert!(e.starts_with("feeds.toml:2:15: "), "{e}");
+}
+
+#[test]
+fn duplicate_slug_is_rejected_at_the_second() {
+    let text = format!("{TOPIC}{TOPIC}");
+    assert_eq!(
+        error(&text),
+        "feeds.toml:5:8: topic.slug: duplicate topic \"tech\""
+    );
+}
+
+#[test]
+fn reserved_and_malformed_slugs_are_rejected() {
+    assert!(error("[[topic]]\nslug = \"all\"\ntitle = \"All\"\n").contains("\"all\" is reserved"));
+    assert!(
+        error("[[topic]]\nslug = \"Tech News\"\ntitle = \"x\"\n")
+            .contains("invalid topic slug \"Tech News\"")
+    );
+}
+
+#[test]
+fn duplicate_source_url_is_rejected() {
+    let text = format!(
+        "{TOPIC}[[source]]\nurl = \"https://a.example/feed\"\n[[source]]\nurl = \"https://a.example/feed\"\n"
+    );
+    assert_eq!(
+        error(&text),
+        "feeds.toml:7:7: source.url: duplicate source https://a.example/feed"
+    );
+}
+
+#[test]
+fn source_topic_must_exist() {
+    let text = format!(
+        "{TOPIC}[[source]]\nurl = \"https://a.example/feed\"\ntopics = [\"tech\", \"sport\"]\n"
+    );
+    assert_eq!(
+        error(&text),
+        "feeds.toml:6:19: source.topics: unknown topic \"sport\" (declare it with [[topic]] slug = \"sport\")"
+    );
+}
+
+#[test]
+fn only_http_urls_are_sources() {
+    let e = error("[[source]]\nurl = \"ftp://a.example/feed\"\n");
+    assert_eq!(
+        e,
+        "feeds.toml:2:7: source.url: invalid URL \"ftp://a.example/feed\": scheme ftp: is not http or https"
+    );
+    let e = error("[[source]]\nurl = \"not a url\"\n");
+    assert!(
+        e.starts_with("feeds.toml:2:7: source.url: invalid URL \"not a url\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_listen_address_is_located() {
+    let e = error("[server]\nlisten = \"localhost\"\n");
+    assert!(e.starts_with("feeds.toml:2:10: server.listen: "), "{e}");
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    // "Tiếng Việt" has multi-byte characters before the bad value on the same line.
+    let e = error(
+        "[[topic]]\nslug = \"vn\"\ntitle = \"Tiếng Việt\"\ndescription = \"ok\"\n[[source]]\nurl = \"https://a.example/\"\ntitle = \"Tiếng\" ; interval = \"x\"\n",
+    );
+    assert!(e.starts_with("feeds.toml:7:"), "{e}");
+    let (line, column) = line_column("ạ = 1\nđ", "ạ = 1\n".len() + "đ".len());
+    assert_eq!((line, column), (2, 2));
+}
+
+#[test]
+fn bundled_example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml");
+    let config = Config::load(&path).expect("the bundled feeds.toml must pass check");
+    assert!(config.sources.len() >= 10, "a dozen real sources");
+    assert!((3..=4).contains(&config.topics.len()));
+    for source in &config.sources {
+        assert!(!source.topics.is_empty(), "{} is in a topic", source.url);
+    }
+}

@@ -29,6 +29,14 @@ pub fn normalize(feed: &Feed, final_url: &Url, now: Timestamp) -> NormalizedFeed
     let mut entries = Vec::with_capacity(feed.entries.len());
     for (position, entry) in feed.entries.iter().enumerate() {
         let mut normalized = normalize_entry(entry, final_url, &sanitizer, now);
+        // An entry without a language of its own is in its feed's.
+        // RFC 4287 §4.2.1: an entry without authors has those of its feed.
+        if normalized.authors.is_empty() {
+            normalized.authors = person_names(&feed.authors);
+        }
+        if normalized.language.is_none() {
+            normalized.language = feed.language.clone().filter(|l| !l.trim().is_empty());
+        }
         // A key repeated inside one document: the first keeps it, later ones are told apart by
         // their link, then by their position.
         if !seen_keys.insert(normalized.key.clone()) {
@@ -126,14 +134,7 @@ fn normalize_entry(
         .map(|d| d.timestamp())
         .and_then(|t| plausible(t, now));
 
-    let mut authors: Vec<String> = entry
-        .authors
-        .iter()
-        .filter_map(|p| p.name.as_deref())
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect();
-    authors.dedup();
+    let authors = person_names(&entry.authors);
     let mut categories: Vec<String> = Vec::new();
     for c in &entry.categories {
         let name = c.label.as_deref().unwrap_or(&c.term).trim().to_string();
@@ -157,6 +158,17 @@ fn normalize_entry(
         updated,
         content_hash,
     }
+}
+
+fn person_names(people: &[feed_rs::model::Person]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in people.iter().filter_map(|p| p.name.as_deref()) {
+        let name = crate::text::fold_whitespace(name);
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// A publisher's date, or `None` when it cannot be a real publication time.
@@ -213,7 +225,7 @@ fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
 fn is_html(essence: &str) -> bool {
     matches!(
         essence,
-        "text/html" | "application/xhtml+xml" | "html" | "xhtml"
+        "text/html" | "application/xhtml+xml" | "application/xhtml" | "html" | "xhtml"
     )
 }
 

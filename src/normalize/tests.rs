@@ -1,1 +1,156 @@
 use super::*;
+
+const NOW: Timestamp = 1_795_000_000; // 2026-11-18
+
+fn run(doc: &str) -> NormalizedFeed {
+    let url = Url::parse("https://news.example.com/rss/feed.xml").expect("static URL");
+    let feed = crate::parse::parse_feed(doc.as_bytes(), &url).expect("fixture parses");
+    normalize(&feed, &url, NOW)
+}
+
+fn rss(items: &str) -> String {
+    format!(
+        "<rss version=\"2.0\"><channel><title>T</title><link>https://news.example.com/</link>{items}</channel></rss>"
+    )
+}
+
+#[test]
+fn identity_prefers_guid_then_link_then_content_hash() {
+    let feed = run(&rss(
+        "<item><guid>abc-1</guid><link>https://news.example.com/a</link><title>A</title></item>
+         <item><link>/b</link><title>B</title></item>
+         <item><title>C</title><description>only text</description></item>",
+    ));
+    let keys: Vec<&str> = feed.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys[0], "guid:abc-1");
+    assert_eq!(keys[1], "link:https://news.example.com/b");
+    assert!(
+        keys[2].starts_with("hash:") && keys[2].len() == 5 + 32,
+        "{}",
+        keys[2]
+    );
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.public_id.as_str()).collect();
+    assert_eq!(ids[0], "abc-1");
+    assert_eq!(ids[1], "https://news.example.com/b");
+    assert_eq!(ids[2], format!("urn:tributary:{}", &keys[2][5..]));
+}
+
+#[test]
+fn identity_is_stable_across_parses() {
+    let doc = rss("<item><title>C</title><description>only text</description></item>");
+    assert_eq!(run(&doc).entries[0].key, run(&doc).entries[0].key);
+}
+
+#[test]
+fn repeated_guid_in_one_document_is_told_apart() {
+    let feed = run(&rss(
+        "<item><guid>same</guid><link>https://news.example.com/1</link><title>1</title></item>
+         <item><guid>same</guid><link>https://news.example.com/2</link><title>2</title></item>
+         <item><guid>same</guid><link>https://news.example.com/2</link><title>3</title></item>",
+    ));
+    let keys: Vec<&str> = feed.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "guid:same",
+            "link:https://news.example.com/2",
+            "guid:same#2"
+        ]
+    );
+}
+
+#[test]
+fn missing_future_and_ancient_dates_become_first_seen() {
+    let feed = run(&rss(
+        "<item><guid>1</guid><title>no date</title></item>
+         <item><guid>2</guid><title>future</title><pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item>
+         <item><guid>3</guid><title>ancient</title><pubDate>Thu, 01 Jan 1970 00:00:00 GMT</pubDate></item>
+         <item><guid>4</guid><title>real</title><pubDate>Tue, 17 Nov 2026 08:00:00 +0700</pubDate></item>",
+    ));
+    let published: Vec<Timestamp> = feed.entries.iter().map(|e| e.published).collect();
+    assert_eq!(published[..3], [NOW, NOW, NOW]);
+    assert_eq!(published[3], 1_794_877_200, "2026-11-17T01:00:00Z");
+}
+
+#[test]
+fn html_is_sanitized_and_relative_urls_made_absolute() {
+    let feed = run(&rss(
+        r#"<item><guid>1</guid><title>x</title><description><![CDATA[
+            <p onclick="evil()">Hi <a href="../story/1">story</a> <a href="javascript:alert(1)">js</a>
+            <img src="data:image/png;base64,AAAA"><img src="/img/a.png"></p>
+            <script>alert(1)</script><style>p{}</style><iframe src="https://x.example/"></iframe>
+            <form action="/f"><input name="q"></form>]]></description></item>"#,
+    ));
+    let html = feed.entries[0].summary_html.as_deref().expect("summary");
+    for bad in [
+        "onclick",
+        "javascript:",
+        "data:",
+        "<script",
+        "alert(1)",
+        "<style",
+        "<iframe",
+        "<form",
+        "<input",
+    ] {
+        assert!(!html.contains(bad), "{bad} survived: {html}");
+    }
+    assert!(
+        html.contains("href=\"https://news.example.com/story/1\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("src=\"https://news.example.com/img/a.png\""),
+        "{html}"
+    );
+}
+
+#[test]
+fn plain_text_is_escaped_and_html_titles_become_text() {
+    let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><id>urn:f</id>
+        <entry><id>urn:e</id><title type="html">A &amp;amp; &lt;b&gt;B&lt;/b&gt;</title>
+        <summary type="text">1 &lt; 2 &amp; 3</summary></entry></feed>"#;
+    let feed = run(doc);
+    assert_eq!(feed.entries[0].title, "A & B");
+    assert_eq!(
+        feed.entries[0].summary_html.as_deref(),
+        Some("1 &lt; 2 &amp; 3")
+    );
+    assert_eq!(feed.meta.feed_id.as_deref(), Some("urn:f"));
+}
+
+#[test]
+fn feed_without_id_has_no_feed_id() {
+    assert_eq!(run(&rss("")).meta.feed_id, None);
+    assert_eq!(
+        run(&rss("")).meta.site_url.as_deref(),
+        Some("https://news.example.com/")
+    );
+}
+
+#[test]
+fn content_hash_changes_with_what_readers_see() {
+    let a = run(&rss("<item><guid>1</guid><title>Old</title></item>"));
+    let b = run(&rss("<item><guid>1</guid><title>New</title></item>"));
+    let c = run(&rss("<item><guid>1</guid><title>Old</title></item>"));
+    assert_ne!(a.entries[0].content_hash, b.entries[0].content_hash);
+    assert_eq!(a.entries[0].content_hash, c.entries[0].content_hash);
+}
+
+#[test]
+fn enclosures_and_categories_are_kept() {
+    let feed = run(&rss(
+        r#"<item><guid>1</guid><title>Ep 1</title><category>news</category><category>news</category>
+           <enclosure url="https://cdn.example.com/ep1.mp3" length="1000" type="audio/mpeg"/></item>"#,
+    ));
+    let e = &feed.entries[0];
+    assert_eq!(e.categories, ["news"]);
+    assert_eq!(
+        e.enclosures,
+        [Enclosure {
+            url: "https://cdn.example.com/ep1.mp3".into(),
+            media_type: Some("audio/mpeg".into()),
+            length: Some(1000)
+        }]
+    );
+}

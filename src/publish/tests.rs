@@ -1,1 +1,197 @@
 use super::*;
+use crate::model::Enclosure;
+use crate::store::SourceRef;
+
+fn stored(id: &str, title: &str, published: Timestamp) -> StoredEntry {
+    StoredEntry {
+        id: 1,
+        public_id: id.to_string(),
+        link: Some(format!("https://pub.example/{id}")),
+        title: title.to_string(),
+        summary_html: Some("<p>Summary</p>".into()),
+        content_html: Some("<p>Body &amp; more</p>".into()),
+        authors: vec![],
+        categories: vec!["world".into()],
+        enclosures: vec![Enclosure {
+            url: "https://cdn.example/a.mp3".into(),
+            media_type: Some("audio/mpeg".into()),
+            length: Some(42),
+        }],
+        language: Some("vi".into()),
+        published,
+        updated: published + 60,
+        changed: published + 120,
+        sort_at: published,
+        source: SourceRef {
+            url: "https://pub.example/feed.xml".into(),
+            title: "Publisher".into(),
+            site_url: Some("https://pub.example/".into()),
+            feed_id: None,
+        },
+    }
+}
+
+fn page(entries: Vec<StoredEntry>, ext: &str) -> TopicPage {
+    TopicPage {
+        slug: "world".into(),
+        title: "World <news> & more".into(),
+        description: Some("Everything".into()),
+        feed_id: "http://h.test/topics/world".into(),
+        self_url: format!("http://h.test/topics/world.{ext}"),
+        home_url: "http://h.test/".into(),
+        updated: 1_795_000_000,
+        entries,
+    }
+}
+
+#[test]
+fn atom_credits_the_source_and_escapes_text() {
+    let body = render(
+        Format::Atom,
+        &page(
+            vec![stored("a", "Title with <tags> & ]]>", 1_795_000_000)],
+            "atom",
+        ),
+    );
+    let feed = atom_syndication::Feed::read_from(&body[..]).expect("valid Atom");
+    assert_eq!(feed.title.value, "World <news> & more");
+    assert_eq!(feed.lang.as_deref(), Some("vi"));
+    let entry = &feed.entries[0];
+    assert_eq!(entry.title.value, "Title with <tags> & ]]>");
+    assert_eq!(entry.id, "a");
+    assert_eq!(
+        entry.authors[0].name, "Publisher",
+        "author falls back to the source"
+    );
+    let source = entry.source.as_ref().expect("source");
+    assert_eq!(
+        source.id, "https://pub.example/feed.xml",
+        "no feed id: the feed URL stands in"
+    );
+    assert_eq!(source.title.value, "Publisher");
+    assert_eq!(
+        entry.content.as_ref().and_then(|c| c.value.as_deref()),
+        Some("<p>Body &amp; more</p>")
+    );
+    let enclosure = entry
+        .links
+        .iter()
+        .find(|l| l.rel == "enclosure")
+        .expect("enclosure");
+    assert_eq!(enclosure.length.as_deref(), Some("42"));
+    assert_eq!(entry.published.map(|d| d.timestamp()), Some(1_795_000_000));
+    assert_eq!(entry.updated.timestamp(), 1_795_000_060);
+}
+
+#[test]
+fn rss_has_self_link_source_and_rfc822_dates() {
+    let mut e = stored("https://pub.example/a", "A", 1_795_000_000);
+    e.authors = vec!["Nguyễn Văn A".into()];
+    e.link = Some("https://pub.example/a".into());
+    let body = render(Format::Rss, &page(vec![e], "rss"));
+    let text = String::from_utf8(body.clone()).expect("utf-8");
+    assert!(
+        text.contains("xmlns:atom=\"http://www.w3.org/2005/Atom\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("xmlns:dc=\"http://purl.org/dc/elements/1.1/\""),
+        "{text}"
+    );
+    let channel = ::rss::Channel::read_from(&body[..]).expect("valid RSS");
+    let item = &channel.items[0];
+    assert_eq!(
+        item.pub_date.as_deref(),
+        Some("Wed, 18 Nov 2026 11:06:40 +0000")
+    );
+    assert_eq!(
+        item.source.as_ref().map(|s| s.url.as_str()),
+        Some("https://pub.example/feed.xml")
+    );
+    let guid = item.guid.as_ref().expect("guid");
+    assert!(guid.permalink, "the id is the entry's link");
+    assert_eq!(
+        item.dublin_core_ext.as_ref().map(|d| d.creators.clone()),
+        Some(vec!["Nguyễn Văn A".to_string()])
+    );
+    assert_eq!(
+        item.enclosure.as_ref().map(|e| e.length.as_str()),
+        Some("42")
+    );
+}
+
+#[test]
+fn json_feed_follows_version_1_1() {
+    let mut text_only = stored("b", "B", 1_795_000_100);
+    text_only.content_html = None;
+    text_only.summary_html = None;
+    let body = render(
+        Format::Json,
+        &page(vec![text_only, stored("a", "A", 1_795_000_000)], "json"),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(json["feed_url"], "http://h.test/topics/world.json");
+    assert_eq!(
+        json["items"][0]["content_text"], "",
+        "an item always has content"
+    );
+    assert_eq!(json["items"][1]["content_html"], "<p>Body &amp; more</p>");
+    assert_eq!(json["items"][1]["summary"], "Summary");
+    assert_eq!(
+        json["items"][1]["date_published"],
+        "2026-11-18T11:06:40+00:00"
+    );
+    assert_eq!(json["items"][1]["authors"][0]["name"], "Publisher");
+    assert_eq!(json["items"][1]["attachments"][0]["size_in_bytes"], 42);
+    assert_eq!(
+        json["items"][1]["_tributary"]["source"]["title"],
+        "Publisher"
+    );
+    assert_eq!(
+        json["items"][1]["_tributary"]["sources"][0]["entry_url"],
+        "https://pub.example/a"
+    );
+}
+
+#[test]
+fn empty_topic_renders_valid_documents() {
+    for format in Format::ALL {
+        let body = render(format, &page(vec![], format.extension()));
+        assert!(!body.is_empty());
+        match format {
+            Format::Atom => assert!(atom_syndication::Feed::read_from(&body[..]).is_ok()),
+            Format::Rss => assert!(::rss::Channel::read_from(&body[..]).is_ok()),
+            Format::Json => assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok()),
+        }
+    }
+}
+
+#[test]
+fn untitled_entry_gets_a_title_from_its_text() {
+    let mut e = stored("a", "", 1);
+    e.summary_html = Some("<p>Short note about the weather today</p>".into());
+    assert_eq!(display_title(&e), "Short note about the weather today");
+    e.summary_html = None;
+    e.content_html = None;
+    assert_eq!(display_title(&e), "https://pub.example/a");
+}
+
+#[test]
+fn index_links_every_format_and_escapes() {
+    let html = render_index(
+        "http://h.test/",
+        &[IndexTopic {
+            slug: "world".into(),
+            title: "<World>".into(),
+            description: None,
+            entries: 3,
+        }],
+    );
+    assert!(html.contains("&lt;World&gt;"));
+    assert!(!html.contains("<World>"));
+    for ext in ["atom", "rss", "json"] {
+        assert!(html.contains(&format!("href=\"http://h.test/topics/world.{ext}\"")));
+    }
+    assert!(html.contains("<link rel=\"alternate\" type=\"application/atom+xml\""));
+}

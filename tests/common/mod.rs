@@ -1,0 +1,175 @@
+//! Shared test helpers: a local fixture server on 127.0.0.1 (ephemeral port) and config writing.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixture_path(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A document the server answers with.
+#[derive(Clone)]
+pub struct Doc {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// Serves documents by path; each 200 carries an ETag of its body, and a matching If-None-Match
+/// gets 304. Counts requests per path.
+#[derive(Clone, Default)]
+pub struct FixtureServer {
+    docs: Arc<Mutex<HashMap<String, Doc>>>,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+    conditional_hits: Arc<Mutex<HashMap<String, usize>>>,
+    pub addr: Option<SocketAddr>,
+}
+
+impl FixtureServer {
+    /// Starts serving every file of tests/fixtures at `/<name>`.
+    pub async fn start() -> FixtureServer {
+        let mut server = FixtureServer::default();
+        for entry in std::fs::read_dir(fixture_path("")).expect("fixtures dir") {
+            let entry = entry.expect("fixture entry");
+            let name = entry.file_name().to_string_lossy().to_string();
+            let content_type = match name.rsplit('.').next() {
+                Some("json") => "application/feed+json",
+                Some("html") => "text/html; charset=utf-8",
+                _ => "application/xml",
+            };
+            server.set(
+                &name,
+                200,
+                content_type,
+                std::fs::read(entry.path()).expect("fixture"),
+            );
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        server.addr = Some(listener.local_addr().expect("addr"));
+        let app = Router::new()
+            .route("/{name}", get(serve))
+            .with_state(server.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        server
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}/{name}", self.addr.expect("started"))
+    }
+
+    pub fn set(&self, name: &str, status: u16, content_type: &str, body: Vec<u8>) {
+        self.docs.lock().expect("lock").insert(
+            name.to_string(),
+            Doc {
+                status,
+                content_type: content_type.to_string(),
+                body,
+            },
+        );
+    }
+
+    pub fn hits(&self, name: &str) -> usize {
+        self.hits
+            .lock()
+            .expect("lock")
+            .get(name)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn conditional_hits(&self, name: &str) -> usize {
+        self.conditional_hits
+            .lock()
+            .expect("lock")
+            .get(name)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn etag_of(body: &[u8]) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in body {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("\"{h:016x}\"")
+}
+
+async fn serve(
+    State(server): State<FixtureServer>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    *server
+        .hits
+        .lock()
+        .expect("lock")
+        .entry(name.clone())
+        .or_default() += 1;
+    let doc = server.docs.lock().expect("lock").get(&name).cloned();
+    let Some(doc) = doc else {
+        return (StatusCode::NOT_FOUND, "no such fixture").into_response();
+    };
+    let status = StatusCode::from_u16(doc.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status != StatusCode::OK {
+        return (status, doc.body).into_response();
+    }
+    let etag = etag_of(&doc.body);
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH) {
+        *server
+            .conditional_hits
+            .lock()
+            .expect("lock")
+            .entry(name.clone())
+            .or_default() += 1;
+        if inm.to_str().ok() == Some(etag.as_str()) {
+            return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        }
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, doc.content_type),
+            (header::ETAG, etag),
+        ],
+        doc.body,
+    )
+        .into_response()
+}
+
+/// Runs the real `tributary` binary with `args`; returns (exit code, stdout, stderr).
+pub fn tributary(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tributary");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
