@@ -11,60 +11,12 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use common::{FixtureServer, tributary};
+use common::{FixtureServer, fetch, standard_sources, tributary};
 use tributary::config::Config;
 use tributary::server::{AppState, router};
 use tributary::store::Store;
 
 const BASE: &str = "http://feeds.test/";
-
-fn write_config(
-    dir: &Path,
-    server: &FixtureServer,
-    extra_fetch: &str,
-    sources: &[(&str, &[&str])],
-) -> std::path::PathBuf {
-    let mut text = format!(
-        "[server]\nbase_url = \"{BASE}\"\n[storage]\npath = \"{}\"\n[fetch]\nallow_private_networks = true\nconcurrency = 4\ntimeout = \"10s\"\n{extra_fetch}\n\
-         [[topic]]\nslug = \"tech\"\ntitle = \"Tech\"\n\
-         [[topic]]\nslug = \"vietnam\"\ntitle = \"Tin Việt Nam\"\ndescription = \"Tin mới\"\n\
-         [[topic]]\nslug = \"local\"\ntitle = \"Local\"\n",
-        dir.join("tributary.db").display()
-    );
-    for (name, topics) in sources {
-        let topics: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
-        text.push_str(&format!(
-            "[[source]]\nurl = \"{}\"\ntopics = [{}]\n",
-            server.url(name),
-            topics.join(", ")
-        ));
-    }
-    let path = dir.join("feeds.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-fn standard_sources() -> Vec<(&'static str, &'static [&'static str])> {
-    vec![
-        ("rss_guid.xml", &["tech"]),
-        ("atom.xml", &["tech"]),
-        ("feed.json", &["tech"]),
-        ("rss_noguid.xml", &["local"]),
-        ("vietnamese.xml", &["vietnam"]),
-    ]
-}
-
-async fn fetch(config: &Path, args: &[&str]) -> (i32, String, String) {
-    let config = config.to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let mut all = vec!["fetch"];
-        all.extend(args.iter().map(String::as_str));
-        tributary(&config, &all)
-    })
-    .await
-    .expect("join")
-}
 
 fn app(config_path: &Path) -> axum::Router {
     let config = Config::load(config_path).expect("config");
@@ -208,7 +160,7 @@ fn source_title(fixture: &str) -> &'static str {
 async fn fetch_twice_then_serve_every_topic_in_every_format() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &server, "", &standard_sources());
+    let config = common::write_config(dir.path(), BASE, &server, "", &standard_sources());
 
     // First poll: everything is new.
     let (code, stdout, stderr) = fetch(&config, &[]).await;
@@ -263,7 +215,12 @@ async fn fetch_twice_then_serve_every_topic_in_every_format() {
         );
         let feed = atom_syndication::Feed::read_from(&got.body[..]).expect("our Atom parses");
         let got_ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(got_ids, ids, "{topic}.atom entries and order");
+        // Atom ids must be absolute IRIs: a relative guid becomes a fragment of its feed's URL.
+        let atom_ids: Vec<String> = ids
+            .iter()
+            .map(|id| if id.contains(':') { id.clone() } else { format!("{}#{id}", server.url(source_of(id))) })
+            .collect();
+        assert_eq!(got_ids, atom_ids, "{topic}.atom entries and order");
         let self_link = feed
             .links
             .iter()
@@ -275,7 +232,7 @@ async fn fetch_twice_then_serve_every_topic_in_every_format() {
                 .source
                 .as_ref()
                 .expect("every entry credits its source");
-            let fixture = source_of(&entry.id);
+            let fixture = source_of(entry.id.rsplit('#').next().unwrap_or(&entry.id));
             assert_eq!(source.title.value, source_title(fixture), "{}", entry.id);
             assert!(
                 source
@@ -425,7 +382,7 @@ async fn fetch_twice_then_serve_every_topic_in_every_format() {
     // Authors: the entry's own, else the feed's (RFC 4287 §4.2.1), else the source's title.
     let feed = atom_syndication::Feed::read_from(tech.as_bytes()).expect("atom");
     let author_of = |id: &str| -> String {
-        let entry = feed.entries.iter().find(|e| e.id == id).expect("entry");
+        let entry = feed.entries.iter().find(|e| e.id.ends_with(id)).expect("entry");
         entry
             .authors
             .iter()
@@ -468,7 +425,7 @@ async fn fetch_twice_then_serve_every_topic_in_every_format() {
 async fn changed_entry_is_updated_in_place_and_limit_is_honoured() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &server, "", &[("rss_guid.xml", &["tech"])]);
+    let config = common::write_config(dir.path(), BASE, &server, "", &[("rss_guid.xml", &["tech"])]);
     let (code, _, _) = fetch(&config, &[]).await;
     assert_eq!(code, 0);
 
@@ -549,8 +506,9 @@ async fn failing_sources_are_reported_and_never_stop_the_others() {
     huge.extend_from_slice(b"</channel></rss>");
     server.set("huge.xml", 200, "application/rss+xml", huge);
     let mut config_text = {
-        let path = write_config(
+        let path = common::write_config(
             dir.path(),
+            BASE,
             &server,
             "max_body = \"64KiB\"",
             &[

@@ -120,7 +120,10 @@ fn normalize_entry(
             content_html.as_deref().unwrap_or(""),
         ]);
         let short = &hash[..32];
-        (format!("hash:{short}"), format!("urn:tributary:{short}"))
+        // The public id also names the document, so that two sources carrying identical text
+        // still publish distinct ids.
+        let public = hash_parts(&[final_url.as_str(), short]);
+        (format!("hash:{short}"), format!("urn:tributary:{}", &public[..32]))
     };
 
     let published = entry

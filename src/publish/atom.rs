@@ -84,7 +84,7 @@ fn entry(e: &crate::store::StoredEntry) -> Entry {
     let summary = e.summary_html.as_ref().map(|html| Text::html(html.clone()));
     Entry {
         title: Text::plain(display_title(e)),
-        id: e.public_id.clone(),
+        id: atom_id(e),
         updated: fixed(e.updated),
         published: Some(fixed(e.published)),
         authors: authors_or_source(e)
@@ -118,4 +118,26 @@ fn entry(e: &crate::store::StoredEntry) -> Entry {
         }),
         ..Default::default()
     }
+}
+
+/// RFC 4287 §4.2.6: atom:id must be an absolute IRI. A publisher's id that is one is kept as it
+/// is; any other (RSS guids such as "eng-1003") becomes the fragment of its source feed's URL,
+/// which is absolute, stable, and unique as long as the guid is unique within its source. Readers
+/// would otherwise resolve a relative id against our URL and get a different one per topic.
+pub(super) fn atom_id(e: &crate::store::StoredEntry) -> String {
+    if is_absolute_iri(&e.public_id) {
+        return e.public_id.clone();
+    }
+    match url::Url::parse(&e.source.url) {
+        Ok(mut url) => {
+            url.set_fragment(Some(&e.public_id));
+            url.into()
+        }
+        Err(_) => format!("urn:tributary:{}", crate::text::hash_parts(&[&e.source.url, &e.public_id])),
+    }
+}
+
+/// Whether `id` is an absolute IRI exactly as written (parsing must not need to rewrite it).
+fn is_absolute_iri(id: &str) -> bool {
+    url::Url::parse(id).is_ok_and(|u| u.as_str() == id)
 }

@@ -201,7 +201,11 @@ async fn topic_feed(
             let topic = TopicSlug::new(slug).map_err(ServeError::BadRequest)?;
             let now = (state.inner.clock)();
             let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, StoreError> {
-                let entries = store.topic_entries(&topic, limit.unwrap_or(DEFAULT_LIMIT))?;
+                let mut entries = store.topic_entries(&topic, limit.unwrap_or(DEFAULT_LIMIT))?;
+                // Ids must be unique within a document; two sources carrying the same guid are the
+                // same story, shown once (the newer sighting first).
+                let mut seen = std::collections::HashSet::new();
+                entries.retain(|e| seen.insert(e.public_id.clone()));
                 // Last-Modified is when the page last changed, and never in the future.
                 let last_modified = entries
                     .iter()

@@ -213,3 +213,35 @@ async fn index_lists_topics_with_counts() {
     assert!(html.contains("1 entries"));
     assert!(html.contains("href=\"http://h.test/topics/news.rss\""));
 }
+
+#[tokio::test]
+async fn an_id_appears_once_per_document() {
+    let (state, store) = state();
+    let ids = store
+        .sync_sources(&[
+            SourceSpec { url: "https://a.example/feed".into(), title: None, topics: vec![] },
+            SourceSpec { url: "https://b.example/feed".into(), title: None, topics: vec![] },
+        ])
+        .expect("sync");
+    for id in ids {
+        let entry = NewEntry {
+            key: "guid:https://pub.example/story".into(),
+            public_id: "https://pub.example/story".into(),
+            link: None,
+            title: "Story".into(),
+            summary_html: None,
+            content_html: None,
+            authors: vec![],
+            categories: vec![],
+            enclosures: vec![],
+            language: None,
+            published: 1_700_000_000,
+            updated: None,
+            content_hash: "h".into(),
+        };
+        store.record_document(id, &FeedMeta::default(), &[entry], &Validators::default(), 200, 1_700_000_100).expect("store");
+    }
+    let (_, _, body) = send(&state, "GET", "/topics/all.json", &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(json["items"].as_array().map(Vec::len), Some(1));
+}

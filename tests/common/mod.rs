@@ -173,3 +173,53 @@ pub fn tributary(config: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+pub fn write_config(
+    dir: &Path,
+    base_url: &str,
+    server: &FixtureServer,
+    extra_fetch: &str,
+    sources: &[(&str, &[&str])],
+) -> std::path::PathBuf {
+    let mut text = format!(
+        "[server]\nbase_url = \"{base_url}\"\n[storage]\npath = \"{}\"\n[fetch]\nallow_private_networks = true\nconcurrency = 4\ntimeout = \"10s\"\n{extra_fetch}\n\
+         [[topic]]\nslug = \"tech\"\ntitle = \"Tech\"\n\
+         [[topic]]\nslug = \"vietnam\"\ntitle = \"Tin Việt Nam\"\ndescription = \"Tin mới\"\n\
+         [[topic]]\nslug = \"local\"\ntitle = \"Local\"\n",
+        dir.join("tributary.db").display()
+    );
+    for (name, topics) in sources {
+        let topics: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
+        text.push_str(&format!(
+            "[[source]]\nurl = \"{}\"\ntopics = [{}]\n",
+            server.url(name),
+            topics.join(", ")
+        ));
+    }
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+pub fn standard_sources() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
+        ("rss_guid.xml", &["tech"]),
+        ("atom.xml", &["tech"]),
+        ("feed.json", &["tech"]),
+        ("rss_noguid.xml", &["local"]),
+        ("vietnamese.xml", &["vietnam"]),
+    ]
+}
+
+pub async fn fetch(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let config = config.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut all = vec!["fetch"];
+        all.extend(args.iter().map(String::as_str));
+        tributary(&config, &all)
+    })
+    .await
+    .expect("join")
+}
+

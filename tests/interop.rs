@@ -1,0 +1,175 @@
+//! Real feed readers read our output: Python feedparser (the reference parser) and newsboat.
+//! Ignored by default because they need those tools; `.ci/run` installs them and runs these with
+//! `cargo test -- --include-ignored`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::{FixtureServer, fetch, standard_sources};
+use tributary::config::Config;
+use tributary::model::TopicSlug;
+use tributary::server::{AppState, router};
+use tributary::store::{Store, StoredEntry};
+
+const TOPICS: [&str; 4] = ["all", "tech", "vietnam", "local"];
+
+/// Fetches the fixtures, then serves the real router on 127.0.0.1; returns the base URL and the
+/// store to compare against.
+async fn serve_fixtures(dir: &Path) -> (String, Arc<Store>) {
+    let server = FixtureServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}/", listener.local_addr().expect("addr"));
+    let config_path = common::write_config(dir, &base, &server, "", &standard_sources());
+    let (code, stdout, stderr) = fetch(&config_path, &[]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let config = Config::load(&config_path).expect("config");
+    let store = Arc::new(Store::open(&config.storage.path).expect("store"));
+    let app = router(AppState::new(store.clone(), Arc::new(config), Arc::new(|| chrono::Utc::now().timestamp())));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, store)
+}
+
+/// The id our Atom output gives an entry (see publish::atom): relative guids become fragments.
+fn atom_id(e: &StoredEntry) -> String {
+    if e.public_id.contains(':') { e.public_id.clone() } else { format!("{}#{}", e.source.url, e.public_id) }
+}
+
+fn stored(store: &Store, topic: &str) -> Vec<StoredEntry> {
+    store.topic_entries(&TopicSlug::new(topic).expect("slug"), 50).expect("read")
+}
+
+/// A Python that can import feedparser: Debian's python3-feedparser lives under /usr/bin.
+fn python_with_feedparser() -> String {
+    let candidates = [std::env::var("TRIBUTARY_TEST_PYTHON").unwrap_or_default(), "/usr/bin/python3".into(), "python3".into()];
+    for python in candidates.iter().filter(|p| !p.is_empty()) {
+        let ok = Command::new(python).args(["-c", "import feedparser"]).status().is_ok_and(|s| s.success());
+        if ok {
+            return python.clone();
+        }
+    }
+    panic!("no python3 with feedparser found: apt-get install python3-feedparser");
+}
+
+const FEEDPARSER_SCRIPT: &str = r#"
+import json, sys, feedparser
+d = feedparser.parse(sys.argv[1])
+print(json.dumps({
+    "status": d.get("status"),
+    "bozo": bool(d.bozo),
+    "bozo_exception": str(d.get("bozo_exception", "")),
+    "version": d.get("version"),
+    "self": [l.get("href") for l in d.feed.get("links", []) if l.get("rel") == "self"],
+    "entries": [{"id": e.get("id"), "title": e.get("title"), "link": e.get("link"),
+                 "published": list(e.get("published_parsed") or [])[:6]} for e in d.entries],
+}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Python feedparser (apt-get install python3-feedparser); run by .ci/run"]
+async fn feedparser_reads_every_topic_without_bozo() {
+    let python = python_with_feedparser();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (base, store) = serve_fixtures(dir.path()).await;
+    for topic in TOPICS {
+        let expected = stored(&store, topic);
+        assert!(!expected.is_empty(), "{topic} has entries");
+        for (ext, version) in [("atom", "atom10"), ("rss", "rss20")] {
+            let url = format!("{base}topics/{topic}.{ext}");
+            let python = python.clone();
+            let script_url = url.clone();
+            let output = tokio::task::spawn_blocking(move || {
+                Command::new(python).args(["-c", FEEDPARSER_SCRIPT, &script_url]).output().expect("run python")
+            })
+            .await
+            .expect("join");
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            let parsed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("script prints JSON");
+            assert_eq!(parsed["status"], 200, "{url}");
+            assert_eq!(parsed["bozo"], false, "{url}: {}", parsed["bozo_exception"]);
+            assert_eq!(parsed["version"], version, "{url}");
+            assert_eq!(parsed["self"][0], url.as_str(), "{url}: self link is the served URL");
+            let entries = parsed["entries"].as_array().expect("entries");
+            let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap_or("")).collect();
+            let want_ids: Vec<String> = expected
+                .iter()
+                .map(|e| if ext == "atom" { atom_id(e) } else { e.public_id.clone() })
+                .collect();
+            assert_eq!(ids, want_ids, "{url}: same entries in the same order");
+            for (got, want) in entries.iter().zip(&expected) {
+                assert_eq!(got["title"], want.title.as_str(), "{url}");
+                assert_eq!(got["link"].as_str(), want.link.as_deref(), "{url}");
+                let ts = chrono::DateTime::from_timestamp(want.published, 0).expect("date");
+                let want_date = ts.format("%Y %-m %-d %-H %-M %-S").to_string();
+                let got_date: Vec<String> = got["published"].as_array().expect("date").iter().map(|v| v.to_string()).collect();
+                assert_eq!(got_date.join(" "), want_date, "{url}: {}", want.public_id);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs newsboat (apt-get install newsboat); run by .ci/run"]
+async fn newsboat_subscribes_to_every_topic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (base, store) = serve_fixtures(dir.path()).await;
+    // newsboat keeps one row per guid across all its feeds, so each feed gets a cache of its own.
+    for topic in TOPICS {
+        let expected = stored(&store, topic);
+        for ext in ["atom", "rss"] {
+            let url = format!("{base}topics/{topic}.{ext}");
+            let run_dir = dir.path().join(format!("newsboat-{topic}-{ext}"));
+            std::fs::create_dir_all(run_dir.join("home")).expect("home");
+            std::fs::write(run_dir.join("urls"), format!("{url}\n")).expect("urls");
+            std::fs::write(run_dir.join("config"), "").expect("config");
+            let run = run_dir.clone();
+            let output = tokio::task::spawn_blocking(move || {
+                Command::new("newsboat")
+                    .env("HOME", run.join("home"))
+                    .env_remove("XDG_CONFIG_HOME")
+                    .env_remove("XDG_DATA_HOME")
+                    .arg("-u")
+                    .arg(run.join("urls"))
+                    .arg("-c")
+                    .arg(run.join("cache.db"))
+                    .arg("-C")
+                    .arg(run.join("config"))
+                    .args(["-x", "reload"])
+                    .output()
+                    .expect("run newsboat")
+            })
+            .await
+            .expect("join");
+            let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            assert!(output.status.success(), "newsboat failed on {url}: {said}");
+
+            let db = rusqlite::Connection::open(run_dir.join("cache.db")).expect("newsboat cache");
+            let mut stmt = db.prepare("SELECT guid, title, url FROM rss_item WHERE feedurl = ?1").expect("query");
+            let rows: BTreeSet<(String, String, String)> = stmt
+                .query_map([&url], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            let want: BTreeSet<(String, String, String)> = expected
+                .iter()
+                .map(|e| {
+                    let id = if ext == "atom" { atom_id(e) } else { e.public_id.clone() };
+                    (id, e.title.clone(), e.link.clone().unwrap_or_default())
+                })
+                .collect();
+            assert_eq!(rows, want, "{url}: newsboat stored the same entries ({said})");
+            let title: String = db
+                .query_row("SELECT title FROM rss_feed WHERE rssurl = ?1", [&url], |r| r.get(0))
+                .expect("feed row");
+            let want_title = if topic == "all" { "All entries".to_string() } else {
+                Config::load(&dir.path().join("feeds.toml")).expect("config").topic(topic).map(|t| t.title.clone()).unwrap_or_default()
+            };
+            assert_eq!(title, want_title, "{url}");
+        }
+    }
+}
