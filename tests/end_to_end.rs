@@ -218,7 +218,13 @@ async fn fetch_twice_then_serve_every_topic_in_every_format() {
         // Atom ids must be absolute IRIs: a relative guid becomes a fragment of its feed's URL.
         let atom_ids: Vec<String> = ids
             .iter()
-            .map(|id| if id.contains(':') { id.clone() } else { format!("{}#{id}", server.url(source_of(id))) })
+            .map(|id| {
+                if id.contains(':') {
+                    id.clone()
+                } else {
+                    format!("{}#{id}", server.url(source_of(id)))
+                }
+            })
             .collect();
         assert_eq!(got_ids, atom_ids, "{topic}.atom entries and order");
         let self_link = feed
@@ -382,7 +388,11 @@ async fn fetch_twice_then_serve_every_topic_in_every_format() {
     // Authors: the entry's own, else the feed's (RFC 4287 §4.2.1), else the source's title.
     let feed = atom_syndication::Feed::read_from(tech.as_bytes()).expect("atom");
     let author_of = |id: &str| -> String {
-        let entry = feed.entries.iter().find(|e| e.id.ends_with(id)).expect("entry");
+        let entry = feed
+            .entries
+            .iter()
+            .find(|e| e.id.ends_with(id))
+            .expect("entry");
         entry
             .authors
             .iter()
@@ -425,7 +435,13 @@ async fn fetch_twice_then_serve_every_topic_in_every_format() {
 async fn changed_entry_is_updated_in_place_and_limit_is_honoured() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = common::write_config(dir.path(), BASE, &server, "", &[("rss_guid.xml", &["tech"])]);
+    let config = common::write_config(
+        dir.path(),
+        BASE,
+        &server,
+        "",
+        &[("rss_guid.xml", &["tech"])],
+    );
     let (code, _, _) = fetch(&config, &[]).await;
     assert_eq!(code, 0);
 

@@ -21,14 +21,20 @@ const TOPICS: [&str; 4] = ["all", "tech", "vietnam", "local"];
 /// store to compare against.
 async fn serve_fixtures(dir: &Path) -> (String, Arc<Store>) {
     let server = FixtureServer::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}/", listener.local_addr().expect("addr"));
     let config_path = common::write_config(dir, &base, &server, "", &standard_sources());
     let (code, stdout, stderr) = fetch(&config_path, &[]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let config = Config::load(&config_path).expect("config");
     let store = Arc::new(Store::open(&config.storage.path).expect("store"));
-    let app = router(AppState::new(store.clone(), Arc::new(config), Arc::new(|| chrono::Utc::now().timestamp())));
+    let app = router(AppState::new(
+        store.clone(),
+        Arc::new(config),
+        Arc::new(|| chrono::Utc::now().timestamp()),
+    ));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -37,18 +43,31 @@ async fn serve_fixtures(dir: &Path) -> (String, Arc<Store>) {
 
 /// The id our Atom output gives an entry (see publish::atom): relative guids become fragments.
 fn atom_id(e: &StoredEntry) -> String {
-    if e.public_id.contains(':') { e.public_id.clone() } else { format!("{}#{}", e.source.url, e.public_id) }
+    if e.public_id.contains(':') {
+        e.public_id.clone()
+    } else {
+        format!("{}#{}", e.source.url, e.public_id)
+    }
 }
 
 fn stored(store: &Store, topic: &str) -> Vec<StoredEntry> {
-    store.topic_entries(&TopicSlug::new(topic).expect("slug"), 50).expect("read")
+    store
+        .topic_entries(&TopicSlug::new(topic).expect("slug"), 50)
+        .expect("read")
 }
 
 /// A Python that can import feedparser: Debian's python3-feedparser lives under /usr/bin.
 fn python_with_feedparser() -> String {
-    let candidates = [std::env::var("TRIBUTARY_TEST_PYTHON").unwrap_or_default(), "/usr/bin/python3".into(), "python3".into()];
+    let candidates = [
+        std::env::var("TRIBUTARY_TEST_PYTHON").unwrap_or_default(),
+        "/usr/bin/python3".into(),
+        "python3".into(),
+    ];
     for python in candidates.iter().filter(|p| !p.is_empty()) {
-        let ok = Command::new(python).args(["-c", "import feedparser"]).status().is_ok_and(|s| s.success());
+        let ok = Command::new(python)
+            .args(["-c", "import feedparser"])
+            .status()
+            .is_ok_and(|s| s.success());
         if ok {
             return python.clone();
         }
@@ -84,21 +103,42 @@ async fn feedparser_reads_every_topic_without_bozo() {
             let python = python.clone();
             let script_url = url.clone();
             let output = tokio::task::spawn_blocking(move || {
-                Command::new(python).args(["-c", FEEDPARSER_SCRIPT, &script_url]).output().expect("run python")
+                Command::new(python)
+                    .args(["-c", FEEDPARSER_SCRIPT, &script_url])
+                    .output()
+                    .expect("run python")
             })
             .await
             .expect("join");
-            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-            let parsed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("script prints JSON");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let parsed: serde_json::Value =
+                serde_json::from_slice(&output.stdout).expect("script prints JSON");
             assert_eq!(parsed["status"], 200, "{url}");
             assert_eq!(parsed["bozo"], false, "{url}: {}", parsed["bozo_exception"]);
             assert_eq!(parsed["version"], version, "{url}");
-            assert_eq!(parsed["self"][0], url.as_str(), "{url}: self link is the served URL");
+            assert_eq!(
+                parsed["self"][0],
+                url.as_str(),
+                "{url}: self link is the served URL"
+            );
             let entries = parsed["entries"].as_array().expect("entries");
-            let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap_or("")).collect();
+            let ids: Vec<&str> = entries
+                .iter()
+                .map(|e| e["id"].as_str().unwrap_or(""))
+                .collect();
             let want_ids: Vec<String> = expected
                 .iter()
-                .map(|e| if ext == "atom" { atom_id(e) } else { e.public_id.clone() })
+                .map(|e| {
+                    if ext == "atom" {
+                        atom_id(e)
+                    } else {
+                        e.public_id.clone()
+                    }
+                })
                 .collect();
             assert_eq!(ids, want_ids, "{url}: same entries in the same order");
             for (got, want) in entries.iter().zip(&expected) {
@@ -106,7 +146,12 @@ async fn feedparser_reads_every_topic_without_bozo() {
                 assert_eq!(got["link"].as_str(), want.link.as_deref(), "{url}");
                 let ts = chrono::DateTime::from_timestamp(want.published, 0).expect("date");
                 let want_date = ts.format("%Y %-m %-d %-H %-M %-S").to_string();
-                let got_date: Vec<String> = got["published"].as_array().expect("date").iter().map(|v| v.to_string()).collect();
+                let got_date: Vec<String> = got["published"]
+                    .as_array()
+                    .expect("date")
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect();
                 assert_eq!(got_date.join(" "), want_date, "{url}: {}", want.public_id);
             }
         }
@@ -145,11 +190,17 @@ async fn newsboat_subscribes_to_every_topic() {
             })
             .await
             .expect("join");
-            let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
             assert!(output.status.success(), "newsboat failed on {url}: {said}");
 
             let db = rusqlite::Connection::open(run_dir.join("cache.db")).expect("newsboat cache");
-            let mut stmt = db.prepare("SELECT guid, title, url FROM rss_item WHERE feedurl = ?1").expect("query");
+            let mut stmt = db
+                .prepare("SELECT guid, title, url FROM rss_item WHERE feedurl = ?1")
+                .expect("query");
             let rows: BTreeSet<(String, String, String)> = stmt
                 .query_map([&url], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .expect("rows")
@@ -158,16 +209,33 @@ async fn newsboat_subscribes_to_every_topic() {
             let want: BTreeSet<(String, String, String)> = expected
                 .iter()
                 .map(|e| {
-                    let id = if ext == "atom" { atom_id(e) } else { e.public_id.clone() };
+                    let id = if ext == "atom" {
+                        atom_id(e)
+                    } else {
+                        e.public_id.clone()
+                    };
                     (id, e.title.clone(), e.link.clone().unwrap_or_default())
                 })
                 .collect();
-            assert_eq!(rows, want, "{url}: newsboat stored the same entries ({said})");
+            assert_eq!(
+                rows, want,
+                "{url}: newsboat stored the same entries ({said})"
+            );
             let title: String = db
-                .query_row("SELECT title FROM rss_feed WHERE rssurl = ?1", [&url], |r| r.get(0))
+                .query_row(
+                    "SELECT title FROM rss_feed WHERE rssurl = ?1",
+                    [&url],
+                    |r| r.get(0),
+                )
                 .expect("feed row");
-            let want_title = if topic == "all" { "All entries".to_string() } else {
-                Config::load(&dir.path().join("feeds.toml")).expect("config").topic(topic).map(|t| t.title.clone()).unwrap_or_default()
+            let want_title = if topic == "all" {
+                "All entries".to_string()
+            } else {
+                Config::load(&dir.path().join("feeds.toml"))
+                    .expect("config")
+                    .topic(topic)
+                    .map(|t| t.title.clone())
+                    .unwrap_or_default()
             };
             assert_eq!(title, want_title, "{url}");
         }

@@ -123,7 +123,10 @@ fn normalize_entry(
         // The public id also names the document, so that two sources carrying identical text
         // still publish distinct ids.
         let public = hash_parts(&[final_url.as_str(), short]);
-        (format!("hash:{short}"), format!("urn:tributary:{}", &public[..32]))
+        (
+            format!("hash:{short}"),
+            format!("urn:tributary:{}", &public[..32]),
+        )
     };
 
     let published = entry

@@ -32,7 +32,11 @@ fn identity_prefers_guid_then_link_then_content_hash() {
     let ids: Vec<&str> = feed.entries.iter().map(|e| e.public_id.as_str()).collect();
     assert_eq!(ids[0], "abc-1");
     assert_eq!(ids[1], "https://news.example.com/b");
-    assert!(ids[2].starts_with("urn:tributary:") && ids[2].len() == 14 + 32, "{}", ids[2]);
+    assert!(
+        ids[2].starts_with("urn:tributary:") && ids[2].len() == 14 + 32,
+        "{}",
+        ids[2]
+    );
 }
 
 #[test]
@@ -163,6 +167,12 @@ fn content_hash_ids_differ_between_documents() {
     let feed = crate::parse::parse_feed(doc.as_bytes(), &a).expect("parses");
     let from_a = normalize(&feed, &a, NOW).entries.remove(0);
     let from_b = normalize(&feed, &b, NOW).entries.remove(0);
-    assert_eq!(from_a.key, from_b.key, "identity within a source depends on content only");
-    assert_ne!(from_a.public_id, from_b.public_id, "published ids stay unique across sources");
+    assert_eq!(
+        from_a.key, from_b.key,
+        "identity within a source depends on content only"
+    );
+    assert_ne!(
+        from_a.public_id, from_b.public_id,
+        "published ids stay unique across sources"
+    );
 }

@@ -133,7 +133,10 @@ pub(super) fn atom_id(e: &crate::store::StoredEntry) -> String {
             url.set_fragment(Some(&e.public_id));
             url.into()
         }
-        Err(_) => format!("urn:tributary:{}", crate::text::hash_parts(&[&e.source.url, &e.public_id])),
+        Err(_) => format!(
+            "urn:tributary:{}",
+            crate::text::hash_parts(&[&e.source.url, &e.public_id])
+        ),
     }
 }
 

@@ -58,7 +58,10 @@ fn atom_credits_the_source_and_escapes_text() {
     assert_eq!(feed.lang.as_deref(), Some("vi"));
     let entry = &feed.entries[0];
     assert_eq!(entry.title.value, "Title with <tags> & ]]>");
-    assert_eq!(entry.id, "https://pub.example/feed.xml#a", "a relative id is made absolute");
+    assert_eq!(
+        entry.id, "https://pub.example/feed.xml#a",
+        "a relative id is made absolute"
+    );
     assert_eq!(
         entry.authors[0].name, "Publisher",
         "author falls back to the source"
@@ -199,11 +202,18 @@ fn index_links_every_format_and_escapes() {
 #[test]
 fn atom_ids_are_absolute_iris() {
     let mut e = stored("tag:pub.example,2026:1", "A", 1);
-    assert_eq!(atom::atom_id(&e), "tag:pub.example,2026:1", "an absolute id is kept");
+    assert_eq!(
+        atom::atom_id(&e),
+        "tag:pub.example,2026:1",
+        "an absolute id is kept"
+    );
     e.public_id = "https://pub.example/a?b=1".into();
     assert_eq!(atom::atom_id(&e), "https://pub.example/a?b=1");
     e.public_id = "12345".into();
     assert_eq!(atom::atom_id(&e), "https://pub.example/feed.xml#12345");
     e.public_id = "Tin mới 1".into();
-    assert_eq!(atom::atom_id(&e), "https://pub.example/feed.xml#Tin%20m%E1%BB%9Bi%201");
+    assert_eq!(
+        atom::atom_id(&e),
+        "https://pub.example/feed.xml#Tin%20m%E1%BB%9Bi%201"
+    );
 }

@@ -219,8 +219,16 @@ async fn an_id_appears_once_per_document() {
     let (state, store) = state();
     let ids = store
         .sync_sources(&[
-            SourceSpec { url: "https://a.example/feed".into(), title: None, topics: vec![] },
-            SourceSpec { url: "https://b.example/feed".into(), title: None, topics: vec![] },
+            SourceSpec {
+                url: "https://a.example/feed".into(),
+                title: None,
+                topics: vec![],
+            },
+            SourceSpec {
+                url: "https://b.example/feed".into(),
+                title: None,
+                topics: vec![],
+            },
         ])
         .expect("sync");
     for id in ids {
@@ -239,7 +247,16 @@ async fn an_id_appears_once_per_document() {
             updated: None,
             content_hash: "h".into(),
         };
-        store.record_document(id, &FeedMeta::default(), &[entry], &Validators::default(), 200, 1_700_000_100).expect("store");
+        store
+            .record_document(
+                id,
+                &FeedMeta::default(),
+                &[entry],
+                &Validators::default(),
+                200,
+                1_700_000_100,
+            )
+            .expect("store");
     }
     let (_, _, body) = send(&state, "GET", "/topics/all.json", &[]).await;
     let json: serde_json::Value = serde_json::from_slice(&body).expect("json");

@@ -222,4 +222,3 @@ pub async fn fetch(config: &Path, args: &[&str]) -> (i32, String, String) {
     .await
     .expect("join")
 }
-
