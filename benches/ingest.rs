@@ -1,1 +1,268 @@
-fn main() {}
+//! Ingest throughput: parse-only entries/s versus the full parse + normalize + store path, over a
+//! generated corpus (200 feeds × 50 entries with realistic HTML bodies).
+//!
+//! Each is measured on one thread, and on as many threads as the machine has cores the way the
+//! daemon runs refreshes: every worker takes the next document and parses, normalizes and stores
+//! it (stores are serialized by the store's single writer) while a background thread checkpoints
+//! the WAL.
+//!
+//! `cargo bench --bench ingest` (add `-- --feeds N --entries M --rounds R` to change the corpus).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use tributary::model::{FeedMeta, TopicSlug, Validators};
+use tributary::store::{SourceSpec, Store};
+use url::Url;
+
+const WORDS: &[&str] = &[
+    "thành",
+    "phố",
+    "Hà",
+    "Nội",
+    "người",
+    "dân",
+    "kinh",
+    "tế",
+    "pemerintah",
+    "Indonesia",
+    "warga",
+    "jalan",
+    "the",
+    "council",
+    "announced",
+    "new",
+    "budget",
+    "for",
+    "roads",
+    "schools",
+    "hospitals",
+    "và",
+    "của",
+    "được",
+    "dengan",
+    "yang",
+    "untuk",
+    "market",
+    "prices",
+    "rose",
+    "sharply",
+    "today",
+];
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*: deterministic, so every run measures the same corpus.
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+    fn sentence(&mut self, words: usize) -> String {
+        (0..words)
+            .map(|_| self.pick(WORDS))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// An RSS 2.0 document like a news site's: guid, link, date, category, a description and a
+/// content:encoded body of several paragraphs with links, an image, inline markup and the odd
+/// script or tracking pixel that sanitizing must remove.
+fn generate_feed(rng: &mut Rng, feed: usize, entries: usize) -> String {
+    let mut doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>Feed {feed}</title><link>https://site{feed}.example/</link><description>{}</description><language>vi</language>\n",
+        rng.sentence(8)
+    );
+    for i in 0..entries {
+        let mut body = String::new();
+        for p in 0..5 {
+            body.push_str(&format!(
+                "<p>{} <a href=\"/bai-viet/{feed}-{i}-{p}.html\">{}</a> <strong>{}</strong> {}.</p>",
+                rng.sentence(25),
+                rng.sentence(3),
+                rng.sentence(2),
+                rng.sentence(30)
+            ));
+        }
+        body.push_str(&format!("<figure><img src=\"/anh/{feed}/{i}.jpg\" alt=\"{}\" width=\"640\"><figcaption>{}</figcaption></figure>", rng.sentence(4), rng.sentence(8)));
+        if i % 5 == 0 {
+            body.push_str("<script>track('view')</script><img src=\"https://pixel.example/t.gif\" onload=\"x()\">");
+        }
+        doc.push_str(&format!(
+            "<item><title>{}</title><link>https://site{feed}.example/bai-viet/{i}.html</link><guid isPermaLink=\"false\">site{feed}-{i}</guid><pubDate>Thu, {:02} Nov 2026 {:02}:{:02}:00 +0700</pubDate><dc:creator>{}</dc:creator><category>{}</category><description><![CDATA[<p>{}</p>]]></description><content:encoded><![CDATA[{body}]]></content:encoded></item>\n",
+            rng.sentence(10),
+            1 + (i % 28),
+            i % 24,
+            (i * 7) % 60,
+            rng.sentence(2),
+            rng.pick(WORDS),
+            rng.sentence(30)
+        ));
+    }
+    doc.push_str("</channel></rss>\n");
+    doc
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+const NOW: i64 = 1_795_000_000;
+
+/// Runs `work(document index)` over every document on `threads` threads, each taking the next
+/// document not yet taken; returns the wall time.
+fn run_on(threads: usize, documents: usize, work: &(dyn Fn(usize) + Sync)) -> Duration {
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= documents {
+                        break;
+                    }
+                    work(i);
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn parse_only(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duration {
+    let times = (0..rounds)
+        .map(|_| {
+            let parsed = AtomicUsize::new(0);
+            let elapsed = run_on(threads, corpus.len(), &|i| {
+                let (url, doc) = &corpus[i];
+                let feed = tributary::parse::parse_feed(doc.as_bytes(), url)
+                    .expect("generated feed parses");
+                parsed.fetch_add(feed.entries.len(), Ordering::Relaxed);
+            });
+            assert_eq!(
+                parsed.load(Ordering::Relaxed),
+                corpus.len() * arg("--entries", 50)
+            );
+            elapsed
+        })
+        .collect();
+    median(times)
+}
+
+fn full_path(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duration {
+    let times = (0..rounds)
+        .map(|round| {
+            let dir = std::env::temp_dir().join(format!(
+                "tributary-bench-{}-{threads}-{round}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("bench dir");
+            let store = Arc::new(Store::open(&dir.join("bench.db")).expect("store"));
+            let specs: Vec<SourceSpec> = corpus
+                .iter()
+                .map(|(url, _)| SourceSpec {
+                    url: url.to_string(),
+                    title: None,
+                    topics: vec![TopicSlug::new("news").expect("slug")],
+                })
+                .collect();
+            let ids = store.sync_sources(&specs).expect("sync");
+            let done = Arc::new(AtomicBool::new(false));
+            let checkpointer = {
+                let (store, done) = (store.clone(), done.clone());
+                std::thread::spawn(move || {
+                    while !done.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(100));
+                        store.checkpoint().expect("checkpoint");
+                    }
+                })
+            };
+            let stored = AtomicUsize::new(0);
+            let elapsed = run_on(threads, corpus.len(), &|i| {
+                let (url, doc) = &corpus[i];
+                let feed = tributary::parse::parse_feed(doc.as_bytes(), url).expect("parses");
+                let normalized = tributary::normalize::normalize(&feed, url, NOW);
+                let meta: &FeedMeta = &normalized.meta;
+                let stats = store
+                    .record_document(
+                        ids[i],
+                        meta,
+                        &normalized.entries,
+                        &Validators::default(),
+                        200,
+                        NOW,
+                    )
+                    .expect("store");
+                stored.fetch_add(stats.new, Ordering::Relaxed);
+            });
+            done.store(true, Ordering::Relaxed);
+            checkpointer.join().expect("checkpointer");
+            assert_eq!(
+                stored.load(Ordering::Relaxed),
+                corpus.len() * arg("--entries", 50)
+            );
+            drop(store);
+            let _ = std::fs::remove_dir_all(&dir);
+            elapsed
+        })
+        .collect();
+    median(times)
+}
+
+fn main() {
+    let feeds = arg("--feeds", 200);
+    let entries = arg("--entries", 50);
+    let rounds = arg("--rounds", 5);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let corpus: Vec<(Url, String)> = (0..feeds)
+        .map(|f| {
+            let url = Url::parse(&format!("https://site{f}.example/rss.xml")).expect("static URL");
+            (url, generate_feed(&mut rng, f, entries))
+        })
+        .collect();
+    let bytes: usize = corpus.iter().map(|(_, d)| d.len()).sum();
+    let total = (feeds * entries) as f64;
+    println!(
+        "corpus: {feeds} feeds × {entries} entries = {} entries, {:.1} MiB; {cores} cores; median of {rounds}",
+        feeds * entries,
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+    let rate = |d: Duration| total / d.as_secs_f64();
+    let parse_1 = rate(parse_only(&corpus, 1, rounds));
+    let full_1 = rate(full_path(&corpus, 1, rounds));
+    let parse_n = rate(parse_only(&corpus, cores, rounds));
+    let full_n = rate(full_path(&corpus, cores, rounds));
+    println!("parse only, 1 thread:                  {parse_1:>8.0} entries/s");
+    println!(
+        "parse + normalize + store, 1 thread:   {full_1:>8.0} entries/s   ratio {:.2}",
+        full_1 / parse_1
+    );
+    println!("parse only, {cores} threads:                 {parse_n:>8.0} entries/s");
+    println!(
+        "parse + normalize + store, {cores} threads:  {full_n:>8.0} entries/s   ratio {:.2} (vs parse on {cores} threads), {:.2} (vs 1 thread)",
+        full_n / parse_n,
+        full_n / parse_1
+    );
+}

@@ -58,11 +58,12 @@ CREATE TABLE sightings (
 CREATE INDEX sightings_entry ON sightings(entry_id);
 
 -- Filled at ingest so that a topic page is one index range scan, newest first.
+-- The primary key is the page order itself; an entry's sort time never changes once stored, so
+-- (topic, entry) stays unique.
 CREATE TABLE entry_topics (
     topic    TEXT NOT NULL,
     sort_at  INTEGER NOT NULL,
     entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
-    PRIMARY KEY (topic, entry_id)
+    PRIMARY KEY (topic, sort_at, entry_id)
 ) WITHOUT ROWID;
-CREATE INDEX entry_topics_page ON entry_topics(topic, sort_at DESC, entry_id DESC);
-CREATE INDEX entry_topics_entry ON entry_topics(entry_id);
+CREATE INDEX entry_topics_entry ON entry_topics(entry_id, topic);

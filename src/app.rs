@@ -108,6 +108,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
+    let checkpointer = tokio::spawn(checkpoint_loop(store.clone(), stop_rx.clone()));
     let state = crate::server::AppState::new(store.clone(), config.clone(), system_clock());
     let mut server_stop = stop_rx.clone();
     let server =
@@ -131,6 +132,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "refreshes did not finish within {DRAIN_TIMEOUT:?}; their transactions roll back"
         ),
     }
+    let _ = checkpointer.await;
     drop(store);
     tracing::info!("stopped");
     Ok(())
@@ -205,6 +207,25 @@ async fn schedule_loop(
     }
     // Let running refreshes finish and commit; the caller bounds how long this may take.
     while running.join_next().await.is_some() {}
+}
+
+/// Moves the WAL into the database every [`CHECKPOINT_INTERVAL`], off the refresh path.
+async fn checkpoint_loop(store: Arc<Store>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(crate::store::CHECKPOINT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
+            _ = tick.tick() => {
+                let store = store.clone();
+                match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "checkpoint failed"),
+                    Err(e) => tracing::warn!(error = %e, "checkpoint task failed"),
+                }
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -25,18 +25,23 @@ pub struct NormalizedFeed {
 
 pub fn normalize(feed: &Feed, final_url: &Url, now: Timestamp) -> NormalizedFeed {
     let sanitizer = Sanitizer::new(final_url.clone());
-    let mut seen_keys = HashSet::new();
-    let mut entries = Vec::with_capacity(feed.entries.len());
-    for (position, entry) in feed.entries.iter().enumerate() {
+    let feed_authors = person_names(&feed.authors);
+    let feed_language = feed.language.clone().filter(|l| !l.trim().is_empty());
+    let normalized = feed.entries.iter().map(|entry| {
         let mut normalized = normalize_entry(entry, final_url, &sanitizer, now);
-        // An entry without a language of its own is in its feed's.
         // RFC 4287 §4.2.1: an entry without authors has those of its feed.
         if normalized.authors.is_empty() {
-            normalized.authors = person_names(&feed.authors);
+            normalized.authors = feed_authors.clone();
         }
+        // An entry without a language of its own is in its feed's.
         if normalized.language.is_none() {
-            normalized.language = feed.language.clone().filter(|l| !l.trim().is_empty());
+            normalized.language = feed_language.clone();
         }
+        normalized
+    });
+    let mut seen_keys = HashSet::new();
+    let mut entries = Vec::with_capacity(feed.entries.len());
+    for (position, mut normalized) in normalized.enumerate() {
         // A key repeated inside one document: the first keeps it, later ones are told apart by
         // their link, then by their position.
         if !seen_keys.insert(normalized.key.clone()) {
@@ -281,11 +286,19 @@ impl Sanitizer {
     }
 
     fn clean(&self, html: &str, base: &Url) -> String {
-        if *base == self.feed_base {
-            self.feed_builder.clean(html).to_string()
+        let document = if *base == self.feed_base {
+            self.feed_builder.clean(html)
         } else {
-            Self::builder(base.clone()).clean(html).to_string()
+            Self::builder(base.clone()).clean(html)
+        };
+        // Serialized straight into a buffer of about the right size (`to_string` goes through
+        // `Display`, which serializes into a growing buffer and then copies it again).
+        let mut out = Vec::with_capacity(html.len() + 64);
+        if document.write_to(&mut out).is_err() {
+            return String::new();
         }
+        // html5ever writes UTF-8 only; a failure here would drop the text rather than panic.
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 

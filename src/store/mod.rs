@@ -120,16 +120,30 @@ pub struct Store {
 }
 
 const MAX_IDLE_READERS: usize = 8;
+/// 4096 pages of 16 KiB: the WAL grows to at most about 64 MiB between checkpoints.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 4096;
+/// How often the daemon moves the WAL into the database.
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = open_connection(path)?;
+        let opened = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Entries are a few KiB of HTML each: larger pages keep most rows off overflow pages.
+        // Only takes effect on a new database (before the first table exists).
+        conn.pragma_update(None, "page_size", 16384)
+            .map_err(opened)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(opened)?;
+        // Checkpoints (copying the WAL into the database, with two fsyncs) run on a background
+        // task through `checkpoint()`, so that refreshes never wait for them; this is only the
+        // backstop that bounds the WAL if that task falls behind.
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+            .map_err(opened)?;
         Self::from_writer(Some(path.to_path_buf()), conn)
     }
 
@@ -190,6 +204,20 @@ impl Store {
             pool.push(conn);
         }
         result
+    }
+
+    /// Copies committed WAL frames into the database without waiting for readers or the writer
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`). Returns the frames in the WAL and how many were copied.
+    pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        if self.path.is_none() {
+            return Ok((0, 0));
+        }
+        self.with_reader(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .context("checkpointing")
+        })
     }
 
     /// Makes the sources table match feeds.toml: inserts new sources, updates titles and topics,
@@ -291,11 +319,16 @@ impl Store {
             let tx = conn.transaction().context("starting refresh")?;
             let topics = source_topics(&tx, source)?;
             let mut stats = RefreshStats::default();
-            for entry in entries {
-                match upsert_entry(&tx, source, entry, &topics, now)? {
-                    Upsert::New => stats.new += 1,
-                    Upsert::Updated => stats.updated += 1,
-                    Upsert::Unchanged => stats.unchanged += 1,
+            {
+                let known = known_entries(&tx, source, entries)?;
+                let mut stmts = EntryStatements::prepare(&tx)?;
+                for entry in entries {
+                    let stored = known.get(entry.key.as_str()).cloned();
+                    match upsert_entry(&mut stmts, source, entry, stored, &topics, now)? {
+                        Upsert::New => stats.new += 1,
+                        Upsert::Updated => stats.updated += 1,
+                        Upsert::Unchanged => stats.unchanged += 1,
+                    }
                 }
             }
             let changed = tx
@@ -506,32 +539,89 @@ fn source_topics(tx: &Transaction<'_>, source: SourceId) -> Result<Vec<String>, 
     Ok(topics)
 }
 
-fn upsert_entry(
+/// What the store already holds of this document's entries, by key: (entry id, content hash,
+/// updated time). One query for the whole document instead of one per entry.
+fn known_entries(
     tx: &Transaction<'_>,
     source: SourceId,
+    entries: &[NewEntry],
+) -> Result<HashMap<String, (i64, String, Timestamp)>, StoreError> {
+    let keys = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT g.entry_key, e.id, e.content_hash, e.updated_at
+             FROM json_each(?2) AS k
+             JOIN sightings g ON g.source_id = ?1 AND g.entry_key = k.value
+             JOIN entries e ON e.id = g.entry_id",
+        )
+        .context("looking up entries")?;
+    let rows = stmt
+        .query_map(params![source.0, keys], |r| {
+            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+        })
+        .context("looking up entries")?;
+    rows.collect::<Result<HashMap<_, _>, _>>()
+        .context("looking up entries")
+}
+
+/// The statements one refresh runs per entry, prepared once per document.
+struct EntryStatements<'tx> {
+    seen: rusqlite::CachedStatement<'tx>,
+    update: rusqlite::CachedStatement<'tx>,
+    insert: rusqlite::CachedStatement<'tx>,
+    sighting: rusqlite::CachedStatement<'tx>,
+    topic: rusqlite::CachedStatement<'tx>,
+}
+
+impl<'tx> EntryStatements<'tx> {
+    fn prepare(tx: &'tx Transaction<'_>) -> Result<EntryStatements<'tx>, StoreError> {
+        Ok(EntryStatements {
+            seen: tx
+                .prepare_cached("UPDATE sightings SET last_seen_at = ?3 WHERE source_id = ?1 AND entry_key = ?2")
+                .context("marking entry seen")?,
+            update: tx
+                .prepare_cached(
+                    "UPDATE entries SET public_id = ?2, link = ?3, title = ?4, summary_html = ?5, content_html = ?6,
+                        authors = ?7, categories = ?8, enclosures = ?9, language = ?10,
+                        updated_at = ?11, changed_at = ?12, content_hash = ?13
+                     WHERE id = ?1",
+                )
+                .context("updating entry")?,
+            insert: tx
+                .prepare_cached(
+                    "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
+                        authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
+                        changed_at, content_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
+                )
+                .context("inserting entry")?,
+            sighting: tx
+                .prepare_cached(
+                    "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                )
+                .context("inserting sighting")?,
+            topic: tx
+                .prepare_cached("INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id) VALUES (?1, ?2, ?3)")
+                .context("inserting entry topics")?,
+        })
+    }
+}
+
+fn upsert_entry(
+    stmts: &mut EntryStatements<'_>,
+    source: SourceId,
     entry: &NewEntry,
+    known: Option<(i64, String, Timestamp)>,
     topics: &[String],
     now: Timestamp,
 ) -> Result<Upsert, StoreError> {
-    let known: Option<(i64, String, Timestamp)> = tx
-        .prepare_cached(
-            "SELECT e.id, e.content_hash, e.updated_at FROM sightings g JOIN entries e ON e.id = g.entry_id
-             WHERE g.source_id = ?1 AND g.entry_key = ?2",
-        )
-        .context("looking up entry")?
-        .query_row(params![source.0, entry.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()
-        .context("looking up entry")?;
-
     match known {
-        Some((id, hash, _)) if hash == entry.content_hash => {
-            tx.prepare_cached(
-                "UPDATE sightings SET last_seen_at = ?3 WHERE source_id = ?1 AND entry_key = ?2",
-            )
-            .context("marking entry seen")?
-            .execute(params![source.0, entry.key, now])
-            .context("marking entry seen")?;
-            let _ = id;
+        Some((_, hash, _)) if hash == entry.content_hash => {
+            stmts
+                .seen
+                .execute(params![source.0, entry.key, now])
+                .context("marking entry seen")?;
             Ok(Upsert::Unchanged)
         }
         Some((id, _, stored_updated)) => {
@@ -540,35 +630,28 @@ fn upsert_entry(
                 .updated
                 .filter(|u| *u > stored_updated)
                 .unwrap_or(now.max(stored_updated));
-            tx.prepare_cached(
-                "UPDATE entries SET public_id = ?2, link = ?3, title = ?4, summary_html = ?5, content_html = ?6,
-                    authors = ?7, categories = ?8, enclosures = ?9, language = ?10,
-                    updated_at = ?11, changed_at = ?12, content_hash = ?13
-                 WHERE id = ?1",
-            )
-            .context("updating entry")?
-            .execute(params![
-                id,
-                entry.public_id,
-                entry.link,
-                entry.title,
-                entry.summary_html,
-                entry.content_html,
-                to_json(&entry.authors),
-                to_json(&entry.categories),
-                to_json(&entry.enclosures),
-                entry.language,
-                updated,
-                now,
-                entry.content_hash
-            ])
-            .context("updating entry")?;
-            tx.prepare_cached(
-                "UPDATE sightings SET last_seen_at = ?3 WHERE source_id = ?1 AND entry_key = ?2",
-            )
-            .context("marking entry seen")?
-            .execute(params![source.0, entry.key, now])
-            .context("marking entry seen")?;
+            stmts
+                .update
+                .execute(params![
+                    id,
+                    entry.public_id,
+                    entry.link,
+                    entry.title,
+                    entry.summary_html,
+                    entry.content_html,
+                    to_json(&entry.authors),
+                    to_json(&entry.categories),
+                    to_json(&entry.enclosures),
+                    entry.language,
+                    updated,
+                    now,
+                    entry.content_hash
+                ])
+                .context("updating entry")?;
+            stmts
+                .seen
+                .execute(params![source.0, entry.key, now])
+                .context("marking entry seen")?;
             Ok(Upsert::Updated)
         }
         None => {
@@ -576,43 +659,33 @@ fn upsert_entry(
                 .updated
                 .unwrap_or(entry.published)
                 .max(entry.published);
-            tx.prepare_cached(
-                "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
-                    authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
-                    changed_at, content_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
-            )
-            .context("inserting entry")?
-            .execute(params![
-                source.0,
-                entry.public_id,
-                entry.link,
-                entry.title,
-                entry.summary_html,
-                entry.content_html,
-                to_json(&entry.authors),
-                to_json(&entry.categories),
-                to_json(&entry.enclosures),
-                entry.language,
-                entry.published,
-                updated,
-                now,
-                entry.content_hash
-            ])
-            .context("inserting entry")?;
-            let id = tx.last_insert_rowid();
-            tx.prepare_cached(
-                "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4)",
-            )
-            .context("inserting sighting")?
-            .execute(params![source.0, entry.key, id, now])
-            .context("inserting sighting")?;
-            let mut stmt = tx
-                .prepare_cached("INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id) VALUES (?1, ?2, ?3)")
-                .context("inserting entry topics")?;
+            let id = stmts
+                .insert
+                .insert(params![
+                    source.0,
+                    entry.public_id,
+                    entry.link,
+                    entry.title,
+                    entry.summary_html,
+                    entry.content_html,
+                    to_json(&entry.authors),
+                    to_json(&entry.categories),
+                    to_json(&entry.enclosures),
+                    entry.language,
+                    entry.published,
+                    updated,
+                    now,
+                    entry.content_hash
+                ])
+                .context("inserting entry")?;
+            stmts
+                .sighting
+                .execute(params![source.0, entry.key, id, now])
+                .context("inserting sighting")?;
             for topic in topics {
-                stmt.execute(params![topic, entry.published, id])
+                stmts
+                    .topic
+                    .execute(params![topic, entry.published, id])
                     .context("inserting entry topics")?;
             }
             Ok(Upsert::New)
