@@ -175,7 +175,7 @@ async fn topic_feed(
         .inner
         .cache
         .lock()
-        .map_err(|_| ServeError::Internal("cache lock poisoned".into()))?
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(&key)
         .filter(|r| r.generation == generation)
         .cloned();
@@ -242,7 +242,7 @@ async fn topic_feed(
                 .inner
                 .cache
                 .lock()
-                .map_err(|_| ServeError::Internal("cache lock poisoned".into()))?
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(key, rendered.clone());
             rendered
         }

@@ -43,8 +43,6 @@ pub enum StoreError {
     },
     #[error("unknown source id {0}")]
     UnknownSource(i64),
-    #[error("database lock poisoned")]
-    Poisoned,
 }
 
 trait Context<T> {
@@ -182,7 +180,12 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        // A panic while the lock was held unwound through the open transaction, which rolled it
+        // back: the connection is consistent, so a poisoned lock is taken over, not fatal.
+        let mut conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut conn)
     }
 
@@ -193,13 +196,20 @@ impl Store {
         let Some(path) = &self.path else {
             return self.with_writer(|c| f(c));
         };
-        let pooled = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop();
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
         let conn = match pooled {
             Some(c) => c,
             None => open_connection(path)?,
         };
         let result = f(&conn);
-        let mut pool = self.readers.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut pool = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if pool.len() < MAX_IDLE_READERS {
             pool.push(conn);
         }
