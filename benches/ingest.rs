@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use tributary::model::{FeedMeta, TopicSlug, Validators};
-use tributary::store::{SourceSpec, Store};
+use tributary::store::{Fetched, SourceSpec, Store};
 use url::Url;
 
 const WORDS: &[&str] = &[
@@ -209,8 +209,7 @@ fn full_path(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duratio
                         ids[i],
                         meta,
                         &normalized.entries,
-                        &Validators::default(),
-                        200,
+                        &Fetched::plain(&Validators::default()),
                         NOW,
                     )
                     .expect("store");

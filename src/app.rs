@@ -11,9 +11,9 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::fetch::{FetchSettings, Fetcher};
-use crate::model::SourceId;
+use crate::model::{SourceId, Timestamp};
 use crate::pipeline::{Pipeline, RefreshReport, SourceJob, system_clock};
-use crate::scheduler::{Schedule, next_due};
+use crate::scheduler::Schedule;
 use crate::store::{SourceSpec, Store};
 
 /// How long running refreshes get to finish after a stop signal before they are abandoned
@@ -41,41 +41,87 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
         .map(|(s, id)| SourceJob {
             id,
             url: s.url.clone(),
+            allow_private: config.fetch.allow_private_networks || s.allow_private,
+            policy: crate::scheduler::Policy {
+                base: config.interval_of(s),
+                min: config.fetch.min_interval,
+                max: config.fetch.max_interval,
+            },
         })
         .collect();
     Ok((Arc::new(store), jobs))
 }
 
 pub fn build_pipeline(config: &Config, store: Arc<Store>) -> anyhow::Result<Pipeline> {
-    let fetcher = Fetcher::new(FetchSettings {
-        user_agent: config.fetch.user_agent.clone(),
-        timeout: config.fetch.timeout,
-        connect_timeout: Duration::from_secs(10).min(config.fetch.timeout),
-        max_body: config.fetch.max_body,
-    })?;
+    let mut settings = FetchSettings::new(
+        config.fetch.user_agent.clone(),
+        config.fetch.timeout,
+        config.fetch.max_body,
+    );
+    settings.proxy = config.fetch.proxy.clone();
+    settings.concurrency = config.fetch.concurrency;
+    settings.per_host = config.fetch.per_host;
+    settings.host_delay = config.fetch.host_delay;
+    let fetcher = Fetcher::new(settings)?;
     Ok(Pipeline {
         store,
         fetcher,
         clock: system_clock(),
+        jitter: crate::pipeline::random_jitter(),
     })
 }
 
-/// Refreshes `jobs` once, at most `concurrency` at a time, calling `report` as each finishes.
+/// Refresh tasks in flight at once, per unit of `concurrency`: tasks mostly wait (for a host's
+/// spacing, for the network), so more of them than fetch slots keep the slots busy, while the
+/// bound keeps memory flat with tens of thousands of sources.
+const TASKS_PER_SLOT: usize = 8;
+
+/// Orders jobs so that consecutive ones name different hosts where possible: a batch of sources
+/// from one publisher then waits on its host's spacing without holding up everyone else.
+pub fn interleave_hosts(jobs: Vec<SourceJob>) -> Vec<SourceJob> {
+    let mut by_host: std::collections::BTreeMap<String, std::collections::VecDeque<SourceJob>> =
+        std::collections::BTreeMap::new();
+    for job in jobs {
+        let host = job.url.host_str().unwrap_or("").to_string();
+        by_host.entry(host).or_default().push_back(job);
+    }
+    let mut out = Vec::new();
+    while !by_host.is_empty() {
+        by_host.retain(|_, queue| {
+            if let Some(job) = queue.pop_front() {
+                out.push(job);
+            }
+            !queue.is_empty()
+        });
+    }
+    out
+}
+
+/// Refreshes `jobs` once, calling `report` as each finishes.
 pub async fn refresh_all(
     pipeline: &Pipeline,
     jobs: Vec<SourceJob>,
     concurrency: usize,
     mut report: impl FnMut(RefreshReport),
 ) {
-    let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
+    let tasks = Arc::new(Semaphore::new(concurrency.max(1) * TASKS_PER_SLOT));
     let mut set = JoinSet::new();
-    for job in jobs {
+    for job in interleave_hosts(jobs) {
+        let Ok(permit) = tasks.clone().acquire_owned().await else {
+            break;
+        };
         let pipeline = pipeline.clone();
-        let semaphore = semaphore.clone();
         set.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            pipeline.refresh(&job).await
+            let report = pipeline.refresh(&job).await;
+            drop(permit);
+            report
         });
+        while let Some(done) = set.try_join_next() {
+            match done {
+                Ok(r) => report(r),
+                Err(e) => tracing::error!(error = %e, "refresh task failed"),
+            }
+        }
     }
     while let Some(done) = set.join_next().await {
         match done {
@@ -169,20 +215,24 @@ async fn schedule_loop(
         by_id.insert(job.id, job.clone());
     }
 
-    let semaphore = Arc::new(Semaphore::new(config.fetch.concurrency));
-    let mut running: JoinSet<SourceId> = JoinSet::new();
+    let tasks = Arc::new(Semaphore::new(
+        config.fetch.concurrency.max(1) * TASKS_PER_SLOT,
+    ));
+    let mut running: JoinSet<(SourceId, Timestamp)> = JoinSet::new();
     loop {
         let now = (pipeline.clock)();
-        for id in schedule.take_due(now) {
-            let Some(job) = by_id.get(&id).cloned() else {
-                continue;
-            };
+        let due: Vec<SourceJob> = schedule
+            .take_due(now)
+            .into_iter()
+            .filter_map(|id| by_id.get(&id).cloned())
+            .collect();
+        for job in interleave_hosts(due) {
             let pipeline = pipeline.clone();
-            let semaphore = semaphore.clone();
+            let tasks = tasks.clone();
             running.spawn(async move {
-                let _permit = semaphore.acquire_owned().await;
-                pipeline.refresh(&job).await;
-                job.id
+                let _permit = tasks.acquire_owned().await;
+                let report = pipeline.refresh(&job).await;
+                (job.id, report.next_due)
             });
         }
         let sleep_for = schedule
@@ -193,13 +243,8 @@ async fn schedule_loop(
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
             Some(done) = running.join_next() => {
-                if let Ok(id) = done {
-                    let interval = intervals.get(&id).copied().unwrap_or(config.fetch.interval);
-                    let now = (pipeline.clock)();
-                    let due = next_due(now, interval, fastrand::f64());
-                    schedule.insert(due, id);
-                    let store = pipeline.store.clone();
-                    let _ = tokio::task::spawn_blocking(move || store.set_next_due(id, due)).await;
+                if let Ok((id, next_due)) = done {
+                    schedule.insert(next_due, id);
                 }
             }
             _ = tokio::time::sleep(sleep_for) => {}
@@ -253,4 +298,114 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = terminate => {}
     }
+}
+
+/// One source in `tributary status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatusRow {
+    pub url: String,
+    /// `new` (never fetched), `ok`, `failing`, `gone` (404/410 five times in a row; still retried
+    /// daily) or `moved` (a permanent redirect was adopted).
+    pub state: &'static str,
+    pub last_fetch: Option<String>,
+    pub last_status: Option<u16>,
+    pub next_due: Option<String>,
+    pub failures: u32,
+    pub failure_class: Option<String>,
+    pub last_error: Option<String>,
+    pub entries: u64,
+    pub moved_to: Option<String>,
+}
+
+impl From<&crate::store::SourceState> for StatusRow {
+    fn from(s: &crate::store::SourceState) -> StatusRow {
+        let time = |t: Option<Timestamp>| {
+            t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        };
+        let moved_to = s.fetch_url.clone().filter(|f| *f != s.url);
+        let state = if s.last_fetch_at.is_none() {
+            "new"
+        } else if s.gone_streak >= crate::scheduler::GONE_AFTER {
+            "gone"
+        } else if s.consecutive_failures > 0 {
+            "failing"
+        } else if moved_to.is_some() {
+            "moved"
+        } else {
+            "ok"
+        };
+        StatusRow {
+            url: s.url.clone(),
+            state,
+            last_fetch: time(s.last_fetch_at),
+            last_status: s.last_status,
+            next_due: time(s.next_due_at),
+            failures: s.consecutive_failures,
+            failure_class: s.failure_class.clone(),
+            last_error: s.last_error.clone(),
+            entries: s.entries,
+            moved_to,
+        }
+    }
+}
+
+/// The `status` table: aligned columns, the error last so that it may be long.
+pub fn status_table(rows: &[StatusRow]) -> String {
+    let header = [
+        "URL",
+        "STATE",
+        "LAST FETCH",
+        "HTTP",
+        "NEXT DUE",
+        "FAILURES",
+        "ENTRIES",
+        "LAST ERROR",
+    ];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            let error = match (&r.moved_to, &r.last_error) {
+                (Some(to), None) => format!("moved permanently to {to}, update feeds.toml"),
+                (Some(to), Some(e)) => {
+                    format!("{e} (moved permanently to {to}, update feeds.toml)")
+                }
+                (None, e) => e.clone().unwrap_or_default(),
+            };
+            [
+                r.url.clone(),
+                r.state.to_string(),
+                r.last_fetch.clone().unwrap_or_else(|| "-".into()),
+                r.last_status.map_or("-".into(), |s| s.to_string()),
+                r.next_due.clone().unwrap_or_else(|| "-".into()),
+                r.failures.to_string(),
+                r.entries.to_string(),
+                error,
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cols: &[String]| {
+        let mut text = String::new();
+        for (i, cell) in cols.iter().enumerate() {
+            if i + 1 == cols.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&header.map(String::from));
+    for row in &cells {
+        line(row);
+    }
+    out
 }

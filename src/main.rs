@@ -46,6 +46,11 @@ enum Command {
     },
     /// Run the scheduler and the HTTP server until SIGINT or SIGTERM.
     Run,
+    /// Show every source's fetch state: a table, or one JSON object per line with --json.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Fetch { sources } => with_runtime(fetch(config, sources)),
+        Command::Status { json } => status(&config, json),
         Command::Run => with_runtime(async move {
             match tributary::app::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -162,6 +168,13 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
                     report.url
                 )
             }
+            Outcome::Unchanged => {
+                not_modified += 1;
+                format!(
+                    "{} unchanged new=0 updated=0 unchanged=0 {ms}ms",
+                    report.url
+                )
+            }
             Outcome::Failed(e) => {
                 failed += 1;
                 format!(
@@ -186,4 +199,32 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn status(config: &Config, json: bool) -> ExitCode {
+    let (store, _) = match tributary::app::open_store(config) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let states = match store.source_states() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rows: Vec<tributary::app::StatusRow> =
+        states.iter().map(tributary::app::StatusRow::from).collect();
+    let mut out = std::io::stdout();
+    if json {
+        for row in &rows {
+            let _ = writeln!(out, "{}", serde_json::to_string(row).unwrap_or_default());
+        }
+    } else {
+        let _ = write!(out, "{}", tributary::app::status_table(&rows));
+    }
+    ExitCode::SUCCESS
 }

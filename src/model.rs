@@ -113,3 +113,41 @@ pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
 }
+
+/// Why a refresh failed, in the terms an operator acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureClass {
+    Dns,
+    Connect,
+    Tls,
+    Timeout,
+    Http4xx,
+    Http5xx,
+    TooLarge,
+    NotAFeed,
+    Parse,
+    Redirect,
+    /// Refused by the SSRF guard or the scheme check.
+    Refused,
+    /// A fault of ours (the database, a task), not of the source.
+    Internal,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Dns => "dns",
+            FailureClass::Connect => "connect",
+            FailureClass::Tls => "tls",
+            FailureClass::Timeout => "timeout",
+            FailureClass::Http4xx => "http-4xx",
+            FailureClass::Http5xx => "http-5xx",
+            FailureClass::TooLarge => "too-large",
+            FailureClass::NotAFeed => "not-a-feed",
+            FailureClass::Parse => "parse",
+            FailureClass::Redirect => "redirect",
+            FailureClass::Refused => "refused",
+            FailureClass::Internal => "internal",
+        }
+    }
+}

@@ -9,8 +9,8 @@ use url::Url;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("not a feed: HTML page")]
-    HtmlPage,
+    #[error("not a feed: HTML page{}", .advertised.as_ref().map(|u| format!(" (it advertises a feed at {u}; use that URL)")).unwrap_or_default())]
+    HtmlPage { advertised: Option<String> },
     #[error("not a feed: empty document")]
     Empty,
     #[error("not a feed: {0}")]
@@ -33,11 +33,169 @@ pub fn parse_feed(body: &[u8], base: &Url) -> Result<Feed, ParseError> {
         .build();
     parser.parse(body).map_err(|e| {
         if looks_like_html(&body[start..]) {
-            ParseError::HtmlPage
+            ParseError::HtmlPage {
+                advertised: advertised_feed(body, base),
+            }
         } else {
             ParseError::Invalid(e.to_string())
         }
     })
+}
+
+/// Polling hints a feed gives about itself, read from the channel head (before the first item):
+/// RSS `<ttl>` (minutes), `sy:updatePeriod` / `sy:updateFrequency` (RSS 1.0 syndication module),
+/// `<skipHours>` and `<skipDays>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedHints {
+    pub ttl_minutes: Option<u64>,
+    pub update_period: Option<String>,
+    pub update_frequency: Option<u64>,
+    pub skip_hours: Vec<u8>,
+    /// 0 = Monday … 6 = Sunday.
+    pub skip_days: Vec<u8>,
+}
+
+impl FeedHints {
+    /// The longer of `<ttl>` and `sy:updatePeriod` / `sy:updateFrequency`.
+    pub fn interval(&self) -> Option<std::time::Duration> {
+        let ttl = self.ttl_minutes.map(|m| m.saturating_mul(60));
+        let period =
+            self.update_period
+                .as_deref()
+                .map(|p| match p.trim().to_ascii_lowercase().as_str() {
+                    "hourly" => 3600,
+                    "weekly" => 7 * 86_400,
+                    "monthly" => 30 * 86_400,
+                    "yearly" => 365 * 86_400,
+                    _ => 86_400, // "daily", the module's default
+                });
+        let sy = period.map(|p| p / self.update_frequency.filter(|f| *f > 0).unwrap_or(1));
+        ttl.into_iter()
+            .chain(sy)
+            .max()
+            .map(std::time::Duration::from_secs)
+    }
+}
+
+/// Reads [`FeedHints`] from an XML document; JSON Feeds and unreadable documents have none.
+pub fn feed_hints(body: &[u8]) -> FeedHints {
+    use quick_xml::events::Event;
+    let mut hints = FeedHints::default();
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut buf = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    // Bounded: the hints are in the channel head; stop at the first item or after 2000 events.
+    for _ in 0..2000 {
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(e) => e,
+            Err(_) => break,
+        };
+        match event {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_ascii_lowercase();
+                if name == "item" || name == "entry" {
+                    break;
+                }
+                path.push(name);
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Text(t) => {
+                let text = t.trim();
+                let parent = path.iter().rev().nth(1).map(String::as_str);
+                match (path.last().map(String::as_str), parent) {
+                    (Some("ttl"), _) => hints.ttl_minutes = text.parse().ok(),
+                    (Some("updateperiod"), _) => hints.update_period = Some(text.to_string()),
+                    (Some("updatefrequency"), _) => hints.update_frequency = text.parse().ok(),
+                    (Some("hour"), Some("skiphours")) => {
+                        if let Ok(h) = text.parse::<u8>() {
+                            // RSS 2.0 allows 0-23; some publishers write 24 for midnight.
+                            hints.skip_hours.push(h % 24);
+                        }
+                    }
+                    (Some("day"), Some("skipdays")) => {
+                        let day = [
+                            "monday",
+                            "tuesday",
+                            "wednesday",
+                            "thursday",
+                            "friday",
+                            "saturday",
+                            "sunday",
+                        ]
+                        .iter()
+                        .position(|d| d.eq_ignore_ascii_case(text));
+                        if let Some(d) = day {
+                            hints.skip_days.push(d as u8);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    hints
+}
+
+/// The first feed an HTML page advertises with `<link rel="alternate" type="application/rss+xml">`
+/// (or atom+xml, feed+json), resolved against the page's URL.
+fn advertised_feed(body: &[u8], base: &Url) -> Option<String> {
+    let head = &body[..body.len().min(256 * 1024)];
+    let html = String::from_utf8_lossy(head);
+    let lower = html.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("<link") {
+        let start = from + at;
+        let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
+        let tag = &html[start..end];
+        let attr = |name: &str| tag_attribute(tag, name);
+        let is_alternate = attr("rel").is_some_and(|r| {
+            r.split_ascii_whitespace()
+                .any(|t| t.eq_ignore_ascii_case("alternate"))
+        });
+        let is_feed = attr("type").is_some_and(|t| {
+            let t = t.trim().to_ascii_lowercase();
+            t == "application/rss+xml"
+                || t == "application/atom+xml"
+                || t == "application/feed+json"
+        });
+        if is_alternate && is_feed {
+            if let Some(href) = attr("href").and_then(|h| base.join(h.trim()).ok()) {
+                return Some(href.into());
+            }
+        }
+        from = end;
+    }
+    None
+}
+
+/// The value of attribute `name` in one start tag's text (`<link a="x" b='y' c=z`).
+fn tag_attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(name) {
+        let start = from + at;
+        from = start + name.len();
+        let before_ok = lower[..start].ends_with(|c: char| c.is_ascii_whitespace());
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let value_start = tag.len() - rest.len() + 1;
+        let value = tag[value_start..].trim_start();
+        return match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].split(q).next(),
+            Some(_) => value
+                .split(|c: char| c.is_ascii_whitespace() || c == '/')
+                .next(),
+            None => None,
+        };
+    }
+    None
 }
 
 fn looks_like_html(body: &[u8]) -> bool {
@@ -49,6 +207,43 @@ fn looks_like_html(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hints_are_read_from_the_channel_head() {
+        let doc = br#"<?xml version="1.0"?><rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">
+            <channel><title>t</title><ttl>90</ttl><sy:updatePeriod>hourly</sy:updatePeriod>
+            <sy:updateFrequency>2</sy:updateFrequency>
+            <skipHours><hour>0</hour><hour>1</hour><hour>24</hour></skipHours>
+            <skipDays><day>Saturday</day><day>sunday</day></skipDays>
+            <item><ttl>5</ttl></item></channel></rss>"#;
+        let hints = feed_hints(doc);
+        assert_eq!(
+            hints,
+            FeedHints {
+                ttl_minutes: Some(90),
+                update_period: Some("hourly".into()),
+                update_frequency: Some(2),
+                skip_hours: vec![0, 1, 0],
+                skip_days: vec![5, 6],
+            }
+        );
+        // ttl 90 min beats hourly/2 = 30 min.
+        assert_eq!(hints.interval(), Some(std::time::Duration::from_secs(5400)));
+    }
+
+    #[test]
+    fn syndication_period_alone_sets_the_hint() {
+        let doc = br#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel><sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency></channel></rdf:RDF>"#;
+        assert_eq!(
+            feed_hints(doc).interval(),
+            Some(std::time::Duration::from_secs(21_600))
+        );
+        assert_eq!(feed_hints(b"{\"version\": \"x\"}").interval(), None);
+        assert_eq!(
+            feed_hints(b"<rss><channel><ttl>soon</ttl></channel></rss>").interval(),
+            None
+        );
+    }
 
     fn base() -> Url {
         Url::parse("http://example.com/feed.xml").expect("static URL")
@@ -69,6 +264,20 @@ mod tests {
         let doc = b"<!DOCTYPE html><html><head><title>x</title></head><body></body></html>";
         let err = parse_feed(doc, &base()).expect_err("HTML is not a feed");
         assert_eq!(err.to_string(), "not a feed: HTML page");
+    }
+
+    #[test]
+    fn html_page_names_the_feed_it_advertises() {
+        let doc = br#"<!doctype html><html><head>
+            <link rel="stylesheet" href="/s.css">
+            <link rel="alternate" type="text/html" href="/other">
+            <LINK REL='alternate home' TYPE='application/atom+xml' HREF='/blog/atom.xml'>
+            <link rel="alternate" type="application/rss+xml" href="/rss.xml"></head></html>"#;
+        let err = parse_feed(doc, &base()).expect_err("HTML is not a feed");
+        assert_eq!(
+            err.to_string(),
+            "not a feed: HTML page (it advertises a feed at http://example.com/blog/atom.xml; use that URL)"
+        );
     }
 
     #[test]

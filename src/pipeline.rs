@@ -1,22 +1,25 @@
 //! `refresh(source)`: the one place that knows the order fetch → parse → normalize → store →
-//! record outcome. It holds no SQL and no HTTP details; every failure is written onto the source
-//! row and returned, never propagated as a panic, and never touches stored entries.
+//! record outcome → schedule. It holds no SQL and no HTTP details; every failure is written onto
+//! the source row and returned, never propagated as a panic, and never touches stored entries.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use url::Url;
 
-use crate::fetch::{FetchError, FetchOutcome, Fetcher};
-use crate::model::{RefreshStats, SourceId, Timestamp};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, ResponseInfo};
+use crate::model::{FailureClass, RefreshStats, SourceId, Timestamp};
 use crate::parse::ParseError;
-use crate::store::{Store, StoreError};
+use crate::scheduler::{self, Hints, Policy};
+use crate::store::{Fetched, ScheduleRecord, SourceState, Store, StoreError};
 
-/// A source to refresh: its row and the URL to fetch.
+/// A source to refresh: its row, its key URL from feeds.toml, and its settings.
 #[derive(Debug, Clone)]
 pub struct SourceJob {
     pub id: SourceId,
     pub url: Url,
+    pub allow_private: bool,
+    pub policy: Policy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,12 +41,24 @@ impl RefreshError {
             _ => None,
         }
     }
+
+    pub fn class(&self) -> FailureClass {
+        match self {
+            RefreshError::Fetch(e) => e.class(),
+            RefreshError::Parse(ParseError::Invalid(_)) => FailureClass::Parse,
+            RefreshError::Parse(_) => FailureClass::NotAFeed,
+            RefreshError::Store(_) | RefreshError::Internal(_) => FailureClass::Internal,
+        }
+    }
 }
 
 #[derive(Debug)]
 pub enum Outcome {
     Stored(RefreshStats),
+    /// 304: the server says nothing changed.
     NotModified,
+    /// 200 with the same body as last time: not parsed again.
+    Unchanged,
     Failed(RefreshError),
 }
 
@@ -52,6 +67,8 @@ pub struct RefreshReport {
     pub url: Url,
     pub outcome: Outcome,
     pub elapsed: Duration,
+    /// When the source is due again.
+    pub next_due: Timestamp,
 }
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -60,92 +77,316 @@ pub fn system_clock() -> Clock {
     Arc::new(|| chrono::Utc::now().timestamp())
 }
 
+/// Picks a point in the jitter band; tests fix it.
+pub type Jitter = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+pub fn random_jitter() -> Jitter {
+    Arc::new(fastrand::f64)
+}
+
 #[derive(Clone)]
 pub struct Pipeline {
     pub store: Arc<Store>,
     pub fetcher: Fetcher,
     pub clock: Clock,
+    pub jitter: Jitter,
+}
+
+/// What one successful exchange taught us for scheduling.
+struct Learned {
+    info: ResponseInfo,
+    feed_hints: Option<crate::parse::FeedHints>,
+    published: Vec<Timestamp>,
 }
 
 impl Pipeline {
     pub async fn refresh(&self, job: &SourceJob) -> RefreshReport {
         let started = Instant::now();
-        let outcome = match self.try_refresh(job).await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                let message = error.to_string();
-                let status = error.http_status();
-                let now = (self.clock)();
-                let store = self.store.clone();
-                let id = job.id;
-                let recorded = tokio::task::spawn_blocking(move || {
-                    store.record_failure(id, &message, status, now)
-                })
-                .await;
-                match recorded {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::error!(url = %job.url, error = %e, "could not record failure")
-                    }
-                    Err(e) => {
-                        tracing::error!(url = %job.url, error = %e, "could not record failure")
-                    }
-                }
-                Outcome::Failed(error)
+        let state = {
+            let store = self.store.clone();
+            let id = job.id;
+            blocking(move || store.source_state(id))
+                .await
+                .and_then(|r| r.map_err(RefreshError::from))
+        };
+        let (outcome, learned) = match &state {
+            Ok(state) => match self.exchange(job, state).await {
+                Ok((outcome, learned)) => (outcome, Some(learned)),
+                Err(error) => (Outcome::Failed(error), None),
+            },
+            Err(e) => (Outcome::Failed(RefreshError::Internal(e.to_string())), None),
+        };
+        let now = (self.clock)();
+        if let Outcome::Failed(error) = &outcome {
+            let (message, class, status) = (error.to_string(), error.class(), error.http_status());
+            let store = self.store.clone();
+            let id = job.id;
+            let recorded =
+                blocking(move || store.record_failure(id, &message, class.as_str(), status, now))
+                    .await;
+            if let Err(e) | Ok(Err(e)) = recorded.map(|r| r.map_err(RefreshError::from)) {
+                tracing::error!(url = %job.url, error = %e, "could not record failure");
             }
+        }
+        let next_due = match &state {
+            Ok(state) => {
+                self.schedule(job, state, &outcome, learned.as_ref(), now)
+                    .await
+            }
+            Err(_) => scheduler::backoff(now, job.policy.base, 1, (self.jitter)()),
         };
         let elapsed = started.elapsed();
+        let ms = elapsed.as_millis() as u64;
         match &outcome {
             Outcome::Stored(s) => tracing::info!(
-                url = %job.url, new = s.new, updated = s.updated, unchanged = s.unchanged,
-                elapsed_ms = elapsed.as_millis() as u64, "refreshed"
+                url = %job.url, new = s.new, updated = s.updated, unchanged = s.unchanged, elapsed_ms = ms, "refreshed"
             ),
-            Outcome::NotModified => {
-                tracing::debug!(url = %job.url, elapsed_ms = elapsed.as_millis() as u64, "not modified")
+            Outcome::NotModified | Outcome::Unchanged => {
+                tracing::debug!(url = %job.url, elapsed_ms = ms, "not modified")
             }
-            Outcome::Failed(e) => tracing::warn!(
-                url = %job.url, error = %e, elapsed_ms = elapsed.as_millis() as u64, "refresh failed"
-            ),
+            Outcome::Failed(e) => {
+                tracing::warn!(url = %job.url, error = %e, class = e.class().as_str(), elapsed_ms = ms, "refresh failed")
+            }
         }
         RefreshReport {
             url: job.url.clone(),
             outcome,
             elapsed,
+            next_due,
         }
     }
 
-    async fn try_refresh(&self, job: &SourceJob) -> Result<Outcome, RefreshError> {
-        let store = self.store.clone();
+    /// Fetch, and for a new body parse, normalize and store.
+    async fn exchange(
+        &self,
+        job: &SourceJob,
+        state: &SourceState,
+    ) -> Result<(Outcome, Learned), RefreshError> {
         let id = job.id;
-        let state = blocking(move || store.source_state(id)).await??;
-        match self.fetcher.get(&job.url, &state.validators).await? {
-            FetchOutcome::NotModified { validators } => {
-                let now = (self.clock)();
+        let fetch_url = state
+            .fetch_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .unwrap_or_else(|| job.url.clone());
+        let now = (self.clock)();
+        // Once a day, ask without validators: some servers answer 304 forever once their
+        // validators break.
+        let unconditional = state
+            .last_unconditional_at
+            .is_none_or(|t| now - t >= scheduler::UNCONDITIONAL_EVERY);
+        let validators = (!unconditional).then_some(&state.validators);
+        match self
+            .fetcher
+            .get(&fetch_url, validators, job.allow_private)
+            .await?
+        {
+            FetchOutcome::NotModified(info) => {
                 let store = self.store.clone();
-                blocking(move || store.record_not_modified(id, &validators, 304, now)).await??;
-                Ok(Outcome::NotModified)
+                let validators = info.validators.clone();
+                let now = (self.clock)();
+                blocking(move || {
+                    let fetched = Fetched {
+                        validators: &validators,
+                        status: 304,
+                        body_hash: None,
+                        unconditional,
+                    };
+                    store.record_not_modified(id, &fetched, now)
+                })
+                .await??;
+                Ok((
+                    Outcome::NotModified,
+                    Learned {
+                        info,
+                        feed_hints: None,
+                        published: Vec::new(),
+                    },
+                ))
             }
             FetchOutcome::Fetched(doc) => {
-                let now = (self.clock)();
+                let body_hash = crate::text::hash_bytes(&doc.body);
                 let store = self.store.clone();
+                let now = (self.clock)();
+                let info = doc.info.clone();
+                if state.body_hash.as_deref() == Some(body_hash.as_str()) {
+                    // Same bytes as last time: nothing to parse.
+                    blocking(move || {
+                        let fetched = Fetched {
+                            validators: &doc.info.validators,
+                            status: doc.info.status,
+                            body_hash: Some(&body_hash),
+                            unconditional,
+                        };
+                        store.record_not_modified(id, &fetched, now)
+                    })
+                    .await??;
+                    return Ok((
+                        Outcome::Unchanged,
+                        Learned {
+                            info,
+                            feed_hints: None,
+                            published: Vec::new(),
+                        },
+                    ));
+                }
                 // Parsing and normalizing are CPU work: keep them off the async workers.
-                let stats = blocking(move || -> Result<RefreshStats, RefreshError> {
-                    let feed = crate::parse::parse_feed(&doc.body, &doc.final_url)?;
-                    let normalized = crate::normalize::normalize(&feed, &doc.final_url, now);
-                    Ok(store.record_document(
+                let (stats, hints, published) = blocking(move || -> Result<_, RefreshError> {
+                    let feed = crate::parse::parse_feed(&doc.body, &doc.info.final_url)?;
+                    let hints = crate::parse::feed_hints(&doc.body);
+                    let normalized = crate::normalize::normalize(&feed, &doc.info.final_url, now);
+                    let published: Vec<Timestamp> =
+                        normalized.entries.iter().map(|e| e.published).collect();
+                    let fetched = Fetched {
+                        validators: &doc.info.validators,
+                        status: doc.info.status,
+                        body_hash: Some(&body_hash),
+                        unconditional,
+                    };
+                    let stats = store.record_document(
                         id,
                         &normalized.meta,
                         &normalized.entries,
-                        &doc.validators,
-                        doc.status,
+                        &fetched,
                         now,
-                    )?)
+                    )?;
+                    Ok((stats, hints, published))
                 })
                 .await??;
-                Ok(Outcome::Stored(stats))
+                Ok((
+                    Outcome::Stored(stats),
+                    Learned {
+                        info,
+                        feed_hints: Some(hints),
+                        published,
+                    },
+                ))
             }
         }
     }
+
+    /// Decides when the source is due again and records it, with what the next decision needs.
+    async fn schedule(
+        &self,
+        job: &SourceJob,
+        state: &SourceState,
+        outcome: &Outcome,
+        learned: Option<&Learned>,
+        now: Timestamp,
+    ) -> Timestamp {
+        let unit = (self.jitter)();
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let mut record = ScheduleRecord {
+            next_due_at: now,
+            interval_secs: state.interval_secs.unwrap_or_else(|| secs(job.policy.base)),
+            publishing_secs: state.publishing_secs,
+            feed_hint_secs: state.feed_hint_secs,
+            skip_hours: state.skip_hours.clone(),
+            skip_days: state.skip_days.clone(),
+            retry_after_until: None,
+            fetch_url: state.fetch_url.clone(),
+            redirect_target: state.redirect_target.clone(),
+            redirect_streak: state.redirect_streak,
+        };
+        match (outcome, learned) {
+            (Outcome::Failed(error), _) => {
+                let failures = state.consecutive_failures + 1;
+                let gone = error.http_status().is_some_and(|s| s == 404 || s == 410)
+                    && state.gone_streak + 1 >= scheduler::GONE_AFTER;
+                let interval =
+                    Duration::from_secs(u64::try_from(record.interval_secs).unwrap_or(0));
+                let mut due = if gone {
+                    // Never disabled for good: a gone source is still tried once a day.
+                    scheduler::next_due(now, scheduler::MAX_BACKOFF, unit)
+                        .min(now + secs(scheduler::MAX_BACKOFF))
+                } else {
+                    scheduler::backoff(now, interval.max(job.policy.min), failures, unit)
+                };
+                if let RefreshError::Fetch(e) = error {
+                    if let Some(retry) = e.retry_after() {
+                        let until = scheduler::retry_after_until(now, retry);
+                        record.retry_after_until = Some(until);
+                        due = due.max(until);
+                    }
+                }
+                record.next_due_at = due;
+            }
+            (_, Some(learned)) => {
+                if let Some(hints) = &learned.feed_hints {
+                    record.feed_hint_secs = hints.interval().map(secs);
+                    record.skip_hours = hints.skip_hours.clone();
+                    record.skip_days = hints.skip_days.clone();
+                }
+                if let Some(rate) = scheduler::publishing_interval(&learned.published) {
+                    record.publishing_secs = Some(secs(rate));
+                }
+                let cache = cache_hint(&learned.info.cache, now);
+                let hints = Hints {
+                    feed: record
+                        .feed_hint_secs
+                        .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0))),
+                    cache,
+                    skip_hours: record.skip_hours.clone(),
+                    skip_days: record.skip_days.clone(),
+                };
+                let publishing = record
+                    .publishing_secs
+                    .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)));
+                let interval = scheduler::poll_interval(job.policy, publishing, &hints);
+                record.interval_secs = secs(interval);
+                record.next_due_at =
+                    scheduler::skip_forward(scheduler::next_due(now, interval, unit), &hints);
+                self.track_redirect(job, &mut record, learned.info.permanent_redirect.as_ref());
+            }
+            (_, None) => {
+                record.next_due_at = scheduler::next_due(now, job.policy.base, unit);
+            }
+        }
+        let store = self.store.clone();
+        let id = job.id;
+        let due = record.next_due_at;
+        match blocking(move || store.record_schedule(id, &record)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(url = %job.url, error = %e, "could not record schedule"),
+            Err(e) => tracing::error!(url = %job.url, error = %e, "could not record schedule"),
+        }
+        due
+    }
+
+    /// A permanent redirect replaces the fetch URL only once the same target was seen on
+    /// [`scheduler::ADOPT_REDIRECT_AFTER`] polls in a row; temporary ones never do.
+    fn track_redirect(&self, job: &SourceJob, record: &mut ScheduleRecord, target: Option<&Url>) {
+        let Some(target) = target else {
+            record.redirect_target = None;
+            record.redirect_streak = 0;
+            return;
+        };
+        let target = target.to_string();
+        record.redirect_streak = if record.redirect_target.as_deref() == Some(target.as_str()) {
+            record.redirect_streak + 1
+        } else {
+            1
+        };
+        record.redirect_target = Some(target.clone());
+        if record.redirect_streak >= scheduler::ADOPT_REDIRECT_AFTER
+            && record.fetch_url.as_deref() != Some(target.as_str())
+        {
+            tracing::warn!(
+                url = %job.url,
+                "moved permanently to {target}, update feeds.toml"
+            );
+            record.fetch_url = Some(target);
+        }
+    }
+}
+
+/// `Cache-Control: max-age`, else `Expires` relative to the response's `Date` (or now).
+fn cache_hint(cache: &crate::fetch::CacheHeaders, now: Timestamp) -> Option<Duration> {
+    if let Some(max_age) = cache.max_age {
+        return Some(Duration::from_secs(max_age));
+    }
+    let expires = cache.expires?;
+    let delta = expires - cache.date.unwrap_or(now);
+    (delta > 0).then(|| Duration::from_secs(delta as u64))
 }
 
 async fn blocking<T: Send + 'static>(

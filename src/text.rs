@@ -59,6 +59,16 @@ pub fn hash_parts(parts: &[&str]) -> String {
     hex
 }
 
+/// Hex SHA-256 of raw bytes.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

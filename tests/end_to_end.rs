@@ -562,7 +562,10 @@ async fn failing_sources_are_reported_and_never_stop_the_others() {
     assert_eq!(error_of(&server.url("gone.xml")), "HTTP 404");
     assert_eq!(
         error_of(&server.url("not_a_feed.html")),
-        "not a feed: HTML page"
+        format!(
+            "not a feed: HTML page (it advertises a feed at {}; use that URL)",
+            server.url("feed.xml")
+        )
     );
     assert!(
         error_of(&server.url("broken.xml")).starts_with("not a feed: "),

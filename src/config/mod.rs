@@ -75,6 +75,15 @@ pub struct FetchConfig {
     pub max_body: u64,
     pub user_agent: String,
     pub allow_private_networks: bool,
+    /// Bounds of the adaptive polling interval.
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    /// Requests in flight to one host at a time.
+    pub per_host: usize,
+    /// Least time between two requests to the same host.
+    pub host_delay: Duration,
+    /// Every request goes through this proxy; without it, proxy variables are ignored.
+    pub proxy: Option<Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +92,8 @@ pub struct SourceConfig {
     pub title: Option<String>,
     pub topics: Vec<TopicSlug>,
     pub interval: Option<Duration>,
+    /// Lifts the SSRF guard for this source alone.
+    pub allow_private: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +208,65 @@ impl Config {
                 .map_err(|msg| (m.span(), format!("fetch.max_body: {msg}")))?,
             None => 20 * 1024 * 1024,
         };
+        let min_interval = duration_or(
+            &fetch.min_interval,
+            "fetch.min_interval",
+            Duration::from_secs(5 * 60),
+        )?;
+        let max_interval = duration_or(
+            &fetch.max_interval,
+            "fetch.max_interval",
+            Duration::from_secs(24 * 60 * 60),
+        )?;
+        if min_interval > max_interval {
+            let span = fetch
+                .min_interval
+                .as_ref()
+                .or(fetch.max_interval.as_ref())
+                .map_or(0..0, |s| s.span());
+            return Err((
+                span,
+                "fetch.min_interval: must not be longer than fetch.max_interval".into(),
+            ));
+        }
+        let per_host = match &fetch.per_host {
+            Some(c) if *c.get_ref() == 0 => {
+                return Err((c.span(), "fetch.per_host: must be at least 1".into()));
+            }
+            Some(c) => usize::try_from(*c.get_ref())
+                .map_err(|_| (c.span(), "fetch.per_host: too large".to_string()))?,
+            None => 2,
+        };
+        let host_delay = match &fetch.host_delay {
+            Some(d) => humantime::parse_duration(d.get_ref().trim()).map_err(|e| {
+                (
+                    d.span(),
+                    format!(
+                        "fetch.host_delay: invalid duration \"{}\": {e}",
+                        d.get_ref()
+                    ),
+                )
+            })?,
+            None => Duration::from_secs(1),
+        };
+        let proxy = match &fetch.proxy {
+            Some(p) => {
+                let url = Url::parse(p.get_ref().trim()).map_err(|e| {
+                    (
+                        p.span(),
+                        format!("fetch.proxy: invalid URL \"{}\": {e}", p.get_ref()),
+                    )
+                })?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err((
+                        p.span(),
+                        format!("fetch.proxy: scheme {}: is not http or https", url.scheme()),
+                    ));
+                }
+                Some(url)
+            }
+            None => None,
+        };
         let user_agent = match &fetch.user_agent {
             Some(ua) if ua.get_ref().trim().is_empty() => {
                 return Err((ua.span(), "fetch.user_agent: must not be empty".into()));
@@ -274,6 +344,7 @@ impl Config {
                 title: s.title.filter(|t| !t.trim().is_empty()),
                 topics: source_topics,
                 interval,
+                allow_private: s.allow_private.unwrap_or(false),
             });
         }
 
@@ -288,6 +359,11 @@ impl Config {
                 max_body,
                 user_agent,
                 allow_private_networks: fetch.allow_private_networks.unwrap_or(false),
+                min_interval,
+                max_interval,
+                per_host,
+                host_delay,
+                proxy,
             },
             sources,
             topics,

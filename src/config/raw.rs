@@ -38,6 +38,11 @@ pub struct RawFetch {
     pub max_body: Option<Spanned<String>>,
     pub user_agent: Option<Spanned<String>>,
     pub allow_private_networks: Option<bool>,
+    pub min_interval: Option<Spanned<String>>,
+    pub max_interval: Option<Spanned<String>>,
+    pub per_host: Option<Spanned<u32>>,
+    pub host_delay: Option<Spanned<String>>,
+    pub proxy: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +52,7 @@ pub struct RawSource {
     pub title: Option<String>,
     pub topics: Option<Vec<Spanned<String>>>,
     pub interval: Option<Spanned<String>>,
+    pub allow_private: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -69,7 +69,7 @@ fn full_config_is_read() {
 fn unknown_key_names_line_and_column() {
     assert_eq!(
         error("[fetch]\ninterval = \"5m\"\nintervall = \"5m\"\n"),
-        "feeds.toml:3:1: unknown field `intervall`, expected one of `interval`, `timeout`, `concurrency`, `max_body`, `user_agent`, `allow_private_networks`"
+        "feeds.toml:3:1: unknown field `intervall`, expected one of `interval`, `timeout`, `concurrency`, `max_body`, `user_agent`, `allow_private_networks`, `min_interval`, `max_interval`, `per_host`, `host_delay`, `proxy`"
     );
 }
 

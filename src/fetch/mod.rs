@@ -1,15 +1,30 @@
-//! HTTP for sources: the one `reqwest::Client`, conditional GET, a total deadline and a cap on the
-//! decoded body, checked while streaming. Returns raw bytes (never `.text()`: feed documents carry
-//! their own encoding). Never parses and never touches the database.
+//! HTTP for sources: the `reqwest` clients, conditional GET, redirects followed one hop at a time
+//! (so that every hop is checked by the SSRF guard and permanent moves can be tracked), a total
+//! deadline, and a cap on the decoded body checked while streaming. Returns raw bytes (never
+//! `.text()`: feed documents carry their own encoding). Never parses and never touches the
+//! database.
 
+mod gate;
+mod guard;
+mod resolver;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use url::Url;
+use url::{Host, Url};
 
-use crate::model::Validators;
+pub use guard::forbidden;
+use resolver::{DnsFailure, GuardedResolver, Refused};
+
+use crate::model::{FailureClass, Timestamp, Validators};
+
+/// Redirect hops followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct FetchSettings {
@@ -17,164 +32,322 @@ pub struct FetchSettings {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_body: u64,
+    /// All requests go through this proxy when set; otherwise proxy variables in the
+    /// environment are ignored.
+    pub proxy: Option<Url>,
+    /// Non-public addresses that are fetched from anyway (tests on loopback).
+    pub allowlist: Vec<IpAddr>,
+    /// Fixed DNS answers (tests).
+    pub dns_overrides: HashMap<String, Vec<IpAddr>>,
+    /// Requests in flight at once, overall and to one host; least time between two requests to
+    /// the same host.
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub host_delay: Duration,
+}
+
+impl FetchSettings {
+    pub fn new(user_agent: String, timeout: Duration, max_body: u64) -> FetchSettings {
+        FetchSettings {
+            user_agent,
+            timeout,
+            connect_timeout: Duration::from_secs(10).min(timeout),
+            max_body,
+            proxy: None,
+            allowlist: Vec::new(),
+            dns_overrides: HashMap::new(),
+            concurrency: 16,
+            per_host: 2,
+            host_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the server said about the response, whatever its body.
+#[derive(Debug, Clone)]
+pub struct ResponseInfo {
+    /// Where the response came from after redirects: the base URI of relative links.
+    pub final_url: Url,
+    pub status: u16,
+    pub validators: Validators,
+    pub cache: CacheHeaders,
+    /// Where the leading run of permanent redirects (301/308) pointed, if the request began with
+    /// one.
+    pub permanent_redirect: Option<Url>,
+}
+
+/// Caching headers, as hints for when to poll again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheHeaders {
+    pub max_age: Option<u64>,
+    pub expires: Option<Timestamp>,
+    pub date: Option<Timestamp>,
 }
 
 /// A source document as the server sent it.
 #[derive(Debug)]
 pub struct Document {
-    /// Where the body came from after redirects: the base URI of relative links.
-    pub final_url: Url,
-    pub status: u16,
+    pub info: ResponseInfo,
     pub content_type: Option<String>,
-    pub validators: Validators,
     pub body: Vec<u8>,
 }
 
 #[derive(Debug)]
 pub enum FetchOutcome {
     /// 304: the stored entries are current.
-    NotModified {
-        validators: Validators,
-    },
+    NotModified(ResponseInfo),
     Fetched(Document),
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): a number of seconds or an HTTP date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    Seconds(u64),
+    At(Timestamp),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("could not build the HTTP client: {0}")]
     Client(String),
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Dns(String),
     #[error("connection failed: {0}")]
     Connect(String),
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    #[error("timed out after {}", humantime::format_duration(*.0))]
+    Timeout(Duration),
     #[error("HTTP {status}")]
-    Status { status: u16 },
+    Status {
+        status: u16,
+        retry_after: Option<RetryAfter>,
+    },
     #[error("response larger than {}", bytesize::ByteSize::b(*limit).display().iec())]
     TooLarge { limit: u64 },
-    #[error("too many redirects")]
-    Redirects,
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect loop at {0}")]
+    RedirectLoop(String),
+    #[error("bad redirect: {0}")]
+    BadRedirect(String),
     #[error("request failed: {0}")]
     Other(String),
 }
 
 impl FetchError {
+    pub fn class(&self) -> FailureClass {
+        match self {
+            FetchError::Refused(_) => FailureClass::Refused,
+            FetchError::Dns(_) => FailureClass::Dns,
+            FetchError::Connect(_) => FailureClass::Connect,
+            FetchError::Tls(_) => FailureClass::Tls,
+            FetchError::Timeout(_) => FailureClass::Timeout,
+            FetchError::Status { status, .. } if *status >= 500 => FailureClass::Http5xx,
+            FetchError::Status { .. } => FailureClass::Http4xx,
+            FetchError::TooLarge { .. } => FailureClass::TooLarge,
+            FetchError::TooManyRedirects
+            | FetchError::RedirectLoop(_)
+            | FetchError::BadRedirect(_) => FailureClass::Redirect,
+            FetchError::Client(_) | FetchError::Other(_) => FailureClass::Connect,
+        }
+    }
+
     /// Whether trying again later may succeed without anybody changing anything.
     pub fn is_retryable(&self) -> bool {
         match self {
-            FetchError::Timeout(_) | FetchError::Connect(_) | FetchError::Other(_) => true,
-            FetchError::Status { status } => *status == 429 || *status >= 500,
-            FetchError::Client(_) | FetchError::TooLarge { .. } | FetchError::Redirects => false,
+            FetchError::Dns(_)
+            | FetchError::Connect(_)
+            | FetchError::Tls(_)
+            | FetchError::Timeout(_)
+            | FetchError::Other(_) => true,
+            FetchError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            FetchError::Client(_)
+            | FetchError::Refused(_)
+            | FetchError::TooLarge { .. }
+            | FetchError::TooManyRedirects
+            | FetchError::RedirectLoop(_)
+            | FetchError::BadRedirect(_) => false,
         }
     }
 
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            FetchError::Status { status } => Some(*status),
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
 }
 
-/// The fetcher: one connection pool for every source.
+/// The fetcher: one connection pool for guarded sources and one for sources allowed to reach
+/// private networks.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
-    settings: FetchSettings,
+    guarded: reqwest::Client,
+    open: reqwest::Client,
+    guard: GuardedResolver,
+    gate: Arc<gate::Gate>,
+    settings: Arc<FetchSettings>,
 }
 
 impl Fetcher {
     pub fn new(settings: FetchSettings) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .connect_timeout(settings.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            // Proxies from the environment are not honoured: a feed fetcher must not be steered by
-            // ambient variables an operator did not mean for it.
-            .no_proxy()
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
-            .build()
-            .map_err(|e| FetchError::Client(error_chain(&e)))?;
-        Ok(Fetcher { client, settings })
+        let guard = GuardedResolver {
+            guard: true,
+            allowlist: Arc::new(settings.allowlist.clone()),
+            overrides: Arc::new(settings.dns_overrides.clone()),
+        };
+        let open_resolver = GuardedResolver {
+            guard: false,
+            ..guard.clone()
+        };
+        Ok(Fetcher {
+            guarded: build_client(&settings, guard.clone())?,
+            open: build_client(&settings, open_resolver)?,
+            guard,
+            gate: Arc::new(gate::Gate::new(
+                settings.concurrency,
+                settings.per_host,
+                settings.host_delay,
+            )),
+            settings: Arc::new(settings),
+        })
     }
 
     pub fn settings(&self) -> &FetchSettings {
         &self.settings
     }
 
-    /// GET `url`, conditional on `validators`; the whole exchange, body included, must finish
-    /// within the configured timeout.
+    /// GET `url`, conditional on `validators` when given; the whole exchange, redirects and body
+    /// included, must finish within the configured timeout. `allow_private` lifts the SSRF guard
+    /// for this request.
     pub async fn get(
         &self,
         url: &Url,
-        validators: &Validators,
+        validators: Option<&Validators>,
+        allow_private: bool,
     ) -> Result<FetchOutcome, FetchError> {
         let timeout = self.settings.timeout;
-        match tokio::time::timeout(timeout, self.get_inner(url, validators)).await {
+        match tokio::time::timeout(timeout, self.follow(url, validators, allow_private)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout(timeout)),
         }
     }
 
-    async fn get_inner(
+    async fn follow(
         &self,
-        url: &Url,
-        validators: &Validators,
+        start: &Url,
+        validators: Option<&Validators>,
+        allow_private: bool,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static(
-                "application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, application/json;q=0.7, */*;q=0.5",
-            ),
-        );
-        if let Some(etag) = validators
-            .etag
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            headers.insert(header::IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = validators
-            .last_modified
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            headers.insert(header::IF_MODIFIED_SINCE, lm);
-        }
-        let response = self
-            .client
-            .get(url.clone())
-            .headers(headers)
-            .send()
-            .await
-            .map_err(classify)?;
+        let client = if allow_private {
+            &self.open
+        } else {
+            &self.guarded
+        };
+        let mut url = start.clone();
+        let mut visited = vec![start.clone()];
+        let mut permanent_redirect = None;
+        let mut still_permanent = true;
+        let mut hops = 0;
+        let mut _pass;
+        let response = loop {
+            self.check_destination(&url, allow_private)?;
+            _pass = self.gate.enter(&url).await;
+            let response = client
+                .get(url.clone())
+                .headers(request_headers(validators))
+                .send()
+                .await
+                .map_err(classify)?;
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break response;
+            }
+            let Some(location) = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+            else {
+                return Err(FetchError::BadRedirect(format!(
+                    "HTTP {} without a Location",
+                    status.as_u16()
+                )));
+            };
+            let next = url
+                .join(location.trim())
+                .map_err(|e| FetchError::BadRedirect(format!("{location}: {e}")))?;
+            if visited.contains(&next) {
+                return Err(FetchError::RedirectLoop(next.to_string()));
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects);
+            }
+            let permanent = matches!(status.as_u16(), 301 | 308);
+            if permanent && still_permanent {
+                permanent_redirect = Some(next.clone());
+            } else {
+                still_permanent = false;
+            }
+            visited.push(next.clone());
+            url = next;
+        };
+
         let status = response.status();
-        let final_url = response.url().clone();
-        let new_validators = Validators {
-            etag: header_string(response.headers(), header::ETAG),
-            last_modified: header_string(response.headers(), header::LAST_MODIFIED),
+        let headers = response.headers();
+        let info = ResponseInfo {
+            final_url: response.url().clone(),
+            status: status.as_u16(),
+            validators: Validators {
+                etag: header_string(headers, header::ETAG),
+                last_modified: header_string(headers, header::LAST_MODIFIED),
+            },
+            cache: cache_headers(headers),
+            permanent_redirect,
         };
         if status == StatusCode::NOT_MODIFIED {
             // A 304 may omit validators; keep the ones we sent.
-            let validators = Validators {
-                etag: new_validators.etag.or_else(|| validators.etag.clone()),
-                last_modified: new_validators
-                    .last_modified
-                    .or_else(|| validators.last_modified.clone()),
+            let sent = validators.cloned().unwrap_or_default();
+            let info = ResponseInfo {
+                validators: Validators {
+                    etag: info.validators.etag.or(sent.etag),
+                    last_modified: info.validators.last_modified.or(sent.last_modified),
+                },
+                ..info
             };
-            return Ok(FetchOutcome::NotModified { validators });
+            return Ok(FetchOutcome::NotModified(info));
         }
         if !status.is_success() {
+            let retry_after = retry_after(headers);
+            if let (429 | 503, Some(retry)) = (status.as_u16(), retry_after) {
+                let wait = match retry {
+                    RetryAfter::Seconds(s) => s,
+                    RetryAfter::At(t) => {
+                        u64::try_from(t - chrono::Utc::now().timestamp()).unwrap_or(0)
+                    }
+                };
+                let wait = Duration::from_secs(wait.min(crate::scheduler::MAX_BACKOFF.as_secs()));
+                self.gate.slow_down(&info.final_url, wait);
+            }
             return Err(FetchError::Status {
                 status: status.as_u16(),
+                retry_after,
             });
         }
-        let content_type = header_string(response.headers(), header::CONTENT_TYPE);
+        let content_type = header_string(headers, header::CONTENT_TYPE);
         let limit = self.settings.max_body;
         if response.content_length().is_some_and(|n| n > limit)
-            && response.headers().get(header::CONTENT_ENCODING).is_none()
+            && !headers.contains_key(header::CONTENT_ENCODING)
         {
             return Err(FetchError::TooLarge { limit });
         }
@@ -190,13 +363,87 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         Ok(FetchOutcome::Fetched(Document {
-            final_url,
-            status: status.as_u16(),
+            info,
             content_type,
-            validators: new_validators,
             body,
         }))
     }
+
+    /// Scheme and literal-address checks for one hop. Names are checked by the resolver when the
+    /// connection is made; a literal address never reaches the resolver, so it is checked here
+    /// (the URL parser has already turned `2130706433`, `0177.0.0.1`, `127.1` and `0x7f.1` into
+    /// `127.0.0.1`).
+    fn check_destination(&self, url: &Url, allow_private: bool) -> Result<(), FetchError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::Refused(format!(
+                "refused: {url} is not an http or https URL"
+            )));
+        }
+        if allow_private {
+            return Ok(());
+        }
+        let ip = match url.host() {
+            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+            Some(Host::Domain(_)) => return Ok(()),
+            None => return Err(FetchError::Refused(format!("refused: {url} has no host"))),
+        };
+        self.guard.check(ip).map_err(|e| FetchError::Refused(e.0))
+    }
+}
+
+fn build_client(
+    settings: &FetchSettings,
+    resolver: GuardedResolver,
+) -> Result<reqwest::Client, FetchError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(settings.user_agent.clone())
+        .connect_timeout(settings.connect_timeout)
+        // Redirects are followed by `Fetcher::follow`, one checked hop at a time.
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(resolver))
+        .gzip(true)
+        .brotli(true)
+        .deflate(true);
+    builder = match &settings.proxy {
+        Some(proxy) => builder.proxy(
+            reqwest::Proxy::all(proxy.as_str())
+                .map_err(|e| FetchError::Client(format!("proxy {proxy}: {e}")))?,
+        ),
+        // Proxy variables in the environment are not honoured: a feed fetcher must not be
+        // steered by settings an operator did not make for it.
+        None => builder.no_proxy(),
+    };
+    builder
+        .build()
+        .map_err(|e| FetchError::Client(error_chain(&e)))
+}
+
+fn request_headers(validators: Option<&Validators>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static(
+            "application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, application/json;q=0.7, */*;q=0.5",
+        ),
+    );
+    if let Some(v) = validators {
+        if let Some(etag) = v
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = v
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::IF_MODIFIED_SINCE, lm);
+        }
+    }
+    headers
 }
 
 fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
@@ -207,15 +454,62 @@ fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String
         .filter(|s| !s.is_empty())
 }
 
+fn http_date(headers: &HeaderMap, name: header::HeaderName) -> Option<Timestamp> {
+    let text = header_string(headers, name)?;
+    let time = httpdate::parse_http_date(&text).ok()?;
+    let secs = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Timestamp::try_from(secs).ok()
+}
+
+fn cache_headers(headers: &HeaderMap) -> CacheHeaders {
+    let max_age = header_string(headers, header::CACHE_CONTROL).and_then(|cc| {
+        cc.split(',').find_map(|directive| {
+            let (name, value) = directive.trim().split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| value.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+        })
+    });
+    CacheHeaders {
+        max_age,
+        expires: http_date(headers, header::EXPIRES),
+        date: http_date(headers, header::DATE),
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<RetryAfter> {
+    let text = header_string(headers, header::RETRY_AFTER)?;
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(RetryAfter::Seconds(seconds));
+    }
+    http_date(headers, header::RETRY_AFTER).map(RetryAfter::At)
+}
+
 fn classify(e: reqwest::Error) -> FetchError {
-    if e.is_redirect() {
-        FetchError::Redirects
-    } else if e.is_timeout() {
-        FetchError::Other(format!("timed out: {}", error_chain(&e)))
+    // Our resolver's verdicts travel up reqwest's error chain; report them as they are.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<Refused>() {
+            return FetchError::Refused(refused.0.clone());
+        }
+        if let Some(dns) = s.downcast_ref::<DnsFailure>() {
+            return FetchError::Dns(dns.to_string());
+        }
+        source = s.source();
+    }
+    let chain = error_chain(&e);
+    if e.is_timeout() {
+        FetchError::Other(format!("timed out: {chain}"))
     } else if e.is_connect() {
-        FetchError::Connect(error_chain(&e))
+        let lower = chain.to_ascii_lowercase();
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            FetchError::Tls(chain)
+        } else {
+            FetchError::Connect(chain)
+        }
     } else {
-        FetchError::Other(error_chain(&e))
+        FetchError::Other(chain)
     }
 }
 
@@ -234,3 +528,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 use super::*;
 use crate::model::{FeedMeta, NewEntry, Validators};
-use crate::store::SourceSpec;
+use crate::store::{Fetched, SourceSpec};
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
@@ -47,8 +47,7 @@ fn add_entry(store: &Store, title: &str) {
             ids[0],
             &FeedMeta::default(),
             &[entry],
-            &Validators::default(),
-            200,
+            &Fetched::plain(&Validators::default()),
             1_700_000_100,
         )
         .expect("store");
@@ -252,8 +251,7 @@ async fn an_id_appears_once_per_document() {
                 id,
                 &FeedMeta::default(),
                 &[entry],
-                &Validators::default(),
-                200,
+                &Fetched::plain(&Validators::default()),
                 1_700_000_100,
             )
             .expect("store");

@@ -7,10 +7,16 @@ use super::StoreError;
 
 /// Every migration, in order. The version after applying `MIGRATIONS[i]` is `i + 1`; a test checks
 /// that this list matches the files in `migrations/`.
-pub(super) const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial.sql",
-    include_str!("../../migrations/0001_initial.sql"),
-)];
+pub(super) const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial.sql",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        "0002_polite_fetching.sql",
+        include_str!("../../migrations/0002_polite_fetching.sql"),
+    ),
+];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     let current: i64 = conn

@@ -63,6 +63,29 @@ pub struct SourceSpec {
     pub topics: Vec<TopicSlug>,
 }
 
+/// A successful response, as far as the source row records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Fetched<'a> {
+    pub validators: &'a Validators,
+    pub status: u16,
+    /// SHA-256 of the body (a 304 has none).
+    pub body_hash: Option<&'a str>,
+    /// Whether the request was sent without validators.
+    pub unconditional: bool,
+}
+
+impl<'a> Fetched<'a> {
+    /// A plain 200 with these validators.
+    pub fn plain(validators: &'a Validators) -> Fetched<'a> {
+        Fetched {
+            validators,
+            status: 200,
+            body_hash: None,
+            unconditional: false,
+        }
+    }
+}
+
 /// Who carried an entry: enough to credit them in every output format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRef {
@@ -106,6 +129,35 @@ pub struct SourceState {
     pub consecutive_failures: u32,
     pub next_due_at: Option<Timestamp>,
     pub entries: u64,
+    /// Where the source is fetched from when a permanent redirect was adopted.
+    pub fetch_url: Option<String>,
+    pub redirect_target: Option<String>,
+    pub redirect_streak: u32,
+    pub body_hash: Option<String>,
+    pub last_unconditional_at: Option<Timestamp>,
+    pub failure_class: Option<String>,
+    pub gone_streak: u32,
+    pub retry_after_until: Option<Timestamp>,
+    pub publishing_secs: Option<i64>,
+    pub interval_secs: Option<i64>,
+    pub feed_hint_secs: Option<i64>,
+    pub skip_hours: Vec<u8>,
+    pub skip_days: Vec<u8>,
+}
+
+/// What the scheduler decided after a refresh, and what it remembers for the next one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduleRecord {
+    pub next_due_at: Timestamp,
+    pub interval_secs: i64,
+    pub publishing_secs: Option<i64>,
+    pub feed_hint_secs: Option<i64>,
+    pub skip_hours: Vec<u8>,
+    pub skip_days: Vec<u8>,
+    pub retry_after_until: Option<Timestamp>,
+    pub fetch_url: Option<String>,
+    pub redirect_target: Option<String>,
+    pub redirect_streak: u32,
 }
 
 pub struct Store {
@@ -321,8 +373,7 @@ impl Store {
         source: SourceId,
         meta: &FeedMeta,
         entries: &[NewEntry],
-        validators: &Validators,
-        status: u16,
+        fetched: &Fetched<'_>,
         now: Timestamp,
     ) -> Result<RefreshStats, StoreError> {
         let stats = self.with_writer(|conn| {
@@ -345,7 +396,9 @@ impl Store {
                 .execute(
                     "UPDATE sources SET feed_title = ?2, site_url = ?3, feed_id = ?4, language = ?5,
                         etag = ?6, last_modified = ?7, last_fetch_at = ?8, last_success_at = ?8,
-                        last_status = ?9, last_error = NULL, consecutive_failures = 0
+                        last_status = ?9, last_error = NULL, consecutive_failures = 0,
+                        failure_class = NULL, gone_streak = 0, body_hash = ?10,
+                        last_unconditional_at = CASE WHEN ?11 THEN ?8 ELSE last_unconditional_at END
                      WHERE id = ?1",
                     params![
                         source.0,
@@ -353,10 +406,12 @@ impl Store {
                         meta.site_url,
                         meta.feed_id,
                         meta.language,
-                        validators.etag,
-                        validators.last_modified,
+                        fetched.validators.etag,
+                        fetched.validators.last_modified,
                         now,
-                        status
+                        fetched.status,
+                        fetched.body_hash,
+                        fetched.unconditional
                     ],
                 )
                 .context("recording refresh")?;
@@ -376,16 +431,25 @@ impl Store {
     pub fn record_not_modified(
         &self,
         source: SourceId,
-        validators: &Validators,
-        status: u16,
+        fetched: &Fetched<'_>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.with_writer(|conn| {
             conn.execute(
                 "UPDATE sources SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4,
-                    last_status = ?5, last_error = NULL, consecutive_failures = 0
+                    last_status = ?5, last_error = NULL, consecutive_failures = 0,
+                    failure_class = NULL, gone_streak = 0, body_hash = COALESCE(?6, body_hash),
+                    last_unconditional_at = CASE WHEN ?7 THEN ?4 ELSE last_unconditional_at END
                  WHERE id = ?1",
-                params![source.0, validators.etag, validators.last_modified, now, status],
+                params![
+                    source.0,
+                    fetched.validators.etag,
+                    fetched.validators.last_modified,
+                    now,
+                    fetched.status,
+                    fetched.body_hash,
+                    fetched.unconditional
+                ],
             )
             .context("recording not-modified")?;
             Ok(())
@@ -397,26 +461,47 @@ impl Store {
         &self,
         source: SourceId,
         error: &str,
+        class: &str,
         status: Option<u16>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.with_writer(|conn| {
             conn.execute(
                 "UPDATE sources SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
-                    consecutive_failures = consecutive_failures + 1
+                    consecutive_failures = consecutive_failures + 1, failure_class = ?5,
+                    gone_streak = CASE WHEN ?3 IN (404, 410) THEN gone_streak + 1 ELSE 0 END
                  WHERE id = ?1",
-                params![source.0, now, status, error],
+                params![source.0, now, status, error, class],
             )
             .context("recording failure")?;
             Ok(())
         })
     }
 
-    pub fn set_next_due(&self, source: SourceId, at: Timestamp) -> Result<(), StoreError> {
+    pub fn record_schedule(
+        &self,
+        source: SourceId,
+        record: &ScheduleRecord,
+    ) -> Result<(), StoreError> {
         self.with_writer(|conn| {
             conn.execute(
-                "UPDATE sources SET next_due_at = ?2 WHERE id = ?1",
-                params![source.0, at],
+                "UPDATE sources SET next_due_at = ?2, interval_secs = ?3, adaptive_secs = ?4,
+                    feed_hint_secs = ?5, skip_hours = ?6, skip_days = ?7, retry_after_until = ?8,
+                    fetch_url = ?9, redirect_target = ?10, redirect_streak = ?11
+                 WHERE id = ?1",
+                params![
+                    source.0,
+                    record.next_due_at,
+                    record.interval_secs,
+                    record.publishing_secs,
+                    record.feed_hint_secs,
+                    join_list(&record.skip_hours),
+                    join_list(&record.skip_days),
+                    record.retry_after_until,
+                    record.fetch_url,
+                    record.redirect_target,
+                    record.redirect_streak
+                ],
             )
             .context("scheduling source")?;
             Ok(())
@@ -497,8 +582,22 @@ impl Store {
 const SOURCE_STATE_SELECT: &str =
     "SELECT s.id, s.url, s.etag, s.last_modified, s.last_fetch_at, s.last_success_at,
         s.last_status, s.last_error, s.consecutive_failures, s.next_due_at,
-        (SELECT COUNT(*) FROM sightings g WHERE g.source_id = s.id)
+        (SELECT COUNT(*) FROM sightings g WHERE g.source_id = s.id),
+        s.fetch_url, s.redirect_target, s.redirect_streak, s.body_hash, s.last_unconditional_at,
+        s.failure_class, s.gone_streak, s.retry_after_until, s.adaptive_secs, s.interval_secs,
+        s.feed_hint_secs, s.skip_hours, s.skip_days
      FROM sources s";
+
+fn small_list(text: Option<String>) -> Vec<u8> {
+    text.unwrap_or_default()
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect()
+}
+
+fn join_list(list: &[u8]) -> Option<String> {
+    (!list.is_empty()).then(|| list.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
+}
 
 fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
     Ok(SourceState {
@@ -517,6 +616,19 @@ fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
         consecutive_failures: u32::try_from(r.get::<_, i64>(8)?).unwrap_or(u32::MAX),
         next_due_at: r.get(9)?,
         entries: u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
+        fetch_url: r.get(11)?,
+        redirect_target: r.get(12)?,
+        redirect_streak: u32::try_from(r.get::<_, i64>(13)?).unwrap_or(0),
+        body_hash: r.get(14)?,
+        last_unconditional_at: r.get(15)?,
+        failure_class: r.get(16)?,
+        gone_streak: u32::try_from(r.get::<_, i64>(17)?).unwrap_or(0),
+        retry_after_until: r.get(18)?,
+        publishing_secs: r.get(19)?,
+        interval_secs: r.get(20)?,
+        feed_hint_secs: r.get(21)?,
+        skip_hours: small_list(r.get(22)?),
+        skip_days: small_list(r.get(23)?),
     })
 }
 

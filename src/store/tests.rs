@@ -101,7 +101,13 @@ fn storing_the_same_document_twice_adds_nothing() {
     let entries = vec![entry("1", "One", 100), entry("2", "Two", 200)];
     let meta = FeedMeta::default();
     let first = store
-        .record_document(id, &meta, &entries, &Validators::default(), 200, 1000)
+        .record_document(
+            id,
+            &meta,
+            &entries,
+            &Fetched::plain(&Validators::default()),
+            1000,
+        )
         .expect("store");
     assert_eq!(
         first,
@@ -113,7 +119,13 @@ fn storing_the_same_document_twice_adds_nothing() {
     );
     let generation = store.generation();
     let second = store
-        .record_document(id, &meta, &entries, &Validators::default(), 200, 2000)
+        .record_document(
+            id,
+            &meta,
+            &entries,
+            &Fetched::plain(&Validators::default()),
+            2000,
+        )
         .expect("store");
     assert_eq!(
         second,
@@ -146,8 +158,7 @@ fn changed_entry_is_updated_in_place() {
             id,
             &meta,
             &[entry("1", "One", 100)],
-            &Validators::default(),
-            200,
+            &Fetched::plain(&Validators::default()),
             1000,
         )
         .expect("store");
@@ -156,8 +167,7 @@ fn changed_entry_is_updated_in_place() {
             id,
             &meta,
             &[entry("1", "One, corrected", 100)],
-            &Validators::default(),
-            200,
+            &Fetched::plain(&Validators::default()),
             5000,
         )
         .expect("store");
@@ -192,7 +202,13 @@ fn topic_pages_are_newest_first_with_attribution() {
         entry("mid", "Mid", 200),
     ];
     store
-        .record_document(id, &meta, &entries, &Validators::default(), 200, 1000)
+        .record_document(
+            id,
+            &meta,
+            &entries,
+            &Fetched::plain(&Validators::default()),
+            1000,
+        )
         .expect("store");
     let rows = store.topic_entries(&slug("news"), 2).expect("read");
     let ids: Vec<&str> = rows.iter().map(|r| r.public_id.as_str()).collect();
@@ -226,16 +242,15 @@ fn failure_is_recorded_and_keeps_entries_and_validators() {
             id,
             &FeedMeta::default(),
             &[entry("1", "One", 100)],
-            &validators,
-            200,
+            &Fetched::plain(&validators),
             1000,
         )
         .expect("store");
     store
-        .record_failure(id, "HTTP 500", Some(500), 2000)
+        .record_failure(id, "HTTP 500", "http-5xx", Some(500), 2000)
         .expect("failure");
     store
-        .record_failure(id, "HTTP 502", Some(502), 3000)
+        .record_failure(id, "HTTP 502", "http-5xx", Some(502), 3000)
         .expect("failure");
     let state = store.source_state(id).expect("state");
     assert_eq!(state.consecutive_failures, 2);
@@ -245,7 +260,14 @@ fn failure_is_recorded_and_keeps_entries_and_validators() {
     assert_eq!(state.validators, validators);
     assert_eq!(state.entries, 1);
     store
-        .record_not_modified(id, &validators, 304, 4000)
+        .record_not_modified(
+            id,
+            &Fetched {
+                status: 304,
+                ..Fetched::plain(&validators)
+            },
+            4000,
+        )
         .expect("304");
     let state = store.source_state(id).expect("state");
     assert_eq!(state.consecutive_failures, 0);
@@ -260,8 +282,7 @@ fn changing_a_sources_topics_recomputes_membership() {
             id,
             &FeedMeta::default(),
             &[entry("1", "One", 100)],
-            &Validators::default(),
-            200,
+            &Fetched::plain(&Validators::default()),
             1000,
         )
         .expect("store");
@@ -306,8 +327,7 @@ fn removed_source_keeps_its_entries_but_leaves_the_active_list() {
             id,
             &FeedMeta::default(),
             &[entry("1", "One", 100)],
-            &Validators::default(),
-            200,
+            &Fetched::plain(&Validators::default()),
             1000,
         )
         .expect("store");

@@ -182,7 +182,7 @@ pub fn write_config(
     sources: &[(&str, &[&str])],
 ) -> std::path::PathBuf {
     let mut text = format!(
-        "[server]\nbase_url = \"{base_url}\"\n[storage]\npath = \"{}\"\n[fetch]\nallow_private_networks = true\nconcurrency = 4\ntimeout = \"10s\"\n{extra_fetch}\n\
+        "[server]\nbase_url = \"{base_url}\"\n[storage]\npath = \"{}\"\n[fetch]\nallow_private_networks = true\nconcurrency = 4\ntimeout = \"10s\"\nhost_delay = \"0s\"\n{extra_fetch}\n\
          [[topic]]\nslug = \"tech\"\ntitle = \"Tech\"\n\
          [[topic]]\nslug = \"vietnam\"\ntitle = \"Tin Việt Nam\"\ndescription = \"Tin mới\"\n\
          [[topic]]\nslug = \"local\"\ntitle = \"Local\"\n",
