@@ -189,9 +189,7 @@ fn tag_attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
         let value = tag[value_start..].trim_start();
         return match value.chars().next() {
             Some(q @ ('"' | '\'')) => value[1..].split(q).next(),
-            Some(_) => value
-                .split(|c: char| c.is_ascii_whitespace() || c == '/')
-                .next(),
+            Some(_) => value.split(|c: char| c.is_ascii_whitespace()).next(),
             None => None,
         };
     }

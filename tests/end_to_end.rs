@@ -573,7 +573,7 @@ async fn failing_sources_are_reported_and_never_stop_the_others() {
     );
     assert_eq!(
         error_of(&server.url("huge.xml")),
-        "response larger than 64.0 KiB"
+        "response larger than 64 KiB"
     );
     assert!(
         error_of(&format!("http://{refused}/feed.xml")).starts_with("connection failed"),

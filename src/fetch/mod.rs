@@ -125,7 +125,7 @@ pub enum FetchError {
         status: u16,
         retry_after: Option<RetryAfter>,
     },
-    #[error("response larger than {}", bytesize::ByteSize::b(*limit).display().iec())]
+    #[error("response larger than {}", human_size(*limit))]
     TooLarge { limit: u64 },
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooManyRedirects,
@@ -389,6 +389,20 @@ impl Fetcher {
             None => return Err(FetchError::Refused(format!("refused: {url} has no host"))),
         };
         self.guard.check(ip).map_err(|e| FetchError::Refused(e.0))
+    }
+}
+
+/// `20 MiB`, `64 KiB`, `1000 bytes`: sizes as operators write them in feeds.toml.
+pub fn human_size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    const GIB: u64 = 1024 * MIB;
+    match bytes {
+        b if b >= GIB && b % GIB == 0 => format!("{} GiB", b / GIB),
+        b if b >= MIB && b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b >= KIB && b % KIB == 0 => format!("{} KiB", b / KIB),
+        b if b >= MIB => format!("{:.1} MiB", b as f64 / MIB as f64),
+        b => format!("{b} bytes"),
     }
 }
 
