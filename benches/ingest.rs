@@ -12,9 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use tributary::model::{FeedMeta, TopicSlug, Validators};
 use tributary::store::{Fetched, SourceSpec, Store};
 use url::Url;

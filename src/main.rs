@@ -10,11 +10,6 @@ use tributary::config::Config;
 use tributary::model::RefreshStats;
 use tributary::pipeline::Outcome;
 
-/// Sanitizing builds and drops a DOM per entry body: mimalloc's thread-local free lists make that
-/// allocation pattern markedly cheaper than glibc's malloc (see `cargo bench --bench ingest`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "tributary",
@@ -95,8 +90,12 @@ fn main() -> ExitCode {
 }
 
 fn with_runtime(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    // Blocking threads run SQLite calls and parse/normalize work, all CPU- or lock-bound: more
+    // threads than a few per core only add memory (each keeps its own allocator heap).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(cores * 4)
         .build()
     {
         Ok(rt) => rt.block_on(future),

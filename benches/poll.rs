@@ -1,0 +1,163 @@
+//! A poll cycle over many sources served from loopback by nginx (which answers conditional
+//! requests itself): the first cycle gets every feed (200), the second gets 304 for every one.
+//! Reports wall time, CPU time and peak RSS of each cycle, measured on the real binary.
+//!
+//! Needs nginx (`apt-get install nginx-light`) and /usr/bin/time. Sources are spread over
+//! loopback addresses (127.1.x.y), two per address, so that per-host politeness (one request per
+//! `host_delay` per host) applies as it would across real publishers.
+//!
+//! `cargo bench --bench poll` (add `-- --sources N --entries M --port P`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Two sources per loopback address: 127.1.0.1, 127.1.0.2, …
+fn host_of(source: usize) -> String {
+    let h = source / 2;
+    format!("127.{}.{}.{}", 1 + h / 62_500, (h / 250) % 250, h % 250 + 1)
+}
+
+fn feed(source: usize, entries: usize) -> String {
+    let mut doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Source {source}</title><link>https://s{source}.example/</link><description>Bench source {source}</description>\n"
+    );
+    for i in 0..entries {
+        let _ = writeln!(
+            doc,
+            "<item><title>Tin số {i} của nguồn {source}: giá xăng, thời tiết và giao thông</title><link>https://s{source}.example/{i}.html</link><guid>s{source}-{i}</guid><pubDate>Mon, {:02} Nov 2026 {:02}:00:00 +0700</pubDate><description><![CDATA[<p>Tóm tắt bài viết số {i}: <a href=\"/{i}.html\">đọc tiếp</a>. Berita terkini hari ini tentang ekonomi dan politik.</p>]]></description></item>",
+            1 + i % 28,
+            i % 24
+        );
+    }
+    doc.push_str("</channel></rss>\n");
+    doc
+}
+
+struct Cycle {
+    wall: f64,
+    user: f64,
+    sys: f64,
+    peak_kib: u64,
+    total_line: String,
+}
+
+fn run_cycle(binary: &str, config: &Path, out: &Path) -> Cycle {
+    let started = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%e %U %S %M", binary, "--config"])
+        .arg(config)
+        .arg("fetch")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::from(
+            std::fs::File::create(out).expect("output file"),
+        ))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run tributary fetch under /usr/bin/time");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let fields: Vec<f64> = stderr
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let stdout = std::fs::read_to_string(out).unwrap_or_default();
+    let total_line = stdout.lines().last().unwrap_or("").to_string();
+    assert_eq!(fields.len(), 4, "time output: {stderr}");
+    let _ = started;
+    Cycle {
+        wall: fields[0],
+        user: fields[1],
+        sys: fields[2],
+        peak_kib: fields[3] as u64,
+        total_line,
+    }
+}
+
+fn main() {
+    let sources = arg("--sources", 10_000);
+    let entries = arg("--entries", 20);
+    let port = arg("--port", 18_080);
+    let binary = env!("CARGO_BIN_EXE_tributary");
+    let dir = std::env::temp_dir().join(format!("tributary-poll-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("feeds")).expect("bench dir");
+
+    let mut config = format!(
+        "[server]\nbase_url = \"http://bench.test/\"\n[storage]\npath = \"{}\"\n[fetch]\nallow_private_networks = true\n\
+         [[topic]]\nslug = \"bench\"\ntitle = \"Bench\"\n",
+        dir.join("bench.db").display()
+    );
+    for s in 0..sources {
+        std::fs::write(dir.join("feeds").join(format!("{s}.xml")), feed(s, entries))
+            .expect("feed file");
+        let _ = write!(
+            config,
+            "[[source]]\nurl = \"http://{}:{port}/{s}.xml\"\ntopics = [\"bench\"]\n",
+            host_of(s)
+        );
+    }
+    let config_path = dir.join("feeds.toml");
+    std::fs::write(&config_path, config).expect("config");
+    let nginx_conf = format!(
+        "worker_processes 1;\nworker_rlimit_nofile 65536;\nerror_log {dir}/error.log warn;\npid {dir}/nginx.pid;\n\
+         events {{ worker_connections 16384; }}\n\
+         http {{ access_log off; sendfile on; keepalive_timeout 30; default_type application/rss+xml;\n\
+         server {{ listen {port}; root {dir}/feeds; }} }}\n",
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), nginx_conf).expect("nginx.conf");
+    let mut nginx = Command::new("nginx")
+        .args(["-p"])
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .spawn()
+        .expect("start nginx (apt-get install nginx-light)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port as u16)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    println!(
+        "{sources} sources × {entries} entries, served by nginx on loopback ({} hosts)",
+        sources.div_ceil(2)
+    );
+    let first = run_cycle(binary, &config_path, &dir.join("cycle1.txt"));
+    let second = run_cycle(binary, &config_path, &dir.join("cycle2.txt"));
+    for (name, c) in [
+        ("cycle 1 (all 200)", &first),
+        ("cycle 2 (all 304)", &second),
+    ] {
+        println!(
+            "{name}: wall {:.2} s, CPU {:.2} s (user {:.2} + sys {:.2}), peak RSS {:.1} MiB, {:.0} sources/s",
+            c.wall,
+            c.user + c.sys,
+            c.user,
+            c.sys,
+            c.peak_kib as f64 / 1024.0,
+            sources as f64 / c.wall
+        );
+        println!("  {}", c.total_line);
+    }
+    // SIGTERM lets the master stop its workers (SIGKILL would orphan them on the port).
+    let _ = Command::new("kill")
+        .args(["-TERM", &nginx.id().to_string()])
+        .status();
+    let _ = nginx.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
