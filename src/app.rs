@@ -76,20 +76,48 @@ pub fn build_pipeline(config: &Config, store: Arc<Store>) -> anyhow::Result<Pipe
 /// bound keeps memory flat with tens of thousands of sources.
 const TASKS_PER_SLOT: usize = 8;
 
-/// Orders jobs so that consecutive ones name different hosts where possible: a batch of sources
-/// from one publisher then waits on its host's spacing without holding up everyone else.
-pub fn interleave_hosts(jobs: Vec<SourceJob>) -> Vec<SourceJob> {
-    let mut by_host: std::collections::BTreeMap<String, std::collections::VecDeque<SourceJob>> =
-        std::collections::BTreeMap::new();
+/// Groups jobs by the URL they are fetched from (a source's own, or an adopted redirect
+/// target), so that sources sharing one URL are fetched once per cycle, and orders the groups so
+/// that consecutive ones name different hosts where possible: a batch of sources from one
+/// publisher then waits on its host's spacing without holding up everyone else.
+pub fn plan_cycle(store: &Store, jobs: Vec<SourceJob>) -> Vec<Vec<SourceJob>> {
+    let fetch_urls: std::collections::HashMap<SourceId, String> = store
+        .source_states()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| s.fetch_url.map(|u| (s.id, u)))
+        .collect();
+    let mut groups: Vec<(String, Vec<SourceJob>)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for job in jobs {
-        let host = job.url.host_str().unwrap_or("").to_string();
-        by_host.entry(host).or_default().push_back(job);
+        let url = fetch_urls
+            .get(&job.id)
+            .cloned()
+            .unwrap_or_else(|| job.url.to_string());
+        match index.get(&url) {
+            Some(&i) => groups[i].1.push(job),
+            None => {
+                index.insert(url.clone(), groups.len());
+                groups.push((url, vec![job]));
+            }
+        }
+    }
+    let mut by_host: std::collections::BTreeMap<
+        String,
+        std::collections::VecDeque<Vec<SourceJob>>,
+    > = std::collections::BTreeMap::new();
+    for (url, group) in groups {
+        let host = url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        by_host.entry(host).or_default().push_back(group);
     }
     let mut out = Vec::new();
     while !by_host.is_empty() {
         by_host.retain(|_, queue| {
-            if let Some(job) = queue.pop_front() {
-                out.push(job);
+            if let Some(group) = queue.pop_front() {
+                out.push(group);
             }
             !queue.is_empty()
         });
@@ -106,26 +134,30 @@ pub async fn refresh_all(
 ) {
     let tasks = Arc::new(Semaphore::new(concurrency.max(1) * TASKS_PER_SLOT));
     let mut set = JoinSet::new();
-    for job in interleave_hosts(jobs) {
+    let store = pipeline.store.clone();
+    let groups = tokio::task::spawn_blocking(move || plan_cycle(&store, jobs))
+        .await
+        .unwrap_or_default();
+    for group in groups {
         let Ok(permit) = tasks.clone().acquire_owned().await else {
             break;
         };
         let pipeline = pipeline.clone();
         set.spawn(async move {
-            let report = pipeline.refresh(&job).await;
+            let reports = pipeline.refresh_group(&group).await;
             drop(permit);
-            report
+            reports
         });
         while let Some(done) = set.try_join_next() {
             match done {
-                Ok(r) => report(r),
+                Ok(rs) => rs.into_iter().for_each(&mut report),
                 Err(e) => tracing::error!(error = %e, "refresh task failed"),
             }
         }
     }
     while let Some(done) = set.join_next().await {
         match done {
-            Ok(r) => report(r),
+            Ok(rs) => rs.into_iter().for_each(&mut report),
             Err(e) => tracing::error!(error = %e, "refresh task failed"),
         }
     }
@@ -218,7 +250,7 @@ async fn schedule_loop(
     let tasks = Arc::new(Semaphore::new(
         config.fetch.concurrency.max(1) * TASKS_PER_SLOT,
     ));
-    let mut running: JoinSet<(SourceId, Timestamp)> = JoinSet::new();
+    let mut running: JoinSet<Vec<(SourceId, Timestamp)>> = JoinSet::new();
     loop {
         let now = (pipeline.clock)();
         let due: Vec<SourceJob> = schedule
@@ -226,14 +258,24 @@ async fn schedule_loop(
             .into_iter()
             .filter_map(|id| by_id.get(&id).cloned())
             .collect();
-        for job in interleave_hosts(due) {
-            let pipeline = pipeline.clone();
-            let tasks = tasks.clone();
-            running.spawn(async move {
-                let _permit = tasks.acquire_owned().await;
-                let report = pipeline.refresh(&job).await;
-                (job.id, report.next_due)
-            });
+        if !due.is_empty() {
+            let store = pipeline.store.clone();
+            let groups = tokio::task::spawn_blocking(move || plan_cycle(&store, due))
+                .await
+                .unwrap_or_default();
+            for group in groups {
+                let pipeline = pipeline.clone();
+                let tasks = tasks.clone();
+                running.spawn(async move {
+                    let _permit = tasks.acquire_owned().await;
+                    let reports = pipeline.refresh_group(&group).await;
+                    group
+                        .iter()
+                        .zip(reports)
+                        .map(|(job, r)| (job.id, r.next_due))
+                        .collect()
+                });
+            }
         }
         let sleep_for = schedule
             .next_at()
@@ -243,8 +285,10 @@ async fn schedule_loop(
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
             Some(done) = running.join_next() => {
-                if let Ok((id, next_due)) = done {
-                    schedule.insert(next_due, id);
+                if let Ok(dues) = done {
+                    for (id, next_due) in dues {
+                        schedule.insert(next_due, id);
+                    }
                 }
             }
             _ = tokio::time::sleep(sleep_for) => {}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, ResponseInfo};
+use crate::fetch::{Document, FetchError, FetchOutcome, Fetcher, ResponseInfo};
 use crate::model::{FailureClass, RefreshStats, SourceId, Timestamp};
 use crate::parse::ParseError;
 use crate::scheduler::{self, Hints, Policy};
@@ -97,10 +97,35 @@ struct Learned {
     info: ResponseInfo,
     feed_hints: Option<crate::parse::FeedHints>,
     published: Vec<Timestamp>,
+    /// The body, when one was fetched: sources sharing the URL use it instead of fetching.
+    document: Option<Arc<Document>>,
 }
 
 impl Pipeline {
     pub async fn refresh(&self, job: &SourceJob) -> RefreshReport {
+        self.refresh_with(job, None).await.0
+    }
+
+    /// Refreshes sources that are fetched from the same URL with one request: the first is
+    /// fetched as usual, and when that brings a document, the others are stored from it.
+    pub async fn refresh_group(&self, jobs: &[SourceJob]) -> Vec<RefreshReport> {
+        let mut reports = Vec::with_capacity(jobs.len());
+        let mut shared: Option<Arc<Document>> = None;
+        for job in jobs {
+            let (report, document) = self.refresh_with(job, shared.clone()).await;
+            if shared.is_none() {
+                shared = document;
+            }
+            reports.push(report);
+        }
+        reports
+    }
+
+    async fn refresh_with(
+        &self,
+        job: &SourceJob,
+        shared: Option<Arc<Document>>,
+    ) -> (RefreshReport, Option<Arc<Document>>) {
         let started = Instant::now();
         let state = {
             let store = self.store.clone();
@@ -110,7 +135,7 @@ impl Pipeline {
                 .and_then(|r| r.map_err(RefreshError::from))
         };
         let (outcome, learned) = match &state {
-            Ok(state) => match self.exchange(job, state).await {
+            Ok(state) => match self.exchange(job, state, shared).await {
                 Ok((outcome, learned)) => (outcome, Some(learned)),
                 Err(error) => (Outcome::Failed(error), None),
             },
@@ -148,12 +173,16 @@ impl Pipeline {
                 tracing::warn!(url = %job.url, error = %e, class = e.class().as_str(), elapsed_ms = ms, "refresh failed")
             }
         }
-        RefreshReport {
-            url: job.url.clone(),
-            outcome,
-            elapsed,
-            next_due,
-        }
+        let document = learned.and_then(|l| l.document);
+        (
+            RefreshReport {
+                url: job.url.clone(),
+                outcome,
+                elapsed,
+                next_due,
+            },
+            document,
+        )
     }
 
     /// Fetch, and for a new body parse, normalize and store.
@@ -161,6 +190,7 @@ impl Pipeline {
         &self,
         job: &SourceJob,
         state: &SourceState,
+        shared: Option<Arc<Document>>,
     ) -> Result<(Outcome, Learned), RefreshError> {
         let id = job.id;
         let fetch_url = state
@@ -175,11 +205,18 @@ impl Pipeline {
             .last_unconditional_at
             .is_none_or(|t| now - t >= scheduler::UNCONDITIONAL_EVERY);
         let validators = (!unconditional).then_some(&state.validators);
-        match self
-            .fetcher
-            .get(&fetch_url, validators, job.allow_private)
-            .await?
-        {
+        let fetched = match shared {
+            // Another source with the same URL fetched it a moment ago in this cycle.
+            Some(doc) if doc.info.final_url == fetch_url || doc_started_at(&doc, &fetch_url) => {
+                FetchOutcome::Fetched(Arc::unwrap_or_clone(doc))
+            }
+            _ => {
+                self.fetcher
+                    .get(&fetch_url, validators, job.allow_private)
+                    .await?
+            }
+        };
+        match fetched {
             FetchOutcome::NotModified(info) => {
                 let store = self.store.clone();
                 let validators = info.validators.clone();
@@ -200,14 +237,17 @@ impl Pipeline {
                         info,
                         feed_hints: None,
                         published: Vec::new(),
+                        document: None,
                     },
                 ))
             }
             FetchOutcome::Fetched(doc) => {
+                let doc = Arc::new(doc);
                 let body_hash = crate::text::hash_bytes(&doc.body);
                 let store = self.store.clone();
                 let now = (self.clock)();
                 let info = doc.info.clone();
+                let keep = doc.clone();
                 if state.body_hash.as_deref() == Some(body_hash.as_str()) {
                     // Same bytes as last time: nothing to parse.
                     blocking(move || {
@@ -226,6 +266,7 @@ impl Pipeline {
                             info,
                             feed_hints: None,
                             published: Vec::new(),
+                            document: Some(keep),
                         },
                     ));
                 }
@@ -258,6 +299,7 @@ impl Pipeline {
                         info,
                         feed_hints: Some(hints),
                         published,
+                        document: Some(keep),
                     },
                 ))
             }
@@ -377,6 +419,11 @@ impl Pipeline {
             record.fetch_url = Some(target);
         }
     }
+}
+
+/// Whether `doc` was fetched starting from `url` (its final URL may be after redirects).
+fn doc_started_at(doc: &Document, url: &Url) -> bool {
+    doc.requested_url == *url
 }
 
 /// `Cache-Control: max-age`, else `Expires` relative to the response's `Date` (or now).

@@ -635,3 +635,82 @@ async fn check_reports_config_errors_with_line_and_column() {
     assert_eq!(code, 0);
     assert!(stdout.contains("ok (0 sources, 1 topics)"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_variables_are_ignored_and_status_shows_each_source() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    server.set("gone.xml", 404, "text/plain", b"not here".to_vec());
+    let config = common::write_config(
+        dir.path(),
+        BASE,
+        &server,
+        "",
+        &[("rss_guid.xml", &["tech"]), ("gone.xml", &["tech"])],
+    );
+    // A proxy that does not exist: honouring it would make every fetch fail.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let config_path = config.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("fetch")
+            .env("RUST_LOG", "warn")
+            .env("http_proxy", format!("http://{dead}"))
+            .env("HTTP_PROXY", format!("http://{dead}"))
+            .env("ALL_PROXY", format!("http://{dead}"))
+            .env("https_proxy", format!("http://{dead}"))
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        line_for(&stdout, &server.url("rss_guid.xml")),
+        ("ok", 3, 0, 0),
+        "{stdout}"
+    );
+
+    let (code, table, _) = tributary(&config, &["status"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("URL"), "{table}");
+    let ok_row = lines
+        .iter()
+        .find(|l| l.starts_with(&server.url("rss_guid.xml")))
+        .expect("row");
+    assert!(
+        ok_row.contains(" ok ") && ok_row.contains(" 200 "),
+        "{ok_row}"
+    );
+    let gone_row = lines
+        .iter()
+        .find(|l| l.starts_with(&server.url("gone.xml")))
+        .expect("row");
+    assert!(
+        gone_row.contains(" failing ") && gone_row.ends_with("HTTP 404"),
+        "{gone_row}"
+    );
+
+    let (code, json, _) = tributary(&config, &["status", "--json"]);
+    assert_eq!(code, 0);
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    let gone = rows
+        .iter()
+        .find(|r| r["url"] == server.url("gone.xml"))
+        .expect("gone");
+    assert_eq!(gone["state"], "failing");
+    assert_eq!(gone["failures"], 1);
+    assert_eq!(gone["failure_class"], "http-4xx");
+    assert_eq!(gone["last_status"], 404);
+    assert!(gone["next_due"].is_string());
+}

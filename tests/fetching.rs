@@ -712,3 +712,64 @@ async fn an_html_page_is_not_a_feed_and_is_classified() {
     assert_eq!(h.state().failure_class.as_deref(), Some("not-a-feed"));
     let _ = Validators::default();
 }
+
+#[tokio::test]
+async fn sources_sharing_one_url_are_fetched_once_per_cycle() {
+    let h = harness("shared.xml").await;
+    h.script.on("shared.xml", |_, _| feed_reply(&[]));
+    // A second source whose adopted redirect target is the first one's URL.
+    let other_url = h.script.url("old-address.xml");
+    let ids = h
+        .store
+        .sync_sources(&[
+            SourceSpec {
+                url: h.job.url.to_string(),
+                title: None,
+                topics: vec![TopicSlug::new("t").expect("slug")],
+            },
+            SourceSpec {
+                url: other_url.to_string(),
+                title: Some("Other".into()),
+                topics: vec![TopicSlug::new("u").expect("slug")],
+            },
+        ])
+        .expect("sync");
+    h.store
+        .record_schedule(
+            ids[1],
+            &tributary::store::ScheduleRecord {
+                fetch_url: Some(h.job.url.to_string()),
+                ..Default::default()
+            },
+        )
+        .expect("schedule");
+    let other = SourceJob {
+        id: ids[1],
+        url: other_url,
+        ..h.job.clone()
+    };
+    let mut reports = Vec::new();
+    tributary::app::refresh_all(&h.pipeline, vec![h.job.clone(), other], 4, |r| {
+        reports.push(r)
+    })
+    .await;
+    assert_eq!(
+        h.script.hits("shared.xml"),
+        1,
+        "one request for both sources"
+    );
+    assert_eq!(h.script.hits("old-address.xml"), 0);
+    assert_eq!(reports.len(), 2);
+    for report in &reports {
+        assert!(
+            matches!(report.outcome, Outcome::Stored(s) if s.new == 3),
+            "{report:?}"
+        );
+    }
+    let u = h
+        .store
+        .topic_entries(&TopicSlug::new("u").expect("slug"), 10)
+        .expect("read");
+    assert_eq!(u.len(), 3);
+    assert_eq!(u[0].source.title, "Other");
+}

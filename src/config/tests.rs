@@ -188,3 +188,45 @@ fn bundled_example_config_is_valid() {
         assert!(!source.topics.is_empty(), "{} is in a topic", source.url);
     }
 }
+
+#[test]
+fn polite_fetching_keys_are_read_with_defaults() {
+    let config = parse("").expect("valid");
+    assert_eq!(config.fetch.min_interval, Duration::from_secs(300));
+    assert_eq!(config.fetch.max_interval, Duration::from_secs(86_400));
+    assert_eq!(config.fetch.per_host, 2);
+    assert_eq!(config.fetch.host_delay, Duration::from_secs(1));
+    assert_eq!(config.fetch.proxy, None);
+    let text = "[fetch]\nmin_interval = \"1m\"\nmax_interval = \"6h\"\nper_host = 4\nhost_delay = \"250ms\"\nproxy = \"http://proxy.internal:3128\"\n\
+                [[source]]\nurl = \"http://intranet.example/feed\"\nallow_private = true\n";
+    let config = parse(text).expect("valid");
+    assert_eq!(config.fetch.min_interval, Duration::from_secs(60));
+    assert_eq!(config.fetch.max_interval, Duration::from_secs(6 * 3600));
+    assert_eq!(config.fetch.per_host, 4);
+    assert_eq!(config.fetch.host_delay, Duration::from_millis(250));
+    assert_eq!(
+        config.fetch.proxy.as_ref().map(|u| u.as_str()),
+        Some("http://proxy.internal:3128/")
+    );
+    assert!(config.sources[0].allow_private);
+}
+
+#[test]
+fn polite_fetching_keys_are_validated() {
+    assert_eq!(
+        error("[fetch]\nmin_interval = \"2h\"\nmax_interval = \"1h\"\n"),
+        "feeds.toml:2:16: fetch.min_interval: must not be longer than fetch.max_interval"
+    );
+    assert_eq!(
+        error("[fetch]\nper_host = 0\n"),
+        "feeds.toml:2:12: fetch.per_host: must be at least 1"
+    );
+    assert_eq!(
+        error("[fetch]\nproxy = \"ftp://p.example\"\n"),
+        "feeds.toml:2:9: fetch.proxy: scheme ftp: is not http or https"
+    );
+    assert!(
+        error("[[source]]\nurl = \"http://a.example/\"\nallow_private = \"yes\"\n")
+            .starts_with("feeds.toml:3:17: ")
+    );
+}

@@ -85,8 +85,10 @@ pub struct CacheHeaders {
 }
 
 /// A source document as the server sent it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Document {
+    /// The URL asked for, before redirects.
+    pub requested_url: Url,
     pub info: ResponseInfo,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
@@ -363,6 +365,7 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         Ok(FetchOutcome::Fetched(Document {
+            requested_url: start.clone(),
             info,
             content_type,
             body,
