@@ -152,7 +152,7 @@ fn parse_only(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Durati
             let parsed = AtomicUsize::new(0);
             let elapsed = run_on(threads, corpus.len(), &|i| {
                 let (url, doc) = &corpus[i];
-                let feed = tributary::parse::parse_feed(doc.as_bytes(), url)
+                let feed = tributary::parse::parse_feed(doc.as_bytes(), url, None)
                     .expect("generated feed parses");
                 parsed.fetch_add(feed.entries.len(), Ordering::Relaxed);
             });
@@ -198,7 +198,7 @@ fn full_path(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duratio
             let stored = AtomicUsize::new(0);
             let elapsed = run_on(threads, corpus.len(), &|i| {
                 let (url, doc) = &corpus[i];
-                let feed = tributary::parse::parse_feed(doc.as_bytes(), url).expect("parses");
+                let feed = tributary::parse::parse_feed(doc.as_bytes(), url, None).expect("parses");
                 let normalized = tributary::normalize::normalize(&feed, url, NOW);
                 let meta: &FeedMeta = &normalized.meta;
                 let stats = store

@@ -272,7 +272,11 @@ impl Pipeline {
                 }
                 // Parsing and normalizing are CPU work: keep them off the async workers.
                 let (stats, hints, published) = blocking(move || -> Result<_, RefreshError> {
-                    let feed = crate::parse::parse_feed(&doc.body, &doc.info.final_url)?;
+                    let feed = crate::parse::parse_feed(
+                        &doc.body,
+                        &doc.info.final_url,
+                        doc.content_type.as_deref(),
+                    )?;
                     let hints = crate::parse::feed_hints(&doc.body);
                     let normalized = crate::normalize::normalize(&feed, &doc.info.final_url, now);
                     let published: Vec<Timestamp> =

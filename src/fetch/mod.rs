@@ -230,7 +230,8 @@ impl Fetcher {
     }
 
     /// GET `url`, conditional on `validators` when given; the whole exchange, redirects and body
-    /// included, must finish within the configured timeout. `allow_private` lifts the SSRF guard
+    /// included, must finish within the configured timeout, counted from when the host's turn
+    /// comes (waiting behind other sources of a busy host is not the server's slowness). `allow_private` lifts the SSRF guard
     /// for this request.
     pub async fn get(
         &self,
@@ -238,11 +239,7 @@ impl Fetcher {
         validators: Option<&Validators>,
         allow_private: bool,
     ) -> Result<FetchOutcome, FetchError> {
-        let timeout = self.settings.timeout;
-        match tokio::time::timeout(timeout, self.follow(url, validators, allow_private)).await {
-            Ok(result) => result,
-            Err(_) => Err(FetchError::Timeout(timeout)),
-        }
+        self.follow(url, validators, allow_private).await
     }
 
     async fn follow(
@@ -262,14 +259,19 @@ impl Fetcher {
         let mut still_permanent = true;
         let mut hops = 0;
         let mut _pass;
+        let mut deadline = None;
+        let timeout = self.settings.timeout;
         let response = loop {
             self.check_destination(&url, allow_private)?;
             _pass = self.gate.enter(&url).await;
-            let response = client
+            let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
+            let send = client
                 .get(url.clone())
                 .headers(request_headers(validators))
-                .send()
+                .send();
+            let response = tokio::time::timeout_at(until, send)
                 .await
+                .map_err(|_| FetchError::Timeout(timeout))?
                 .map_err(classify)?;
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
@@ -357,7 +359,11 @@ impl Fetcher {
         // so a compression bomb stops here at `limit` bytes.
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
+        let until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + timeout);
+        while let Some(chunk) = tokio::time::timeout_at(until, stream.next())
+            .await
+            .map_err(|_| FetchError::Timeout(timeout))?
+        {
             let chunk = chunk.map_err(classify)?;
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(FetchError::TooLarge { limit });

@@ -4,7 +4,7 @@ const NOW: Timestamp = 1_795_000_000; // 2026-11-18
 
 fn run(doc: &str) -> NormalizedFeed {
     let url = Url::parse("https://news.example.com/rss/feed.xml").expect("static URL");
-    let feed = crate::parse::parse_feed(doc.as_bytes(), &url).expect("fixture parses");
+    let feed = crate::parse::parse_feed(doc.as_bytes(), &url, None).expect("fixture parses");
     normalize(&feed, &url, NOW)
 }
 
@@ -164,7 +164,7 @@ fn content_hash_ids_differ_between_documents() {
     let doc = rss("<item><title>Same</title><description>same text</description></item>");
     let a = Url::parse("https://a.example/feed").expect("url");
     let b = Url::parse("https://b.example/feed").expect("url");
-    let feed = crate::parse::parse_feed(doc.as_bytes(), &a).expect("parses");
+    let feed = crate::parse::parse_feed(doc.as_bytes(), &a, None).expect("parses");
     let from_a = normalize(&feed, &a, NOW).entries.remove(0);
     let from_b = normalize(&feed, &b, NOW).entries.remove(0);
     assert_eq!(

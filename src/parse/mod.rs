@@ -2,7 +2,20 @@
 //!
 //! feed-rs invents an id (possibly a random UUID) for entries that have none; we install an id
 //! generator that leaves such ids empty so that `normalize` can tell "the publisher gave no id"
-//! apart and derive a stable identity of its own. No policy lives here.
+//! apart and derive a stable identity of its own.
+//!
+//! Before feed-rs sees a document it is decoded to UTF-8 (`decode`), old formats are brought to
+//! the ones feed-rs reads (`upgrade`), and when it still does not parse, common mistakes are
+//! repaired (`recover`) and it is tried once more; what still fails is reported with its line and
+//! column.
+
+mod dates;
+mod decode;
+mod json;
+mod recover;
+mod upgrade;
+
+pub use dates::parse_date;
 
 use feed_rs::model::Feed;
 use url::Url;
@@ -17,8 +30,9 @@ pub enum ParseError {
     Invalid(String),
 }
 
-/// Parses a feed document (RSS 0.9x/1.0/2.0, Atom, JSON Feed) from its raw bytes.
-pub fn parse_feed(body: &[u8], base: &Url) -> Result<Feed, ParseError> {
+/// Parses a feed document (RSS 0.9x/1.0/2.0, Atom, JSON Feed) from its raw bytes, as served with
+/// `content_type` (whose `charset` is a hint for undeclared legacy encodings).
+pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed, ParseError> {
     let start = body
         .iter()
         .position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF)
@@ -26,19 +40,60 @@ pub fn parse_feed(body: &[u8], base: &Url) -> Result<Feed, ParseError> {
     if start == body.len() {
         return Err(ParseError::Empty);
     }
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(base.as_str()))
-        .id_generator(|_links, _title, _uri| String::new())
-        .sanitize_content(false)
-        .build();
-    parser.parse(body).map_err(|e| {
-        if looks_like_html(&body[start..]) {
-            ParseError::HtmlPage {
-                advertised: advertised_feed(body, base),
-            }
-        } else {
-            ParseError::Invalid(e.to_string())
+    // A fresh parser for every attempt: feed-rs keeps per-document state in its parser and does
+    // not reset it after an error. A panic inside feed-rs on hostile input is a parse failure of
+    // that document, not of the daemon.
+    let parse = |bytes: &[u8]| -> Result<Feed, String> {
+        let parser = feed_rs::parser::Builder::new()
+            .base_uri(Some(base.as_str()))
+            .id_generator(|_links, _title, _uri| String::new())
+            .sanitize_content(false)
+            .timestamp_parser(dates::parse_date)
+            .build();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes))) {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err("the feed parser failed on this document".into()),
         }
+    };
+    if body[start] == b'{' {
+        let fixed = json::normalize_json_feed(body);
+        return parse(fixed.as_deref().unwrap_or(body)).map_err(ParseError::Invalid);
+    }
+    let decoded = decode::decode(body, content_type.and_then(charset_of));
+    if decoded.encoding != "UTF-8" {
+        tracing::debug!(url = %base, encoding = decoded.encoding, "decoded a legacy encoding");
+    }
+    let text = upgrade::upgrade_legacy(&decoded.text);
+    let text = text.as_deref().unwrap_or(&decoded.text);
+    let first_error = match parse(text.as_bytes()) {
+        Ok(feed) => return Ok(feed),
+        Err(e) => e,
+    };
+    if looks_like_html(text.trim_start().as_bytes()) {
+        return Err(ParseError::HtmlPage {
+            advertised: advertised_feed(text.as_bytes(), base),
+        });
+    }
+    let repaired = recover::repair_xml(text);
+    if let Some(repaired) = &repaired {
+        if let Ok(feed) = parse(repaired.as_bytes()) {
+            return Ok(feed);
+        }
+    }
+    let located = recover::locate_error(repaired.as_deref().unwrap_or(text));
+    Err(ParseError::Invalid(match located {
+        Some((line, column, why)) => format!("{first_error} (line {line}, column {column}: {why})"),
+        None => first_error,
+    }))
+}
+
+/// The `charset` parameter of a Content-Type.
+fn charset_of(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
     })
 }
 
@@ -251,7 +306,7 @@ mod tests {
     fn entries_without_ids_keep_an_empty_id() {
         let doc = br#"<rss version="2.0"><channel><title>t</title>
             <item><title>a</title><link>/a</link></item></channel></rss>"#;
-        let feed = parse_feed(doc, &base()).expect("valid RSS");
+        let feed = parse_feed(doc, &base(), None).expect("valid RSS");
         assert_eq!(feed.entries.len(), 1);
         assert_eq!(feed.entries[0].id, "");
         assert_eq!(feed.entries[0].links[0].href, "http://example.com/a");
@@ -260,7 +315,7 @@ mod tests {
     #[test]
     fn html_page_is_named() {
         let doc = b"<!DOCTYPE html><html><head><title>x</title></head><body></body></html>";
-        let err = parse_feed(doc, &base()).expect_err("HTML is not a feed");
+        let err = parse_feed(doc, &base(), None).expect_err("HTML is not a feed");
         assert_eq!(err.to_string(), "not a feed: HTML page");
     }
 
@@ -271,7 +326,7 @@ mod tests {
             <link rel="alternate" type="text/html" href="/other">
             <LINK REL='alternate home' TYPE='application/atom+xml' HREF='/blog/atom.xml'>
             <link rel="alternate" type="application/rss+xml" href="/rss.xml"></head></html>"#;
-        let err = parse_feed(doc, &base()).expect_err("HTML is not a feed");
+        let err = parse_feed(doc, &base(), None).expect_err("HTML is not a feed");
         assert_eq!(
             err.to_string(),
             "not a feed: HTML page (it advertises a feed at http://example.com/blog/atom.xml; use that URL)"
@@ -280,7 +335,7 @@ mod tests {
 
     #[test]
     fn empty_body_is_named() {
-        let err = parse_feed(b"  \n", &base()).expect_err("empty is not a feed");
+        let err = parse_feed(b"  \n", &base(), None).expect_err("empty is not a feed");
         assert_eq!(err.to_string(), "not a feed: empty document");
     }
 }
