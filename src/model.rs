@@ -73,6 +73,8 @@ pub struct NewEntry {
     /// The id we republish: the publisher's guid/id, else its link, else a URN of the content hash.
     pub public_id: String,
     pub link: Option<String>,
+    /// The link in canonical form, for matching across sources (see `normalize::canonical`).
+    pub canonical_url: Option<String>,
     /// Plain text.
     pub title: String,
     /// Sanitized HTML.

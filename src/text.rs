@@ -44,6 +44,48 @@ pub fn fold_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Sanitized HTML in a form where trivial differences vanish: runs of white space become one
+/// space and each tag's attributes are sorted. (The sanitizer's serializer always writes
+/// attributes as `name="value"` with `"` escaped, which this relies on.)
+pub fn comparable_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&fold_whitespace(&rest[..open]));
+        let Some(close) = rest[open..].find('>').map(|c| open + c) else {
+            rest = &rest[open..];
+            break;
+        };
+        let tag = &rest[open + 1..close];
+        match tag.split_once(' ') {
+            Some((name, attrs)) if !name.starts_with('/') => {
+                let mut parts: Vec<&str> = attrs
+                    .split("\" ")
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                parts.sort_unstable();
+                out.push('<');
+                out.push_str(name);
+                for a in parts {
+                    out.push(' ');
+                    out.push_str(a.trim_end_matches('"'));
+                    out.push('"');
+                }
+                out.push('>');
+            }
+            _ => {
+                out.push('<');
+                out.push_str(tag);
+                out.push('>');
+            }
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(&fold_whitespace(rest));
+    out
+}
+
 /// Hex SHA-256 of the parts, each followed by a NUL so that ("ab","c") and ("a","bc") differ.
 pub fn hash_parts(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
@@ -84,6 +126,21 @@ mod tests {
     #[test]
     fn escape_html_escapes_markup() {
         assert_eq!(escape_html("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
+    }
+
+    #[test]
+    fn comparable_html_ignores_whitespace_and_attribute_order() {
+        let a = comparable_html("<p>Hello   <a href=\"x\" rel=\"nofollow\">world</a>\n</p>");
+        let b = comparable_html("<p>Hello <a rel=\"nofollow\" href=\"x\">world</a></p>");
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            comparable_html("<p>Hello <a rel=\"nofollow\" href=\"y\">world</a></p>")
+        );
+        assert_ne!(
+            a,
+            comparable_html("<p>Hello <a rel=\"nofollow\" href=\"x\">word</a></p>")
+        );
     }
 
     #[test]

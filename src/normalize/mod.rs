@@ -3,13 +3,15 @@
 //! Owns entry identity within a source, sanitizing (ammonia: no active content, relative URLs made
 //! absolute) and the date policy. Does no I/O and never reads the clock.
 
+pub mod canonical;
+
 use std::collections::HashSet;
 
 use feed_rs::model::{Entry, Feed, Link, Text};
 use url::Url;
 
 use crate::model::{Enclosure, FeedMeta, NewEntry, Timestamp};
-use crate::text::{escape_html, hash_parts, html_to_text};
+use crate::text::{comparable_html, escape_html, fold_whitespace, hash_parts, html_to_text};
 
 /// Dates before this (1995-01-01) are placeholders or parse accidents, not publication times.
 const EARLIEST_PLAUSIBLE: Timestamp = 788_918_400;
@@ -23,12 +25,63 @@ pub struct NormalizedFeed {
     pub entries: Vec<NewEntry>,
 }
 
+/// How a source's entries are told apart (`identity` in feeds.toml).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Identity {
+    /// The publisher's guid/id, else the canonical link, else a hash of title and text.
+    #[default]
+    Auto,
+    Guid,
+    /// The canonical link (for sources whose guids change on every fetch).
+    Link,
+    /// A hash of title and text.
+    Content,
+}
+
+impl Identity {
+    pub fn parse(text: &str) -> Option<Identity> {
+        match text {
+            "guid" => Some(Identity::Guid),
+            "link" => Some(Identity::Link),
+            "content" => Some(Identity::Content),
+            "auto" => Some(Identity::Auto),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Identity::Auto => "auto",
+            Identity::Guid => "guid",
+            Identity::Link => "link",
+            Identity::Content => "content",
+        }
+    }
+}
+
+/// Per-source settings of normalization.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub identity: Identity,
+    /// Query parameters to drop from canonical URLs, beyond [`canonical::TRACKING_PARAMS`].
+    pub tracking_params: Vec<String>,
+}
+
 pub fn normalize(feed: &Feed, final_url: &Url, now: Timestamp) -> NormalizedFeed {
+    normalize_with(feed, final_url, now, &Options::default())
+}
+
+pub fn normalize_with(
+    feed: &Feed,
+    final_url: &Url,
+    now: Timestamp,
+    options: &Options,
+) -> NormalizedFeed {
     let sanitizer = Sanitizer::new(final_url.clone());
     let feed_authors = person_names(&feed.authors);
     let feed_language = feed.language.clone().filter(|l| !l.trim().is_empty());
     let normalized = feed.entries.iter().map(|entry| {
-        let mut normalized = normalize_entry(entry, final_url, &sanitizer, now);
+        let mut normalized = normalize_entry(entry, final_url, &sanitizer, now, options);
         // RFC 4287 §4.2.1: an entry without authors has those of its feed.
         if normalized.authors.is_empty() {
             normalized.authors = feed_authors.clone();
@@ -45,7 +98,10 @@ pub fn normalize(feed: &Feed, final_url: &Url, now: Timestamp) -> NormalizedFeed
         // A key repeated inside one document: the first keeps it, later ones are told apart by
         // their link, then by their position.
         if !seen_keys.insert(normalized.key.clone()) {
-            let by_link = normalized.link.as_ref().map(|l| format!("link:{l}"));
+            let by_link = normalized
+                .canonical_url
+                .as_ref()
+                .map(|l| format!("link:{l}"));
             match by_link {
                 Some(k) if !seen_keys.contains(&k) => normalized.key = k,
                 _ => normalized.key = format!("{}#{position}", normalized.key),
@@ -78,6 +134,7 @@ fn normalize_entry(
     final_url: &Url,
     sanitizer: &Sanitizer,
     now: Timestamp,
+    options: &Options,
 ) -> NewEntry {
     let base = entry
         .base
@@ -107,31 +164,53 @@ fn normalize_entry(
         })
         .filter(|h| !h.trim().is_empty());
 
+    let canonical_url = link
+        .as_deref()
+        .and_then(|l| canonical::canonical_url(l, &options.tracking_params));
+    // What a reader sees, with trivial differences (white space, attribute order, tracking
+    // parameters on the link) ironed out: a change of this hash is an update.
     let content_hash = hash_parts(&[
-        &title,
-        link.as_deref().unwrap_or(""),
-        summary_html.as_deref().unwrap_or(""),
-        content_html.as_deref().unwrap_or(""),
+        &fold_whitespace(&title),
+        canonical_url.as_deref().unwrap_or(""),
+        &comparable_html(summary_html.as_deref().unwrap_or("")),
+        &comparable_html(content_html.as_deref().unwrap_or("")),
     ]);
-    let guid = entry.id.trim();
-    let (key, public_id) = if !guid.is_empty() {
-        (format!("guid:{guid}"), guid.to_string())
-    } else if let Some(link) = &link {
-        (format!("link:{link}"), link.clone())
-    } else {
+    let text_hash = || {
         let hash = hash_parts(&[
             &title,
             summary_html.as_deref().unwrap_or(""),
             content_html.as_deref().unwrap_or(""),
         ]);
-        let short = &hash[..32];
+        hash[..32].to_string()
+    };
+    let guid = entry.id.trim();
+    let by_guid = (!guid.is_empty()).then(|| (format!("guid:{guid}"), guid.to_string()));
+    let by_link = canonical_url
+        .as_ref()
+        .zip(link.as_ref())
+        .map(|(canonical, link)| (format!("link:{canonical}"), link.clone()));
+    let by_content = || {
+        let short = text_hash();
         // The public id also names the document, so that two sources carrying identical text
         // still publish distinct ids.
-        let public = hash_parts(&[final_url.as_str(), short]);
+        let public = hash_parts(&[final_url.as_str(), &short]);
         (
             format!("hash:{short}"),
             format!("urn:tributary:{}", &public[..32]),
         )
+    };
+    let (key, public_id) = match options.identity {
+        Identity::Auto | Identity::Guid => by_guid.or(by_link).unwrap_or_else(by_content),
+        // The published id stays the publisher's even when identity follows the link.
+        Identity::Link => match (by_link, by_guid) {
+            (Some((key, _)), Some((_, id))) => (key, id),
+            (Some(link), None) => link,
+            (None, guid) => guid.unwrap_or_else(by_content),
+        },
+        Identity::Content => {
+            let (key, generated) = by_content();
+            (key, by_guid.map(|(_, id)| id).unwrap_or(generated))
+        }
     };
 
     let published = entry
@@ -158,6 +237,7 @@ fn normalize_entry(
         key,
         public_id,
         link,
+        canonical_url,
         title,
         summary_html,
         content_html,

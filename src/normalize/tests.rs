@@ -176,3 +176,74 @@ fn content_hash_ids_differ_between_documents() {
         "published ids stay unique across sources"
     );
 }
+
+#[test]
+fn link_identity_uses_the_canonical_link() {
+    let a = run(&rss(
+        "<item><link>https://news.example.com/a?utm_source=rss&amp;id=1</link><title>A</title></item>",
+    ));
+    let b = run(&rss(
+        "<item><link>https://NEWS.example.com/a?id=1&amp;fbclid=z#top</link><title>A</title></item>",
+    ));
+    assert_eq!(a.entries[0].key, "link:https://news.example.com/a?id=1");
+    assert_eq!(a.entries[0].key, b.entries[0].key);
+    assert_eq!(
+        a.entries[0].canonical_url.as_deref(),
+        Some("https://news.example.com/a?id=1")
+    );
+    assert_eq!(
+        a.entries[0].link.as_deref(),
+        Some("https://news.example.com/a?utm_source=rss&id=1"),
+        "output keeps the link as published"
+    );
+    assert_eq!(
+        a.entries[0].content_hash, b.entries[0].content_hash,
+        "tracking parameters are not an update"
+    );
+}
+
+#[test]
+fn trivial_differences_are_not_updates() {
+    let a = run(&rss(
+        r#"<item><guid>1</guid><title>Giá  xăng giảm</title><description><![CDATA[<p>Giá <a href="/x" title="t">xăng</a></p>]]></description></item>"#,
+    ));
+    let b = run(&rss(
+        r#"<item><guid>1</guid><title> Giá xăng giảm </title><description><![CDATA[<p>Giá
+        <a title="t" href="/x">xăng</a></p>]]></description></item>"#,
+    ));
+    let c = run(&rss(
+        r#"<item><guid>1</guid><title>Giá xăng tăng</title><description><![CDATA[<p>Giá <a href="/x" title="t">xăng</a></p>]]></description></item>"#,
+    ));
+    assert_eq!(a.entries[0].content_hash, b.entries[0].content_hash);
+    assert_ne!(a.entries[0].content_hash, c.entries[0].content_hash);
+}
+
+#[test]
+fn identity_can_be_chosen_per_source() {
+    let doc = rss(
+        "<item><guid>g-1</guid><link>https://news.example.com/x?utm_medium=feed</link><title>T</title></item>",
+    );
+    let url = Url::parse("https://news.example.com/rss/feed.xml").expect("url");
+    let feed = crate::parse::parse_feed(doc.as_bytes(), &url, None).expect("parses");
+    let with = |identity| {
+        normalize_with(
+            &feed,
+            &url,
+            NOW,
+            &Options {
+                identity,
+                tracking_params: vec![],
+            },
+        )
+        .entries
+        .remove(0)
+    };
+    assert_eq!(with(Identity::Auto).key, "guid:g-1");
+    let by_link = with(Identity::Link);
+    assert_eq!(by_link.key, "link:https://news.example.com/x");
+    assert_eq!(
+        by_link.public_id, "g-1",
+        "the published id stays the publisher's"
+    );
+    assert!(with(Identity::Content).key.starts_with("hash:"));
+}

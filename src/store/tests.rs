@@ -6,6 +6,7 @@ fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
         key: format!("guid:{key}"),
         public_id: key.to_string(),
         link: Some(format!("https://example.com/{key}")),
+        canonical_url: None,
         title: title.to_string(),
         summary_html: None,
         content_html: Some(format!("<p>{title}</p>")),
