@@ -34,6 +34,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
         })
         .collect();
     let ids = store.sync_sources(&specs)?;
+    let tracking = Arc::new(config.dedup.tracking_params.clone());
     let jobs = config
         .sources
         .iter()
@@ -42,6 +43,8 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
             id,
             url: s.url.clone(),
             allow_private: config.fetch.allow_private_networks || s.allow_private,
+            identity: s.identity,
+            tracking_params: tracking.clone(),
             policy: crate::scheduler::Policy {
                 base: config.interval_of(s),
                 min: config.fetch.min_interval,

@@ -96,9 +96,16 @@ pub struct NewEntry {
 /// What one refresh did to the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RefreshStats {
+    /// Stories new to this source (including ones merged into another source's story).
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Of `new`, stories another source carried already.
+    pub merged: usize,
+    /// Entries whose guid changed while their link stayed.
+    pub churned: usize,
+    /// This refresh made the source switch to link identity.
+    pub switched_to_link: bool,
 }
 
 impl RefreshStats {
@@ -106,6 +113,8 @@ impl RefreshStats {
         self.new += other.new;
         self.updated += other.updated;
         self.unchanged += other.unchanged;
+        self.merged += other.merged;
+        self.churned += other.churned;
     }
 }
 

@@ -20,6 +20,9 @@ pub struct SourceJob {
     pub url: Url,
     pub allow_private: bool,
     pub policy: Policy,
+    /// `identity` from feeds.toml, when set.
+    pub identity: Option<crate::normalize::Identity>,
+    pub tracking_params: Arc<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +166,10 @@ impl Pipeline {
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
         match &outcome {
+            Outcome::Stored(s) if s.switched_to_link => tracing::warn!(
+                url = %job.url, churned = s.churned,
+                "guids change on every fetch while links stay; identifying entries by link from now on"
+            ),
             Outcome::Stored(s) => tracing::info!(
                 url = %job.url, new = s.new, updated = s.updated, unchanged = s.unchanged, elapsed_ms = ms, "refreshed"
             ),
@@ -270,6 +277,16 @@ impl Pipeline {
                         },
                     ));
                 }
+                let options = crate::normalize::Options {
+                    // The operator's choice, else link identity once guid churn was seen.
+                    identity: job
+                        .identity
+                        .unwrap_or(match state.identity_mode.as_deref() {
+                            Some("link") => crate::normalize::Identity::Link,
+                            _ => crate::normalize::Identity::Auto,
+                        }),
+                    tracking_params: job.tracking_params.to_vec(),
+                };
                 // Parsing and normalizing are CPU work: keep them off the async workers.
                 let (stats, hints, published) = blocking(move || -> Result<_, RefreshError> {
                     let feed = crate::parse::parse_feed(
@@ -278,7 +295,8 @@ impl Pipeline {
                         doc.content_type.as_deref(),
                     )?;
                     let hints = crate::parse::feed_hints(&doc.body);
-                    let normalized = crate::normalize::normalize(&feed, &doc.info.final_url, now);
+                    let normalized =
+                        crate::normalize::normalize_with(&feed, &doc.info.final_url, now, &options);
                     let published: Vec<Timestamp> =
                         normalized.entries.iter().map(|e| e.published).collect();
                     let fetched = Fetched {

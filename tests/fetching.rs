@@ -484,6 +484,8 @@ async fn harness(path: &str) -> Harness {
             min: Duration::from_secs(300),
             max: Duration::from_secs(86_400),
         },
+        identity: None,
+        tracking_params: Arc::new(Vec::new()),
     };
     Harness {
         script,

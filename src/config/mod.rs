@@ -51,6 +51,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub fetch: FetchConfig,
+    pub dedup: DedupConfig,
     pub sources: Vec<SourceConfig>,
     pub topics: Vec<TopicConfig>,
 }
@@ -86,6 +87,12 @@ pub struct FetchConfig {
     pub proxy: Option<Url>,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct DedupConfig {
+    /// Query parameters dropped from canonical URLs besides the built-in list.
+    pub tracking_params: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
     pub url: Url,
@@ -94,6 +101,9 @@ pub struct SourceConfig {
     pub interval: Option<Duration>,
     /// Lifts the SSRF guard for this source alone.
     pub allow_private: bool,
+    /// How entries are told apart; `None` lets Tributary decide (guid, switching to link when
+    /// guids churn).
+    pub identity: Option<crate::normalize::Identity>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +285,25 @@ impl Config {
             None => default_user_agent(&base_url),
         };
 
+        let mut tracking_params = Vec::new();
+        for p in raw
+            .dedup
+            .and_then(|d| d.tracking_params)
+            .unwrap_or_default()
+        {
+            let name = p.get_ref().trim();
+            if name.is_empty() || name.contains(['&', '=', ' ']) {
+                return Err((
+                    p.span(),
+                    format!(
+                        "dedup.tracking_params: \"{}\" is not a query parameter name",
+                        p.get_ref()
+                    ),
+                ));
+            }
+            tracking_params.push(name.to_string());
+        }
+
         let mut topics = Vec::new();
         let mut slugs_seen = HashSet::new();
         for t in raw.topic {
@@ -339,12 +368,27 @@ impl Config {
                 ),
                 None => None,
             };
+            let identity = match &s.identity {
+                Some(i) => Some(
+                    crate::normalize::Identity::parse(i.get_ref().trim()).ok_or_else(|| {
+                        (
+                            i.span(),
+                            format!(
+                                "source.identity: \"{}\" is not one of guid, link, content",
+                                i.get_ref()
+                            ),
+                        )
+                    })?,
+                ),
+                None => None,
+            };
             sources.push(SourceConfig {
                 url,
                 title: s.title.filter(|t| !t.trim().is_empty()),
                 topics: source_topics,
                 interval,
                 allow_private: s.allow_private.unwrap_or(false),
+                identity,
             });
         }
 
@@ -365,6 +409,7 @@ impl Config {
                 host_delay,
                 proxy,
             },
+            dedup: DedupConfig { tracking_params },
             sources,
             topics,
         })

@@ -10,6 +10,7 @@ pub struct RawConfig {
     pub server: Option<RawServer>,
     pub storage: Option<RawStorage>,
     pub fetch: Option<RawFetch>,
+    pub dedup: Option<RawDedup>,
     #[serde(default)]
     pub source: Vec<RawSource>,
     #[serde(default)]
@@ -53,6 +54,13 @@ pub struct RawSource {
     pub topics: Option<Vec<Spanned<String>>>,
     pub interval: Option<Spanned<String>>,
     pub allow_private: Option<bool>,
+    pub identity: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDedup {
+    pub tracking_params: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -230,3 +230,21 @@ fn polite_fetching_keys_are_validated() {
             .starts_with("feeds.toml:3:17: ")
     );
 }
+
+#[test]
+fn identity_and_tracking_params_are_read_and_checked() {
+    let config = parse("[dedup]\ntracking_params = [\"src\", \"ito_*\"]\n[[source]]\nurl = \"https://a.example/\"\nidentity = \"link\"\n").expect("valid");
+    assert_eq!(config.dedup.tracking_params, ["src", "ito_*"]);
+    assert_eq!(
+        config.sources[0].identity,
+        Some(crate::normalize::Identity::Link)
+    );
+    assert_eq!(
+        error("[[source]]\nurl = \"https://a.example/\"\nidentity = \"title\"\n"),
+        "feeds.toml:3:12: source.identity: \"title\" is not one of guid, link, content"
+    );
+    assert!(
+        error("[dedup]\ntracking_params = [\"a=b\"]\n")
+            .starts_with("feeds.toml:2:20: dedup.tracking_params:")
+    );
+}

@@ -51,6 +51,15 @@ fn entry(e: &crate::store::StoredEntry) -> Entry {
             ..Default::default()
         });
     }
+    // Every other source that carried the story (RFC 4287 §4.2.7.2: rel="via").
+    for (source, link) in &e.also {
+        links.push(Link {
+            href: link.clone().unwrap_or_else(|| source.url.clone()),
+            rel: "via".into(),
+            title: Some(source.title.clone()),
+            ..Default::default()
+        });
+    }
     for enclosure in &e.enclosures {
         links.push(Link {
             href: enclosure.url.clone(),

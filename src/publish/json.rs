@@ -124,7 +124,14 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
                         .collect(),
                     _tributary: Tributary {
                         source: source.clone(),
-                        sources: vec![source],
+                        sources: std::iter::once(source)
+                            .chain(e.also.iter().map(|(s, link)| JsonSource {
+                                title: &s.title,
+                                feed_url: &s.url,
+                                home_page_url: s.site_url.as_deref(),
+                                entry_url: link.as_deref(),
+                            }))
+                            .collect(),
                     },
                 }
             })

@@ -38,7 +38,24 @@ fn item(e: &crate::store::StoredEntry) -> Item {
     let mut item = Item::default();
     item.set_title(Some(display_title(e)));
     item.set_link(e.link.clone());
-    item.set_description(e.content_html.clone().or_else(|| e.summary_html.clone()));
+    let mut description = e.content_html.clone().or_else(|| e.summary_html.clone());
+    if !e.also.is_empty() {
+        // RSS has one <source>; the others are credited in a footer.
+        let credits: Vec<String> = e
+            .also
+            .iter()
+            .map(|(source, link)| {
+                let title = crate::text::escape_html(&source.title);
+                match link {
+                    Some(l) => format!("<a href=\"{}\">{title}</a>", crate::text::escape_html(l)),
+                    None => title,
+                }
+            })
+            .collect();
+        let footer = format!("<p>Also reported by: {}</p>", credits.join(", "));
+        description = Some(description.unwrap_or_default() + &footer);
+    }
+    item.set_description(description);
     item.set_guid(Some(Guid {
         // isPermaLink only when the id is the entry's own web address.
         permalink: e.link.as_deref() == Some(e.public_id.as_str()),

@@ -28,6 +28,7 @@ fn stored(id: &str, title: &str, published: Timestamp) -> StoredEntry {
             site_url: Some("https://pub.example/".into()),
             feed_id: None,
         },
+        also: Vec::new(),
     }
 }
 
@@ -216,4 +217,83 @@ fn atom_ids_are_absolute_iris() {
         atom::atom_id(&e),
         "https://pub.example/feed.xml#Tin%20m%E1%BB%9Bi%201"
     );
+}
+
+fn merged() -> StoredEntry {
+    let mut e = stored("https://pub.example/a", "A", 1_795_000_000);
+    e.link = Some("https://pub.example/a".into());
+    e.also = vec![
+        (
+            SourceRef {
+                url: "https://b.example/rss".into(),
+                title: "B & Co".into(),
+                site_url: None,
+                feed_id: None,
+            },
+            Some("https://b.example/story?id=1".into()),
+        ),
+        (
+            SourceRef {
+                url: "https://c.example/atom".into(),
+                title: "C".into(),
+                site_url: None,
+                feed_id: None,
+            },
+            None,
+        ),
+    ];
+    e
+}
+
+#[test]
+fn a_merged_story_credits_every_source_in_every_format() {
+    let atom =
+        atom_syndication::Feed::read_from(&render(Format::Atom, &page(vec![merged()], "atom"))[..])
+            .expect("atom");
+    let entry = &atom.entries[0];
+    assert_eq!(
+        entry.source.as_ref().map(|s| s.title.value.as_str()),
+        Some("Publisher")
+    );
+    let via: Vec<(&str, Option<&str>)> = entry
+        .links
+        .iter()
+        .filter(|l| l.rel == "via")
+        .map(|l| (l.href.as_str(), l.title.as_deref()))
+        .collect();
+    assert_eq!(
+        via,
+        [
+            ("https://b.example/story?id=1", Some("B & Co")),
+            ("https://c.example/atom", Some("C"))
+        ]
+    );
+
+    let channel = ::rss::Channel::read_from(&render(Format::Rss, &page(vec![merged()], "rss"))[..])
+        .expect("rss");
+    let item = &channel.items[0];
+    assert_eq!(
+        item.source.as_ref().map(|s| s.url.as_str()),
+        Some("https://pub.example/feed.xml")
+    );
+    let description = item.description.as_deref().unwrap_or("");
+    assert!(
+        description.ends_with(
+            "<p>Also reported by: <a href=\"https://b.example/story?id=1\">B &amp; Co</a>, C</p>"
+        ),
+        "{description}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&render(Format::Json, &page(vec![merged()], "json"))).expect("json");
+    let sources = json["items"][0]["_tributary"]["sources"]
+        .as_array()
+        .expect("sources");
+    let titles: Vec<&str> = sources
+        .iter()
+        .map(|s| s["title"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(titles, ["Publisher", "B & Co", "C"]);
+    assert_eq!(sources[1]["feed_url"], "https://b.example/rss");
+    assert_eq!(sources[1]["entry_url"], "https://b.example/story?id=1");
 }

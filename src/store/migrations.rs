@@ -16,6 +16,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0002_polite_fetching.sql",
         include_str!("../../migrations/0002_polite_fetching.sql"),
     ),
+    (
+        "0003_dedup.sql",
+        include_str!("../../migrations/0003_dedup.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

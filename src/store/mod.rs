@@ -114,6 +114,8 @@ pub struct StoredEntry {
     pub changed: Timestamp,
     pub sort_at: Timestamp,
     pub source: SourceRef,
+    /// Every other source that carried the story, first seen first, with its link to it.
+    pub also: Vec<(SourceRef, Option<String>)>,
 }
 
 /// A source's fetch state, for `status` and the scheduler.
@@ -143,6 +145,8 @@ pub struct SourceState {
     pub feed_hint_secs: Option<i64>,
     pub skip_hours: Vec<u8>,
     pub skip_days: Vec<u8>,
+    /// `link` once guid churn was detected.
+    pub identity_mode: Option<String>,
 }
 
 /// What the scheduler decided after a refresh, and what it remembers for the next one.
@@ -381,15 +385,38 @@ impl Store {
             let topics = source_topics(&tx, source)?;
             let mut stats = RefreshStats::default();
             {
-                let known = known_entries(&tx, source, entries)?;
+                let keys_json = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
+                let mut known = known_entries(&tx, source, &keys_json)?;
                 let mut stmts = EntryStatements::prepare(&tx)?;
+                let mut churned = 0;
+                let context = DocumentContext {
+                    source,
+                    keys_json: &keys_json,
+                    topics: &topics,
+                    now,
+                };
                 for entry in entries {
-                    let stored = known.get(entry.key.as_str()).cloned();
-                    match upsert_entry(&mut stmts, source, entry, stored, &topics, now)? {
+                    let stored = known.remove(entry.key.as_str());
+                    match upsert_entry(&mut stmts, &context, entry, stored, &mut churned)? {
                         Upsert::New => stats.new += 1,
+                        Upsert::Merged => {
+                            stats.new += 1;
+                            stats.merged += 1;
+                        }
                         Upsert::Updated => stats.updated += 1,
                         Upsert::Unchanged => stats.unchanged += 1,
                     }
+                }
+                stats.churned = churned;
+                // Guids that change on every fetch while links stay: identify by link from now on.
+                if churned >= 2 && churned * 2 >= entries.len() {
+                    let switched = tx
+                        .execute(
+                            "UPDATE sources SET identity_mode = 'link' WHERE id = ?1 AND identity_mode IS NULL",
+                            [source.0],
+                        )
+                        .context("switching identity")?;
+                    stats.switched_to_link = switched > 0;
                 }
             }
             let changed = tx
@@ -553,10 +580,13 @@ impl Store {
                             site_url: r.get(16)?,
                             feed_id: r.get(17)?,
                         },
+                        also: Vec::new(),
                     })
                 })
                 .context("reading topic")?;
-            rows.collect::<Result<Vec<_>, _>>().context("reading topic")
+            let mut entries = rows.collect::<Result<Vec<_>, _>>().context("reading topic")?;
+            attach_other_sources(conn, &mut entries)?;
+            Ok(entries)
         })
     }
 
@@ -579,13 +609,60 @@ impl Store {
     }
 }
 
+/// Fills `also` for a page of entries with one query.
+fn attach_other_sources(conn: &Connection, entries: &mut [StoredEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let ids = to_json(&entries.iter().map(|e| e.id).collect::<Vec<_>>());
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT g.entry_id, s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id, g.link
+             FROM json_each(?1) AS k
+             JOIN sightings g ON g.entry_id = k.value
+             JOIN entries e ON e.id = g.entry_id
+             JOIN sources s ON s.id = g.source_id
+             WHERE g.source_id != e.source_id
+             ORDER BY g.entry_id, g.first_seen_at, g.source_id",
+        )
+        .context("reading sightings")?;
+    let rows = stmt
+        .query_map([ids], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                SourceRef {
+                    url: r.get(1)?,
+                    title: r.get(2)?,
+                    site_url: r.get(3)?,
+                    feed_id: r.get(4)?,
+                },
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })
+        .context("reading sightings")?;
+    let mut by_entry: HashMap<i64, Vec<(SourceRef, Option<String>)>> = HashMap::new();
+    for row in rows {
+        let (id, source, link) = row.context("reading sightings")?;
+        let list = by_entry.entry(id).or_default();
+        if !list.iter().any(|(s, _)| s.url == source.url) {
+            list.push((source, link));
+        }
+    }
+    for entry in entries {
+        if let Some(list) = by_entry.remove(&entry.id) {
+            entry.also = list;
+        }
+    }
+    Ok(())
+}
+
 const SOURCE_STATE_SELECT: &str =
     "SELECT s.id, s.url, s.etag, s.last_modified, s.last_fetch_at, s.last_success_at,
         s.last_status, s.last_error, s.consecutive_failures, s.next_due_at,
         (SELECT COUNT(*) FROM sightings g WHERE g.source_id = s.id),
         s.fetch_url, s.redirect_target, s.redirect_streak, s.body_hash, s.last_unconditional_at,
         s.failure_class, s.gone_streak, s.retry_after_until, s.adaptive_secs, s.interval_secs,
-        s.feed_hint_secs, s.skip_hours, s.skip_days
+        s.feed_hint_secs, s.skip_hours, s.skip_days, s.identity_mode
      FROM sources s";
 
 fn small_list(text: Option<String>) -> Vec<u8> {
@@ -629,6 +706,7 @@ fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
         feed_hint_secs: r.get(21)?,
         skip_hours: small_list(r.get(22)?),
         skip_days: small_list(r.get(23)?),
+        identity_mode: r.get(24)?,
     })
 }
 
@@ -639,12 +717,6 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
-}
-
-enum Upsert {
-    New,
-    Updated,
-    Unchanged,
 }
 
 fn source_topics(tx: &Transaction<'_>, source: SourceId) -> Result<Vec<String>, StoreError> {
@@ -661,25 +733,43 @@ fn source_topics(tx: &Transaction<'_>, source: SourceId) -> Result<Vec<String>, 
     Ok(topics)
 }
 
-/// What the store already holds of this document's entries, by key: (entry id, content hash,
-/// updated time). One query for the whole document instead of one per entry.
+/// What the store holds of one of this source's stories.
+#[derive(Debug, Clone)]
+struct Known {
+    entry_id: i64,
+    /// This source's version of it.
+    hash: String,
+    updated_at: Timestamp,
+    /// Whether this source is the one the story is published under (its first sighting).
+    primary: bool,
+}
+
+/// What the store already holds of this document's entries, by key. One query for the whole
+/// document instead of one per entry.
 fn known_entries(
     tx: &Transaction<'_>,
     source: SourceId,
-    entries: &[NewEntry],
-) -> Result<HashMap<String, (i64, String, Timestamp)>, StoreError> {
-    let keys = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
+    keys_json: &str,
+) -> Result<HashMap<String, Known>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT g.entry_key, e.id, e.content_hash, e.updated_at
+            "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at, e.source_id = ?1
              FROM json_each(?2) AS k
              JOIN sightings g ON g.source_id = ?1 AND g.entry_key = k.value
              JOIN entries e ON e.id = g.entry_id",
         )
         .context("looking up entries")?;
     let rows = stmt
-        .query_map(params![source.0, keys], |r| {
-            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_map(params![source.0, keys_json], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Known {
+                    entry_id: r.get(1)?,
+                    hash: r.get(2)?,
+                    updated_at: r.get(3)?,
+                    primary: r.get(4)?,
+                },
+            ))
         })
         .context("looking up entries")?;
     rows.collect::<Result<HashMap<_, _>, _>>()
@@ -693,19 +783,25 @@ struct EntryStatements<'tx> {
     insert: rusqlite::CachedStatement<'tx>,
     sighting: rusqlite::CachedStatement<'tx>,
     topic: rusqlite::CachedStatement<'tx>,
+    churned: rusqlite::CachedStatement<'tx>,
+    rekey: rusqlite::CachedStatement<'tx>,
+    same_url: rusqlite::CachedStatement<'tx>,
 }
 
 impl<'tx> EntryStatements<'tx> {
     fn prepare(tx: &'tx Transaction<'_>) -> Result<EntryStatements<'tx>, StoreError> {
         Ok(EntryStatements {
             seen: tx
-                .prepare_cached("UPDATE sightings SET last_seen_at = ?3 WHERE source_id = ?1 AND entry_key = ?2")
+                .prepare_cached(
+                    "UPDATE sightings SET last_seen_at = ?3, content_hash = ?4, link = ?5, canonical_url = ?6
+                     WHERE source_id = ?1 AND entry_key = ?2",
+                )
                 .context("marking entry seen")?,
             update: tx
                 .prepare_cached(
                     "UPDATE entries SET public_id = ?2, link = ?3, title = ?4, summary_html = ?5, content_html = ?6,
                         authors = ?7, categories = ?8, enclosures = ?9, language = ?10,
-                        updated_at = ?11, changed_at = ?12, content_hash = ?13
+                        updated_at = ?11, changed_at = ?12, content_hash = ?13, canonical_url = ?14
                      WHERE id = ?1",
                 )
                 .context("updating entry")?,
@@ -713,49 +809,142 @@ impl<'tx> EntryStatements<'tx> {
                 .prepare_cached(
                     "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
                         authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
-                        changed_at, content_hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
+                        changed_at, content_hash, canonical_url)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
                 )
                 .context("inserting entry")?,
             sighting: tx
                 .prepare_cached(
-                    "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at)
-                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                    "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at,
+                        content_hash, link, canonical_url)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
                 )
                 .context("inserting sighting")?,
             topic: tx
                 .prepare_cached("INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id) VALUES (?1, ?2, ?3)")
                 .context("inserting entry topics")?,
+            // A sighting of this source with the same link whose key is gone from the document:
+            // the same story under a new guid.
+            churned: tx
+                .prepare_cached(
+                    "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at, e.source_id = ?1
+                     FROM sightings g JOIN entries e ON e.id = g.entry_id
+                     WHERE g.source_id = ?1 AND g.canonical_url = ?2 AND g.entry_key LIKE 'guid:%'
+                       AND g.entry_key NOT IN (SELECT value FROM json_each(?3))
+                     LIMIT 1",
+                )
+                .context("looking for guid churn")?,
+            rekey: tx
+                .prepare_cached("UPDATE sightings SET entry_key = ?3 WHERE source_id = ?1 AND entry_key = ?2")
+                .context("re-keying sighting")?,
+            same_url: tx
+                // Another source's story at the same address; a source's own entries sharing a link
+                // (a live page's updates) stay apart.
+                .prepare_cached(
+                    "SELECT e.id, e.published_at FROM entries e WHERE e.canonical_url = ?1
+                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)
+                     ORDER BY e.id LIMIT 1",
+                )
+                .context("matching canonical URL")?,
         })
     }
 }
 
+enum Upsert {
+    New,
+    /// A story another source carried already: one more sighting of it.
+    Merged,
+    Updated,
+    Unchanged,
+}
+
+/// What every entry of one document shares.
+struct DocumentContext<'a> {
+    source: SourceId,
+    /// The document's keys, as a JSON array.
+    keys_json: &'a str,
+    topics: &'a [String],
+    now: Timestamp,
+}
+
 fn upsert_entry(
     stmts: &mut EntryStatements<'_>,
-    source: SourceId,
+    doc: &DocumentContext<'_>,
     entry: &NewEntry,
-    known: Option<(i64, String, Timestamp)>,
-    topics: &[String],
-    now: Timestamp,
+    known: Option<Known>,
+    churned: &mut usize,
 ) -> Result<Upsert, StoreError> {
+    let DocumentContext {
+        source,
+        keys_json,
+        topics,
+        now,
+    } = *doc;
+    let known = match (known, &entry.canonical_url) {
+        (Some(k), _) => Some(k),
+        (None, Some(canonical)) if entry.key.starts_with("guid:") => {
+            let found = stmts
+                .churned
+                .query_row(params![source.0, canonical, keys_json], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        Known {
+                            entry_id: r.get(1)?,
+                            hash: r.get(2)?,
+                            updated_at: r.get(3)?,
+                            primary: r.get(4)?,
+                        },
+                    ))
+                })
+                .optional()
+                .context("looking for guid churn")?;
+            match found {
+                Some((old_key, k)) => {
+                    stmts
+                        .rekey
+                        .execute(params![source.0, old_key, entry.key])
+                        .context("re-keying sighting")?;
+                    *churned += 1;
+                    Some(k)
+                }
+                None => None,
+            }
+        }
+        (None, _) => None,
+    };
+    let seen = |stmts: &mut EntryStatements<'_>| {
+        stmts
+            .seen
+            .execute(params![
+                source.0,
+                entry.key,
+                now,
+                entry.content_hash,
+                entry.link,
+                entry.canonical_url
+            ])
+            .context("marking entry seen")
+    };
     match known {
-        Some((_, hash, _)) if hash == entry.content_hash => {
-            stmts
-                .seen
-                .execute(params![source.0, entry.key, now])
-                .context("marking entry seen")?;
+        Some(k) if k.hash == entry.content_hash => {
+            seen(stmts)?;
             Ok(Upsert::Unchanged)
         }
-        Some((id, _, stored_updated)) => {
+        Some(k) => {
+            seen(stmts)?;
+            if !k.primary {
+                // Another source's copy changed; the story is published from its first sighting.
+                return Ok(Upsert::Unchanged);
+            }
             // The publisher's own update time when it moved forward, else the time we noticed.
             let updated = entry
                 .updated
-                .filter(|u| *u > stored_updated)
-                .unwrap_or(now.max(stored_updated));
+                .filter(|u| *u > k.updated_at)
+                .unwrap_or(now.max(k.updated_at));
             stmts
                 .update
                 .execute(params![
-                    id,
+                    k.entry_id,
                     entry.public_id,
                     entry.link,
                     entry.title,
@@ -767,50 +956,70 @@ fn upsert_entry(
                     entry.language,
                     updated,
                     now,
-                    entry.content_hash
+                    entry.content_hash,
+                    entry.canonical_url
                 ])
                 .context("updating entry")?;
-            stmts
-                .seen
-                .execute(params![source.0, entry.key, now])
-                .context("marking entry seen")?;
             Ok(Upsert::Updated)
         }
         None => {
-            let updated = entry
-                .updated
-                .unwrap_or(entry.published)
-                .max(entry.published);
-            let id = stmts
-                .insert
-                .insert(params![
-                    source.0,
-                    entry.public_id,
-                    entry.link,
-                    entry.title,
-                    entry.summary_html,
-                    entry.content_html,
-                    to_json(&entry.authors),
-                    to_json(&entry.categories),
-                    to_json(&entry.enclosures),
-                    entry.language,
-                    entry.published,
-                    updated,
-                    now,
-                    entry.content_hash
-                ])
-                .context("inserting entry")?;
+            let existing: Option<(i64, Timestamp)> = match &entry.canonical_url {
+                Some(canonical) => stmts
+                    .same_url
+                    .query_row(params![canonical, source.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .context("matching canonical URL")?,
+                None => None,
+            };
+            let (id, sort_at, outcome) = match existing {
+                Some((id, published)) => (id, published, Upsert::Merged),
+                None => {
+                    let updated = entry
+                        .updated
+                        .unwrap_or(entry.published)
+                        .max(entry.published);
+                    let id = stmts
+                        .insert
+                        .insert(params![
+                            source.0,
+                            entry.public_id,
+                            entry.link,
+                            entry.title,
+                            entry.summary_html,
+                            entry.content_html,
+                            to_json(&entry.authors),
+                            to_json(&entry.categories),
+                            to_json(&entry.enclosures),
+                            entry.language,
+                            entry.published,
+                            updated,
+                            now,
+                            entry.content_hash,
+                            entry.canonical_url
+                        ])
+                        .context("inserting entry")?;
+                    (id, entry.published, Upsert::New)
+                }
+            };
             stmts
                 .sighting
-                .execute(params![source.0, entry.key, id, now])
+                .execute(params![
+                    source.0,
+                    entry.key,
+                    id,
+                    now,
+                    entry.content_hash,
+                    entry.link,
+                    entry.canonical_url
+                ])
                 .context("inserting sighting")?;
             for topic in topics {
                 stmts
                     .topic
-                    .execute(params![topic, entry.published, id])
+                    .execute(params![topic, sort_at, id])
                     .context("inserting entry topics")?;
             }
-            Ok(Upsert::New)
+            Ok(outcome)
         }
     }
 }

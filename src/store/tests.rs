@@ -115,7 +115,8 @@ fn storing_the_same_document_twice_adds_nothing() {
         RefreshStats {
             new: 2,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            ..Default::default()
         }
     );
     let generation = store.generation();
@@ -133,7 +134,8 @@ fn storing_the_same_document_twice_adds_nothing() {
         RefreshStats {
             new: 0,
             updated: 0,
-            unchanged: 2
+            unchanged: 2,
+            ..Default::default()
         }
     );
     assert_eq!(
@@ -177,7 +179,8 @@ fn changed_entry_is_updated_in_place() {
         RefreshStats {
             new: 0,
             updated: 1,
-            unchanged: 0
+            unchanged: 0,
+            ..Default::default()
         }
     );
     let rows = store.topic_entries(&slug("news"), 50).expect("read");
@@ -365,4 +368,204 @@ fn file_database_uses_wal_and_reader_connections() {
     drop(store);
     // Reopening an up-to-date database applies nothing and succeeds.
     Store::open(&path).expect("reopen");
+}
+
+fn linked(key: &str, link: &str, title: &str) -> NewEntry {
+    NewEntry {
+        link: Some(link.to_string()),
+        canonical_url: crate::normalize::canonical::canonical_url(link, &[]),
+        ..entry(key, title, 100)
+    }
+}
+
+fn two_sources(store: &Store) -> (SourceId, SourceId) {
+    let ids = store
+        .sync_sources(&[
+            SourceSpec {
+                url: "https://a.example/feed".into(),
+                title: Some("A".into()),
+                topics: vec![slug("news")],
+            },
+            SourceSpec {
+                url: "https://b.example/feed".into(),
+                title: Some("B".into()),
+                topics: vec![slug("sport")],
+            },
+        ])
+        .expect("sync");
+    (ids[0], ids[1])
+}
+
+#[test]
+fn one_story_from_two_sources_is_one_entry_crediting_both() {
+    let store = Store::open_in_memory().expect("store");
+    let (a, b) = two_sources(&store);
+    let meta = FeedMeta::default();
+    let none = Validators::default();
+    store
+        .record_document(
+            a,
+            &meta,
+            &[linked(
+                "a-1",
+                "https://wire.example/story?id=9&utm_source=a",
+                "Story",
+            )],
+            &Fetched::plain(&none),
+            1000,
+        )
+        .expect("store");
+    let stats = store
+        .record_document(
+            b,
+            &meta,
+            &[linked(
+                "b-7",
+                "https://WIRE.example/story?fbclid=x&id=9",
+                "Story (B)",
+            )],
+            &Fetched::plain(&none),
+            2000,
+        )
+        .expect("store");
+    assert_eq!((stats.new, stats.merged), (1, 1));
+    let all = store.topic_entries(&TopicSlug::all(), 50).expect("read");
+    assert_eq!(all.len(), 1, "one story");
+    assert_eq!(
+        all[0].public_id, "a-1",
+        "published under its first sighting"
+    );
+    assert_eq!(all[0].source.title, "A");
+    assert_eq!(all[0].also.len(), 1);
+    assert_eq!(all[0].also[0].0.title, "B");
+    assert_eq!(
+        all[0].also[0].1.as_deref(),
+        Some("https://WIRE.example/story?fbclid=x&id=9")
+    );
+    // It is in the topics of both sources.
+    assert_eq!(
+        store.topic_entries(&slug("news"), 50).expect("read").len(),
+        1
+    );
+    assert_eq!(
+        store.topic_entries(&slug("sport"), 50).expect("read").len(),
+        1
+    );
+    // A change in B's copy does not rewrite the story published from A.
+    let stats = store
+        .record_document(
+            b,
+            &meta,
+            &[linked(
+                "b-7",
+                "https://wire.example/story?id=9",
+                "Story (B, edited)",
+            )],
+            &Fetched::plain(&none),
+            3000,
+        )
+        .expect("store");
+    assert_eq!(stats.updated, 0);
+    assert_eq!(
+        store.topic_entries(&TopicSlug::all(), 50).expect("read")[0].title,
+        "Story"
+    );
+    // A change in A's copy does.
+    let stats = store
+        .record_document(
+            a,
+            &meta,
+            &[linked(
+                "a-1",
+                "https://wire.example/story?id=9",
+                "Story, corrected",
+            )],
+            &Fetched::plain(&none),
+            4000,
+        )
+        .expect("store");
+    assert_eq!(stats.updated, 1);
+    assert_eq!(
+        store.topic_entries(&TopicSlug::all(), 50).expect("read")[0].title,
+        "Story, corrected"
+    );
+}
+
+#[test]
+fn guid_churn_is_recognized_and_switches_the_source_to_link_identity() {
+    let (store, id) = store_with_source(&["news"]);
+    let meta = FeedMeta::default();
+    let none = Validators::default();
+    let doc = |round: &str| -> Vec<NewEntry> {
+        (1..=3)
+            .map(|i| {
+                linked(
+                    &format!("{round}-{i}"),
+                    &format!("https://a.example/post/{i}"),
+                    &format!("Post {i}"),
+                )
+            })
+            .collect()
+    };
+    let first = store
+        .record_document(id, &meta, &doc("r1"), &Fetched::plain(&none), 1000)
+        .expect("store");
+    assert_eq!(first.new, 3);
+    let second = store
+        .record_document(id, &meta, &doc("r2"), &Fetched::plain(&none), 2000)
+        .expect("store");
+    assert_eq!(
+        (second.new, second.unchanged, second.churned),
+        (0, 3, 3),
+        "new guids, same links: the same stories"
+    );
+    assert!(second.switched_to_link);
+    assert_eq!(
+        store
+            .source_state(id)
+            .expect("state")
+            .identity_mode
+            .as_deref(),
+        Some("link")
+    );
+    assert_eq!(
+        store
+            .topic_entries(&TopicSlug::all(), 50)
+            .expect("read")
+            .len(),
+        3
+    );
+    let third = store
+        .record_document(id, &meta, &doc("r3"), &Fetched::plain(&none), 3000)
+        .expect("store");
+    assert!(!third.switched_to_link, "switched once");
+}
+
+#[test]
+fn two_guids_sharing_a_link_in_one_document_stay_two_entries() {
+    let (store, id) = store_with_source(&[]);
+    let meta = FeedMeta::default();
+    let none = Validators::default();
+    let live = vec![
+        linked("live-1", "https://a.example/live", "Live: update 1"),
+        linked("live-2", "https://a.example/live", "Live: update 2"),
+    ];
+    store
+        .record_document(id, &meta, &live[..1], &Fetched::plain(&none), 1000)
+        .expect("store");
+    let stats = store
+        .record_document(id, &meta, &live, &Fetched::plain(&none), 2000)
+        .expect("store");
+    assert_eq!(
+        stats.churned, 0,
+        "the old guid is still in the document: not churn"
+    );
+    assert_eq!((stats.new, stats.merged), (1, 0));
+    assert_eq!(
+        store
+            .topic_entries(&TopicSlug::all(), 50)
+            .expect("read")
+            .len(),
+        2
+    );
 }
