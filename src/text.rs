@@ -44,6 +44,25 @@ pub fn fold_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The text of sanitized HTML, cheaply: tags dropped, the serializer's escapes undone. (Only for
+/// the sanitizer's own output, which is well formed; use [`html_to_text`] for anything else.)
+pub fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    unescape_serialized(&out)
+}
+
 /// Sanitized HTML in a form where trivial differences vanish: runs of white space become one
 /// space and each tag's attributes are sorted. (The sanitizer's serializer always writes
 /// attributes as `name="value"` with `"` escaped, which this relies on.)

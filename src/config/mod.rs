@@ -91,6 +91,11 @@ pub struct FetchConfig {
 pub struct DedupConfig {
     /// Query parameters dropped from canonical URLs besides the built-in list.
     pub tracking_params: Vec<String>,
+    /// Largest fingerprint distance (0–3) at which stories from different sources are merged;
+    /// 0 merges only identical canonical URLs.
+    pub near_duplicate_distance: u32,
+    /// How far back a story is looked for.
+    pub window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -285,12 +290,24 @@ impl Config {
             None => default_user_agent(&base_url),
         };
 
+        let dedup = raw.dedup.unwrap_or_default();
+        let near_duplicate_distance = match &dedup.near_duplicate_distance {
+            Some(d) if *d.get_ref() > 3 => {
+                return Err((
+                    d.span(),
+                    "dedup.near_duplicate_distance: must be 0 to 3".into(),
+                ));
+            }
+            Some(d) => *d.get_ref(),
+            None => 3,
+        };
+        let window = duration_or(
+            &dedup.window,
+            "dedup.window",
+            Duration::from_secs(72 * 3600),
+        )?;
         let mut tracking_params = Vec::new();
-        for p in raw
-            .dedup
-            .and_then(|d| d.tracking_params)
-            .unwrap_or_default()
-        {
+        for p in dedup.tracking_params.unwrap_or_default() {
             let name = p.get_ref().trim();
             if name.is_empty() || name.contains(['&', '=', ' ']) {
                 return Err((
@@ -409,7 +426,11 @@ impl Config {
                 host_delay,
                 proxy,
             },
-            dedup: DedupConfig { tracking_params },
+            dedup: DedupConfig {
+                tracking_params,
+                near_duplicate_distance,
+                window,
+            },
             sources,
             topics,
         })

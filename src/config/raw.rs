@@ -61,6 +61,8 @@ pub struct RawSource {
 #[serde(deny_unknown_fields)]
 pub struct RawDedup {
     pub tracking_params: Option<Vec<Spanned<String>>>,
+    pub near_duplicate_distance: Option<Spanned<u32>>,
+    pub window: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

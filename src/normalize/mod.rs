@@ -4,6 +4,7 @@
 //! absolute) and the date policy. Does no I/O and never reads the clock.
 
 pub mod canonical;
+pub mod fingerprint;
 
 use std::collections::HashSet;
 
@@ -233,7 +234,16 @@ fn normalize_entry(
         }
     }
 
+    let body_text = content_html
+        .as_deref()
+        .or(summary_html.as_deref())
+        .map(crate::text::strip_tags)
+        .unwrap_or_default();
+    let fingerprint = fingerprint::fingerprint(&title, &body_text);
+    let title_numbers = fingerprint::title_numbers(&title);
     NewEntry {
+        fingerprint,
+        title_numbers,
         key,
         public_id,
         link,

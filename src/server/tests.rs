@@ -42,6 +42,8 @@ fn add_entry(store: &Store, title: &str) {
         published: 1_700_000_000,
         updated: None,
         content_hash: title.into(),
+        fingerprint: None,
+        title_numbers: String::new(),
     };
     store
         .record_document(
@@ -247,6 +249,8 @@ async fn an_id_appears_once_per_document() {
             published: 1_700_000_000,
             updated: None,
             content_hash: "h".into(),
+            fingerprint: None,
+            title_numbers: String::new(),
         };
         store
             .record_document(

@@ -20,6 +20,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0003_dedup.sql",
         include_str!("../../migrations/0003_dedup.sql"),
     ),
+    (
+        "0004_near_duplicates.sql",
+        include_str!("../../migrations/0004_near_duplicates.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -164,7 +164,26 @@ pub struct ScheduleRecord {
     pub redirect_streak: u32,
 }
 
+/// When two stories from different sources are one (see `normalize::fingerprint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NearDuplicates {
+    /// Largest Hamming distance between fingerprints of one story (0 turns matching off, at most 3).
+    pub max_distance: u32,
+    /// How far back, in seconds of first sighting, a story is looked for.
+    pub window: i64,
+}
+
+impl Default for NearDuplicates {
+    fn default() -> NearDuplicates {
+        NearDuplicates {
+            max_distance: 3,
+            window: 72 * 3600,
+        }
+    }
+}
+
 pub struct Store {
+    near_duplicates: Mutex<NearDuplicates>,
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -217,11 +236,19 @@ impl Store {
     fn from_writer(path: Option<PathBuf>, mut conn: Connection) -> Result<Store, StoreError> {
         migrations::apply(&mut conn)?;
         Ok(Store {
+            near_duplicates: Mutex::new(NearDuplicates::default()),
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             generation: AtomicU64::new(1),
         })
+    }
+
+    pub fn set_near_duplicates(&self, settings: NearDuplicates) {
+        *self
+            .near_duplicates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = settings;
     }
 
     pub fn generation(&self) -> u64 {
@@ -394,6 +421,7 @@ impl Store {
                     keys_json: &keys_json,
                     topics: &topics,
                     now,
+                    near: *self.near_duplicates.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
                 };
                 for entry in entries {
                     let stored = known.remove(entry.key.as_str());
@@ -587,6 +615,19 @@ impl Store {
             let mut entries = rows.collect::<Result<Vec<_>, _>>().context("reading topic")?;
             attach_other_sources(conn, &mut entries)?;
             Ok(entries)
+        })
+    }
+
+    /// Which story each (source URL, entry key) sighting belongs to.
+    pub fn sightings(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT s.url, g.entry_key, g.entry_id FROM sightings g JOIN sources s ON s.id = g.source_id")
+                .context("reading sightings")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .context("reading sightings")?;
+            rows.collect::<Result<Vec<_>, _>>().context("reading sightings")
         })
     }
 
@@ -786,6 +827,7 @@ struct EntryStatements<'tx> {
     churned: rusqlite::CachedStatement<'tx>,
     rekey: rusqlite::CachedStatement<'tx>,
     same_url: rusqlite::CachedStatement<'tx>,
+    near: rusqlite::CachedStatement<'tx>,
 }
 
 impl<'tx> EntryStatements<'tx> {
@@ -809,8 +851,10 @@ impl<'tx> EntryStatements<'tx> {
                 .prepare_cached(
                     "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
                         authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
-                        changed_at, content_hash, canonical_url)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
+                        changed_at, content_hash, canonical_url, fingerprint, band0, band1, band2, band3,
+                        title_numbers)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16,
+                        ?17, ?18, ?19, ?20, ?21)",
                 )
                 .context("inserting entry")?,
             sighting: tx
@@ -846,6 +890,16 @@ impl<'tx> EntryStatements<'tx> {
                      ORDER BY e.id LIMIT 1",
                 )
                 .context("matching canonical URL")?,
+            // Stories of other sources in the window sharing a band with the fingerprint.
+            near: tx
+                .prepare_cached(
+                    "SELECT e.id, e.published_at, e.fingerprint, e.title_numbers FROM entries e
+                     WHERE (e.band0 = ?1 OR e.band1 = ?2 OR e.band2 = ?3 OR e.band3 = ?4)
+                       AND e.first_seen_at >= ?5
+                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?6)
+                     LIMIT 200",
+                )
+                .context("matching near duplicates")?,
         })
     }
 }
@@ -865,6 +919,7 @@ struct DocumentContext<'a> {
     keys_json: &'a str,
     topics: &'a [String],
     now: Timestamp,
+    near: NearDuplicates,
 }
 
 fn upsert_entry(
@@ -879,6 +934,7 @@ fn upsert_entry(
         keys_json,
         topics,
         now,
+        near,
     } = *doc;
     let known = match (known, &entry.canonical_url) {
         (Some(k), _) => Some(k),
@@ -971,9 +1027,17 @@ fn upsert_entry(
                     .context("matching canonical URL")?,
                 None => None,
             };
+            let existing = match existing {
+                Some(found) => Some(found),
+                None => near_duplicate(stmts, entry, source, now, near)?,
+            };
             let (id, sort_at, outcome) = match existing {
                 Some((id, published)) => (id, published, Upsert::Merged),
                 None => {
+                    let bands = match entry.fingerprint {
+                        Some(f) => crate::normalize::fingerprint::bands(f).map(Some),
+                        None => [None; 4],
+                    };
                     let updated = entry
                         .updated
                         .unwrap_or(entry.published)
@@ -995,7 +1059,13 @@ fn upsert_entry(
                             updated,
                             now,
                             entry.content_hash,
-                            entry.canonical_url
+                            entry.canonical_url,
+                            entry.fingerprint.map(|f| f as i64),
+                            bands[0],
+                            bands[1],
+                            bands[2],
+                            bands[3],
+                            entry.title_numbers
                         ])
                         .context("inserting entry")?;
                     (id, entry.published, Upsert::New)
@@ -1022,6 +1092,58 @@ fn upsert_entry(
             Ok(outcome)
         }
     }
+}
+
+/// Another source's story in the window whose fingerprint is within `max_distance` of this one's,
+/// and whose title carries the same numbers: the same story syndicated under another URL.
+fn near_duplicate(
+    stmts: &mut EntryStatements<'_>,
+    entry: &NewEntry,
+    source: SourceId,
+    now: Timestamp,
+    near: NearDuplicates,
+) -> Result<Option<(i64, Timestamp)>, StoreError> {
+    let Some(fingerprint) = entry.fingerprint else {
+        return Ok(None);
+    };
+    if near.max_distance == 0 {
+        return Ok(None);
+    }
+    let bands = crate::normalize::fingerprint::bands(fingerprint);
+    let rows = stmts
+        .near
+        .query_map(
+            params![
+                bands[0],
+                bands[1],
+                bands[2],
+                bands[3],
+                now - near.window,
+                source.0
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Timestamp>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .context("matching near duplicates")?;
+    let mut best: Option<(u32, i64, Timestamp)> = None;
+    for row in rows {
+        let (id, published, candidate, numbers) = row.context("matching near duplicates")?;
+        let Some(candidate) = candidate else { continue };
+        let distance = crate::normalize::fingerprint::distance(fingerprint, candidate as u64);
+        if distance <= near.max_distance
+            && numbers == entry.title_numbers
+            && best.is_none_or(|(d, ..)| distance < d)
+        {
+            best = Some((distance, id, published));
+        }
+    }
+    Ok(best.map(|(_, id, published)| (id, published)))
 }
 
 /// Recomputes every entry's topics from the topics of the sources that carried it.

@@ -17,6 +17,8 @@ fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
         published,
         updated: None,
         content_hash: crate::text::hash_parts(&[title]),
+        fingerprint: None,
+        title_numbers: String::new(),
     }
 }
 
