@@ -35,7 +35,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
         .collect();
     let ids = store.sync_sources(&specs)?;
     store.set_near_duplicates(crate::store::NearDuplicates {
-        max_distance: config.dedup.near_duplicate_distance,
+        threshold: config.dedup.near_duplicate_threshold,
         window: i64::try_from(config.dedup.window.as_secs()).unwrap_or(i64::MAX),
     });
     let tracking = Arc::new(config.dedup.tracking_params.clone());

@@ -91,9 +91,10 @@ pub struct FetchConfig {
 pub struct DedupConfig {
     /// Query parameters dropped from canonical URLs besides the built-in list.
     pub tracking_params: Vec<String>,
-    /// Largest fingerprint distance (0–3) at which stories from different sources are merged;
-    /// 0 merges only identical canonical URLs.
-    pub near_duplicate_distance: u32,
+    /// Least estimated similarity (0 to 1, of the three-word shingles of title and text) at
+    /// which stories of different sources are merged; 1.0 merges only identical text, and a
+    /// value above 1 turns near-duplicate merging off (identical canonical URLs still merge).
+    pub near_duplicate_threshold: f64,
     /// How far back a story is looked for.
     pub window: Duration,
 }
@@ -291,15 +292,16 @@ impl Config {
         };
 
         let dedup = raw.dedup.unwrap_or_default();
-        let near_duplicate_distance = match &dedup.near_duplicate_distance {
-            Some(d) if *d.get_ref() > 3 => {
+        let near_duplicate_threshold = match &dedup.near_duplicate_threshold {
+            Some(t) if !(t.get_ref().is_finite() && *t.get_ref() > 0.0) => {
                 return Err((
-                    d.span(),
-                    "dedup.near_duplicate_distance: must be 0 to 3".into(),
+                    t.span(),
+                    "dedup.near_duplicate_threshold: must be more than 0 (above 1 turns it off)"
+                        .into(),
                 ));
             }
-            Some(d) => *d.get_ref(),
-            None => 3,
+            Some(t) => *t.get_ref(),
+            None => 0.5,
         };
         let window = duration_or(
             &dedup.window,
@@ -428,7 +430,7 @@ impl Config {
             },
             dedup: DedupConfig {
                 tracking_params,
-                near_duplicate_distance,
+                near_duplicate_threshold,
                 window,
             },
             sources,

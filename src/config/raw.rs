@@ -61,7 +61,7 @@ pub struct RawSource {
 #[serde(deny_unknown_fields)]
 pub struct RawDedup {
     pub tracking_params: Option<Vec<Spanned<String>>>,
-    pub near_duplicate_distance: Option<Spanned<u32>>,
+    pub near_duplicate_threshold: Option<Spanned<f64>>,
     pub window: Option<Spanned<String>>,
 }
 

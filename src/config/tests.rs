@@ -252,15 +252,16 @@ fn identity_and_tracking_params_are_read_and_checked() {
 #[test]
 fn near_duplicate_settings_are_read_and_bounded() {
     let config = parse("").expect("valid");
-    assert_eq!(config.dedup.near_duplicate_distance, 3);
+    assert_eq!(config.dedup.near_duplicate_threshold, 0.5);
     assert_eq!(config.dedup.window, Duration::from_secs(72 * 3600));
-    let config = parse("[dedup]\nnear_duplicate_distance = 0\nwindow = \"24h\"\n").expect("valid");
+    let config =
+        parse("[dedup]\nnear_duplicate_threshold = 0.8\nwindow = \"24h\"\n").expect("valid");
     assert_eq!(
-        (config.dedup.near_duplicate_distance, config.dedup.window),
-        (0, Duration::from_secs(86_400))
+        (config.dedup.near_duplicate_threshold, config.dedup.window),
+        (0.8, Duration::from_secs(86_400))
     );
     assert_eq!(
-        error("[dedup]\nnear_duplicate_distance = 9\n"),
-        "feeds.toml:2:27: dedup.near_duplicate_distance: must be 0 to 3"
+        error("[dedup]\nnear_duplicate_threshold = -1.0\n"),
+        "feeds.toml:2:28: dedup.near_duplicate_threshold: must be more than 0 (above 1 turns it off)"
     );
 }

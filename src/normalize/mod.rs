@@ -239,10 +239,10 @@ fn normalize_entry(
         .or(summary_html.as_deref())
         .map(crate::text::strip_tags)
         .unwrap_or_default();
-    let fingerprint = fingerprint::fingerprint(&title, &body_text);
+    let signature = fingerprint::signature(&title, &body_text);
     let title_numbers = fingerprint::title_numbers(&title);
     NewEntry {
-        fingerprint,
+        signature,
         title_numbers,
         key,
         public_id,

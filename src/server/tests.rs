@@ -42,7 +42,7 @@ fn add_entry(store: &Store, title: &str) {
         published: 1_700_000_000,
         updated: None,
         content_hash: title.into(),
-        fingerprint: None,
+        signature: None,
         title_numbers: String::new(),
     };
     store
@@ -249,7 +249,7 @@ async fn an_id_appears_once_per_document() {
             published: 1_700_000_000,
             updated: None,
             content_hash: "h".into(),
-            fingerprint: None,
+            signature: None,
             title_numbers: String::new(),
         };
         store

@@ -165,10 +165,11 @@ pub struct ScheduleRecord {
 }
 
 /// When two stories from different sources are one (see `normalize::fingerprint`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NearDuplicates {
-    /// Largest Hamming distance between fingerprints of one story (0 turns matching off, at most 3).
-    pub max_distance: u32,
+    /// Least estimated similarity (0–1) of two sources' stories to be one; above 1 turns
+    /// near-duplicate matching off.
+    pub threshold: f64,
     /// How far back, in seconds of first sighting, a story is looked for.
     pub window: i64,
 }
@@ -176,7 +177,7 @@ pub struct NearDuplicates {
 impl Default for NearDuplicates {
     fn default() -> NearDuplicates {
         NearDuplicates {
-            max_distance: 3,
+            threshold: 0.5,
             window: 72 * 3600,
         }
     }
@@ -851,10 +852,10 @@ impl<'tx> EntryStatements<'tx> {
                 .prepare_cached(
                     "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
                         authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
-                        changed_at, content_hash, canonical_url, fingerprint, band0, band1, band2, band3,
-                        title_numbers)
+                        changed_at, content_hash, canonical_url, signature, band0, band1, band2, band3,
+                        band4, band5, title_numbers)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16,
-                        ?17, ?18, ?19, ?20, ?21)",
+                        ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
                 )
                 .context("inserting entry")?,
             sighting: tx
@@ -893,10 +894,11 @@ impl<'tx> EntryStatements<'tx> {
             // Stories of other sources in the window sharing a band with the fingerprint.
             near: tx
                 .prepare_cached(
-                    "SELECT e.id, e.published_at, e.fingerprint, e.title_numbers FROM entries e
-                     WHERE (e.band0 = ?1 OR e.band1 = ?2 OR e.band2 = ?3 OR e.band3 = ?4)
-                       AND e.first_seen_at >= ?5
-                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?6)
+                    "SELECT e.id, e.published_at, e.signature, e.title_numbers FROM entries e
+                     WHERE (e.band0 = ?1 OR e.band1 = ?2 OR e.band2 = ?3 OR e.band3 = ?4 OR e.band4 = ?5
+                            OR e.band5 = ?6)
+                       AND e.first_seen_at >= ?7
+                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?8)
                      LIMIT 200",
                 )
                 .context("matching near duplicates")?,
@@ -1034,9 +1036,9 @@ fn upsert_entry(
             let (id, sort_at, outcome) = match existing {
                 Some((id, published)) => (id, published, Upsert::Merged),
                 None => {
-                    let bands = match entry.fingerprint {
-                        Some(f) => crate::normalize::fingerprint::bands(f).map(Some),
-                        None => [None; 4],
+                    let bands = match &entry.signature {
+                        Some(s) => crate::normalize::fingerprint::bands(s).map(Some),
+                        None => [None; crate::normalize::fingerprint::BANDS],
                     };
                     let updated = entry
                         .updated
@@ -1060,11 +1062,16 @@ fn upsert_entry(
                             now,
                             entry.content_hash,
                             entry.canonical_url,
-                            entry.fingerprint.map(|f| f as i64),
+                            entry
+                                .signature
+                                .as_ref()
+                                .map(crate::normalize::fingerprint::to_bytes),
                             bands[0],
                             bands[1],
                             bands[2],
                             bands[3],
+                            bands[4],
+                            bands[5],
                             entry.title_numbers
                         ])
                         .context("inserting entry")?;
@@ -1094,8 +1101,8 @@ fn upsert_entry(
     }
 }
 
-/// Another source's story in the window whose fingerprint is within `max_distance` of this one's,
-/// and whose title carries the same numbers: the same story syndicated under another URL.
+/// Another source's story in the window whose signature is at least `threshold` similar to this
+/// one's, and whose title carries the same numbers: the same story syndicated under another URL.
 fn near_duplicate(
     stmts: &mut EntryStatements<'_>,
     entry: &NewEntry,
@@ -1103,21 +1110,24 @@ fn near_duplicate(
     now: Timestamp,
     near: NearDuplicates,
 ) -> Result<Option<(i64, Timestamp)>, StoreError> {
-    let Some(fingerprint) = entry.fingerprint else {
+    use crate::normalize::fingerprint;
+    let Some(signature) = &entry.signature else {
         return Ok(None);
     };
-    if near.max_distance == 0 {
+    if near.threshold > 1.0 {
         return Ok(None);
     }
-    let bands = crate::normalize::fingerprint::bands(fingerprint);
+    let b = fingerprint::bands(signature);
     let rows = stmts
         .near
         .query_map(
             params![
-                bands[0],
-                bands[1],
-                bands[2],
-                bands[3],
+                b[0],
+                b[1],
+                b[2],
+                b[3],
+                b[4],
+                b[5],
                 now - near.window,
                 source.0
             ],
@@ -1125,22 +1135,24 @@ fn near_duplicate(
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, Timestamp>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<Vec<u8>>>(2)?,
                     r.get::<_, String>(3)?,
                 ))
             },
         )
         .context("matching near duplicates")?;
-    let mut best: Option<(u32, i64, Timestamp)> = None;
+    let mut best: Option<(f64, i64, Timestamp)> = None;
     for row in rows {
-        let (id, published, candidate, numbers) = row.context("matching near duplicates")?;
-        let Some(candidate) = candidate else { continue };
-        let distance = crate::normalize::fingerprint::distance(fingerprint, candidate as u64);
-        if distance <= near.max_distance
+        let (id, published, stored, numbers) = row.context("matching near duplicates")?;
+        let Some(candidate) = stored.as_deref().and_then(fingerprint::from_bytes) else {
+            continue;
+        };
+        let similarity = fingerprint::similarity(signature, &candidate);
+        if similarity >= near.threshold
             && numbers == entry.title_numbers
-            && best.is_none_or(|(d, ..)| distance < d)
+            && best.is_none_or(|(s, ..)| similarity > s)
         {
-            best = Some((distance, id, published));
+            best = Some((similarity, id, published));
         }
     }
     Ok(best.map(|(_, id, published)| (id, published)))

@@ -17,7 +17,7 @@ fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
         published,
         updated: None,
         content_hash: crate::text::hash_parts(&[title]),
-        fingerprint: None,
+        signature: None,
         title_numbers: String::new(),
     }
 }
