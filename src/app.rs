@@ -194,6 +194,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
 
     let checkpointer = tokio::spawn(checkpoint_loop(store.clone(), stop_rx.clone()));
+    let pruner = tokio::spawn(prune_loop(store.clone(), config.clone(), stop_rx.clone()));
     let state = crate::server::AppState::new(store.clone(), config.clone(), system_clock());
     let mut server_stop = stop_rx.clone();
     let server =
@@ -218,6 +219,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
     }
     let _ = checkpointer.await;
+    let _ = pruner.await;
     drop(store);
     tracing::info!("stopped");
     Ok(())
@@ -305,6 +307,44 @@ async fn schedule_loop(
     while running.join_next().await.is_some() {}
 }
 
+/// Applies the retention settings now.
+pub fn prune_now(
+    store: &Store,
+    config: &Config,
+) -> Result<crate::store::PruneStats, crate::store::StoreError> {
+    let now = chrono::Utc::now().timestamp();
+    store.prune(
+        now,
+        i64::try_from(config.storage.retention.as_secs()).unwrap_or(i64::MAX),
+        config.storage.max_entries_per_source,
+    )
+}
+
+/// How often the daemon prunes.
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Prunes once a day (the first time an hour after start, so that a restart loop does not prune
+/// over and over).
+async fn prune_loop(store: Arc<Store>, config: Arc<Config>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(3600),
+        PRUNE_EVERY,
+    );
+    loop {
+        tokio::select! {
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
+            _ = tick.tick() => {
+                let (store, config) = (store.clone(), config.clone());
+                match tokio::task::spawn_blocking(move || prune_now(&store, &config)).await {
+                    Ok(Ok(stats)) => tracing::info!(entries = stats.entries, sightings = stats.sightings, "pruned"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "prune failed"),
+                    Err(e) => tracing::warn!(error = %e, "prune task failed"),
+                }
+            }
+        }
+    }
+}
+
 /// Moves the WAL into the database every [`CHECKPOINT_INTERVAL`], off the refresh path.
 async fn checkpoint_loop(store: Arc<Store>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(crate::store::CHECKPOINT_INTERVAL);
@@ -366,6 +406,8 @@ pub struct StatusRow {
     pub last_error: Option<String>,
     pub entries: u64,
     pub moved_to: Option<String>,
+    /// `link` when the source's guids were seen to change on every fetch.
+    pub identity: Option<String>,
 }
 
 impl From<&crate::store::SourceState> for StatusRow {
@@ -397,6 +439,7 @@ impl From<&crate::store::SourceState> for StatusRow {
             last_error: s.last_error.clone(),
             entries: s.entries,
             moved_to,
+            identity: s.identity_mode.clone(),
         }
     }
 }
@@ -422,6 +465,12 @@ pub fn status_table(rows: &[StatusRow]) -> String {
                     format!("{e} (moved permanently to {to}, update feeds.toml)")
                 }
                 (None, e) => e.clone().unwrap_or_default(),
+            };
+            let error = match &r.identity {
+                Some(mode) if error.is_empty() => {
+                    format!("entries identified by {mode} (guids change on every fetch)")
+                }
+                _ => error,
             };
             [
                 r.url.clone(),

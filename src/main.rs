@@ -41,6 +41,8 @@ enum Command {
     },
     /// Run the scheduler and the HTTP server until SIGINT or SIGTERM.
     Run,
+    /// Remove stories past [storage] retention and beyond max_entries_per_source now.
+    Prune,
     /// Show every source's fetch state: a table, or one JSON object per line with --json.
     Status {
         #[arg(long)]
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         }
         Command::Fetch { sources } => with_runtime(fetch(config, sources)),
         Command::Status { json } => status(&config, json),
+        Command::Prune => prune(&config),
         Command::Run => with_runtime(async move {
             match tributary::app::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -226,4 +229,27 @@ fn status(config: &Config, json: bool) -> ExitCode {
         let _ = write!(out, "{}", tributary::app::status_table(&rows));
     }
     ExitCode::SUCCESS
+}
+
+fn prune(config: &Config) -> ExitCode {
+    let (store, _) = match tributary::app::open_store(config) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match tributary::app::prune_now(&store, config) {
+        Ok(stats) => {
+            println!(
+                "pruned {} stories, {} sightings",
+                stats.entries, stats.sightings
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

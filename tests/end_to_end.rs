@@ -713,4 +713,8 @@ async fn proxy_variables_are_ignored_and_status_shows_each_source() {
     assert_eq!(gone["failure_class"], "http-4xx");
     assert_eq!(gone["last_status"], 404);
     assert!(gone["next_due"].is_string());
+
+    let (code, pruned, _) = tributary(&config, &["prune"]);
+    assert_eq!(code, 0);
+    assert_eq!(pruned.trim(), "pruned 0 stories, 0 sightings");
 }

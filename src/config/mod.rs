@@ -66,6 +66,10 @@ pub struct ServerConfig {
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub path: PathBuf,
+    /// Stories first seen and published longer ago than this are pruned.
+    pub retention: Duration,
+    /// Each source keeps at most this many stories.
+    pub max_entries_per_source: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +208,21 @@ impl Config {
             None => PathBuf::from("tributary.db"),
         };
 
+        let retention = duration_or(
+            &storage.retention,
+            "storage.retention",
+            Duration::from_secs(90 * 86_400),
+        )?;
+        let max_entries_per_source = match &storage.max_entries_per_source {
+            Some(m) if *m.get_ref() == 0 => {
+                return Err((
+                    m.span(),
+                    "storage.max_entries_per_source: must be at least 1".into(),
+                ));
+            }
+            Some(m) => *m.get_ref() as usize,
+            None => 1000,
+        };
         let fetch = raw.fetch.unwrap_or_default();
         let interval = duration_or(
             &fetch.interval,
@@ -414,7 +433,11 @@ impl Config {
         Ok(Config {
             path: path.to_path_buf(),
             server: ServerConfig { listen, base_url },
-            storage: StorageConfig { path: storage_path },
+            storage: StorageConfig {
+                path: storage_path,
+                retention,
+                max_entries_per_source,
+            },
             fetch: FetchConfig {
                 interval,
                 timeout,

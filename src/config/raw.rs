@@ -28,6 +28,8 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub path: Option<Spanned<String>>,
+    pub retention: Option<Spanned<String>>,
+    pub max_entries_per_source: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -265,3 +265,23 @@ fn near_duplicate_settings_are_read_and_bounded() {
         "feeds.toml:2:28: dedup.near_duplicate_threshold: must be more than 0 (above 1 turns it off)"
     );
 }
+
+#[test]
+fn retention_settings_are_read() {
+    let config = parse("").expect("valid");
+    assert_eq!(config.storage.retention, Duration::from_secs(90 * 86_400));
+    assert_eq!(config.storage.max_entries_per_source, 1000);
+    let config =
+        parse("[storage]\nretention = \"30d\"\nmax_entries_per_source = 200\n").expect("valid");
+    assert_eq!(
+        (
+            config.storage.retention,
+            config.storage.max_entries_per_source
+        ),
+        (Duration::from_secs(30 * 86_400), 200)
+    );
+    assert_eq!(
+        error("[storage]\nmax_entries_per_source = 0\n"),
+        "feeds.toml:2:26: storage.max_entries_per_source: must be at least 1"
+    );
+}

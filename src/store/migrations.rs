@@ -24,6 +24,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0004_near_duplicates.sql",
         include_str!("../../migrations/0004_near_duplicates.sql"),
     ),
+    (
+        "0005_retention.sql",
+        include_str!("../../migrations/0005_retention.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -63,6 +63,13 @@ pub struct SourceSpec {
     pub topics: Vec<TopicSlug>,
 }
 
+/// What a prune removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStats {
+    pub entries: usize,
+    pub sightings: usize,
+}
+
 /// A successful response, as far as the source row records it.
 #[derive(Debug, Clone, Copy)]
 pub struct Fetched<'a> {
@@ -619,6 +626,75 @@ impl Store {
         })
     }
 
+    /// Removes stories first seen and published before `now - retention`, and each source's
+    /// sightings beyond its newest `max_per_source`; stories no source carries any more go too.
+    /// Every removed sighting leaves a tombstone so that the source cannot bring it back.
+    pub fn prune(
+        &self,
+        now: Timestamp,
+        retention: i64,
+        max_per_source: usize,
+    ) -> Result<PruneStats, StoreError> {
+        let cutoff = now - retention;
+        let max = i64::try_from(max_per_source).unwrap_or(i64::MAX);
+        let stats = self.with_writer(|conn| {
+            let tx = conn.transaction().context("starting prune")?;
+            tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS doomed (source_id INTEGER, entry_key TEXT, entry_id INTEGER); DELETE FROM doomed;")
+                .context("pruning")?;
+            tx.execute(
+                "INSERT INTO doomed SELECT g.source_id, g.entry_key, g.entry_id FROM sightings g
+                 JOIN entries e ON e.id = g.entry_id
+                 WHERE e.first_seen_at < ?1 AND e.published_at < ?1",
+                [cutoff],
+            )
+            .context("pruning old stories")?;
+            tx.execute(
+                "INSERT INTO doomed SELECT source_id, entry_key, entry_id FROM (
+                    SELECT g.source_id, g.entry_key, g.entry_id,
+                           ROW_NUMBER() OVER (PARTITION BY g.source_id ORDER BY e.published_at DESC, e.id DESC) AS n
+                    FROM sightings g JOIN entries e ON e.id = g.entry_id)
+                 WHERE n > ?1",
+                [max],
+            )
+            .context("pruning beyond the per-source cap")?;
+            tx.execute(
+                "INSERT OR REPLACE INTO tombstones (source_id, entry_key, pruned_at)
+                 SELECT DISTINCT source_id, entry_key, ?1 FROM doomed",
+                [now],
+            )
+            .context("writing tombstones")?;
+            let sightings = tx
+                .execute(
+                    "DELETE FROM sightings WHERE (source_id, entry_key) IN (SELECT source_id, entry_key FROM doomed)",
+                    [],
+                )
+                .context("pruning sightings")?;
+            let entries = tx
+                .execute(
+                    "DELETE FROM entries WHERE id IN (SELECT entry_id FROM doomed)
+                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = entries.id)",
+                    [],
+                )
+                .context("pruning stories")?;
+            // A story that lost its first sighting but is still carried by others is published
+            // from the earliest remaining one.
+            tx.execute(
+                "UPDATE entries SET source_id = (SELECT g.source_id FROM sightings g WHERE g.entry_id = entries.id
+                                                 ORDER BY g.first_seen_at, g.source_id LIMIT 1)
+                 WHERE id IN (SELECT entry_id FROM doomed)",
+                [],
+            )
+            .context("re-attributing stories")?;
+            tx.execute("DELETE FROM doomed", []).context("pruning")?;
+            tx.commit().context("committing prune")?;
+            Ok(PruneStats { entries, sightings })
+        })?;
+        if stats.sightings > 0 {
+            self.bump();
+        }
+        Ok(stats)
+    }
+
     /// Which story each (source URL, entry key) sighting belongs to.
     pub fn sightings(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         self.with_reader(|conn| {
@@ -829,6 +905,7 @@ struct EntryStatements<'tx> {
     rekey: rusqlite::CachedStatement<'tx>,
     same_url: rusqlite::CachedStatement<'tx>,
     near: rusqlite::CachedStatement<'tx>,
+    tombstone: rusqlite::CachedStatement<'tx>,
 }
 
 impl<'tx> EntryStatements<'tx> {
@@ -902,6 +979,9 @@ impl<'tx> EntryStatements<'tx> {
                      LIMIT 200",
                 )
                 .context("matching near duplicates")?,
+            tombstone: tx
+                .prepare_cached("SELECT 1 FROM tombstones WHERE source_id = ?1 AND entry_key = ?2")
+                .context("checking tombstones")?,
         })
     }
 }
@@ -1019,6 +1099,14 @@ fn upsert_entry(
                 ])
                 .context("updating entry")?;
             Ok(Upsert::Updated)
+        }
+        None if stmts
+            .tombstone
+            .exists(params![source.0, entry.key])
+            .context("checking tombstones")? =>
+        {
+            // Pruned before: the feed still lists it, but it stays gone.
+            Ok(Upsert::Unchanged)
         }
         None => {
             let existing: Option<(i64, Timestamp)> = match &entry.canonical_url {
