@@ -70,14 +70,15 @@ pub fn comparable_html(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(open) = rest.find('<') {
-        out.push_str(&fold_whitespace(&rest[..open]));
+        push_folded(&mut out, &rest[..open]);
         let Some(close) = rest[open..].find('>').map(|c| open + c) else {
             rest = &rest[open..];
             break;
         };
         let tag = &rest[open + 1..close];
         match tag.split_once(' ') {
-            Some((name, attrs)) if !name.starts_with('/') => {
+            // Attributes in a canonical order; a tag with one attribute is already canonical.
+            Some((name, attrs)) if !name.starts_with('/') && attrs.contains("\" ") => {
                 let mut parts: Vec<&str> = attrs
                     .split("\" ")
                     .map(str::trim)
@@ -101,8 +102,26 @@ pub fn comparable_html(html: &str) -> String {
         }
         rest = &rest[close + 1..];
     }
-    out.push_str(&fold_whitespace(rest));
+    push_folded(&mut out, rest);
     out
+}
+
+/// Appends `text` with runs of white space folded to one space and none at either end.
+fn push_folded(out: &mut String, text: &str) {
+    let mut pending_space = false;
+    let mut wrote = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            pending_space = wrote;
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c);
+            wrote = true;
+        }
+    }
 }
 
 /// Hex SHA-256 of the parts, each followed by a NUL so that ("ab","c") and ("a","bc") differ.

@@ -10,14 +10,13 @@
 //! "Part 1" and "Part 2", or two days' weather reports, differ in exactly the words a
 //! similarity measure weighs least.
 
-use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 /// Fewer words than this say too little to call two texts the same story.
 pub const MIN_WORDS: usize = 8;
 /// Only the start of a story is compared: syndicated copies differ most in what follows (related
 /// links, footers, the outlet's own additions).
-const MAX_WORDS: usize = 120;
+const MAX_WORDS: usize = 60;
 /// Values in a signature.
 pub const HASHES: usize = 12;
 /// Bands of `HASHES / BANDS` values each. With two values a band, a pair with similarity 0.8
@@ -28,16 +27,26 @@ pub type Signature = [u32; HASHES];
 
 /// Lowercase words without diacritics or punctuation.
 pub fn fold_words(text: &str) -> Vec<String> {
-    let folded: String = text
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'đ' => 'd',
-            c if c.is_alphanumeric() => c,
-            _ => ' ',
-        })
-        .collect();
+    let mut folded = String::with_capacity(text.len());
+    let mut push = |c: char| {
+        if c.is_alphanumeric() {
+            folded.extend(c.to_lowercase());
+        } else {
+            folded.push(' ');
+        }
+    };
+    for c in text.chars() {
+        match c {
+            c if c.is_ascii() => push(c),
+            'đ' | 'Đ' => push('d'),
+            // Canonical decomposition, keeping the base letters: "ạ" → "a", "ễ" → "e".
+            c => unicode_normalization::char::decompose_canonical(c, |d| {
+                if !is_combining_mark(d) {
+                    push(d);
+                }
+            }),
+        }
+    }
     folded.split_whitespace().map(str::to_string).collect()
 }
 
@@ -54,7 +63,9 @@ pub fn title_numbers(title: &str) -> String {
 /// The MinHash signature of a story's title and text, or `None` when there is too little text.
 pub fn signature(title: &str, text: &str) -> Option<Signature> {
     let mut words = fold_words(title);
-    words.extend(fold_words(text).into_iter().take(MAX_WORDS));
+    // Fold only the start: the rest is not compared.
+    let head: Vec<&str> = text.split_whitespace().take(MAX_WORDS).collect();
+    words.extend(fold_words(&head.join(" ")).into_iter().take(MAX_WORDS));
     if words.len() < MIN_WORDS {
         return None;
     }
