@@ -66,7 +66,7 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     let text = upgrade::upgrade_legacy(&decoded.text);
     let text = text.as_deref().unwrap_or(&decoded.text);
     let first_error = match parse(text.as_bytes()) {
-        Ok(feed) => return Ok(feed),
+        Ok(feed) => return Ok(with_document_base(feed, text, base)),
         Err(e) => e,
     };
     if looks_like_html(text.trim_start().as_bytes()) {
@@ -77,7 +77,7 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     let repaired = recover::repair_xml(text);
     if let Some(repaired) = &repaired {
         if let Ok(feed) = parse(repaired.as_bytes()) {
-            return Ok(feed);
+            return Ok(with_document_base(feed, repaired, base));
         }
     }
     let located = recover::locate_error(repaired.as_deref().unwrap_or(text));
@@ -85,6 +85,68 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
         Some((line, column, why)) => format!("{first_error} (line {line}, column {column}: {why})"),
         None => first_error,
     }))
+}
+
+/// Applies `xml:base` (XML Base, as Atom uses it) on the root and on each entry to the entries'
+/// base URLs: feed-rs resolves links with it but does not pass it on, and relative URLs in
+/// content must resolve as the publisher meant.
+fn with_document_base(mut feed: Feed, text: &str, base: &Url) -> Feed {
+    let (root, entries) = xml_bases(text);
+    if root.is_none() && entries.iter().all(Option::is_none) {
+        return feed;
+    }
+    let document = root
+        .and_then(|b| base.join(b.trim()).ok())
+        .unwrap_or_else(|| base.clone());
+    for (entry, own) in feed
+        .entries
+        .iter_mut()
+        .zip(entries.into_iter().chain(std::iter::repeat(None)))
+    {
+        let resolved = match own {
+            Some(own) => document.join(own.trim()).ok(),
+            None => Some(document.clone()),
+        };
+        if let Some(resolved) = resolved {
+            entry.base = Some(resolved.into());
+        }
+    }
+    feed
+}
+
+/// The `xml:base` of the root element, and of each `item`/`entry` element in document order.
+fn xml_bases(text: &str) -> (Option<String>, Vec<Option<String>>) {
+    use quick_xml::events::{BytesStart, Event};
+    fn base_of(e: &BytesStart<'_>) -> Option<String> {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == "xml:base")
+            .and_then(|a| {
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .ok()
+                    .map(|v| v.into_owned())
+            })
+    }
+    if !text.contains("xml:base") {
+        return (None, Vec::new());
+    }
+    let mut reader = quick_xml::Reader::from_str(text);
+    let (mut root, mut entries, mut seen_root) = (None, Vec::new(), false);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                if !seen_root {
+                    seen_root = true;
+                    root = base_of(&e);
+                } else if matches!(e.local_name().as_ref(), "item" | "entry") {
+                    entries.push(base_of(&e));
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    (root, entries)
 }
 
 /// The `charset` parameter of a Content-Type.
@@ -310,6 +372,37 @@ mod tests {
         assert_eq!(feed.entries.len(), 1);
         assert_eq!(feed.entries[0].id, "");
         assert_eq!(feed.entries[0].links[0].href, "http://example.com/a");
+    }
+
+    #[test]
+    fn xml_base_on_the_root_applies_to_entries() {
+        let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://atom.example.net/blog/"><title>t</title><id>urn:f</id>
+            <entry><id>urn:1</id><title>a</title><content type="html">&lt;img src="img/a.png"&gt;</content></entry>
+            <entry xml:base="posts/"><id>urn:2</id><title>b</title><content type="html">&lt;a href="b.html"&gt;b&lt;/a&gt;</content></entry></feed>"#;
+        let feed = parse_feed(doc, &base(), None).expect("parses");
+        assert_eq!(
+            feed.entries[0].base.as_deref(),
+            Some("https://atom.example.net/blog/")
+        );
+        assert_eq!(
+            feed.entries[1].base.as_deref(),
+            Some("https://atom.example.net/blog/posts/")
+        );
+        let normalized = crate::normalize::normalize(&feed, &base(), 1_795_000_000);
+        assert!(
+            normalized.entries[0]
+                .content_html
+                .as_deref()
+                .unwrap_or("")
+                .contains("https://atom.example.net/blog/img/a.png")
+        );
+        assert!(
+            normalized.entries[1]
+                .content_html
+                .as_deref()
+                .unwrap_or("")
+                .contains("https://atom.example.net/blog/posts/b.html")
+        );
     }
 
     #[test]
