@@ -87,11 +87,14 @@ pub fn similarity(a: &Signature, b: &Signature) -> f64 {
     a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / HASHES as f64
 }
 
-/// The band keys of a signature, for indexed lookup.
-pub fn bands(signature: &Signature) -> [i64; BANDS] {
+/// The band keys of a signature, for indexed lookup. The title's numbers are part of every key:
+/// stories whose titles carry different numbers are never candidates, however alike their text
+/// (a template filled in daily would otherwise collide with all its siblings).
+pub fn bands(signature: &Signature, title_numbers: &str) -> [i64; BANDS] {
     let rows = HASHES / BANDS;
+    let numbers = fnv1a(&[title_numbers.to_string()]);
     std::array::from_fn(|band| {
-        let mut h = mix(band as u64 + 1);
+        let mut h = mix(band as u64 + 1) ^ numbers;
         for value in &signature[band * rows..(band + 1) * rows] {
             h = mix(h ^ u64::from(*value));
         }
@@ -181,7 +184,14 @@ mod tests {
         assert!(similarity(&a, &copy) >= 0.5, "{}", similarity(&a, &copy));
         assert!(similarity(&a, &other) < 0.2, "{}", similarity(&a, &other));
         assert_eq!(from_bytes(&to_bytes(&a)), Some(a));
-        assert_eq!(bands(&a), bands(&same));
+        assert_eq!(bands(&a, ""), bands(&same, ""));
+        assert!(
+            bands(&a, "1")
+                .iter()
+                .zip(bands(&a, "2"))
+                .all(|(x, y)| *x != y),
+            "numbers change every key"
+        );
         assert_eq!(signature("Short", "too short"), None);
     }
 }

@@ -422,18 +422,17 @@ impl Store {
             {
                 let keys_json = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
                 let mut known = known_entries(&tx, source, &keys_json)?;
+                let mut lookups = document_lookups(&tx, source, entries, &keys_json)?;
                 let mut stmts = EntryStatements::prepare(&tx)?;
-                let mut churned = 0;
                 let context = DocumentContext {
                     source,
-                    keys_json: &keys_json,
                     topics: &topics,
                     now,
                     near: *self.near_duplicates.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
                 };
                 for entry in entries {
                     let stored = known.remove(entry.key.as_str());
-                    match upsert_entry(&mut stmts, &context, entry, stored, &mut churned)? {
+                    match upsert_entry(&mut stmts, &context, &mut lookups, entry, stored)? {
                         Upsert::New => stats.new += 1,
                         Upsert::Merged => {
                             stats.new += 1;
@@ -443,6 +442,7 @@ impl Store {
                         Upsert::Unchanged => stats.unchanged += 1,
                     }
                 }
+                let churned = lookups.churned;
                 stats.churned = churned;
                 // Guids that change on every fetch while links stay: identify by link from now on.
                 if churned >= 2 && churned * 2 >= entries.len() {
@@ -901,11 +901,8 @@ struct EntryStatements<'tx> {
     insert: rusqlite::CachedStatement<'tx>,
     sighting: rusqlite::CachedStatement<'tx>,
     topic: rusqlite::CachedStatement<'tx>,
-    churned: rusqlite::CachedStatement<'tx>,
     rekey: rusqlite::CachedStatement<'tx>,
-    same_url: rusqlite::CachedStatement<'tx>,
     near: rusqlite::CachedStatement<'tx>,
-    tombstone: rusqlite::CachedStatement<'tx>,
 }
 
 impl<'tx> EntryStatements<'tx> {
@@ -945,29 +942,9 @@ impl<'tx> EntryStatements<'tx> {
             topic: tx
                 .prepare_cached("INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id) VALUES (?1, ?2, ?3)")
                 .context("inserting entry topics")?,
-            // A sighting of this source with the same link whose key is gone from the document:
-            // the same story under a new guid.
-            churned: tx
-                .prepare_cached(
-                    "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at, e.source_id = ?1
-                     FROM sightings g JOIN entries e ON e.id = g.entry_id
-                     WHERE g.source_id = ?1 AND g.canonical_url = ?2 AND g.entry_key LIKE 'guid:%'
-                       AND g.entry_key NOT IN (SELECT value FROM json_each(?3))
-                     LIMIT 1",
-                )
-                .context("looking for guid churn")?,
             rekey: tx
                 .prepare_cached("UPDATE sightings SET entry_key = ?3 WHERE source_id = ?1 AND entry_key = ?2")
                 .context("re-keying sighting")?,
-            same_url: tx
-                // Another source's story at the same address; a source's own entries sharing a link
-                // (a live page's updates) stay apart.
-                .prepare_cached(
-                    "SELECT e.id, e.published_at FROM entries e WHERE e.canonical_url = ?1
-                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)
-                     ORDER BY e.id LIMIT 1",
-                )
-                .context("matching canonical URL")?,
             // Stories of other sources in the window sharing a band with the fingerprint.
             near: tx
                 .prepare_cached(
@@ -979,9 +956,6 @@ impl<'tx> EntryStatements<'tx> {
                      LIMIT 200",
                 )
                 .context("matching near duplicates")?,
-            tombstone: tx
-                .prepare_cached("SELECT 1 FROM tombstones WHERE source_id = ?1 AND entry_key = ?2")
-                .context("checking tombstones")?,
         })
     }
 }
@@ -994,11 +968,103 @@ enum Upsert {
     Unchanged,
 }
 
+/// What the store holds that bears on this document's new entries, read with one query each
+/// instead of one per entry.
+#[derive(Default)]
+struct DocumentLookups {
+    /// Canonical URL → a sighting of this source with a guid that left the document.
+    churn: HashMap<String, (String, Known)>,
+    /// Canonical URL → another source's story at that address.
+    same_url: HashMap<String, (i64, Timestamp)>,
+    /// Keys this source had pruned.
+    tombstoned: std::collections::HashSet<String>,
+    churned: usize,
+}
+
+fn document_lookups(
+    tx: &Transaction<'_>,
+    source: SourceId,
+    entries: &[NewEntry],
+    keys_json: &str,
+) -> Result<DocumentLookups, StoreError> {
+    let mut lookups = DocumentLookups::default();
+    let canonicals = to_json(
+        &entries
+            .iter()
+            .filter_map(|e| e.canonical_url.as_deref())
+            .collect::<Vec<_>>(),
+    );
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
+                        e.source_id = ?1
+                 FROM sightings g JOIN entries e ON e.id = g.entry_id
+                 WHERE g.source_id = ?1 AND g.canonical_url IN (SELECT value FROM json_each(?2))
+                   AND g.entry_key LIKE 'guid:%' AND g.entry_key NOT IN (SELECT value FROM json_each(?3))",
+            )
+            .context("looking for guid churn")?;
+        let rows = stmt
+            .query_map(params![source.0, canonicals, keys_json], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    Known {
+                        entry_id: r.get(2)?,
+                        hash: r.get(3)?,
+                        updated_at: r.get(4)?,
+                        primary: r.get(5)?,
+                    },
+                ))
+            })
+            .context("looking for guid churn")?;
+        for row in rows {
+            let (canonical, key, known) = row.context("looking for guid churn")?;
+            lookups.churn.entry(canonical).or_insert((key, known));
+        }
+    }
+    {
+        // Another source's story at the same address; a source's own entries sharing a link (a
+        // live page's updates) stay apart.
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT e.canonical_url, e.id, e.published_at FROM entries e
+                 WHERE e.canonical_url IN (SELECT value FROM json_each(?1))
+                   AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)
+                 ORDER BY e.id",
+            )
+            .context("matching canonical URLs")?;
+        let rows = stmt
+            .query_map(params![canonicals, source.0], |r| {
+                Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+            })
+            .context("matching canonical URLs")?;
+        for row in rows {
+            let (canonical, found) = row.context("matching canonical URLs")?;
+            lookups.same_url.entry(canonical).or_insert(found);
+        }
+    }
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT entry_key FROM tombstones WHERE source_id = ?1 AND entry_key IN (SELECT value FROM json_each(?2))",
+            )
+            .context("checking tombstones")?;
+        let rows = stmt
+            .query_map(params![source.0, keys_json], |r| r.get::<_, String>(0))
+            .context("checking tombstones")?;
+        for row in rows {
+            lookups
+                .tombstoned
+                .insert(row.context("checking tombstones")?);
+        }
+    }
+    Ok(lookups)
+}
+
 /// What every entry of one document shares.
 struct DocumentContext<'a> {
     source: SourceId,
-    /// The document's keys, as a JSON array.
-    keys_json: &'a str,
     topics: &'a [String],
     now: Timestamp,
     near: NearDuplicates,
@@ -1007,42 +1073,27 @@ struct DocumentContext<'a> {
 fn upsert_entry(
     stmts: &mut EntryStatements<'_>,
     doc: &DocumentContext<'_>,
+    lookups: &mut DocumentLookups,
     entry: &NewEntry,
     known: Option<Known>,
-    churned: &mut usize,
 ) -> Result<Upsert, StoreError> {
     let DocumentContext {
         source,
-        keys_json,
         topics,
         now,
         near,
+        ..
     } = *doc;
     let known = match (known, &entry.canonical_url) {
         (Some(k), _) => Some(k),
         (None, Some(canonical)) if entry.key.starts_with("guid:") => {
-            let found = stmts
-                .churned
-                .query_row(params![source.0, canonical, keys_json], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        Known {
-                            entry_id: r.get(1)?,
-                            hash: r.get(2)?,
-                            updated_at: r.get(3)?,
-                            primary: r.get(4)?,
-                        },
-                    ))
-                })
-                .optional()
-                .context("looking for guid churn")?;
-            match found {
+            match lookups.churn.remove(canonical) {
                 Some((old_key, k)) => {
                     stmts
                         .rekey
                         .execute(params![source.0, old_key, entry.key])
                         .context("re-keying sighting")?;
-                    *churned += 1;
+                    lookups.churned += 1;
                     Some(k)
                 }
                 None => None,
@@ -1100,23 +1151,15 @@ fn upsert_entry(
                 .context("updating entry")?;
             Ok(Upsert::Updated)
         }
-        None if stmts
-            .tombstone
-            .exists(params![source.0, entry.key])
-            .context("checking tombstones")? =>
-        {
+        None if lookups.tombstoned.contains(&entry.key) => {
             // Pruned before: the feed still lists it, but it stays gone.
             Ok(Upsert::Unchanged)
         }
         None => {
-            let existing: Option<(i64, Timestamp)> = match &entry.canonical_url {
-                Some(canonical) => stmts
-                    .same_url
-                    .query_row(params![canonical, source.0], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-                    .context("matching canonical URL")?,
-                None => None,
-            };
+            let existing: Option<(i64, Timestamp)> = entry
+                .canonical_url
+                .as_ref()
+                .and_then(|c| lookups.same_url.get(c).copied());
             let existing = match existing {
                 Some(found) => Some(found),
                 None => near_duplicate(stmts, entry, source, now, near)?,
@@ -1125,7 +1168,9 @@ fn upsert_entry(
                 Some((id, published)) => (id, published, Upsert::Merged),
                 None => {
                     let bands = match &entry.signature {
-                        Some(s) => crate::normalize::fingerprint::bands(s).map(Some),
+                        Some(s) => {
+                            crate::normalize::fingerprint::bands(s, &entry.title_numbers).map(Some)
+                        }
                         None => [None; crate::normalize::fingerprint::BANDS],
                     };
                     let updated = entry
@@ -1205,7 +1250,7 @@ fn near_duplicate(
     if near.threshold > 1.0 {
         return Ok(None);
     }
-    let b = fingerprint::bands(signature);
+    let b = fingerprint::bands(signature, &entry.title_numbers);
     let rows = stmts
         .near
         .query_map(
@@ -1237,7 +1282,7 @@ fn near_duplicate(
         };
         let similarity = fingerprint::similarity(signature, &candidate);
         if similarity >= near.threshold
-            && numbers == entry.title_numbers
+            && numbers == entry.title_numbers // (band keys include them; a band collision may not)
             && best.is_none_or(|(s, ..)| similarity > s)
         {
             best = Some((similarity, id, published));
