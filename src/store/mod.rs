@@ -201,8 +201,8 @@ pub struct Store {
 }
 
 const MAX_IDLE_READERS: usize = 8;
-/// 4096 pages of 16 KiB: the WAL grows to at most about 64 MiB between checkpoints.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 4096;
+/// 16,384 pages of 4 KiB: the WAL grows to at most about 64 MiB between checkpoints.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
 /// How often the daemon moves the WAL into the database.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -216,7 +216,7 @@ impl Store {
         };
         // Entries are a few KiB of HTML each: larger pages keep most rows off overflow pages.
         // Only takes effect on a new database (before the first table exists).
-        conn.pragma_update(None, "page_size", 16384)
+        conn.pragma_update(None, "page_size", 4096)
             .map_err(opened)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(opened)?;
