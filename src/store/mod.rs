@@ -4,6 +4,7 @@
 //! pool of read connections for the server, which WAL lets run beside the writer. All methods are
 //! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
 
+mod lsh;
 mod migrations;
 
 use std::collections::{BTreeSet, HashMap};
@@ -192,6 +193,7 @@ impl Default for NearDuplicates {
 
 pub struct Store {
     near_duplicates: Mutex<NearDuplicates>,
+    lsh: Mutex<lsh::Lsh>,
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -245,6 +247,7 @@ impl Store {
         migrations::apply(&mut conn)?;
         Ok(Store {
             near_duplicates: Mutex::new(NearDuplicates::default()),
+            lsh: Mutex::new(lsh::Lsh::default()),
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
@@ -423,16 +426,21 @@ impl Store {
                 let keys_json = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
                 let mut known = known_entries(&tx, source, &keys_json)?;
                 let mut lookups = document_lookups(&tx, source, entries, &keys_json)?;
+                let near = *self.near_duplicates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut lsh = self.lsh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !lsh.loaded {
+                    load_lsh(&tx, &mut lsh, now - near.window, near.window)?;
+                }
                 let mut stmts = EntryStatements::prepare(&tx)?;
                 let context = DocumentContext {
                     source,
                     topics: &topics,
                     now,
-                    near: *self.near_duplicates.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+                    near,
                 };
                 for entry in entries {
                     let stored = known.remove(entry.key.as_str());
-                    match upsert_entry(&mut stmts, &context, &mut lookups, entry, stored)? {
+                    match upsert_entry(&mut stmts, &context, &mut lookups, &mut lsh, entry, stored)? {
                         Upsert::New => stats.new += 1,
                         Upsert::Merged => {
                             stats.new += 1;
@@ -926,10 +934,8 @@ impl<'tx> EntryStatements<'tx> {
                 .prepare_cached(
                     "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
                         authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
-                        changed_at, content_hash, canonical_url, signature, band0, band1, band2, band3,
-                        band4, band5, title_numbers)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16,
-                        ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                        changed_at, content_hash, canonical_url, signature, title_numbers)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17)",
                 )
                 .context("inserting entry")?,
             sighting: tx
@@ -945,15 +951,12 @@ impl<'tx> EntryStatements<'tx> {
             rekey: tx
                 .prepare_cached("UPDATE sightings SET entry_key = ?3 WHERE source_id = ?1 AND entry_key = ?2")
                 .context("re-keying sighting")?,
-            // Stories of other sources in the window sharing a band with the fingerprint.
+            // A candidate story, unless this source carries it already.
             near: tx
                 .prepare_cached(
-                    "SELECT e.id, e.published_at, e.signature, e.title_numbers FROM entries e
-                     WHERE (e.band0 = ?1 OR e.band1 = ?2 OR e.band2 = ?3 OR e.band3 = ?4 OR e.band4 = ?5
-                            OR e.band5 = ?6)
-                       AND e.first_seen_at >= ?7
-                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?8)
-                     LIMIT 200",
+                    "SELECT e.published_at, e.signature, e.title_numbers FROM entries e
+                     WHERE e.id = ?1
+                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)",
                 )
                 .context("matching near duplicates")?,
         })
@@ -1074,6 +1077,7 @@ fn upsert_entry(
     stmts: &mut EntryStatements<'_>,
     doc: &DocumentContext<'_>,
     lookups: &mut DocumentLookups,
+    lsh: &mut lsh::Lsh,
     entry: &NewEntry,
     known: Option<Known>,
 ) -> Result<Upsert, StoreError> {
@@ -1162,17 +1166,11 @@ fn upsert_entry(
                 .and_then(|c| lookups.same_url.get(c).copied());
             let existing = match existing {
                 Some(found) => Some(found),
-                None => near_duplicate(stmts, entry, source, now, near)?,
+                None => near_duplicate(stmts, lsh, entry, source, now, near)?,
             };
             let (id, sort_at, outcome) = match existing {
                 Some((id, published)) => (id, published, Upsert::Merged),
                 None => {
-                    let bands = match &entry.signature {
-                        Some(s) => {
-                            crate::normalize::fingerprint::bands(s, &entry.title_numbers).map(Some)
-                        }
-                        None => [None; crate::normalize::fingerprint::BANDS],
-                    };
                     let updated = entry
                         .updated
                         .unwrap_or(entry.published)
@@ -1199,15 +1197,14 @@ fn upsert_entry(
                                 .signature
                                 .as_ref()
                                 .map(crate::normalize::fingerprint::to_bytes),
-                            bands[0],
-                            bands[1],
-                            bands[2],
-                            bands[3],
-                            bands[4],
-                            bands[5],
                             entry.title_numbers
                         ])
                         .context("inserting entry")?;
+                    if let Some(signature) = &entry.signature {
+                        let keys =
+                            crate::normalize::fingerprint::bands(signature, &entry.title_numbers);
+                        lsh.add(&keys, id, now, near.window);
+                    }
                     (id, entry.published, Upsert::New)
                 }
             };
@@ -1238,6 +1235,7 @@ fn upsert_entry(
 /// one's, and whose title carries the same numbers: the same story syndicated under another URL.
 fn near_duplicate(
     stmts: &mut EntryStatements<'_>,
+    lsh: &lsh::Lsh,
     entry: &NewEntry,
     source: SourceId,
     now: Timestamp,
@@ -1250,45 +1248,67 @@ fn near_duplicate(
     if near.threshold > 1.0 {
         return Ok(None);
     }
-    let b = fingerprint::bands(signature, &entry.title_numbers);
-    let rows = stmts
-        .near
-        .query_map(
-            params![
-                b[0],
-                b[1],
-                b[2],
-                b[3],
-                b[4],
-                b[5],
-                now - near.window,
-                source.0
-            ],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Timestamp>(1)?,
-                    r.get::<_, Option<Vec<u8>>>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            },
-        )
-        .context("matching near duplicates")?;
+    let keys = fingerprint::bands(signature, &entry.title_numbers);
     let mut best: Option<(f64, i64, Timestamp)> = None;
-    for row in rows {
-        let (id, published, stored, numbers) = row.context("matching near duplicates")?;
+    for id in lsh.candidates(&keys, now - near.window) {
+        let row = stmts
+            .near
+            .query_row(params![id, source.0], |r| {
+                Ok((
+                    r.get::<_, Timestamp>(0)?,
+                    r.get::<_, Option<Vec<u8>>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .optional()
+            .context("matching near duplicates")?;
+        let Some((published, stored, numbers)) = row else {
+            continue;
+        };
         let Some(candidate) = stored.as_deref().and_then(fingerprint::from_bytes) else {
             continue;
         };
         let similarity = fingerprint::similarity(signature, &candidate);
+        // Band keys include the title's numbers, but two keys can still collide.
         if similarity >= near.threshold
-            && numbers == entry.title_numbers // (band keys include them; a band collision may not)
+            && numbers == entry.title_numbers
             && best.is_none_or(|(s, ..)| similarity > s)
         {
             best = Some((similarity, id, published));
         }
     }
     Ok(best.map(|(_, id, published)| (id, published)))
+}
+
+/// Fills the band index from the stories first seen since `since`.
+fn load_lsh(
+    tx: &Transaction<'_>,
+    lsh: &mut lsh::Lsh,
+    since: Timestamp,
+    window: i64,
+) -> Result<(), StoreError> {
+    use crate::normalize::fingerprint;
+    let mut stmt = tx
+        .prepare("SELECT id, first_seen_at, signature, title_numbers FROM entries WHERE signature IS NOT NULL AND first_seen_at >= ?1")
+        .context("loading near-duplicate index")?;
+    let rows = stmt
+        .query_map([since], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Timestamp>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .context("loading near-duplicate index")?;
+    for row in rows {
+        let (id, seen, bytes, numbers) = row.context("loading near-duplicate index")?;
+        if let Some(signature) = fingerprint::from_bytes(&bytes) {
+            lsh.add(&fingerprint::bands(&signature, &numbers), id, seen, window);
+        }
+    }
+    lsh.loaded = true;
+    Ok(())
 }
 
 /// Recomputes every entry's topics from the topics of the sources that carried it.
