@@ -8,9 +8,42 @@ use std::collections::HashMap;
 use crate::model::Timestamp;
 use crate::normalize::fingerprint::BANDS;
 
+/// Most band keys belong to one story: keep that case free of a heap allocation.
+enum Bucket {
+    One((i64, Timestamp)),
+    Many(Vec<(i64, Timestamp)>),
+}
+
+impl Bucket {
+    fn items(&self) -> &[(i64, Timestamp)] {
+        match self {
+            Bucket::One(item) => std::slice::from_ref(item),
+            Bucket::Many(items) => items,
+        }
+    }
+
+    fn push(&mut self, item: (i64, Timestamp)) {
+        match self {
+            Bucket::One(first) => *self = Bucket::Many(vec![*first, item]),
+            Bucket::Many(items) => items.push(item),
+        }
+    }
+
+    /// Keeps the items seen at or after `since`; false when none is left.
+    fn retain_since(&mut self, since: Timestamp) -> bool {
+        match self {
+            Bucket::One((_, seen)) => *seen >= since,
+            Bucket::Many(items) => {
+                items.retain(|(_, seen)| *seen >= since);
+                !items.is_empty()
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Lsh {
-    buckets: HashMap<i64, Vec<(i64, Timestamp)>>,
+    buckets: HashMap<i64, Bucket>,
     pub(super) loaded: bool,
     since_expiry: usize,
 }
@@ -24,7 +57,7 @@ impl Lsh {
         let mut ids: Vec<i64> = keys
             .iter()
             .filter_map(|k| self.buckets.get(k))
-            .flatten()
+            .flat_map(Bucket::items)
             .filter(|(_, seen)| *seen >= since)
             .map(|(id, _)| *id)
             .collect();
@@ -35,16 +68,18 @@ impl Lsh {
 
     pub(super) fn add(&mut self, keys: &[i64; BANDS], id: i64, first_seen: Timestamp, window: i64) {
         for key in keys {
-            self.buckets.entry(*key).or_default().push((id, first_seen));
+            match self.buckets.get_mut(key) {
+                Some(bucket) => bucket.push((id, first_seen)),
+                None => {
+                    self.buckets.insert(*key, Bucket::One((id, first_seen)));
+                }
+            }
         }
         self.since_expiry += 1;
         if self.since_expiry >= EXPIRE_EVERY {
             self.since_expiry = 0;
             let since = first_seen - window;
-            self.buckets.retain(|_, ids| {
-                ids.retain(|(_, seen)| *seen >= since);
-                !ids.is_empty()
-            });
+            self.buckets.retain(|_, bucket| bucket.retain_since(since));
         }
     }
 }
