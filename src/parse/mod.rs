@@ -103,8 +103,11 @@ fn with_document_base(mut feed: Feed, text: &str, base: &Url) -> Feed {
         .iter_mut()
         .zip(entries.into_iter().chain(std::iter::repeat(None)))
     {
+        // An entry's base, then its content element's, each relative to the one before.
         let resolved = match own {
-            Some(own) => document.join(own.trim()).ok(),
+            Some(own) => own
+                .split('\u{0}')
+                .try_fold(document.clone(), |base, step| base.join(step.trim()).ok()),
             None => Some(document.clone()),
         };
         if let Some(resolved) = resolved {
@@ -132,15 +135,34 @@ fn xml_bases(text: &str) -> (Option<String>, Vec<Option<String>>) {
     }
     let mut reader = quick_xml::Reader::from_str(text);
     let (mut root, mut entries, mut seen_root) = (None, Vec::new(), false);
+    let mut in_entry = false;
     loop {
         match reader.read_event() {
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                let name = e.local_name();
                 if !seen_root {
                     seen_root = true;
                     root = base_of(&e);
-                } else if matches!(e.local_name().as_ref(), "item" | "entry") {
+                } else if matches!(name.as_ref(), "item" | "entry") {
                     entries.push(base_of(&e));
+                    in_entry = true;
+                } else if in_entry
+                    && matches!(
+                        name.as_ref(),
+                        "content" | "summary" | "description" | "encoded"
+                    )
+                {
+                    // xml:base on the element holding the HTML, resolved against the entry's own.
+                    if let (Some(own), Some(slot)) = (base_of(&e), entries.last_mut()) {
+                        *slot = Some(match slot.take() {
+                            Some(entry_base) => format!("{entry_base}\u{0}{own}"),
+                            None => own,
+                        });
+                    }
                 }
+            }
+            Ok(Event::End(e)) if matches!(e.local_name().as_ref(), "item" | "entry") => {
+                in_entry = false
             }
             Ok(Event::Eof) | Err(_) => break,
             _ => {}
@@ -402,6 +424,20 @@ mod tests {
                 .as_deref()
                 .unwrap_or("")
                 .contains("https://atom.example.net/blog/posts/b.html")
+        );
+    }
+
+    #[test]
+    fn xml_base_on_a_content_element_applies_to_its_html() {
+        let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://a.example/blog/"><title>t</title><id>urn:f</id>
+            <entry xml:base="2026/"><id>urn:1</id><title>a</title>
+            <content type="html" xml:base="photos/">&lt;img src="x.jpg"&gt;</content></entry></feed>"#;
+        let feed = parse_feed(doc, &base(), None).expect("parses");
+        let normalized = crate::normalize::normalize(&feed, &base(), 1_795_000_000);
+        let html = normalized.entries[0].content_html.as_deref().unwrap_or("");
+        assert!(
+            html.contains("https://a.example/blog/2026/photos/x.jpg"),
+            "{html}"
         );
     }
 
