@@ -131,22 +131,38 @@ pub fn hash_parts(parts: &[&str]) -> String {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
-    let digest = hasher.finalize();
-    let mut hex = String::with_capacity(64);
+    to_hex(&hasher.finalize())
+}
+
+/// Hex SHA-256 of raw bytes.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    to_hex(&Sha256::digest(bytes))
+}
+
+fn to_hex(digest: &[u8]) -> String {
+    let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
         hex.push_str(&format!("{byte:02x}"));
     }
     hex
 }
 
-/// Hex SHA-256 of raw bytes.
-pub fn hash_bytes(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// The largest char boundary of `text` at or before `at`, for cutting a prefix safely.
+pub fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut i = at.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
     }
-    hex
+    i
 }
 
 #[cfg(test)]

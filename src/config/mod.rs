@@ -17,6 +17,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::model::TopicSlug;
+use crate::text::line_column;
 
 /// The topic every entry belongs to; it cannot be declared in feeds.toml.
 pub const ALL_TOPIC: &str = "all";
@@ -511,16 +512,6 @@ fn parse_http_url(text: &str) -> Result<Url, String> {
             "invalid URL \"{text}\": scheme {other}: is not http or https"
         )),
     }
-}
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
 }
 
 #[cfg(test)]

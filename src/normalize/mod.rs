@@ -238,7 +238,7 @@ fn normalize_entry(
     let body_text = content_html
         .as_deref()
         .or(summary_html.as_deref())
-        .map(|html| crate::text::strip_tags(&html[..floor_boundary(html, 2048)]))
+        .map(|html| crate::text::strip_tags(&html[..crate::text::floor_char_boundary(html, 2048)]))
         .unwrap_or_default();
     let signature = fingerprint::signature(&title, &body_text);
     let title_numbers = fingerprint::title_numbers(&title);
@@ -271,14 +271,6 @@ fn person_names(people: &[feed_rs::model::Person]) -> Vec<String> {
         }
     }
     names
-}
-
-fn floor_boundary(text: &str, at: usize) -> usize {
-    let mut i = at.min(text.len());
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// A publisher's date, or `None` when it cannot be a real publication time.

@@ -156,15 +156,8 @@ pub fn locate_error(text: &str) -> Option<(usize, usize, String)> {
             Ok(quick_xml::events::Event::Eof) => return None,
             Ok(_) => {}
             Err(e) => {
-                let at = usize::try_from(reader.error_position())
-                    .unwrap_or(0)
-                    .min(text.len());
-                let before = text.get(..at).unwrap_or(text);
-                let line = before.matches('\n').count() + 1;
-                let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
-                    .chars()
-                    .count()
-                    + 1;
+                let at = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
+                let (line, column) = crate::text::line_column(text, at);
                 return Some((line, column, e.to_string()));
             }
         }

@@ -9,7 +9,7 @@ const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 
 /// The document in its modern form, or `None` when it is not one of the old ones.
 pub fn upgrade_legacy(text: &str) -> Option<String> {
-    let head = &text[..floor_char_boundary(text, 2048)];
+    let head = &text[..crate::text::floor_char_boundary(text, 2048)];
     if head.contains(RSS_090) {
         return Some(text.replace(RSS_090, RSS_10));
     }
@@ -34,14 +34,6 @@ pub fn upgrade_legacy(text: &str) -> Option<String> {
         return Some(out);
     }
     None
-}
-
-fn floor_char_boundary(text: &str, at: usize) -> usize {
-    let mut i = at.min(text.len());
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 #[cfg(test)]

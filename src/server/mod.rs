@@ -224,10 +224,7 @@ async fn topic_feed(
                     ..page
                 };
                 let body = publish::render(format, &page);
-                let etag = format!(
-                    "\"{}\"",
-                    &crate::text::hash_parts(&[&String::from_utf8_lossy(&body)])[..32]
-                );
+                let etag = format!("\"{}\"", &crate::text::hash_bytes(&body)[..32]);
                 Ok(Rendered {
                     generation,
                     body: axum::body::Bytes::from(body),
