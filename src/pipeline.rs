@@ -214,7 +214,7 @@ impl Pipeline {
         let validators = (!unconditional).then_some(&state.validators);
         let fetched = match shared {
             // Another source with the same URL fetched it a moment ago in this cycle.
-            Some(doc) if doc.info.final_url == fetch_url || doc_started_at(&doc, &fetch_url) => {
+            Some(doc) if doc.requested_url == fetch_url => {
                 FetchOutcome::Fetched(Arc::unwrap_or_clone(doc))
             }
             _ => {
@@ -441,11 +441,6 @@ impl Pipeline {
             record.fetch_url = Some(target);
         }
     }
-}
-
-/// Whether `doc` was fetched starting from `url` (its final URL may be after redirects).
-fn doc_started_at(doc: &Document, url: &Url) -> bool {
-    doc.requested_url == *url
 }
 
 /// `Cache-Control: max-age`, else `Expires` relative to the response's `Date` (or now).

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Response, header};
 use axum::routing::get;
 
 use tributary::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher};
-use tributary::model::{TopicSlug, Validators};
+use tributary::model::TopicSlug;
 use tributary::pipeline::{Outcome, Pipeline, SourceJob};
 use tributary::scheduler::Policy;
 use tributary::store::{SourceSpec, Store};
@@ -712,7 +712,6 @@ async fn an_html_page_is_not_a_feed_and_is_classified() {
         other => panic!("{other:?}"),
     }
     assert_eq!(h.state().failure_class.as_deref(), Some("not-a-feed"));
-    let _ = Validators::default();
 }
 
 #[tokio::test]

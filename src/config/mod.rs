@@ -163,13 +163,6 @@ impl Config {
         self.topics.iter().find(|t| t.slug.as_str() == slug)
     }
 
-    /// The topics every feed is served under: `all` first, then the declared ones.
-    pub fn topic_slugs(&self) -> Vec<TopicSlug> {
-        let mut slugs = vec![TopicSlug::all()];
-        slugs.extend(self.topics.iter().map(|t| t.slug.clone()));
-        slugs
-    }
-
     /// How often `source` is polled.
     pub fn interval_of(&self, source: &SourceConfig) -> Duration {
         source.interval.unwrap_or(self.fetch.interval)

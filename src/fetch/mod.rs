@@ -340,7 +340,8 @@ impl Fetcher {
                         u64::try_from(t - chrono::Utc::now().timestamp()).unwrap_or(0)
                     }
                 };
-                let wait = Duration::from_secs(wait.min(crate::scheduler::MAX_BACKOFF.as_secs()));
+                // However long the server asks for, the host is slowed for a day at most.
+                let wait = Duration::from_secs(wait.min(24 * 60 * 60));
                 self.gate.slow_down(&info.final_url, wait);
             }
             return Err(FetchError::Status {

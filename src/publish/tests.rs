@@ -21,7 +21,6 @@ fn stored(id: &str, title: &str, published: Timestamp) -> StoredEntry {
         published,
         updated: published + 60,
         changed: published + 120,
-        sort_at: published,
         source: SourceRef {
             url: "https://pub.example/feed.xml".into(),
             title: "Publisher".into(),

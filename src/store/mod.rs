@@ -120,7 +120,6 @@ pub struct StoredEntry {
     pub published: Timestamp,
     pub updated: Timestamp,
     pub changed: Timestamp,
-    pub sort_at: Timestamp,
     pub source: SourceRef,
     /// Every other source that carried the story, first seen first, with its link to it.
     pub also: Vec<(SourceRef, Option<String>)>,
@@ -590,7 +589,7 @@ impl Store {
                 .prepare_cached(
                     "SELECT e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
                             e.authors, e.categories, e.enclosures, e.language,
-                            e.published_at, e.updated_at, e.changed_at, t.sort_at,
+                            e.published_at, e.updated_at, e.changed_at,
                             s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id
                      FROM entry_topics t
                      JOIN entries e ON e.id = t.entry_id
@@ -617,12 +616,11 @@ impl Store {
                         published: r.get(10)?,
                         updated: r.get(11)?,
                         changed: r.get(12)?,
-                        sort_at: r.get(13)?,
                         source: SourceRef {
-                            url: r.get(14)?,
-                            title: r.get(15)?,
-                            site_url: r.get(16)?,
-                            feed_id: r.get(17)?,
+                            url: r.get(13)?,
+                            title: r.get(14)?,
+                            site_url: r.get(15)?,
+                            feed_id: r.get(16)?,
                         },
                         also: Vec::new(),
                     })
