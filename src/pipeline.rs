@@ -212,120 +212,117 @@ impl Pipeline {
             .last_unconditional_at
             .is_none_or(|t| now - t >= scheduler::UNCONDITIONAL_EVERY);
         let validators = (!unconditional).then_some(&state.validators);
-        let fetched = match shared {
+        let doc = match shared {
             // Another source with the same URL fetched it a moment ago in this cycle.
-            Some(doc) if doc.requested_url == fetch_url => {
-                FetchOutcome::Fetched(Arc::unwrap_or_clone(doc))
-            }
-            _ => {
-                self.fetcher
-                    .get(&fetch_url, validators, job.allow_private)
-                    .await?
-            }
-        };
-        match fetched {
-            FetchOutcome::NotModified(info) => {
-                let store = self.store.clone();
-                let validators = info.validators.clone();
-                let now = (self.clock)();
-                blocking(move || {
-                    let fetched = Fetched {
-                        validators: &validators,
-                        status: 304,
-                        body_hash: None,
-                        unconditional,
-                    };
-                    store.record_not_modified(id, &fetched, now)
-                })
-                .await??;
-                Ok((
-                    Outcome::NotModified,
-                    Learned {
+            Some(doc) if doc.requested_url == fetch_url => doc,
+            _ => match self
+                .fetcher
+                .get(&fetch_url, validators, job.allow_private)
+                .await?
+            {
+                FetchOutcome::Fetched(doc) => Arc::new(doc),
+                FetchOutcome::NotModified(info) => {
+                    self.record_not_modified(id, info.validators.clone(), 304, None, unconditional)
+                        .await?;
+                    let learned = Learned {
                         info,
                         feed_hints: None,
                         published: Vec::new(),
                         document: None,
-                    },
-                ))
-            }
-            FetchOutcome::Fetched(doc) => {
-                let doc = Arc::new(doc);
-                let body_hash = crate::text::hash_bytes(&doc.body);
-                let store = self.store.clone();
-                let now = (self.clock)();
-                let info = doc.info.clone();
-                let keep = doc.clone();
-                if state.body_hash.as_deref() == Some(body_hash.as_str()) {
-                    // Same bytes as last time: nothing to parse.
-                    blocking(move || {
-                        let fetched = Fetched {
-                            validators: &doc.info.validators,
-                            status: doc.info.status,
-                            body_hash: Some(&body_hash),
-                            unconditional,
-                        };
-                        store.record_not_modified(id, &fetched, now)
-                    })
-                    .await??;
-                    return Ok((
-                        Outcome::Unchanged,
-                        Learned {
-                            info,
-                            feed_hints: None,
-                            published: Vec::new(),
-                            document: Some(keep),
-                        },
-                    ));
-                }
-                let options = crate::normalize::Options {
-                    // The operator's choice, else link identity once guid churn was seen.
-                    identity: job
-                        .identity
-                        .unwrap_or(match state.identity_mode.as_deref() {
-                            Some("link") => crate::normalize::Identity::Link,
-                            _ => crate::normalize::Identity::Auto,
-                        }),
-                    tracking_params: job.tracking_params.to_vec(),
-                };
-                // Parsing and normalizing are CPU work: keep them off the async workers.
-                let (stats, hints, published) = blocking(move || -> Result<_, RefreshError> {
-                    let feed = crate::parse::parse_feed(
-                        &doc.body,
-                        &doc.info.final_url,
-                        doc.content_type.as_deref(),
-                    )?;
-                    let hints = crate::parse::feed_hints(&doc.body);
-                    let normalized =
-                        crate::normalize::normalize_with(&feed, &doc.info.final_url, now, &options);
-                    let published: Vec<Timestamp> =
-                        normalized.entries.iter().map(|e| e.published).collect();
-                    let fetched = Fetched {
-                        validators: &doc.info.validators,
-                        status: doc.info.status,
-                        body_hash: Some(&body_hash),
-                        unconditional,
                     };
-                    let stats = store.record_document(
-                        id,
-                        &normalized.meta,
-                        &normalized.entries,
-                        &fetched,
-                        now,
-                    )?;
-                    Ok((stats, hints, published))
-                })
-                .await??;
-                Ok((
-                    Outcome::Stored(stats),
-                    Learned {
-                        info,
-                        feed_hints: Some(hints),
-                        published,
-                        document: Some(keep),
-                    },
-                ))
-            }
+                    return Ok((Outcome::NotModified, learned));
+                }
+            },
+        };
+        let body_hash = crate::text::hash_bytes(&doc.body);
+        let info = doc.info.clone();
+        if state.body_hash.as_deref() == Some(body_hash.as_str()) {
+            // Same bytes as last time: nothing to parse.
+            self.record_not_modified(
+                id,
+                info.validators.clone(),
+                info.status,
+                Some(body_hash),
+                unconditional,
+            )
+            .await?;
+            let learned = Learned {
+                info,
+                feed_hints: None,
+                published: Vec::new(),
+                document: Some(doc),
+            };
+            return Ok((Outcome::Unchanged, learned));
         }
+        let store = self.store.clone();
+        let now = (self.clock)();
+        let keep = doc.clone();
+        let options = crate::normalize::Options {
+            // The operator's choice, else link identity once guid churn was seen.
+            identity: job
+                .identity
+                .unwrap_or(match state.identity_mode.as_deref() {
+                    Some("link") => crate::normalize::Identity::Link,
+                    _ => crate::normalize::Identity::Auto,
+                }),
+            tracking_params: job.tracking_params.to_vec(),
+        };
+        // Parsing and normalizing are CPU work: keep them off the async workers.
+        let (stats, hints, published) = blocking(move || -> Result<_, RefreshError> {
+            let feed = crate::parse::parse_feed(
+                &doc.body,
+                &doc.info.final_url,
+                doc.content_type.as_deref(),
+            )?;
+            let hints = crate::parse::feed_hints(&doc.body);
+            let normalized =
+                crate::normalize::normalize_with(&feed, &doc.info.final_url, now, &options);
+            let published: Vec<Timestamp> =
+                normalized.entries.iter().map(|e| e.published).collect();
+            let fetched = Fetched {
+                validators: &doc.info.validators,
+                status: doc.info.status,
+                body_hash: Some(&body_hash),
+                unconditional,
+            };
+            let stats =
+                store.record_document(id, &normalized.meta, &normalized.entries, &fetched, now)?;
+            Ok((stats, hints, published))
+        })
+        .await??;
+        Ok((
+            Outcome::Stored(stats),
+            Learned {
+                info,
+                feed_hints: Some(hints),
+                published,
+                document: Some(keep),
+            },
+        ))
+    }
+
+    /// A 304, or a body identical to the last: the source is healthy and nothing else changes.
+    async fn record_not_modified(
+        &self,
+        id: SourceId,
+        validators: crate::model::Validators,
+        status: u16,
+        body_hash: Option<String>,
+        unconditional: bool,
+    ) -> Result<(), RefreshError> {
+        let store = self.store.clone();
+        let now = (self.clock)();
+        blocking(move || {
+            let fetched = Fetched {
+                validators: &validators,
+                status,
+                body_hash: body_hash.as_deref(),
+                unconditional,
+            };
+            store.record_not_modified(id, &fetched, now)
+        })
+        .await??;
+        Ok(())
     }
 
     /// Decides when the source is due again and records it, with what the next decision needs.
