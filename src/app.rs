@@ -88,12 +88,7 @@ const TASKS_PER_SLOT: usize = 8;
 /// that consecutive ones name different hosts where possible: a batch of sources from one
 /// publisher then waits on its host's spacing without holding up everyone else.
 pub fn plan_cycle(store: &Store, jobs: Vec<SourceJob>) -> Vec<Vec<SourceJob>> {
-    let fetch_urls: std::collections::HashMap<SourceId, String> = store
-        .source_states()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|s| s.fetch_url.map(|u| (s.id, u)))
-        .collect();
+    let fetch_urls = store.adopted_fetch_urls().unwrap_or_default();
     let mut groups: Vec<(String, Vec<SourceJob>)> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for job in jobs {

@@ -389,6 +389,20 @@ impl Store {
         })
     }
 
+    /// The sources fetched from an adopted permanent-redirect target instead of their own URL.
+    pub fn adopted_fetch_urls(&self) -> Result<HashMap<SourceId, String>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, fetch_url FROM sources WHERE fetch_url IS NOT NULL")
+                .context("reading fetch URLs")?;
+            let rows = stmt
+                .query_map([], |r| Ok((SourceId(r.get(0)?), r.get::<_, String>(1)?)))
+                .context("reading fetch URLs")?;
+            rows.collect::<Result<HashMap<_, _>, _>>()
+                .context("reading fetch URLs")
+        })
+    }
+
     /// Every active source's state, in feeds.toml order of insertion.
     pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
         self.with_reader(|conn| {
