@@ -31,36 +31,56 @@ pub fn html_to_text(html: &str) -> String {
     fold_whitespace(&unescape_serialized(&stripped))
 }
 
-/// Undoes the escapes html5ever's serializer writes in text (it writes no others).
+/// Undoes the escapes html5ever's serializer writes in text (it writes no others), appending to
+/// `out` in one pass.
+fn push_unescaped(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        let (decoded, len) = [
+            ("&lt;", "<"),
+            ("&gt;", ">"),
+            ("&nbsp;", "\u{a0}"),
+            ("&quot;", "\""),
+            ("&amp;", "&"),
+        ]
+        .into_iter()
+        .find(|(escape, _)| after.starts_with(escape))
+        .map_or(("&", 1), |(escape, decoded)| (decoded, escape.len()));
+        out.push_str(decoded);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+}
+
 fn unescape_serialized(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&nbsp;", "\u{a0}")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(text.len());
+    push_unescaped(&mut out, text);
+    out
 }
 
 pub fn fold_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    push_folded(&mut out, text);
+    out
 }
 
 /// The text of sanitized HTML, cheaply: tags dropped, the serializer's escapes undone. (Only for
 /// the sanitizer's own output, which is well formed; use [`html_to_text`] for anything else.)
 pub fn strip_tags(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                out.push(' ');
-            }
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        push_unescaped(&mut out, &rest[..open]);
+        out.push(' ');
+        match rest[open..].find('>') {
+            Some(close) => rest = &rest[open + close + 1..],
+            None => return out,
         }
     }
-    unescape_serialized(&out)
+    push_unescaped(&mut out, rest);
+    out
 }
 
 /// Sanitized HTML in a form where trivial differences vanish: runs of white space become one
@@ -108,20 +128,42 @@ pub fn comparable_html(html: &str) -> String {
 
 /// Appends `text` with runs of white space folded to one space and none at either end.
 fn push_folded(out: &mut String, text: &str) {
-    let mut pending_space = false;
-    let mut wrote = false;
-    for c in text.chars() {
-        if c.is_whitespace() {
-            pending_space = wrote;
-        } else {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(c);
-            wrote = true;
+    if is_folded(text) {
+        out.push_str(text);
+        return;
+    }
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+}
+
+/// Whether `text` is certainly already folded: no white space but single spaces between words.
+/// Checked on bytes; any lead byte of a non-ASCII white-space character (U+0085, U+00A0, U+1680,
+/// U+2000–U+205F, U+3000) sends the text the slow way.
+fn is_folded(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return false;
+    }
+    let next = |i: usize| bytes.get(i + 1).copied().unwrap_or(0);
+    for (i, &b) in bytes.iter().enumerate() {
+        let slow = match b {
+            b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => true,
+            b' ' => next(i) == b' ',
+            0xC2 => matches!(next(i), 0x85 | 0xA0),
+            0xE1 => next(i) == 0x9A,
+            0xE2 => matches!(next(i), 0x80 | 0x81),
+            0xE3 => next(i) == 0x80,
+            _ => false,
+        };
+        if slow {
+            return false;
         }
     }
+    true
 }
 
 /// Hex SHA-256 of the parts, each followed by a NUL so that ("ab","c") and ("a","bc") differ.
@@ -178,6 +220,16 @@ mod tests {
     }
 
     #[test]
+    fn strip_tags_undoes_only_the_serializer_escapes() {
+        assert_eq!(
+            strip_tags("<p>Tom &amp; Jerry&nbsp;&lt;3 &quot;x&quot; &gt; &copy;</p>tail"),
+            " Tom & Jerry\u{a0}<3 \"x\" > &copy; tail"
+        );
+        assert_eq!(strip_tags("a <b>bold</b> and <unclosed"), "a  bold  and  ");
+        assert_eq!(strip_tags("&amp;lt;"), "&lt;");
+    }
+
+    #[test]
     fn escape_html_escapes_markup() {
         assert_eq!(escape_html("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
     }
@@ -195,6 +247,19 @@ mod tests {
             a,
             comparable_html("<p>Hello <a rel=\"nofollow\" href=\"x\">word</a></p>")
         );
+    }
+
+    #[test]
+    fn folding_treats_unicode_white_space_like_spaces() {
+        for (text, folded) in [
+            ("Hà Nội mưa", "Hà Nội mưa"),
+            (" a  b ", "a b"),
+            ("a\u{a0}b\u{2003}c\u{3000}d\u{1680}e\u{85}f", "a b c d e f"),
+            ("“quoted” — ok", "“quoted” — ok"),
+            ("line\nbreak\ttab", "line break tab"),
+        ] {
+            assert_eq!(fold_whitespace(text), folded, "{text:?}");
+        }
     }
 
     #[test]
