@@ -185,6 +185,15 @@ fn full_path(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duratio
                 })
                 .collect();
             let ids = store.sync_sources(&specs).expect("sync");
+            // Every entry goes through topic membership as in the daemon: a listed topic, and one
+            // that takes every source and filters on keywords.
+            let config = tributary::config::Config::parse(
+                std::path::Path::new("feeds.toml"),
+                "[[topic]]\nslug = \"news\"\ntitle = \"News\"\n\n[[topic]]\nslug = \"economy\"\ntitle = \"Economy\"\nall_sources = true\n[topic.filter]\nany = [\"kinh tế\", \"budget\", \"market prices\"]\n",
+            )
+            .expect("bench config");
+            let rules = tributary::topics::TopicRules::new(&config);
+            let listed = [TopicSlug::new("news").expect("slug")];
             let done = Arc::new(AtomicBool::new(false));
             let checkpointer = {
                 let (store, done) = (store.clone(), done.clone());
@@ -199,7 +208,10 @@ fn full_path(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duratio
             let elapsed = run_on(threads, corpus.len(), &|i| {
                 let (url, doc) = &corpus[i];
                 let feed = tributary::parse::parse_feed(doc.as_bytes(), url, None).expect("parses");
-                let normalized = tributary::normalize::normalize(&feed, url, NOW);
+                let mut normalized = tributary::normalize::normalize(&feed, url, NOW);
+                for entry in &mut normalized.entries {
+                    entry.topics = rules.assign(&listed, &tributary::topics::view(entry));
+                }
                 let meta: &FeedMeta = &normalized.meta;
                 let stats = store
                     .record_document(

@@ -2,6 +2,7 @@
 //! in order: server first (no new requests), then the scheduler (running refreshes finish and
 //! commit), then the store. Does no per-feed work itself.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +12,11 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::fetch::{FetchSettings, Fetcher};
-use crate::model::{SourceId, Timestamp};
+use crate::model::{SourceId, Timestamp, TopicSlug};
 use crate::pipeline::{Pipeline, RefreshReport, SourceJob, system_clock};
 use crate::scheduler::Schedule;
-use crate::store::{SourceSpec, Store};
+use crate::store::{MEMBERSHIP_SETTING, SourceSpec, Store};
+use crate::topics::TopicRules;
 
 /// How long running refreshes get to finish after a stop signal before they are abandoned
 /// (an abandoned refresh's transaction rolls back whole).
@@ -39,6 +41,8 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
         window: i64::try_from(config.dedup.window.as_secs()).unwrap_or(i64::MAX),
     });
     let tracking = Arc::new(config.dedup.tracking_params.clone());
+    let rules = Arc::new(TopicRules::new(config));
+    update_membership(&store, config, &ids, &rules)?;
     let jobs = config
         .sources
         .iter()
@@ -49,6 +53,8 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
             allow_private: config.fetch.allow_private_networks || s.allow_private,
             identity: s.identity,
             tracking_params: tracking.clone(),
+            topics: s.topics.clone(),
+            rules: rules.clone(),
             policy: crate::scheduler::Policy {
                 base: config.interval_of(s),
                 min: config.fetch.min_interval,
@@ -57,6 +63,37 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
         })
         .collect();
     Ok((Arc::new(store), jobs))
+}
+
+/// Recomputes the topics of stored entries when the topic rules or the sources' topics differ
+/// from those the stored membership was computed with.
+fn update_membership(
+    store: &Store,
+    config: &Config,
+    ids: &[SourceId],
+    rules: &TopicRules,
+) -> anyhow::Result<()> {
+    if store.setting(MEMBERSHIP_SETTING)?.as_deref() == Some(rules.fingerprint()) {
+        return Ok(());
+    }
+    let listed: HashMap<SourceId, &[TopicSlug]> = ids
+        .iter()
+        .zip(&config.sources)
+        .map(|(id, s)| (*id, s.topics.as_slice()))
+        .collect();
+    let started = std::time::Instant::now();
+    let stories = store.rebuild_membership(rules.fingerprint(), |source, story| {
+        // A source gone from feeds.toml lists no topics; its stories stay in `all` and in topics
+        // that take every source.
+        let listed = listed.get(&source).copied().unwrap_or_default();
+        rules.assign(listed, &crate::topics::stored_view(story))
+    })?;
+    tracing::info!(
+        stories,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "topic rules changed: membership recomputed"
+    );
+    Ok(())
 }
 
 pub fn build_pipeline(config: &Config, store: Arc<Store>) -> anyhow::Result<Pipeline> {
@@ -313,6 +350,74 @@ pub fn prune_now(
         i64::try_from(config.storage.retention.as_secs()).unwrap_or(i64::MAX),
         config.storage.max_entries_per_source,
     )
+}
+
+/// A stored story that matches a topic's rules, and every rule that let it in.
+#[derive(Debug, Clone)]
+pub struct TopicMatch {
+    pub story: crate::model::StoryForTopics,
+    pub reasons: Vec<crate::topics::Reason>,
+}
+
+/// What `test-topic` found.
+#[derive(Debug, Clone, Default)]
+pub struct TopicTest {
+    /// The newest matches, at most the limit asked for.
+    pub matches: Vec<TopicMatch>,
+    /// How many stored stories match in all.
+    pub matched: usize,
+    pub stories: usize,
+}
+
+/// Evaluates topic `slug`'s rules as feeds.toml has them now against every stored story, without
+/// changing the store (so rules can be tried before the daemon is reloaded).
+pub fn test_topic(
+    store: &Store,
+    config: &Config,
+    slug: &str,
+    limit: usize,
+) -> anyhow::Result<TopicTest> {
+    if config.topic(slug).is_none() {
+        let known: Vec<&str> = config.topics.iter().map(|t| t.slug.as_str()).collect();
+        anyhow::bail!(
+            "unknown topic \"{slug}\" (topics in feeds.toml: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    let rules = TopicRules::new(config);
+    let listed: HashMap<SourceId, &[TopicSlug]> = store
+        .source_states()?
+        .into_iter()
+        .filter_map(|state| {
+            config
+                .source(&state.url)
+                .map(|s| (state.id, s.topics.as_slice()))
+        })
+        .collect();
+    let mut test = TopicTest::default();
+    store.visit_stories(|story| {
+        test.stories += 1;
+        let view = crate::topics::stored_view(story);
+        let reasons = story.sources.iter().find_map(|source| {
+            let listed = listed.get(source).copied().unwrap_or_default();
+            rules.explain(slug, listed, &view)
+        });
+        if let Some(reasons) = reasons {
+            test.matched += 1;
+            if test.matches.len() < limit {
+                test.matches.push(TopicMatch {
+                    story: story.clone(),
+                    reasons,
+                });
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(test)
 }
 
 /// How often the daemon prunes.

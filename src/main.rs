@@ -43,6 +43,14 @@ enum Command {
     Run,
     /// Remove stories past [storage] retention and beyond max_entries_per_source now.
     Prune,
+    /// Show which stored entries the topic's rules in the config match, and which rule matched.
+    TestTopic {
+        /// The topic's slug.
+        slug: String,
+        /// Show at most this many matches, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Show every source's fetch state: a table, or one JSON object per line with --json.
     Status {
         #[arg(long)]
@@ -80,6 +88,7 @@ fn main() -> ExitCode {
         Command::Fetch { sources } => with_runtime(fetch(config, sources)),
         Command::Status { json } => status(&config, json),
         Command::Prune => prune(&config),
+        Command::TestTopic { slug, limit } => test_topic(&config, &slug, limit),
         Command::Run => with_runtime(async move {
             match tributary::app::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -247,6 +256,49 @@ fn prune(config: &Config) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn test_topic(config: &Config, slug: &str, limit: usize) -> ExitCode {
+    let result = tributary::store::Store::open(&config.storage.path)
+        .map_err(anyhow::Error::from)
+        .and_then(|store| tributary::app::test_topic(&store, config, slug, limit));
+    let test = match result {
+        Ok(test) => test,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let mut print = || -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{slug}: {} of {} stored entries match (showing {})",
+            test.matched,
+            test.stories,
+            test.matches.len()
+        )?;
+        for m in &test.matches {
+            let date = chrono::DateTime::from_timestamp(m.story.published, 0)
+                .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default();
+            writeln!(out, "{date}  {}  [{}]", m.story.title, m.story.source_title)?;
+            if let Some(link) = &m.story.link {
+                writeln!(out, "    {link}")?;
+            }
+            let reasons: Vec<String> = m.reasons.iter().map(ToString::to_string).collect();
+            writeln!(out, "    matched: {}", reasons.join("; "))?;
+        }
+        Ok(())
+    };
+    match print() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -96,6 +96,27 @@ pub struct NewEntry {
     pub signature: Option<[u32; 12]>,
     /// The numbers in the title, folded: stories whose titles carry different numbers differ.
     pub title_numbers: String,
+    /// The topics this sighting puts the story in, `all` included (`topics::TopicRules::assign`);
+    /// normalize leaves it empty.
+    pub topics: Vec<TopicSlug>,
+}
+
+/// A stored story with what topic membership looks at, and the sources that carried it.
+#[derive(Debug, Clone)]
+pub struct StoryForTopics {
+    pub id: i64,
+    pub title: String,
+    pub link: Option<String>,
+    pub summary_html: Option<String>,
+    pub content_html: Option<String>,
+    pub categories: Vec<String>,
+    pub authors: Vec<String>,
+    pub language: Option<String>,
+    pub published: Timestamp,
+    /// The title of the source that carried it first.
+    pub source_title: String,
+    /// Every source that carried it, the first first.
+    pub sources: Vec<SourceId>,
 }
 
 /// What one refresh did to the store.

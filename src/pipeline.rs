@@ -23,6 +23,10 @@ pub struct SourceJob {
     /// `identity` from feeds.toml, when set.
     pub identity: Option<crate::normalize::Identity>,
     pub tracking_params: Arc<Vec<String>>,
+    /// The topics this source lists in feeds.toml.
+    pub topics: Vec<crate::model::TopicSlug>,
+    /// Topic rules in force: which topics each stored entry goes into.
+    pub rules: Arc<crate::topics::TopicRules>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +271,7 @@ impl Pipeline {
                 }),
             tracking_params: job.tracking_params.to_vec(),
         };
+        let (rules, listed) = (job.rules.clone(), job.topics.clone());
         // Parsing and normalizing are CPU work: keep them off the async workers.
         let (stats, hints, published) = blocking(move || -> Result<_, RefreshError> {
             let feed = crate::parse::parse_feed(
@@ -275,8 +280,11 @@ impl Pipeline {
                 doc.content_type.as_deref(),
             )?;
             let hints = crate::parse::feed_hints(&doc.body);
-            let normalized =
+            let mut normalized =
                 crate::normalize::normalize_with(&feed, &doc.info.final_url, now, &options);
+            for entry in &mut normalized.entries {
+                entry.topics = rules.assign(&listed, &crate::topics::view(entry));
+            }
             let published: Vec<Timestamp> =
                 normalized.entries.iter().map(|e| e.published).collect();
             let fetched = Fetched {

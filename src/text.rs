@@ -1,6 +1,7 @@
 //! Small pure helpers for text and HTML strings shared by normalize and publish.
 
 use sha2::{Digest, Sha256};
+use unicode_normalization::char::is_combining_mark;
 
 /// Escapes text for HTML and XML content and attribute values.
 pub fn escape_html(text: &str) -> String {
@@ -164,6 +165,42 @@ fn is_folded(text: &str) -> bool {
         }
     }
     true
+}
+
+/// Lowercase words without diacritics or punctuation, for matching: "An ninh mạng: Đà Nẵng!" →
+/// `["an", "ninh", "mang", "da", "nang"]`.
+pub fn fold_words(text: &str) -> Vec<String> {
+    let mut folded = String::with_capacity(text.len());
+    fold_into(&mut folded, text);
+    folded.split_whitespace().map(str::to_string).collect()
+}
+
+/// Appends `text` folded for matching to `out`: letters and digits lowercased without their
+/// diacritics, everything else a space.
+pub fn fold_into(out: &mut String, text: &str) {
+    fn push(out: &mut String, c: char) {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(' ');
+        }
+    }
+    for c in text.chars() {
+        match c {
+            c if c.is_ascii() => out.push(if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }),
+            'đ' | 'Đ' => out.push('d'),
+            // Canonical decomposition, keeping the base letters: "ạ" → "a", "ễ" → "e".
+            c => unicode_normalization::char::decompose_canonical(c, |d| {
+                if !is_combining_mark(d) {
+                    push(out, d);
+                }
+            }),
+        }
+    }
 }
 
 /// Hex SHA-256 of the parts, each followed by a NUL so that ("ab","c") and ("a","bc") differ.

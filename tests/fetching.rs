@@ -486,6 +486,11 @@ async fn harness(path: &str) -> Harness {
         },
         identity: None,
         tracking_params: Arc::new(Vec::new()),
+        topics: Vec::new(),
+        rules: Arc::new(tributary::topics::TopicRules::new(
+            &tributary::config::Config::parse(std::path::Path::new("feeds.toml"), "")
+                .expect("empty config"),
+        )),
     };
     Harness {
         script,
@@ -747,6 +752,14 @@ async fn sources_sharing_one_url_are_fetched_once_per_cycle() {
     let other = SourceJob {
         id: ids[1],
         url: other_url,
+        topics: vec![TopicSlug::new("u").expect("slug")],
+        rules: Arc::new(tributary::topics::TopicRules::new(
+            &tributary::config::Config::parse(
+                std::path::Path::new("feeds.toml"),
+                "[[topic]]\nslug = \"u\"\ntitle = \"U\"\n",
+            )
+            .expect("config"),
+        )),
         ..h.job.clone()
     };
     let mut reports = Vec::new();

@@ -122,7 +122,33 @@ pub struct TopicConfig {
     pub slug: TopicSlug,
     pub title: String,
     pub description: Option<String>,
+    /// Every source is a candidate, not only those listing the topic.
+    pub all_sources: bool,
+    /// `[topic.filter]`: what a candidate's entry must match to be in the topic.
+    pub filter: Option<TopicFilter>,
 }
+
+/// The rules of `[topic.filter]`, each optional; an entry must pass every one given. Keywords,
+/// categories and authors are compared case- and diacritics-insensitively (see `topics`).
+#[derive(Debug, Clone, Default)]
+pub struct TopicFilter {
+    /// At least one of these words or phrases in the title, summary, content or categories.
+    pub any: Vec<String>,
+    /// None of these words or phrases anywhere in them.
+    pub none: Vec<String>,
+    /// Matches the title, the text of the summary or content, or a category.
+    pub regex: Option<regex::Regex>,
+    /// One of the entry's categories is one of these.
+    pub categories: Vec<String>,
+    /// Primary language subtags, lowercase: `vi` matches `vi-VN`.
+    pub languages: Vec<String>,
+    /// One of the entry's authors is one of these.
+    pub authors: Vec<String>,
+}
+
+/// Regexes in feeds.toml may not compile to more than this (the `regex` crate's size limit), so a
+/// runaway pattern is a config error rather than a memory sink.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 impl Config {
     /// Reads and validates the file at `path`.
@@ -356,10 +382,13 @@ impl Config {
             if t.title.get_ref().trim().is_empty() {
                 return Err((t.title.span(), "topic.title: must not be empty".into()));
             }
+            let filter = t.filter.map(topic_filter).transpose()?;
             topics.push(TopicConfig {
                 slug,
                 title: t.title.into_inner(),
                 description: t.description.filter(|d| !d.trim().is_empty()),
+                all_sources: t.all_sources.unwrap_or(false),
+                filter,
             });
         }
 
@@ -505,6 +534,92 @@ fn parse_http_url(text: &str) -> Result<Url, String> {
             "invalid URL \"{text}\": scheme {other}: is not http or https"
         )),
     }
+}
+
+/// Validates `[topic.filter]`: every keyword has a letter or digit to match on, the regex
+/// compiles, languages look like language tags.
+fn topic_filter(
+    raw: toml::Spanned<raw::RawTopicFilter>,
+) -> Result<TopicFilter, (Range<usize>, String)> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let words = |list: Option<Vec<toml::Spanned<String>>>, key: &str| {
+        let mut out = Vec::new();
+        for item in list.unwrap_or_default() {
+            if crate::text::fold_words(item.get_ref()).is_empty() {
+                return Err((
+                    item.span(),
+                    format!(
+                        "topic.filter.{key}: \"{}\" has no letters or digits to match",
+                        item.get_ref()
+                    ),
+                ));
+            }
+            out.push(item.into_inner());
+        }
+        Ok(out)
+    };
+    let any = words(raw.any, "any")?;
+    let none = words(raw.none, "none")?;
+    let categories = words(raw.categories, "categories")?;
+    let authors = words(raw.authors, "authors")?;
+    let regex = match raw.regex {
+        None => None,
+        Some(pattern) => Some(
+            regex::RegexBuilder::new(pattern.get_ref())
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| {
+                    // The regex crate's message spans several lines (pattern, caret, reason).
+                    let reason = e.to_string();
+                    let reason = reason
+                        .lines()
+                        .last()
+                        .unwrap_or("invalid")
+                        .trim()
+                        .to_string();
+                    (
+                        pattern.span(),
+                        format!("topic.filter.regex: invalid regex: {reason}"),
+                    )
+                })?,
+        ),
+    };
+    let mut languages = Vec::new();
+    for tag in raw.languages.unwrap_or_default() {
+        let primary = tag.get_ref().split(['-', '_']).next().unwrap_or("");
+        if !(2..=8).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err((
+                tag.span(),
+                format!(
+                    "topic.filter.languages: \"{}\" is not a language tag (e.g. \"vi\", \"id\", \"en\")",
+                    tag.get_ref()
+                ),
+            ));
+        }
+        languages.push(primary.to_ascii_lowercase());
+    }
+    let filter = TopicFilter {
+        any,
+        none,
+        regex,
+        categories,
+        languages,
+        authors,
+    };
+    if filter.any.is_empty()
+        && filter.none.is_empty()
+        && filter.regex.is_none()
+        && filter.categories.is_empty()
+        && filter.languages.is_empty()
+        && filter.authors.is_empty()
+    {
+        return Err((
+            span,
+            "topic.filter: empty; give any, none, regex, categories, languages or authors, or remove it".into(),
+        ));
+    }
+    Ok(filter)
 }
 
 #[cfg(test)]

@@ -73,4 +73,17 @@ pub struct RawTopic {
     pub slug: Spanned<String>,
     pub title: Spanned<String>,
     pub description: Option<String>,
+    pub all_sources: Option<bool>,
+    pub filter: Option<Spanned<RawTopicFilter>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopicFilter {
+    pub any: Option<Vec<Spanned<String>>>,
+    pub none: Option<Vec<Spanned<String>>>,
+    pub regex: Option<Spanned<String>>,
+    pub categories: Option<Vec<Spanned<String>>>,
+    pub languages: Option<Vec<Spanned<String>>>,
+    pub authors: Option<Vec<Spanned<String>>>,
 }

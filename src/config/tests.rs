@@ -283,3 +283,37 @@ fn retention_settings_are_read() {
         "feeds.toml:2:26: storage.max_entries_per_source: must be at least 1"
     );
 }
+
+#[test]
+fn topic_filters_are_read_and_checked_with_line_and_column() {
+    let config = parse(
+        "[[topic]]\nslug = \"sec\"\ntitle = \"Security\"\nall_sources = true\n[topic.filter]\nany = [\"an ninh mạng\"]\nregex = '(?i)cve-\\d+'\nlanguages = [\"vi-VN\", \"ID\"]\n",
+    )
+    .expect("valid filter");
+    let topic = &config.topics[0];
+    assert!(topic.all_sources);
+    let filter = topic.filter.as_ref().expect("filter");
+    assert_eq!(filter.any, ["an ninh mạng"]);
+    assert_eq!(filter.languages, ["vi", "id"]);
+    assert!(filter.regex.as_ref().expect("regex").is_match("CVE-2026"));
+
+    assert_eq!(
+        error(&format!("{TOPIC}[topic.filter]\nregex = \"(unclosed\"\n")),
+        "feeds.toml:5:9: topic.filter.regex: invalid regex: error: unclosed group"
+    );
+    assert_eq!(
+        error(&format!("{TOPIC}[topic.filter]\nany = [\"ok\", \"--\"]\n")),
+        "feeds.toml:5:14: topic.filter.any: \"--\" has no letters or digits to match"
+    );
+    assert_eq!(
+        error(&format!(
+            "{TOPIC}[topic.filter]\nlanguages = [\"vietnamese!\"]\n"
+        )),
+        "feeds.toml:5:14: topic.filter.languages: \"vietnamese!\" is not a language tag (e.g. \"vi\", \"id\", \"en\")"
+    );
+    assert!(
+        error(&format!("{TOPIC}[topic.filter]\nwords = [\"x\"]\n"))
+            .starts_with("feeds.toml:5:1: unknown field `words`"),
+    );
+    assert!(error(&format!("{TOPIC}[topic.filter]\n")).contains("topic.filter: empty"));
+}

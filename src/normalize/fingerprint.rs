@@ -10,7 +10,7 @@
 //! "Part 1" and "Part 2", or two days' weather reports, differ in exactly the words a
 //! similarity measure weighs least.
 
-use unicode_normalization::char::is_combining_mark;
+use crate::text::{fold_into, fold_words};
 
 /// Fewer words than this say too little to call two texts the same story.
 pub const MIN_WORDS: usize = 8;
@@ -24,41 +24,6 @@ pub const HASHES: usize = 12;
 pub const BANDS: usize = 6;
 
 pub type Signature = [u32; HASHES];
-
-/// Lowercase words without diacritics or punctuation.
-pub fn fold_words(text: &str) -> Vec<String> {
-    let mut folded = String::with_capacity(text.len());
-    fold_into(&mut folded, text);
-    folded.split_whitespace().map(str::to_string).collect()
-}
-
-/// Appends `text` folded for matching to `out`: letters and digits lowercased without their
-/// diacritics, everything else a space.
-fn fold_into(out: &mut String, text: &str) {
-    fn push(out: &mut String, c: char) {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(' ');
-        }
-    }
-    for c in text.chars() {
-        match c {
-            c if c.is_ascii() => out.push(if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            }),
-            'đ' | 'Đ' => out.push('d'),
-            // Canonical decomposition, keeping the base letters: "ạ" → "a", "ễ" → "e".
-            c => unicode_normalization::char::decompose_canonical(c, |d| {
-                if !is_combining_mark(d) {
-                    push(out, d);
-                }
-            }),
-        }
-    }
-}
 
 /// The digit-bearing words of a title, in order: two stories whose titles carry different
 /// numbers are different stories.

@@ -245,6 +245,7 @@ fn normalize_entry(
     NewEntry {
         signature,
         title_numbers,
+        topics: Vec::new(),
         key,
         public_id,
         link,

@@ -44,6 +44,7 @@ fn add_entry(store: &Store, title: &str) {
         content_hash: title.into(),
         signature: None,
         title_numbers: String::new(),
+        topics: vec![TopicSlug::all(), TopicSlug::new("news").expect("slug")],
     };
     store
         .record_document(
@@ -251,6 +252,7 @@ async fn an_id_appears_once_per_document() {
             content_hash: "h".into(),
             signature: None,
             title_numbers: String::new(),
+            topics: vec![TopicSlug::all()],
         };
         store
             .record_document(

@@ -28,6 +28,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0005_retention.sql",
         include_str!("../../migrations/0005_retention.sql"),
     ),
+    (
+        "0006_topic_rules.sql",
+        include_str!("../../migrations/0006_topic_rules.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ mod lsh;
 mod migrations;
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::model::{
-    Enclosure, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp, TopicSlug, Validators,
+    Enclosure, FeedMeta, NewEntry, RefreshStats, SourceId, StoryForTopics, Timestamp, TopicSlug,
+    Validators,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -323,15 +325,15 @@ impl Store {
         })
     }
 
-    /// Makes the sources table match feeds.toml: inserts new sources, updates titles and topics,
-    /// marks removed ones inactive (their entries stay), and recomputes topic membership of stored
-    /// entries when any source's topics changed. Returns the id of each spec, in order.
+    /// Makes the sources table match feeds.toml: inserts new sources, updates titles and listed
+    /// topics, and marks removed ones inactive (their entries stay). Membership of stored entries
+    /// follows the topic rules: see [`Store::rebuild_membership`]. Returns the id of each spec, in
+    /// order.
     pub fn sync_sources(&self, specs: &[SourceSpec]) -> Result<Vec<SourceId>, StoreError> {
         let ids = self.with_writer(|conn| {
             let tx = conn.transaction().context("starting source sync")?;
             tx.execute("UPDATE sources SET active = 0", []).context("syncing sources")?;
             let mut ids = Vec::with_capacity(specs.len());
-            let mut topics_changed = false;
             for spec in specs {
                 tx.execute(
                     "INSERT INTO sources (url, config_title, active) VALUES (?1, ?2, 1)
@@ -353,7 +355,6 @@ impl Store {
                 };
                 let wanted: BTreeSet<String> = spec.topics.iter().map(|t| t.to_string()).collect();
                 if stored != wanted {
-                    topics_changed = true;
                     tx.execute("DELETE FROM source_topics WHERE source_id = ?1", [id])
                         .context("syncing sources")?;
                     for topic in &wanted {
@@ -365,9 +366,6 @@ impl Store {
                     }
                 }
                 ids.push(SourceId(id));
-            }
-            if topics_changed {
-                rebuild_topics(&tx)?;
             }
             tx.commit().context("committing source sync")?;
             Ok(ids)
@@ -433,7 +431,6 @@ impl Store {
     ) -> Result<RefreshStats, StoreError> {
         let stats = self.with_writer(|conn| {
             let tx = conn.transaction().context("starting refresh")?;
-            let topics = source_topics(&tx, source)?;
             let mut stats = RefreshStats::default();
             {
                 let keys_json = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
@@ -447,7 +444,6 @@ impl Store {
                 let mut stmts = EntryStatements::prepare(&tx)?;
                 let context = DocumentContext {
                     source,
-                    topics: &topics,
                     now,
                     near,
                 };
@@ -643,6 +639,82 @@ impl Store {
             let mut entries = rows.collect::<Result<Vec<_>, _>>().context("reading topic")?;
             attach_other_sources(conn, &mut entries)?;
             Ok(entries)
+        })
+    }
+
+    /// A value the store keeps for itself (see `migrations/0006_topic_rules.sql`).
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .context("reading setting")
+        })
+    }
+
+    /// Recomputes every stored story's topics. `assign` gives the topics one sighting puts a story
+    /// in (the source that carried it, the story); a story is in the union over its sightings.
+    /// Runs in one transaction that also records `fingerprint` as [`MEMBERSHIP_SETTING`], so an
+    /// interrupted rebuild is redone at the next start. Returns how many stories were assigned.
+    pub fn rebuild_membership(
+        &self,
+        fingerprint: &str,
+        mut assign: impl FnMut(SourceId, &StoryForTopics) -> Vec<TopicSlug>,
+    ) -> Result<usize, StoreError> {
+        let count = self.with_writer(|conn| {
+            let tx = conn.transaction().context("starting membership rebuild")?;
+            tx.execute("DELETE FROM entry_topics", []).context("clearing topic membership")?;
+            let mut count = 0;
+            {
+                let mut insert = tx
+                    .prepare("INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id) VALUES (?1, ?2, ?3)")
+                    .context("recomputing topic membership")?;
+                let mut stories = tx.prepare(STORIES_FOR_TOPICS).context("recomputing topic membership")?;
+                let mut rows = stories.query([]).context("recomputing topic membership")?;
+                while let Some(row) = rows.next().context("recomputing topic membership")? {
+                    let story = story_for_topics(row).context("recomputing topic membership")?;
+                    let mut topics: BTreeSet<TopicSlug> = BTreeSet::new();
+                    for source in &story.sources {
+                        topics.extend(assign(*source, &story));
+                    }
+                    for topic in &topics {
+                        insert
+                            .execute(params![topic.as_str(), story.published, story.id])
+                            .context("recomputing topic membership")?;
+                    }
+                    count += 1;
+                }
+            }
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![MEMBERSHIP_SETTING, fingerprint],
+            )
+            .context("recording topic rules")?;
+            tx.commit().context("committing membership rebuild")?;
+            Ok(count)
+        })?;
+        self.bump();
+        Ok(count)
+    }
+
+    /// Calls `visit` with stored stories, newest first, until it breaks.
+    pub fn visit_stories(
+        &self,
+        mut visit: impl FnMut(&StoryForTopics) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.with_reader(|conn| {
+            let mut stories = conn
+                .prepare(STORIES_FOR_TOPICS)
+                .context("reading stories")?;
+            let mut rows = stories.query([]).context("reading stories")?;
+            while let Some(row) = rows.next().context("reading stories")? {
+                if visit(&story_for_topics(row).context("reading stories")?).is_break() {
+                    break;
+                }
+            }
+            Ok(())
         })
     }
 
@@ -853,22 +925,39 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+/// The setting holding the fingerprint of the topic rules entry_topics was computed with.
+pub const MEMBERSHIP_SETTING: &str = "membership_rules";
+
+const STORIES_FOR_TOPICS: &str = "SELECT e.id, e.title, e.link, e.summary_html, e.content_html, e.categories,
+        e.authors, e.language, e.published_at, COALESCE(s.config_title, s.feed_title, s.url),
+        (SELECT json_group_array(g.source_id) FROM
+            (SELECT source_id FROM sightings WHERE entry_id = e.id ORDER BY first_seen_at, source_id) g)
+     FROM entries e JOIN sources s ON s.id = e.source_id
+     ORDER BY e.published_at DESC, e.id DESC";
+
+fn story_for_topics(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoryForTopics> {
+    let mut sources: Vec<SourceId> = json_list::<i64>(&row.get::<_, String>(10)?)
+        .into_iter()
+        .map(SourceId)
+        .collect();
+    sources.dedup();
+    Ok(StoryForTopics {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        link: row.get(2)?,
+        summary_html: row.get(3)?,
+        content_html: row.get(4)?,
+        categories: json_list(&row.get::<_, String>(5)?),
+        authors: json_list(&row.get::<_, String>(6)?),
+        language: row.get(7)?,
+        published: row.get(8)?,
+        source_title: row.get(9)?,
+        sources,
+    })
 }
 
-fn source_topics(tx: &Transaction<'_>, source: SourceId) -> Result<Vec<String>, StoreError> {
-    let mut stmt = tx
-        .prepare_cached("SELECT topic FROM source_topics WHERE source_id = ?1")
-        .context("reading source topics")?;
-    let rows = stmt
-        .query_map([source.0], |r| r.get::<_, String>(0))
-        .context("reading source topics")?;
-    let mut topics: Vec<String> = rows
-        .collect::<Result<_, _>>()
-        .context("reading source topics")?;
-    topics.push(crate::config::ALL_TOPIC.to_string());
-    Ok(topics)
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
 
 /// What the store holds of one of this source's stories.
@@ -878,6 +967,8 @@ struct Known {
     /// This source's version of it.
     hash: String,
     updated_at: Timestamp,
+    /// Where the story sorts in its topics.
+    published_at: Timestamp,
     /// Whether this source is the one the story is published under (its first sighting).
     primary: bool,
 }
@@ -891,7 +982,8 @@ fn known_entries(
 ) -> Result<HashMap<String, Known>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at, e.source_id = ?1
+            "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at, e.source_id = ?1,
+                    e.published_at
              FROM json_each(?2) AS k
              JOIN sightings g ON g.source_id = ?1 AND g.entry_key = k.value
              JOIN entries e ON e.id = g.entry_id",
@@ -906,6 +998,7 @@ fn known_entries(
                     hash: r.get(2)?,
                     updated_at: r.get(3)?,
                     primary: r.get(4)?,
+                    published_at: r.get(5)?,
                 },
             ))
         })
@@ -1013,7 +1106,7 @@ fn document_lookups(
         let mut stmt = tx
             .prepare_cached(
                 "SELECT g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
-                        e.source_id = ?1
+                        e.source_id = ?1, e.published_at
                  FROM sightings g JOIN entries e ON e.id = g.entry_id
                  WHERE g.source_id = ?1 AND g.canonical_url IN (SELECT value FROM json_each(?2))
                    AND g.entry_key LIKE 'guid:%' AND g.entry_key NOT IN (SELECT value FROM json_each(?3))",
@@ -1029,6 +1122,7 @@ fn document_lookups(
                         hash: r.get(3)?,
                         updated_at: r.get(4)?,
                         primary: r.get(5)?,
+                        published_at: r.get(6)?,
                     },
                 ))
             })
@@ -1078,27 +1172,23 @@ fn document_lookups(
 }
 
 /// What every entry of one document shares.
-struct DocumentContext<'a> {
+#[derive(Clone, Copy)]
+struct DocumentContext {
     source: SourceId,
-    topics: &'a [String],
     now: Timestamp,
     near: NearDuplicates,
 }
 
 fn upsert_entry(
     stmts: &mut EntryStatements<'_>,
-    doc: &DocumentContext<'_>,
+    doc: &DocumentContext,
     lookups: &mut DocumentLookups,
     lsh: &mut lsh::Lsh,
     entry: &NewEntry,
     known: Option<Known>,
 ) -> Result<Upsert, StoreError> {
     let DocumentContext {
-        source,
-        topics,
-        now,
-        near,
-        ..
+        source, now, near, ..
     } = *doc;
     let known = match (known, &entry.canonical_url) {
         (Some(k), _) => Some(k),
@@ -1137,6 +1227,14 @@ fn upsert_entry(
         }
         Some(k) => {
             seen(stmts)?;
+            // Changed text may qualify for more topics; it leaves none (another sighting may be
+            // what put it there), until the next recomputation of membership.
+            for topic in &entry.topics {
+                stmts
+                    .topic
+                    .execute(params![topic.as_str(), k.published_at, k.entry_id])
+                    .context("inserting entry topics")?;
+            }
             if !k.primary {
                 // Another source's copy changed; the story is published from its first sighting.
                 return Ok(Upsert::Unchanged);
@@ -1232,10 +1330,10 @@ fn upsert_entry(
                     entry.canonical_url
                 ])
                 .context("inserting sighting")?;
-            for topic in topics {
+            for topic in &entry.topics {
                 stmts
                     .topic
-                    .execute(params![topic, sort_at, id])
+                    .execute(params![topic.as_str(), sort_at, id])
                     .context("inserting entry topics")?;
             }
             Ok(outcome)
@@ -1321,21 +1419,6 @@ fn load_lsh(
     }
     lsh.loaded = true;
     Ok(())
-}
-
-/// Recomputes every entry's topics from the topics of the sources that carried it.
-fn rebuild_topics(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    tx.execute_batch(
-        "DELETE FROM entry_topics;
-         INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id)
-             SELECT 'all', e.published_at, e.id FROM entries e;
-         INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id)
-             SELECT st.topic, e.published_at, e.id
-             FROM sightings g
-             JOIN source_topics st ON st.source_id = g.source_id
-             JOIN entries e ON e.id = g.entry_id;",
-    )
-    .context("recomputing topic membership")
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {

@@ -19,6 +19,17 @@ fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
         content_hash: crate::text::hash_parts(&[title]),
         signature: None,
         title_numbers: String::new(),
+        topics: vec![TopicSlug::all()],
+    }
+}
+
+/// `entry` in the given topics besides `all`.
+fn in_topics(entry: NewEntry, topics: &[&str]) -> NewEntry {
+    let mut all = vec![TopicSlug::all()];
+    all.extend(topics.iter().map(|t| slug(t)));
+    NewEntry {
+        topics: all,
+        ..entry
     }
 }
 
@@ -185,7 +196,7 @@ fn changed_entry_is_updated_in_place() {
             ..Default::default()
         }
     );
-    let rows = store.topic_entries(&slug("news"), 50).expect("read");
+    let rows = store.topic_entries(&TopicSlug::all(), 50).expect("read");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].title, "One, corrected");
     assert_eq!(rows[0].updated, 5000);
@@ -203,9 +214,9 @@ fn topic_pages_are_newest_first_with_attribution() {
         language: None,
     };
     let entries = vec![
-        entry("old", "Old", 100),
-        entry("new", "New", 300),
-        entry("mid", "Mid", 200),
+        in_topics(entry("old", "Old", 100), &["news"]),
+        in_topics(entry("new", "New", 300), &["news"]),
+        in_topics(entry("mid", "Mid", 200), &["news"]),
     ];
     store
         .record_document(
@@ -281,48 +292,93 @@ fn failure_is_recorded_and_keeps_entries_and_validators() {
 }
 
 #[test]
-fn changing_a_sources_topics_recomputes_membership() {
-    let (store, id) = store_with_source(&["news"]);
+fn membership_is_rebuilt_from_every_sighting_with_the_rules_fingerprint() {
+    let store = Store::open_in_memory().expect("store");
+    let (a, b) = two_sources(&store);
+    let none = Validators::default();
+    let meta = FeedMeta::default();
+    let shared = "https://wire.example/shared";
     store
         .record_document(
-            id,
-            &FeedMeta::default(),
-            &[entry("1", "One", 100)],
-            &Fetched::plain(&Validators::default()),
+            a,
+            &meta,
+            &[
+                in_topics(entry("1", "One", 100), &["news"]),
+                in_topics(linked("s", shared, "Shared"), &["news"]),
+            ],
+            &Fetched::plain(&none),
             1000,
         )
         .expect("store");
-    assert_eq!(
-        store.topic_entries(&slug("news"), 50).expect("read").len(),
-        1
-    );
     store
-        .sync_sources(&[SourceSpec {
-            url: "https://a.example/feed".into(),
-            title: None,
-            topics: vec![slug("sport")],
-        }])
-        .expect("resync");
-    assert!(
-        store
-            .topic_entries(&slug("news"), 50)
-            .expect("read")
-            .is_empty()
-    );
+        .record_document(
+            b,
+            &meta,
+            &[linked("s", shared, "Shared")],
+            &Fetched::plain(&none),
+            1000,
+        )
+        .expect("store");
+    assert_eq!(store.setting(MEMBERSHIP_SETTING).expect("setting"), None);
+
+    // New rules: source A's stories go to "sport" only when their title says "One"; B's go to
+    // "tech". The shared story is in the union over its two sightings.
+    let mut seen = Vec::new();
+    let stories = store
+        .rebuild_membership("rules-2", |source, story| {
+            seen.push((source, story.title.clone()));
+            let mut topics = vec![TopicSlug::all()];
+            if source == a && story.title == "One" {
+                topics.push(slug("sport"));
+            }
+            if source == b {
+                topics.push(slug("tech"));
+            }
+            topics
+        })
+        .expect("rebuild");
+    assert_eq!(stories, 2);
+    assert_eq!(seen.len(), 3, "one call per sighting: {seen:?}");
     assert_eq!(
-        store.topic_entries(&slug("sport"), 50).expect("read").len(),
-        1
+        store
+            .setting(MEMBERSHIP_SETTING)
+            .expect("setting")
+            .as_deref(),
+        Some("rules-2")
     );
+    let titles = |topic: &str| -> Vec<String> {
+        store
+            .topic_entries(&slug(topic), 50)
+            .expect("read")
+            .into_iter()
+            .map(|e| e.title)
+            .collect()
+    };
+    assert!(titles("news").is_empty());
+    assert_eq!(titles("sport"), ["One"]);
+    assert_eq!(titles("tech"), ["Shared"]);
     assert_eq!(
         store
             .topic_entries(&TopicSlug::all(), 50)
             .expect("read")
             .len(),
-        1
+        2
     );
     let counts = store.topic_counts().expect("counts");
     assert_eq!(counts.get("sport"), Some(&1));
     assert_eq!(counts.get("news"), None);
+
+    // Stories are visited newest first, with every source that carried them.
+    let mut visited = Vec::new();
+    store
+        .visit_stories(|story| {
+            visited.push((story.title.clone(), story.sources.clone()));
+            ControlFlow::Continue(())
+        })
+        .expect("visit");
+    assert_eq!(visited.len(), 2);
+    let shared_story = visited.iter().find(|(t, _)| t == "Shared").expect("shared");
+    assert_eq!(shared_story.1, [a, b]);
 }
 
 #[test]
@@ -408,10 +464,13 @@ fn one_story_from_two_sources_is_one_entry_crediting_both() {
         .record_document(
             a,
             &meta,
-            &[linked(
-                "a-1",
-                "https://wire.example/story?id=9&utm_source=a",
-                "Story",
+            &[in_topics(
+                linked(
+                    "a-1",
+                    "https://wire.example/story?id=9&utm_source=a",
+                    "Story",
+                ),
+                &["news"],
             )],
             &Fetched::plain(&none),
             1000,
@@ -421,10 +480,13 @@ fn one_story_from_two_sources_is_one_entry_crediting_both() {
         .record_document(
             b,
             &meta,
-            &[linked(
-                "b-7",
-                "https://WIRE.example/story?fbclid=x&id=9",
-                "Story (B)",
+            &[in_topics(
+                linked(
+                    "b-7",
+                    "https://WIRE.example/story?fbclid=x&id=9",
+                    "Story (B)",
+                ),
+                &["sport"],
             )],
             &Fetched::plain(&none),
             2000,
@@ -595,7 +657,7 @@ fn prune_removes_old_stories_and_tombstones_keep_them_out() {
         }
     );
     let left: Vec<String> = store
-        .topic_entries(&slug("news"), 50)
+        .topic_entries(&TopicSlug::all(), 50)
         .expect("read")
         .into_iter()
         .map(|e| e.public_id)
@@ -659,4 +721,43 @@ fn prune_keeps_each_sources_newest_and_stories_others_still_carry() {
         story1.source.title, "B",
         "published from the source that still carries it"
     );
+}
+
+#[test]
+fn an_updated_story_gains_the_topics_its_new_text_matches() {
+    let (store, id) = store_with_source(&[]);
+    let none = Validators::default();
+    let meta = FeedMeta::default();
+    store
+        .record_document(
+            id,
+            &meta,
+            &[entry("1", "Draft", 100)],
+            &Fetched::plain(&none),
+            1000,
+        )
+        .expect("store");
+    assert!(
+        store
+            .topic_entries(&slug("security"), 50)
+            .expect("read")
+            .is_empty()
+    );
+    let stats = store
+        .record_document(
+            id,
+            &meta,
+            &[in_topics(
+                entry("1", "Ransomware hits hospital", 100),
+                &["security"],
+            )],
+            &Fetched::plain(&none),
+            2000,
+        )
+        .expect("store");
+    assert_eq!(stats.updated, 1);
+    let rows = store.topic_entries(&slug("security"), 50).expect("read");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].title, "Ransomware hits hospital");
+    assert_eq!(rows[0].published, 100, "sorted by its publication time");
 }
