@@ -178,6 +178,24 @@ pub fn fold_words(text: &str) -> Vec<String> {
 /// Appends `text` folded for matching to `out`: letters and digits lowercased without their
 /// diacritics, everything else a space.
 pub fn fold_into(out: &mut String, text: &str) {
+    let latin = latin_folds();
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            });
+        } else if let Some(folded) = latin.get(c) {
+            out.push_str(folded);
+        } else {
+            fold_char(out, c);
+        }
+    }
+}
+
+/// The folding of one character, from the Unicode tables.
+fn fold_char(out: &mut String, c: char) {
     fn push(out: &mut String, c: char) {
         if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
@@ -185,22 +203,62 @@ pub fn fold_into(out: &mut String, text: &str) {
             out.push(' ');
         }
     }
-    for c in text.chars() {
-        match c {
-            c if c.is_ascii() => out.push(if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            }),
-            'đ' | 'Đ' => out.push('d'),
-            // Canonical decomposition, keeping the base letters: "ạ" → "a", "ễ" → "e".
-            c => unicode_normalization::char::decompose_canonical(c, |d| {
-                if !is_combining_mark(d) {
-                    push(out, d);
-                }
-            }),
-        }
+    match c {
+        'đ' | 'Đ' => out.push('d'),
+        // Canonical decomposition, keeping the base letters: "ạ" → "a", "ễ" → "e".
+        c => unicode_normalization::char::decompose_canonical(c, |d| {
+            if !is_combining_mark(d) {
+                push(out, d);
+            }
+        }),
     }
+}
+
+/// [`fold_char`] precomputed for the Latin blocks Vietnamese, Indonesian and European text use
+/// (U+0080–U+024F and Latin Extended Additional, U+1E00–U+1EFF): a table lookup instead of a
+/// decomposition per character. Built once from `fold_char` itself, so both give the same result.
+struct LatinFolds {
+    low: Vec<Box<str>>,
+    extended: Vec<Box<str>>,
+}
+
+impl LatinFolds {
+    const LOW: std::ops::Range<u32> = 0x80..0x250;
+    const EXTENDED: std::ops::Range<u32> = 0x1E00..0x1F00;
+
+    fn get(&self, c: char) -> Option<&str> {
+        let code = u32::from(c);
+        let (table, start) = if Self::LOW.contains(&code) {
+            (&self.low, Self::LOW.start)
+        } else if Self::EXTENDED.contains(&code) {
+            (&self.extended, Self::EXTENDED.start)
+        } else {
+            return None;
+        };
+        table.get((code - start) as usize).map(|f| &**f)
+    }
+}
+
+fn latin_folds() -> &'static LatinFolds {
+    static FOLDS: std::sync::OnceLock<LatinFolds> = std::sync::OnceLock::new();
+    FOLDS.get_or_init(|| {
+        let build = |range: std::ops::Range<u32>| {
+            range
+                .map(|code| {
+                    let mut folded = String::new();
+                    // Every code point in these blocks is a character; none is a surrogate.
+                    if let Some(c) = char::from_u32(code) {
+                        fold_char(&mut folded, c);
+                    }
+                    folded.into_boxed_str()
+                })
+                .collect()
+        };
+        LatinFolds {
+            low: build(LatinFolds::LOW),
+            extended: build(LatinFolds::EXTENDED),
+        }
+    })
 }
 
 /// Hex SHA-256 of the parts, each followed by a NUL so that ("ab","c") and ("a","bc") differ.
@@ -297,6 +355,22 @@ mod tests {
         ] {
             assert_eq!(fold_whitespace(text), folded, "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_latin_table_folds_like_the_unicode_tables() {
+        for code in (0x80..0x250).chain(0x1E00..0x1F00) {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            let mut direct = String::new();
+            fold_char(&mut direct, c);
+            assert_eq!(latin_folds().get(c), Some(direct.as_str()), "U+{code:04X}");
+        }
+        assert_eq!(
+            fold_words("Ảnh: ĐỨC Nguyễn, Ærø Straße"),
+            ["anh", "duc", "nguyen", "ærø", "straße"]
+        );
     }
 
     #[test]

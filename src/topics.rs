@@ -13,7 +13,7 @@ use std::fmt;
 
 use crate::config::{ALL_TOPIC, Config, TopicConfig, TopicFilter};
 use crate::model::TopicSlug;
-use crate::text::{fold_words, hash_parts, strip_tags};
+use crate::text::{fold_into, fold_words, hash_parts, strip_tags};
 
 /// What membership looks at in an entry.
 #[derive(Debug, Clone, Copy, Default)]
@@ -125,8 +125,9 @@ struct Topic {
 /// A `[topic.filter]` with its words folded once.
 #[derive(Debug, Clone)]
 struct Filter {
-    any: Vec<(String, Vec<String>)>,
-    none: Vec<Vec<String>>,
+    /// Each keyword as written, and its needle.
+    any: Vec<(String, String)>,
+    none: Vec<String>,
     regex: Option<regex::Regex>,
     categories: Vec<Vec<String>>,
     languages: Vec<String>,
@@ -139,9 +140,9 @@ impl Filter {
             any: filter
                 .any
                 .iter()
-                .map(|k| (k.clone(), fold_words(k)))
+                .map(|k| (k.clone(), needle(&fold_words(k))))
                 .collect(),
-            none: filter.none.iter().map(|k| fold_words(k)).collect(),
+            none: filter.none.iter().map(|k| needle(&fold_words(k))).collect(),
             regex: filter.regex.clone(),
             categories: filter.categories.iter().map(|c| fold_words(c)).collect(),
             languages: filter.languages.clone(),
@@ -156,14 +157,14 @@ impl Filter {
             let (keyword, field) = self
                 .any
                 .iter()
-                .find_map(|(keyword, words)| text.find(words).map(|field| (keyword, field)))?;
+                .find_map(|(keyword, needle)| text.find(needle).map(|field| (keyword, field)))?;
             reasons.push(Reason::Any {
                 keyword: keyword.clone(),
                 field,
             });
         }
         if !self.none.is_empty() {
-            if self.none.iter().any(|words| text.find(words).is_some()) {
+            if self.none.iter().any(|needle| text.find(needle).is_some()) {
                 return None;
             }
             reasons.push(Reason::NoneExcluded);
@@ -203,15 +204,35 @@ impl Filter {
     }
 }
 
-/// An entry's text, folded into words on first use (most topics never need it).
+/// An entry's text folded for matching on first use (most topics never need it): words
+/// separated by single spaces, with a space at each end, so that a phrase is found as
+/// `" word word "` and never inside a longer word.
 struct FoldedText<'a> {
     entry: &'a EntryView<'a>,
-    title: OnceCell<Vec<String>>,
-    summary: OnceCell<Vec<String>>,
-    content: OnceCell<Vec<String>>,
+    title: OnceCell<String>,
+    summary: OnceCell<String>,
+    content: OnceCell<String>,
     plain_summary: OnceCell<String>,
     plain_content: OnceCell<String>,
-    categories: OnceCell<Vec<Vec<String>>>,
+    categories: OnceCell<String>,
+}
+
+/// `text` folded as a padded line of words.
+fn folded_line(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    fold_into(&mut folded, text);
+    let mut line = String::with_capacity(folded.len() + 2);
+    line.push(' ');
+    for word in folded.split_whitespace() {
+        line.push_str(word);
+        line.push(' ');
+    }
+    line
+}
+
+/// A phrase's words as the needle to look for in a folded line.
+fn needle(words: &[String]) -> String {
+    format!(" {} ", words.join(" "))
 }
 
 impl<'a> FoldedText<'a> {
@@ -237,36 +258,39 @@ impl<'a> FoldedText<'a> {
             .get_or_init(|| self.entry.content_html.map(strip_tags).unwrap_or_default())
     }
 
-    /// The first field in which the phrase `words` occurs as consecutive words.
-    fn find(&self, words: &[String]) -> Option<Field> {
-        let contains =
-            |hay: &[String]| !words.is_empty() && hay.windows(words.len()).any(|w| w == words);
-        if contains(self.title.get_or_init(|| fold_words(self.entry.title))) {
+    /// The first field in which `needle` (see [`needle`]) occurs.
+    fn find(&self, needle: &str) -> Option<Field> {
+        if self
+            .title
+            .get_or_init(|| folded_line(self.entry.title))
+            .contains(needle)
+        {
             return Some(Field::Title);
         }
-        if contains(
-            self.summary
-                .get_or_init(|| fold_words(self.plain_summary())),
-        ) {
+        if self
+            .summary
+            .get_or_init(|| folded_line(self.plain_summary()))
+            .contains(needle)
+        {
             return Some(Field::Summary);
         }
-        if contains(
-            self.content
-                .get_or_init(|| fold_words(self.plain_content())),
-        ) {
+        if self
+            .content
+            .get_or_init(|| folded_line(self.plain_content()))
+            .contains(needle)
+        {
             return Some(Field::Content);
         }
+        // Categories are one line each, kept apart by a character folding never produces.
         let categories = self.categories.get_or_init(|| {
             self.entry
                 .categories
                 .iter()
-                .map(|c| fold_words(c))
-                .collect()
+                .map(|c| folded_line(c))
+                .collect::<Vec<_>>()
+                .join("\n")
         });
-        categories
-            .iter()
-            .any(|c| contains(c))
-            .then_some(Field::Category)
+        categories.contains(needle).then_some(Field::Category)
     }
 
     fn regex_field(&self, regex: &regex::Regex) -> Option<Field> {
