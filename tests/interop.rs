@@ -241,3 +241,110 @@ async fn newsboat_subscribes_to_every_topic() {
         }
     }
 }
+
+async fn body_of(url: &str) -> Vec<u8> {
+    let response = reqwest::get(url).await.expect("GET");
+    assert_eq!(response.status(), 200, "{url}");
+    response.bytes().await.expect("body").to_vec()
+}
+
+/// Runs `program args` with `input` on standard input; returns whether it succeeded, and its
+/// standard output and error.
+async fn pipe(program: &str, args: &[&str], input: Vec<u8>) -> (bool, String, String) {
+    use std::io::Write as _;
+    let program = program.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(&program)
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&input)
+            .expect("write stdin");
+        let output = child.wait_with_output().expect("wait");
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).expect("UTF-8 output"),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs sfeed (apt-get install sfeed); run by .ci/run"]
+async fn sfeed_parses_every_entry_and_date() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (base, store) = serve_fixtures(dir.path()).await;
+    for topic in TOPICS {
+        let expected = stored(&store, topic);
+        for ext in ["atom", "rss"] {
+            let url = format!("{base}topics/{topic}.{ext}");
+            // sfeed reads a feed on standard input and writes one TSV line per entry:
+            // UNIX time, title, link, content, content type, id, author, enclosure, category.
+            let (ok, tsv, stderr) = pipe("sfeed", &[], body_of(&url).await).await;
+            assert!(ok, "{url}: {stderr}");
+            let lines: Vec<Vec<&str>> = tsv.lines().map(|l| l.split('\t').collect()).collect();
+            assert_eq!(lines.len(), expected.len(), "{url}: every entry\n{tsv}");
+            for (fields, want) in lines.iter().zip(&expected) {
+                let time: i64 = fields[0].parse().unwrap_or_else(|_| {
+                    panic!("{url}: sfeed could not read the date of {fields:?}")
+                });
+                // Atom readers take the published date when there is one; RSS has only pubDate.
+                assert_eq!(time, want.published, "{url}: date of {}", want.public_id);
+                assert_eq!(fields[1], want.title.as_str(), "{url}");
+                assert_eq!(Some(fields[2]), want.link.as_deref().or(Some("")), "{url}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Python jsonschema (apt-get install python3-jsonschema); run by .ci/run"]
+async fn json_feed_output_validates_against_the_1_1_schema() {
+    const VALIDATE: &str = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+errors = sorted(validator.iter_errors(json.load(sys.stdin)), key=lambda e: list(e.path))
+for e in errors:
+    print("/".join(map(str, e.path)) + ": " + e.message)
+sys.exit(1 if errors else 0)
+"#;
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/json_feed_1_1.schema.json");
+    let schema = schema.to_str().expect("UTF-8 path");
+    // The schema refuses what it should: a 1.0 feed, an item without content, an unknown key.
+    for bad in [
+        r#"{"version":"https://jsonfeed.org/version/1","title":"t","items":[]}"#,
+        r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[{"id":"1"}]}"#,
+        r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[],"author":{"name":"x"}}"#,
+        r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[{"id":"1","content_text":"x","date_published":"19 Nov 2026"}]}"#,
+    ] {
+        let (ok, _, stderr) = pipe("/usr/bin/python3", &["-c", VALIDATE, schema], bad.into()).await;
+        assert!(!ok, "schema accepted {bad} ({stderr})");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (base, store) = serve_fixtures(dir.path()).await;
+    for topic in TOPICS {
+        let url = format!("{base}topics/{topic}.json");
+        let body = body_of(&url).await;
+        let (ok, report, stderr) =
+            pipe("/usr/bin/python3", &["-c", VALIDATE, schema], body.clone()).await;
+        assert!(ok, "{url}: {report}{stderr}");
+        let feed: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            feed["items"].as_array().map(Vec::len),
+            Some(stored(&store, topic).len()),
+            "{url}"
+        );
+    }
+}
