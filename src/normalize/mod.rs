@@ -98,14 +98,21 @@ pub fn normalize_with(
     for (position, mut normalized) in normalized.enumerate() {
         // A key repeated inside one document: the first keeps it, later ones are told apart by
         // their link, then by their position.
+        // The published id follows, so that readers see distinct entries too.
         if !seen_keys.insert(normalized.key.clone()) {
             let by_link = normalized
                 .canonical_url
                 .as_ref()
                 .map(|l| format!("link:{l}"));
-            match by_link {
-                Some(k) if !seen_keys.contains(&k) => normalized.key = k,
-                _ => normalized.key = format!("{}#{position}", normalized.key),
+            match (by_link, &normalized.link) {
+                (Some(k), Some(link)) if !seen_keys.contains(&k) => {
+                    normalized.key = k;
+                    normalized.public_id = link.clone();
+                }
+                _ => {
+                    normalized.key = format!("{}#{position}", normalized.key);
+                    normalized.public_id = format!("{}#{position}", normalized.public_id);
+                }
             }
             seen_keys.insert(normalized.key.clone());
         }

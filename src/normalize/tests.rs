@@ -61,6 +61,9 @@ fn repeated_guid_in_one_document_is_told_apart() {
             "guid:same#2"
         ]
     );
+    // Readers see three entries too: the published ids differ the same way.
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.public_id.as_str()).collect();
+    assert_eq!(ids, ["same", "https://news.example.com/2", "same#2"]);
 }
 
 #[test]
