@@ -199,14 +199,14 @@ async fn newsboat_subscribes_to_every_topic() {
 
             let db = rusqlite::Connection::open(run_dir.join("cache.db")).expect("newsboat cache");
             let mut stmt = db
-                .prepare("SELECT guid, title, url FROM rss_item WHERE feedurl = ?1")
+                .prepare("SELECT guid, title, url, pubDate FROM rss_item WHERE feedurl = ?1")
                 .expect("query");
-            let rows: BTreeSet<(String, String, String)> = stmt
-                .query_map([&url], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            let rows: BTreeSet<(String, String, String, i64)> = stmt
+                .query_map([&url], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .expect("rows")
                 .collect::<Result<_, _>>()
                 .expect("rows");
-            let want: BTreeSet<(String, String, String)> = expected
+            let want: BTreeSet<(String, String, String, i64)> = expected
                 .iter()
                 .map(|e| {
                     let id = if ext == "atom" {
@@ -214,7 +214,13 @@ async fn newsboat_subscribes_to_every_topic() {
                     } else {
                         e.public_id.clone()
                     };
-                    (id, e.title.clone(), e.link.clone().unwrap_or_default())
+                    // The publication date: Atom's published, RSS's pubDate.
+                    (
+                        id,
+                        e.title.clone(),
+                        e.link.clone().unwrap_or_default(),
+                        e.published,
+                    )
                 })
                 .collect();
             assert_eq!(
