@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use tributary::config::Config;
+use tributary::config::{Config, ServiceDirs};
 use tributary::model::RefreshStats;
 use tributary::pipeline::Outcome;
 
@@ -17,14 +17,10 @@ use tributary::pipeline::Outcome;
     about = "Feed aggregator daemon: polls sources, republishes merged topic feeds"
 )]
 struct Cli {
-    /// Configuration file.
-    #[arg(
-        long,
-        global = true,
-        env = "TRIBUTARY_CONFIG",
-        default_value = "feeds.toml"
-    )]
-    config: PathBuf,
+    /// Configuration file [default: $CONFIGURATION_DIRECTORY/feeds.toml under systemd, else
+    /// feeds.toml].
+    #[arg(long, global = true, env = "TRIBUTARY_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,7 +64,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let config = match Config::load(&cli.config) {
+    let dirs = ServiceDirs::from_env();
+    let config_path = dirs.config_file(cli.config.as_deref());
+    let config = match Config::load_in(&config_path, &dirs) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -79,7 +77,7 @@ fn main() -> ExitCode {
         Command::Check => {
             println!(
                 "{}: ok ({} sources, {} topics)",
-                cli.config.display(),
+                config_path.display(),
                 config.sources.len(),
                 config.topics.len()
             );

@@ -151,3 +151,51 @@ fn run_refuses_an_invalid_config_without_starting() {
     );
     assert!(!db.exists(), "nothing was created");
 }
+
+/// Under systemd, `$CONFIGURATION_DIRECTORY` supplies feeds.toml and `$STATE_DIRECTORY` holds a
+/// relative database path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_directories_supply_config_and_hold_the_database() {
+    let server = FixtureServer::start().await;
+    let etc = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let config = common::write_config(
+        etc.path(),
+        "http://127.0.0.1:9/",
+        &server,
+        "",
+        &[("rss_guid.xml", &["tech"])],
+    );
+    let text = std::fs::read_to_string(&config).expect("config");
+    let absolute = format!("path = \"{}\"", etc.path().join("tributary.db").display());
+    std::fs::write(&config, text.replace(&absolute, "path = \"news.db\"")).expect("config");
+
+    let output = tokio::task::spawn_blocking({
+        let etc = etc.path().to_path_buf();
+        let state = state.path().to_path_buf();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_tributary"))
+                .arg("fetch")
+                .env_remove("TRIBUTARY_CONFIG")
+                .env("CONFIGURATION_DIRECTORY", &etc)
+                .env("STATE_DIRECTORY", &state)
+                .env("RUST_LOG", "warn")
+                .current_dir(std::env::temp_dir())
+                .output()
+                .expect("run tributary fetch")
+        }
+    })
+    .await
+    .expect("join");
+    assert!(
+        output.status.success(),
+        "fetch failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        state.path().join("news.db").is_file(),
+        "database not in $STATE_DIRECTORY"
+    );
+    assert!(!etc.path().join("news.db").exists());
+    assert!(!etc.path().join("tributary.db").exists());
+}
