@@ -16,11 +16,18 @@ use crate::model::{SourceId, Timestamp, TopicSlug};
 use crate::pipeline::{Pipeline, RefreshReport, SourceJob, system_clock};
 use crate::scheduler::Schedule;
 use crate::store::{MEMBERSHIP_SETTING, SourceSpec, Store};
+use crate::systemd::{CycleSummary, Health, Notifier};
 use crate::topics::TopicRules;
 
 /// How long running refreshes get to finish after a stop signal before they are abandoned
 /// (an abandoned refresh's transaction rolls back whole).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The scheduler loop wakes at least this often, even with nothing due, to show it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How long the database may take to answer the watchdog's check.
+const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens the store and makes its sources match the config. Returns the jobs in config order.
 pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>)> {
@@ -204,24 +211,49 @@ pub async fn refresh_all(
 
 /// `tributary run`: scheduler and HTTP server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let mut signals = Signals::register()?;
     let config = Arc::new(config);
     let (store, jobs) = open_store(&config)?;
     let pipeline = build_pipeline(&config, store.clone())?;
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("binding {}", config.server.listen))?;
+    let notifier = Notifier::from_env();
+    let health = Arc::new(Health::default());
+    let listener = match crate::systemd::inherited_listener()
+        .context("taking the socket passed by the service manager (LISTEN_FDS)")?
+    {
+        Some(inherited) => {
+            inherited
+                .set_nonblocking(true)
+                .context("configuring the inherited socket")?;
+            tokio::net::TcpListener::from_std(inherited)
+                .context("using the socket passed by the service manager")?
+        }
+        None => tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("binding {}", config.server.listen))?,
+    };
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| config.server.listen.to_string(), |a| a.to_string());
     tracing::info!(
-        listen = %config.server.listen,
+        listen = %local,
         base_url = %config.server.base_url,
         sources = jobs.len(),
         "serving"
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    health.beat();
     let scheduler = tokio::spawn(schedule_loop(
         config.clone(),
         pipeline,
         jobs,
+        health.clone(),
+        stop_rx.clone(),
+    ));
+    let watchdog = tokio::spawn(watchdog_loop(
+        notifier.clone(),
+        health.clone(),
+        store.clone(),
         stop_rx.clone(),
     ));
 
@@ -234,9 +266,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let _ = server_stop.wait_for(|s| *s).await;
         });
     let server = tokio::spawn(async move { server.await });
+    // Migrations ran in open_store and the listener is bound: ready.
+    notifier.ready(&health.status_line(system_clock()()));
 
-    shutdown_signal().await;
+    signals.stop().await;
     tracing::info!("stopping");
+    notifier.stopping();
     let _ = stop_tx.send(true);
     match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
         Ok(Ok(Ok(()))) => {}
@@ -252,6 +287,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let _ = checkpointer.await;
     let _ = pruner.await;
+    let _ = watchdog.await;
     drop(store);
     tracing::info!("stopped");
     Ok(())
@@ -261,9 +297,12 @@ async fn schedule_loop(
     config: Arc<Config>,
     pipeline: Pipeline,
     jobs: Vec<SourceJob>,
+    health: Arc<Health>,
     mut stop: watch::Receiver<bool>,
 ) {
     let now = (pipeline.clock)();
+    // Whether each source's latest refresh succeeded, for STATUS= and /healthz.
+    let mut succeeded: HashMap<SourceId, bool> = HashMap::new();
     let mut schedule = Schedule::default();
     let mut intervals = std::collections::HashMap::new();
     let mut by_id = std::collections::HashMap::new();
@@ -291,8 +330,9 @@ async fn schedule_loop(
     let tasks = Arc::new(Semaphore::new(
         config.fetch.concurrency.max(1) * TASKS_PER_SLOT,
     ));
-    let mut running: JoinSet<Vec<(SourceId, Timestamp)>> = JoinSet::new();
+    let mut running: JoinSet<Vec<(SourceId, Timestamp, bool)>> = JoinSet::new();
     loop {
+        health.beat();
         let now = (pipeline.clock)();
         let due: Vec<SourceJob> = schedule
             .take_due(now)
@@ -313,7 +353,10 @@ async fn schedule_loop(
                     group
                         .iter()
                         .zip(reports)
-                        .map(|(job, r)| (job.id, r.next_due))
+                        .map(|(job, r)| {
+                            let ok = !matches!(r.outcome, crate::pipeline::Outcome::Failed(_));
+                            (job.id, r.next_due, ok)
+                        })
                         .collect()
                 });
             }
@@ -321,15 +364,22 @@ async fn schedule_loop(
         let sleep_for = schedule
             .next_at()
             .map(|at| Duration::from_secs(u64::try_from(at - now).unwrap_or(0).max(1)))
-            .unwrap_or(Duration::from_secs(60))
-            .min(Duration::from_secs(60));
+            .unwrap_or(HEARTBEAT)
+            .min(HEARTBEAT);
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
             Some(done) = running.join_next() => {
                 if let Ok(dues) = done {
-                    for (id, next_due) in dues {
+                    for (id, next_due, ok) in dues {
                         schedule.insert(next_due, id);
+                        succeeded.insert(id, ok);
                     }
+                    let failing = succeeded.values().filter(|ok| !**ok).count();
+                    health.set_cycle(CycleSummary {
+                        ok: succeeded.len() - failing,
+                        failing,
+                        finished_at: (pipeline.clock)(),
+                    });
                 }
             }
             _ = tokio::time::sleep(sleep_for) => {}
@@ -445,6 +495,59 @@ async fn prune_loop(store: Arc<Store>, config: Arc<Config>, mut stop: watch::Rec
     }
 }
 
+/// Pings systemd's watchdog while the scheduler makes progress and the database answers, and
+/// keeps `STATUS=` current. A stuck scheduler or database stops the pings, so systemd restarts
+/// the service.
+async fn watchdog_loop(
+    notifier: Notifier,
+    health: Arc<Health>,
+    store: Arc<Store>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(every) = notifier.watchdog_interval() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
+            _ = tick.tick() => {
+                match check_health(&health, &store).await {
+                    Ok(()) => {
+                        notifier.watchdog();
+                        notifier.status(&health.status_line(system_clock()()));
+                    }
+                    Err(reason) => {
+                        tracing::error!(error = %reason, "unhealthy: not pinging the watchdog");
+                        notifier.status(&format!("unhealthy: {reason}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Err` with the reason when the scheduler is stuck or the database does not answer.
+pub async fn check_health(health: &Health, store: &Arc<Store>) -> Result<(), String> {
+    health.scheduler_alive()?;
+    let store = store.clone();
+    match tokio::time::timeout(
+        DATABASE_CHECK_TIMEOUT,
+        tokio::task::spawn_blocking(move || store.ping()),
+    )
+    .await
+    {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("database: {e}")),
+        Ok(Err(e)) => Err(format!("database check failed: {e}")),
+        Err(_) => Err(format!(
+            "database did not answer within {} s",
+            DATABASE_CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 /// Moves the WAL into the database every [`CHECKPOINT_INTERVAL`], off the refresh path.
 async fn checkpoint_loop(store: Arc<Store>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(crate::store::CHECKPOINT_INTERVAL);
@@ -464,30 +567,28 @@ async fn checkpoint_loop(store: Arc<Store>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
+/// The signals `run` acts on, registered before anything else starts so that none arriving
+/// during start-up falls back to the default action (termination without cleanup).
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+        })
+    }
+
+    /// Resolves at SIGTERM or SIGINT.
+    async fn stop(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
     }
 }
 

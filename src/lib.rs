@@ -14,5 +14,6 @@ pub mod publish;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod systemd;
 pub mod text;
 pub mod topics;

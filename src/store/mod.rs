@@ -311,6 +311,15 @@ impl Store {
         result
     }
 
+    /// Whether the database answers a trivial query.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .context("checking the database")
+                .map(|_| ())
+        })
+    }
+
     /// Copies committed WAL frames into the database without waiting for readers or the writer
     /// (`PRAGMA wal_checkpoint(PASSIVE)`). Returns the frames in the WAL and how many were copied.
     pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {

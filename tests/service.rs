@@ -1,0 +1,231 @@
+//! `tributary run` under a service manager: sd_notify messages on `NOTIFY_SOCKET`, the watchdog,
+//! and serving on a socket passed with `LISTEN_FDS`.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{FixtureServer, standard_sources};
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A config serving on `addr` and polling the standard fixtures.
+fn config_at(dir: &std::path::Path, addr: &str, server: &FixtureServer) -> std::path::PathBuf {
+    let config = common::write_config(
+        dir,
+        &format!("http://{addr}/"),
+        server,
+        "",
+        &standard_sources(),
+    );
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
+    std::fs::write(&config, text).expect("config");
+    config
+}
+
+/// Waits for the child to exit; returns its exit code.
+fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads notification datagrams until one contains `wanted` (a line such as `READY=1`);
+/// returns every message seen.
+fn read_until(socket: &UnixDatagram, wanted: &str, within: Duration) -> (bool, Vec<String>) {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    while Instant::now() < deadline {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let found = message.lines().any(|l| l == wanted);
+            seen.push(message);
+            if found {
+                return (true, seen);
+            }
+        }
+    }
+    (false, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifies_ready_then_watchdog_then_stopping_and_exits_0() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = config_at(dir.path(), &addr, &server);
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+
+    let outcome = tokio::task::spawn_blocking(move || {
+        // WATCHDOG_PID must name the daemon itself: the shell execs into it, keeping its pid.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("WATCHDOG_PID=$$ exec \"$0\" --config \"$1\" run")
+            .arg(env!("CARGO_BIN_EXE_tributary"))
+            .arg(&config)
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("WATCHDOG_USEC", "1500000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tributary run");
+
+        let (ready, before_ready) = read_until(&socket, "READY=1", Duration::from_secs(30));
+        let (watchdog, _) = if ready {
+            read_until(&socket, "WATCHDOG=1", Duration::from_secs(10))
+        } else {
+            (false, Vec::new())
+        };
+        // Nothing polled yet can be listening: the server must be up once READY=1 is sent.
+        let serving = std::net::TcpStream::connect(&addr).is_ok();
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let (stopping, _) = read_until(&socket, "STOPPING=1", Duration::from_secs(20));
+        let code = wait_exit(&mut child, Duration::from_secs(20));
+        (
+            ready,
+            before_ready,
+            watchdog,
+            serving,
+            killed,
+            stopping,
+            code,
+        )
+    })
+    .await
+    .expect("join");
+    let (ready, before_ready, watchdog, serving, killed, stopping, code) = outcome;
+    assert!(ready, "no READY=1; got {before_ready:?}");
+    assert!(
+        before_ready.iter().all(|m| !m.contains("STOPPING=1")),
+        "{before_ready:?}"
+    );
+    assert!(watchdog, "no WATCHDOG=1 after READY=1");
+    assert!(serving, "not listening when READY=1 was sent");
+    assert!(killed);
+    assert!(stopping, "no STOPPING=1 after SIGTERM");
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_without_notify_socket() {
+    // No NOTIFY_SOCKET: the daemon starts, serves and stops as usual (the notifications are
+    // no-ops rather than errors).
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = config_at(dir.path(), &addr, &server);
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env_remove("NOTIFY_SOCKET")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let code = wait_exit(&mut child, Duration::from_secs(20));
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut stderr);
+        }
+        (code, stderr)
+    })
+    .await
+    .expect("join");
+    assert_eq!(outcome.0, Some(0));
+    assert!(
+        !outcome.1.contains("notify"),
+        "warned about notifications: {}",
+        outcome.1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs systemd-socket-activate (Debian package systemd); .ci/run installs it"]
+async fn serves_on_the_socket_passed_by_socket_activation() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The config names a port nobody listens on: only the passed socket can answer.
+    let unused = format!("127.0.0.1:{}", free_port());
+    let config = config_at(dir.path(), &unused, &server);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("systemd-socket-activate")
+            .args(["-l", &addr])
+            .arg(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start systemd-socket-activate");
+        // The first connection starts the daemon; it must answer on that same socket.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut status = None;
+        while status.is_none() && Instant::now() < deadline {
+            status = http_status(&addr, "/topics/all.atom");
+            if status.is_none() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let on_config_port = std::net::TcpStream::connect(&unused).is_ok();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = wait_exit(&mut child, Duration::from_secs(20));
+        (status, on_config_port)
+    })
+    .await
+    .expect("join");
+    assert_eq!(outcome.0, Some(200));
+    assert!(!outcome.1, "bound the configured port despite LISTEN_FDS");
+}
+
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split(' ').nth(1)?.parse().ok()
+}
