@@ -17,3 +17,4 @@ pub mod store;
 pub mod systemd;
 pub mod text;
 pub mod topics;
+pub mod websub;

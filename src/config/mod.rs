@@ -62,6 +62,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Always ends with `/`, so `base_url.join("topics/x.atom")` stays under it.
     pub base_url: Url,
+    /// `websub_hub`: the WebSub hub every topic feed names and is announced to when it changes.
+    pub websub_hub: Option<Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +275,13 @@ impl Config {
             }
             None => Url::parse(&format!("http://{listen}/"))
                 .map_err(|e| (0..0, format!("server.listen: cannot form a base URL: {e}")))?,
+        };
+        let websub_hub = match &server.websub_hub {
+            Some(h) => Some(
+                parse_http_url(h.get_ref())
+                    .map_err(|m| (h.span(), format!("server.websub_hub: {m}")))?,
+            ),
+            None => None,
         };
 
         let storage = raw.storage.unwrap_or_default();
@@ -511,7 +520,11 @@ impl Config {
 
         Ok(Config {
             path: path.to_path_buf(),
-            server: ServerConfig { listen, base_url },
+            server: ServerConfig {
+                listen,
+                base_url,
+                websub_hub,
+            },
             storage: StorageConfig {
                 path: storage_path,
                 retention,

@@ -22,6 +22,7 @@ pub struct RawConfig {
 pub struct RawServer {
     pub listen: Option<Spanned<String>>,
     pub base_url: Option<Spanned<String>>,
+    pub websub_hub: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

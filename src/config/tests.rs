@@ -348,3 +348,17 @@ fn service_directories_place_config_and_database() {
         PathBuf::from("/srv/news.db")
     );
 }
+
+#[test]
+fn websub_hub_is_an_http_url() {
+    assert!(parse("").expect("valid").server.websub_hub.is_none());
+    let config = parse("[server]\nwebsub_hub = \"https://hub.example/\"\n").expect("valid");
+    assert_eq!(
+        config.server.websub_hub.as_ref().map(Url::as_str),
+        Some("https://hub.example/")
+    );
+    assert_eq!(
+        error("[server]\nwebsub_hub = \"ftp://hub.example/\"\n"),
+        "feeds.toml:2:14: server.websub_hub: invalid URL \"ftp://hub.example/\": scheme ftp: is not http or https"
+    );
+}

@@ -1,6 +1,9 @@
-//! The HTML index at `/`: every topic with subscribe links and autodiscovery tags. No JavaScript.
+//! The HTML pages: the index at `/` (every topic with subscribe links and autodiscovery tags), the
+//! source health table at `/sources` and the search page at `/search`. No JavaScript; every piece
+//! of text escaped.
 
-use super::Format;
+use super::{Format, sparkline};
+use crate::model::Timestamp;
 use crate::text::escape_html;
 
 pub struct IndexTopic {
@@ -8,10 +11,13 @@ pub struct IndexTopic {
     pub title: String,
     pub description: Option<String>,
     pub entries: u64,
+    /// When the newest of its entries last changed; `None` while it has none.
+    pub updated: Option<Timestamp>,
 }
 
 /// `base_url` ends with `/`.
 pub fn render_index(base_url: &str, topics: &[IndexTopic]) -> String {
+    let base = escape_html(base_url);
     let mut head_links = String::new();
     let mut body = String::new();
     for topic in topics {
@@ -19,10 +25,9 @@ pub fn render_index(base_url: &str, topics: &[IndexTopic]) -> String {
         let title = escape_html(&topic.title);
         for format in Format::ALL {
             head_links.push_str(&format!(
-                "<link rel=\"alternate\" type=\"{}\" title=\"{title} ({})\" href=\"{}topics/{slug}.{}\">\n",
+                "<link rel=\"alternate\" type=\"{}\" title=\"{title} ({})\" href=\"{base}topics/{slug}.{}\">\n",
                 format.bare_media_type(),
                 format.label(),
-                escape_html(base_url),
                 format.extension()
             ));
         }
@@ -30,21 +35,157 @@ pub fn render_index(base_url: &str, topics: &[IndexTopic]) -> String {
         if let Some(d) = &topic.description {
             body.push_str(&format!("<p>{}</p>\n", escape_html(d)));
         }
-        body.push_str(&format!("<p>{} entries · subscribe:", topic.entries));
+        body.push_str(&format!("<p>{} entries", topic.entries));
+        if let Some(t) = topic.updated {
+            body.push_str(&format!(" · last update {}", time_element(t)));
+        }
+        body.push_str(" · subscribe:");
         for format in Format::ALL {
             body.push_str(&format!(
-                " <a href=\"{}topics/{slug}.{}\">{}</a>",
-                escape_html(base_url),
+                " <a href=\"{base}topics/{slug}.{}\" type=\"{}\">{}</a>",
                 format.extension(),
+                format.bare_media_type(),
                 format.label()
             ));
         }
-        body.push_str("</p></li>\n");
+        body.push_str(&format!(
+            " · <a href=\"{base}topics/{slug}.opml\">sources (OPML)</a></p></li>\n"
+        ));
     }
+    page(
+        "Tributary",
+        &head_links,
+        &format!(
+            "<h1>Tributary</h1>\n<p>Merged news feeds. Subscribe to a topic in any feed reader.</p>\n\
+             {}<ul>\n{body}</ul>\n<p><a href=\"{base}sources\">Source health</a> · \
+             <a href=\"{base}sources.opml\">All sources (OPML)</a></p>\n",
+            search_form(base_url, "")
+        ),
+    )
+}
+
+/// How a source is doing, from what the store records of its last fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceHealth {
+    NotYetFetched,
+    Ok,
+    /// The last `n` fetches failed.
+    Failing(u32),
+}
+
+impl SourceHealth {
+    pub fn of(last_fetch_at: Option<Timestamp>, consecutive_failures: u32) -> SourceHealth {
+        match (last_fetch_at, consecutive_failures) {
+            (None, _) => SourceHealth::NotYetFetched,
+            (Some(_), 0) => SourceHealth::Ok,
+            (Some(_), n) => SourceHealth::Failing(n),
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            SourceHealth::NotYetFetched => "not yet fetched".into(),
+            SourceHealth::Ok => "ok".into(),
+            SourceHealth::Failing(1) => "failing (1 fetch)".into(),
+            SourceHealth::Failing(n) => format!("failing ({n} fetches)"),
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            SourceHealth::NotYetFetched => "pending",
+            SourceHealth::Ok => "ok",
+            SourceHealth::Failing(_) => "failing",
+        }
+    }
+}
+
+/// One row of the source health table.
+pub struct SourceRow {
+    pub title: String,
+    pub url: String,
+    pub health: SourceHealth,
+    pub last_fetch: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub entries: u64,
+    /// New entries per day, oldest first, today last.
+    pub daily: Vec<u64>,
+}
+
+pub fn render_sources(base_url: &str, rows: &[SourceRow]) -> String {
+    let mut body = String::from(
+        "<h1>Sources</h1>\n<table>\n<thead><tr><th>Source</th><th>State</th><th>Last fetch</th>\
+         <th>Last error</th><th>Stored entries</th><th>New entries per day (30 days)</th></tr></thead>\n<tbody>\n",
+    );
+    for row in rows {
+        let title = escape_html(&row.title);
+        let url = escape_html(&row.url);
+        body.push_str(&format!(
+            "<tr class=\"{}\"><td><a href=\"{url}\">{title}</a><br><small>{url}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            row.health.class(),
+            row.health.describe(),
+            row.last_fetch.map(time_element).unwrap_or_else(|| "never".into()),
+            row.last_error.as_deref().map(escape_html).unwrap_or_default(),
+            row.entries,
+            sparkline::render(&row.daily, &row.title),
+        ));
+    }
+    body.push_str(&format!(
+        "</tbody>\n</table>\n<p><a href=\"{0}\">Topics</a> · <a href=\"{0}sources.opml\">All sources (OPML)</a></p>\n",
+        escape_html(base_url)
+    ));
+    page("Tributary sources", "", &body)
+}
+
+/// The search page: the form, and for a query the addresses of its feeds.
+pub fn render_search(base_url: &str, query: &str) -> String {
+    let base = escape_html(base_url);
+    let mut body = format!("<h1>Search</h1>\n{}", search_form(base_url, query));
+    let mut head_links = String::new();
+    if !query.trim().is_empty() {
+        let q = escape_html(
+            &url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>(),
+        );
+        body.push_str("<p>Subscribe to this search:");
+        for format in Format::ALL {
+            let href = format!("{base}search.{}?q={q}", format.extension());
+            body.push_str(&format!(" <a href=\"{href}\">{}</a>", format.label()));
+            head_links.push_str(&format!(
+                "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{href}\">\n",
+                format.bare_media_type(),
+                escape_html(&format!("Search: {query}")),
+                format.label()
+            ));
+        }
+        body.push_str("</p>\n");
+    }
+    body.push_str(&format!("<p><a href=\"{base}\">Topics</a></p>\n"));
+    page("Tributary search", &head_links, &body)
+}
+
+fn search_form(base_url: &str, query: &str) -> String {
+    format!(
+        "<form method=\"get\" action=\"{}search\"><label>Search entries <input type=\"search\" name=\"q\" value=\"{}\" maxlength=\"200\"></label> <button type=\"submit\">Search</button></form>\n",
+        escape_html(base_url),
+        escape_html(query)
+    )
+}
+
+/// A `<time>` element: machine-readable RFC 3339 in `datetime`, a readable UTC form as text.
+fn time_element(t: Timestamp) -> String {
+    let at = super::utc(t);
+    format!(
+        "<time datetime=\"{}\">{}</time>",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+fn page(title: &str, head: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Tributary</title>\n{head_links}</head>\n<body>\n<h1>Tributary</h1>\n\
-         <p>Merged news feeds. Subscribe to a topic in any feed reader.</p>\n<ul>\n{body}</ul>\n</body>\n</html>\n"
+         <title>{}</title>\n{head}</head>\n<body>\n{body}</body>\n</html>\n",
+        escape_html(title)
     )
 }

@@ -1,12 +1,18 @@
-//! Pure rendering of a topic page to bytes: Atom 1.0, RSS 2.0, JSON Feed 1.1 and the HTML index.
+//! Pure rendering of a topic page to bytes: Atom 1.0, RSS 2.0, JSON Feed 1.1, OPML and the HTML
+//! pages.
 //! Knows nothing of SQLite or axum; the caller hands it the entries and the URLs.
 
 mod atom;
 mod html;
 mod json;
+mod opml;
 mod rss;
+pub mod sparkline;
 
-pub use html::{IndexTopic, render_index};
+pub use html::{IndexTopic, SourceHealth, SourceRow, render_index, render_search, render_sources};
+pub use opml::{
+    OpmlFeed, OpmlGroup, render_flat as render_opml_flat, render_grouped as render_opml_grouped,
+};
 
 use chrono::{DateTime, FixedOffset, Utc};
 

@@ -187,11 +187,15 @@ fn index_links_every_format_and_escapes() {
         &[IndexTopic {
             slug: "world".into(),
             title: "<World>".into(),
-            description: None,
+            description: Some("Wars & \"peace\"".into()),
             entries: 3,
+            updated: Some(1_700_000_000),
         }],
     );
     assert!(html.contains("&lt;World&gt;"));
+    assert!(html.contains("Wars &amp; &quot;peace&quot;"));
+    assert!(html.contains("<time datetime=\"2023-11-14T22:13:20Z\">"));
+    assert!(html.contains("<form method=\"get\" action=\"http://h.test/search\">"));
     assert!(!html.contains("<World>"));
     for ext in ["atom", "rss", "json"] {
         assert!(html.contains(&format!("href=\"http://h.test/topics/world.{ext}\"")));
@@ -295,4 +299,47 @@ fn a_merged_story_credits_every_source_in_every_format() {
     assert_eq!(titles, ["Publisher", "B & Co", "C"]);
     assert_eq!(sources[1]["feed_url"], "https://b.example/rss");
     assert_eq!(sources[1]["entry_url"], "https://b.example/story?id=1");
+}
+
+#[test]
+fn source_health_escapes_errors_and_draws_a_sparkline_per_source() {
+    let rows = [
+        SourceRow {
+            title: "A <feed>".into(),
+            url: "https://a.example/feed?x=1&y=2".into(),
+            health: SourceHealth::of(Some(1_700_000_000), 2),
+            last_fetch: Some(1_700_000_000),
+            last_error: Some("HTTP 500 <script>alert(1)</script>".into()),
+            entries: 7,
+            daily: vec![0, 1, 2],
+        },
+        SourceRow {
+            title: "B".into(),
+            url: "https://b.example/feed".into(),
+            health: SourceHealth::of(None, 0),
+            last_fetch: None,
+            last_error: None,
+            entries: 0,
+            daily: vec![0; 30],
+        },
+    ];
+    let html = render_sources("http://h.test/", &rows);
+    assert_eq!(html.matches("<svg ").count(), 2);
+    assert!(html.contains("HTTP 500 &lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("failing (2 fetches)"));
+    assert!(html.contains("not yet fetched"));
+    assert!(html.contains("href=\"https://a.example/feed?x=1&amp;y=2\""));
+    assert!(html.contains("<time datetime=\"2023-11-14T22:13:20Z\">"));
+}
+
+#[test]
+fn the_search_page_links_the_three_feeds_of_its_query() {
+    let html = render_search("http://h.test/", "an ninh & \"mạng\"");
+    for ext in ["atom", "rss", "json"] {
+        assert!(html.contains(&format!(
+            "href=\"http://h.test/search.{ext}?q=an+ninh+%26+%22m%E1%BA%A1ng%22\""
+        )));
+    }
+    assert!(html.contains("value=\"an ninh &amp; &quot;mạng&quot;\""));
 }

@@ -10,14 +10,17 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use crate::config::Config;
 use crate::model::{Timestamp, TopicSlug};
-use crate::publish::{self, Format, IndexTopic, TopicPage};
+use crate::publish::{self, Format, TopicPage};
 use crate::store::{Store, StoreError};
+
+mod discovery;
+mod search;
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
@@ -65,7 +68,13 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(discovery::index))
+        .route("/sources", get(discovery::sources_page))
+        .route("/sources.opml", get(discovery::sources_opml))
+        .route("/search", get(search::page))
+        .route("/search.atom", get(search::atom))
+        .route("/search.rss", get(search::rss))
+        .route("/search.json", get(search::json))
         .route("/topics/{file}", get(topic_feed))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
@@ -108,31 +117,6 @@ struct FeedQuery {
     limit: Option<String>,
 }
 
-async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeError> {
-    let store = state.inner.store.clone();
-    let counts = tokio::task::spawn_blocking(move || store.topic_counts())
-        .await
-        .map_err(|e| ServeError::Internal(e.to_string()))??;
-    let config = &state.inner.config;
-    let count = |slug: &str| counts.get(slug).copied().unwrap_or(0);
-    let mut topics = vec![IndexTopic {
-        slug: crate::config::ALL_TOPIC.into(),
-        title: "All entries".into(),
-        description: Some("Every entry from every source.".into()),
-        entries: count(crate::config::ALL_TOPIC),
-    }];
-    topics.extend(config.topics.iter().map(|t| IndexTopic {
-        slug: t.slug.to_string(),
-        title: t.title.clone(),
-        description: t.description.clone(),
-        entries: count(t.slug.as_str()),
-    }));
-    Ok(Html(publish::render_index(
-        config.server.base_url.as_str(),
-        &topics,
-    )))
-}
-
 async fn topic_feed(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -140,6 +124,9 @@ async fn topic_feed(
     headers: HeaderMap,
 ) -> Result<Response, ServeError> {
     let (slug, ext) = file.rsplit_once('.').ok_or(ServeError::NotFound)?;
+    if ext == "opml" {
+        return discovery::topic_opml(&state, slug).await;
+    }
     let format = Format::from_extension(ext).ok_or(ServeError::NotFound)?;
     let config = &state.inner.config;
     let (title, description) = if slug == crate::config::ALL_TOPIC {

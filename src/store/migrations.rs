@@ -32,9 +32,18 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0006_topic_rules.sql",
         include_str!("../../migrations/0006_topic_rules.sql"),
     ),
+    (
+        "0007_search.sql",
+        include_str!("../../migrations/0007_search.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    // 0007 indexes existing stories through this function.
+    super::search::register(conn).map_err(|source| StoreError::Migration {
+        name: "registering search_text",
+        source,
+    })?;
     let current: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|source| StoreError::Migration {

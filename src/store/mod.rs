@@ -6,6 +6,7 @@
 
 mod lsh;
 mod migrations;
+pub mod search;
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
@@ -127,6 +128,20 @@ pub struct StoredEntry {
     pub also: Vec<(SourceRef, Option<String>)>,
 }
 
+/// A topic's size and freshness, for the index page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicSummary {
+    pub entries: u64,
+    pub updated: Option<Timestamp>,
+}
+
+/// What a source calls itself, as its feed last said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLabel {
+    pub feed_title: Option<String>,
+    pub site_url: Option<String>,
+}
+
 /// A source's fetch state, for `status` and the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceState {
@@ -201,6 +216,9 @@ pub struct Store {
     /// Bumped on every commit that changes what a topic page shows; the server's render cache
     /// compares it to decide whether a cached page is still current without asking SQLite.
     generation: AtomicU64,
+    /// Topics that gained or changed entries since [`Store::take_changed_topics`] last asked.
+    changed_topics: Mutex<BTreeSet<String>>,
+    topic_changes: tokio::sync::Notify,
 }
 
 const MAX_IDLE_READERS: usize = 8;
@@ -253,6 +271,8 @@ impl Store {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             generation: AtomicU64::new(1),
+            changed_topics: Mutex::new(BTreeSet::new()),
+            topic_changes: tokio::sync::Notify::new(),
         })
     }
 
@@ -265,6 +285,22 @@ impl Store {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// The topics that gained or changed entries in refreshes committed since the last call.
+    pub fn take_changed_topics(&self) -> BTreeSet<String> {
+        std::mem::take(
+            &mut *self
+                .changed_topics
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Resolves once a refresh has committed a change to some topic since the last call
+    /// returned (immediately when one did meanwhile); then ask [`Store::take_changed_topics`].
+    pub async fn topics_changed(&self) {
+        self.topic_changes.notified().await;
     }
 
     fn bump(&self) {
@@ -438,6 +474,7 @@ impl Store {
         fetched: &Fetched<'_>,
         now: Timestamp,
     ) -> Result<RefreshStats, StoreError> {
+        let mut changed_topics = BTreeSet::new();
         let stats = self.with_writer(|conn| {
             let tx = conn.transaction().context("starting refresh")?;
             let mut stats = RefreshStats::default();
@@ -458,7 +495,11 @@ impl Store {
                 };
                 for entry in entries {
                     let stored = known.remove(entry.key.as_str());
-                    match upsert_entry(&mut stmts, &context, &mut lookups, &mut lsh, entry, stored)? {
+                    let upsert = upsert_entry(&mut stmts, &context, &mut lookups, &mut lsh, entry, stored)?;
+                    if !matches!(upsert, Upsert::Unchanged) {
+                        changed_topics.extend(entry.topics.iter().map(|t| t.as_str().to_string()));
+                    }
+                    match upsert {
                         Upsert::New => stats.new += 1,
                         Upsert::Merged => {
                             stats.new += 1;
@@ -512,6 +553,13 @@ impl Store {
         })?;
         if stats.new > 0 || stats.updated > 0 {
             self.bump();
+        }
+        if !changed_topics.is_empty() {
+            self.changed_topics
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(changed_topics);
+            self.topic_changes.notify_one();
         }
         Ok(stats)
     }
@@ -605,49 +653,147 @@ impl Store {
     ) -> Result<Vec<StoredEntry>, StoreError> {
         self.with_reader(|conn| {
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
-                            e.authors, e.categories, e.enclosures, e.language,
-                            e.published_at, e.updated_at, e.changed_at,
-                            s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id
+                .prepare_cached(&format!(
+                    "SELECT {STORED_ENTRY_COLUMNS}
                      FROM entry_topics t
                      JOIN entries e ON e.id = t.entry_id
                      JOIN sources s ON s.id = e.source_id
                      WHERE t.topic = ?1
                      ORDER BY t.sort_at DESC, t.entry_id DESC
-                     LIMIT ?2",
-                )
+                     LIMIT ?2"
+                ))
                 .context("reading topic")?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = stmt
-                .query_map(params![topic.as_str(), limit], |r| {
-                    Ok(StoredEntry {
-                        id: r.get(0)?,
-                        public_id: r.get(1)?,
-                        link: r.get(2)?,
-                        title: r.get(3)?,
-                        summary_html: r.get(4)?,
-                        content_html: r.get(5)?,
-                        authors: json_list(&r.get::<_, String>(6)?),
-                        categories: json_list(&r.get::<_, String>(7)?),
-                        enclosures: json_list(&r.get::<_, String>(8)?),
-                        language: r.get(9)?,
-                        published: r.get(10)?,
-                        updated: r.get(11)?,
-                        changed: r.get(12)?,
-                        source: SourceRef {
-                            url: r.get(13)?,
-                            title: r.get(14)?,
-                            site_url: r.get(15)?,
-                            feed_id: r.get(16)?,
-                        },
-                        also: Vec::new(),
-                    })
-                })
+                .query_map(params![topic.as_str(), limit], stored_entry_row)
                 .context("reading topic")?;
-            let mut entries = rows.collect::<Result<Vec<_>, _>>().context("reading topic")?;
+            let mut entries = rows
+                .collect::<Result<Vec<_>, _>>()
+                .context("reading topic")?;
             attach_other_sources(conn, &mut entries)?;
             Ok(entries)
+        })
+    }
+
+    /// The newest `limit` stories matching every word of `query` (folded as the index is: see
+    /// [`search::match_expression`]), newest first. A query without words matches nothing.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        let Some(expression) = search::match_expression(query) else {
+            return Ok(Vec::new());
+        };
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {STORED_ENTRY_COLUMNS}
+                     FROM entry_search
+                     JOIN entries e ON e.id = entry_search.rowid
+                     JOIN sources s ON s.id = e.source_id
+                     WHERE entry_search MATCH ?1
+                     ORDER BY e.published_at DESC, e.id DESC
+                     LIMIT ?2"
+                ))
+                .context("searching")?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(params![expression, limit], stored_entry_row)
+                .context("searching")?;
+            let mut entries = rows.collect::<Result<Vec<_>, _>>().context("searching")?;
+            attach_other_sources(conn, &mut entries)?;
+            Ok(entries)
+        })
+    }
+
+    /// Entries per topic (the built-in `all` included) and when the newest change to one was.
+    pub fn topic_summaries(&self) -> Result<HashMap<String, TopicSummary>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT t.topic, COUNT(*), MAX(e.changed_at)
+                     FROM entry_topics t JOIN entries e ON e.id = t.entry_id
+                     GROUP BY t.topic",
+                )
+                .context("summarizing topics")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        TopicSummary {
+                            entries: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                            updated: r.get(2)?,
+                        },
+                    ))
+                })
+                .context("summarizing topics")?;
+            rows.collect::<Result<HashMap<_, _>, _>>()
+                .context("summarizing topics")
+        })
+    }
+
+    /// What each source (by its feeds.toml URL) calls itself and where its site is.
+    pub fn source_labels(&self) -> Result<HashMap<String, SourceLabel>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT url, feed_title, site_url FROM sources")
+                .context("reading source labels")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        SourceLabel {
+                            feed_title: r.get(1)?,
+                            site_url: r.get(2)?,
+                        },
+                    ))
+                })
+                .context("reading source labels")?;
+            rows.collect::<Result<HashMap<_, _>, _>>()
+                .context("reading source labels")
+        })
+    }
+
+    /// Stories each source carried for the first time, per UTC day, over the `days` days up to
+    /// and including the day of `now`: oldest day first. Sources with none are absent.
+    pub fn daily_new_entries(
+        &self,
+        days: usize,
+        now: Timestamp,
+    ) -> Result<HashMap<SourceId, Vec<u64>>, StoreError> {
+        const DAY: i64 = 86_400;
+        let Ok(span) = i64::try_from(days) else {
+            return Ok(HashMap::new());
+        };
+        if span == 0 {
+            return Ok(HashMap::new());
+        }
+        let end = (now.div_euclid(DAY) + 1) * DAY;
+        let start = end - span * DAY;
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT source_id, (first_seen_at - ?1) / 86400 AS day, COUNT(*)
+                     FROM sightings
+                     WHERE first_seen_at >= ?1 AND first_seen_at < ?2
+                     GROUP BY source_id, day",
+                )
+                .context("counting new entries per day")?;
+            let rows = stmt
+                .query_map(params![start, end], |r| {
+                    Ok((
+                        SourceId(r.get(0)?),
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .context("counting new entries per day")?;
+            let mut daily: HashMap<SourceId, Vec<u64>> = HashMap::new();
+            for row in rows {
+                let (source, day, n) = row.context("counting new entries per day")?;
+                let counts = daily.entry(source).or_insert_with(|| vec![0; days]);
+                if let Some(slot) = usize::try_from(day).ok().and_then(|d| counts.get_mut(d)) {
+                    *slot = u64::try_from(n).unwrap_or(0);
+                }
+            }
+            Ok(daily)
         })
     }
 
@@ -826,6 +972,37 @@ impl Store {
             Ok(counts)
         })
     }
+}
+
+/// The columns [`stored_entry_row`] reads, from `entries e` joined with `sources s`.
+const STORED_ENTRY_COLUMNS: &str =
+    "e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
+    e.authors, e.categories, e.enclosures, e.language, e.published_at, e.updated_at, e.changed_at,
+    s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id";
+
+fn stored_entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEntry> {
+    Ok(StoredEntry {
+        id: r.get(0)?,
+        public_id: r.get(1)?,
+        link: r.get(2)?,
+        title: r.get(3)?,
+        summary_html: r.get(4)?,
+        content_html: r.get(5)?,
+        authors: json_list(&r.get::<_, String>(6)?),
+        categories: json_list(&r.get::<_, String>(7)?),
+        enclosures: json_list(&r.get::<_, String>(8)?),
+        language: r.get(9)?,
+        published: r.get(10)?,
+        updated: r.get(11)?,
+        changed: r.get(12)?,
+        source: SourceRef {
+            url: r.get(13)?,
+            title: r.get(14)?,
+            site_url: r.get(15)?,
+            feed_id: r.get(16)?,
+        },
+        also: Vec::new(),
+    })
 }
 
 /// Fills `also` for a page of entries with one query.
@@ -1447,6 +1624,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The search index's triggers call it on every write to `entries`.
+    search::register(conn)?;
     Ok(())
 }
 

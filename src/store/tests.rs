@@ -761,3 +761,120 @@ fn an_updated_story_gains_the_topics_its_new_text_matches() {
     assert_eq!(rows[0].title, "Ransomware hits hospital");
     assert_eq!(rows[0].published, 100, "sorted by its publication time");
 }
+
+fn store_entries(store: &Store, id: SourceId, entries: &[NewEntry], now: Timestamp) {
+    store
+        .record_document(
+            id,
+            &FeedMeta::default(),
+            entries,
+            &Fetched::plain(&Validators::default()),
+            now,
+        )
+        .expect("store");
+}
+
+fn titles(entries: &[StoredEntry]) -> Vec<&str> {
+    entries.iter().map(|e| e.title.as_str()).collect()
+}
+
+#[test]
+fn search_folds_diacritics_and_d_with_stroke_newest_first() {
+    let (store, id) = store_with_source(&[]);
+    store_entries(
+        &store,
+        id,
+        &[
+            entry("1", "An ninh mạng ở Đà Nẵng", 100),
+            entry("2", "Tin an ninh mạng mới", 300),
+            entry("3", "Thời tiết", 200),
+        ],
+        1000,
+    );
+    assert_eq!(
+        titles(&store.search("an ninh mang", 50).expect("search")),
+        ["Tin an ninh mạng mới", "An ninh mạng ở Đà Nẵng"]
+    );
+    assert_eq!(
+        titles(&store.search("da nang", 50).expect("search")),
+        ["An ninh mạng ở Đà Nẵng"]
+    );
+    assert_eq!(
+        titles(&store.search("ĐÀ NẴNG", 50).expect("search")),
+        ["An ninh mạng ở Đà Nẵng"]
+    );
+    assert_eq!(store.search("an ninh mang", 1).expect("search").len(), 1);
+    for hostile in ["\"", "*", "NEAR(", ")", "a\" OR \"b", "title:x", "-", "^x"] {
+        store
+            .search(hostile, 50)
+            .expect("hostile query is not an error");
+    }
+}
+
+#[test]
+fn search_follows_updates_and_deletions() {
+    let (store, id) = store_with_source(&[]);
+    store_entries(&store, id, &[entry("1", "Old headline", 100)], 1000);
+    assert_eq!(store.search("old", 50).expect("search").len(), 1);
+    store_entries(&store, id, &[entry("1", "New headline", 100)], 2000);
+    assert!(store.search("old", 50).expect("search").is_empty());
+    assert_eq!(store.search("new headline", 50).expect("search").len(), 1);
+    // Pruned stories leave the index.
+    store.prune(10_000_000, 1, 1000).expect("prune");
+    assert!(store.search("headline", 50).expect("search").is_empty());
+}
+
+#[test]
+fn the_search_migration_indexes_stories_already_stored() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("t.db");
+    {
+        let mut conn = Connection::open(&path).expect("conn");
+        migrations::apply(&mut conn).expect("migrate");
+        // Back to the schema before search, with a story stored by that version.
+        conn.execute_batch(
+            "DROP TRIGGER entry_search_insert; DROP TRIGGER entry_search_update;
+             DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
+             PRAGMA user_version = 6;
+             INSERT INTO sources (id, url) VALUES (1, 'https://a.example/feed');
+             INSERT INTO entries (source_id, public_id, title, content_html, published_at,
+                 updated_at, first_seen_at, changed_at, content_hash)
+             VALUES (1, 'x', 'Kinh tế', '<p>Giá <b>xăng</b> tăng</p>', 1, 1, 1, 1, 'h');",
+        )
+        .expect("downgrade");
+    }
+    let store = Store::open(&path).expect("open migrates");
+    assert_eq!(
+        titles(&store.search("gia xang", 50).expect("search")),
+        ["Kinh tế"]
+    );
+    assert!(
+        store.search("b", 50).expect("search").is_empty(),
+        "tags are not indexed"
+    );
+}
+
+#[test]
+fn daily_new_entries_counts_first_sightings_per_day() {
+    let (store, id) = store_with_source(&[]);
+    let day = 86_400;
+    let now = 100 * day + 3600;
+    store_entries(
+        &store,
+        id,
+        &[entry("1", "a", 1), entry("2", "b", 2)],
+        now - day,
+    );
+    store_entries(&store, id, &[entry("3", "c", 3)], now);
+    store_entries(&store, id, &[entry("4", "d", 4)], now - 40 * day);
+    let daily = store.daily_new_entries(30, now).expect("daily");
+    let counts = &daily[&id];
+    assert_eq!(counts.len(), 30);
+    assert_eq!(counts[29], 1, "today");
+    assert_eq!(counts[28], 2, "yesterday");
+    assert_eq!(
+        counts.iter().sum::<u64>(),
+        3,
+        "older than 30 days is left out"
+    );
+}

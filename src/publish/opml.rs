@@ -1,0 +1,103 @@
+//! OPML 2.0 subscription lists (<http://opml.org/spec2.opml>): every source as an outline a feed
+//! reader can import, grouped by topic.
+
+use crate::text::escape_html;
+
+/// One feed to subscribe to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpmlFeed {
+    pub title: String,
+    pub xml_url: String,
+    pub html_url: Option<String>,
+}
+
+/// A folder of feeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpmlGroup {
+    pub title: String,
+    pub feeds: Vec<OpmlFeed>,
+}
+
+/// An OPML document whose body holds one outline per group, each holding its feeds.
+pub fn render_grouped(title: &str, groups: &[OpmlGroup]) -> String {
+    let mut body = String::new();
+    for group in groups {
+        let text = escape_html(&group.title);
+        body.push_str(&format!("<outline text=\"{text}\" title=\"{text}\">\n"));
+        for feed in &group.feeds {
+            push_feed(&mut body, feed, "  ");
+        }
+        body.push_str("</outline>\n");
+    }
+    document(title, &body)
+}
+
+/// An OPML document whose body lists the feeds directly.
+pub fn render_flat(title: &str, feeds: &[OpmlFeed]) -> String {
+    let mut body = String::new();
+    for feed in feeds {
+        push_feed(&mut body, feed, "");
+    }
+    document(title, &body)
+}
+
+fn push_feed(out: &mut String, feed: &OpmlFeed, indent: &str) {
+    let text = escape_html(&feed.title);
+    out.push_str(&format!(
+        "{indent}<outline type=\"rss\" text=\"{text}\" title=\"{text}\" xmlUrl=\"{}\"",
+        escape_html(&feed.xml_url)
+    ));
+    if let Some(html) = &feed.html_url {
+        out.push_str(&format!(" htmlUrl=\"{}\"", escape_html(html)));
+    }
+    out.push_str("/>\n");
+}
+
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head>\n<title>{}</title>\n</head>\n<body>\n{body}</body>\n</opml>\n",
+        escape_html(title)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(title: &str, url: &str) -> OpmlFeed {
+        OpmlFeed {
+            title: title.into(),
+            xml_url: url.into(),
+            html_url: Some("https://a.example/?a=1&b=2".into()),
+        }
+    }
+
+    #[test]
+    fn groups_hold_their_feeds_with_escaped_attributes() {
+        let xml = render_grouped(
+            "Tributary <sources>",
+            &[OpmlGroup {
+                title: "News & \"More\"".into(),
+                feeds: vec![feed("A <b>", "https://a.example/feed?x=1&y=2")],
+            }],
+        );
+        assert!(xml.contains("<title>Tributary &lt;sources&gt;</title>"));
+        assert!(xml.contains("<outline text=\"News &amp; &quot;More&quot;\""));
+        assert!(xml.contains(
+            "<outline type=\"rss\" text=\"A &lt;b&gt;\" title=\"A &lt;b&gt;\" xmlUrl=\"https://a.example/feed?x=1&amp;y=2\" htmlUrl=\"https://a.example/?a=1&amp;b=2\"/>"
+        ));
+    }
+
+    #[test]
+    fn a_feed_without_a_site_has_no_html_url() {
+        let xml = render_flat(
+            "t",
+            &[OpmlFeed {
+                html_url: None,
+                ..feed("A", "https://a.example/feed")
+            }],
+        );
+        assert!(xml.contains("xmlUrl=\"https://a.example/feed\"/>"));
+        assert!(!xml.contains("htmlUrl"));
+    }
+}

@@ -1,0 +1,190 @@
+//! Discovery: the HTML index at `/`, subscription lists (`/sources.opml`, `/topics/{slug}.opml`)
+//! and the source health table at `/sources`. Reads the config and the store; renders through
+//! `publish`.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::{AppState, ServeError};
+use crate::config::{ALL_TOPIC, Config, SourceConfig, TopicConfig};
+use crate::publish::{self, IndexTopic, OpmlFeed, OpmlGroup, SourceHealth, SourceRow};
+use crate::store::{SourceLabel, Store, StoreError};
+
+const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
+/// How many days the source health sparklines cover.
+const HEALTH_DAYS: usize = 30;
+
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ServeError> {
+    let store = state.inner.store.clone();
+    Ok(tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| ServeError::Internal(e.to_string()))??)
+}
+
+pub(super) async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeError> {
+    let summaries = blocking(&state, Store::topic_summaries).await?;
+    let config = &state.inner.config;
+    let topic = |slug: &str, title: &str, description: Option<&str>| {
+        let summary = summaries.get(slug);
+        IndexTopic {
+            slug: slug.to_string(),
+            title: title.to_string(),
+            description: description.map(str::to_string),
+            entries: summary.map_or(0, |s| s.entries),
+            updated: summary.and_then(|s| s.updated),
+        }
+    };
+    let mut topics = vec![topic(
+        ALL_TOPIC,
+        "All entries",
+        Some("Every entry from every source."),
+    )];
+    topics.extend(
+        config
+            .topics
+            .iter()
+            .map(|t| topic(t.slug.as_str(), &t.title, t.description.as_deref())),
+    );
+    Ok(Html(publish::render_index(
+        config.server.base_url.as_str(),
+        &topics,
+    )))
+}
+
+/// The sources a topic draws from: those that list it, or every source for `all` and for a topic
+/// with `all_sources`.
+fn topic_sources<'a>(config: &'a Config, topic: Option<&TopicConfig>) -> Vec<&'a SourceConfig> {
+    match topic {
+        Some(t) if !t.all_sources => config
+            .sources
+            .iter()
+            .filter(|s| s.topics.contains(&t.slug))
+            .collect(),
+        _ => config.sources.iter().collect(),
+    }
+}
+
+fn opml_feed(source: &SourceConfig, labels: &HashMap<String, SourceLabel>) -> OpmlFeed {
+    let label = labels.get(source.url.as_str());
+    OpmlFeed {
+        title: source
+            .title
+            .clone()
+            .or_else(|| label.and_then(|l| l.feed_title.clone()))
+            .unwrap_or_else(|| source.url.to_string()),
+        xml_url: source.url.to_string(),
+        html_url: label.and_then(|l| l.site_url.clone()),
+    }
+}
+
+fn opml_response(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(OPML_TYPE))],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /sources.opml`: every source, under one outline per topic it feeds; sources that feed no
+/// declared topic under "Other".
+pub(super) async fn sources_opml(State(state): State<AppState>) -> Result<Response, ServeError> {
+    let labels = blocking(&state, Store::source_labels).await?;
+    let config = &state.inner.config;
+    let mut grouped = std::collections::HashSet::new();
+    let mut groups = Vec::new();
+    for topic in &config.topics {
+        let sources = topic_sources(config, Some(topic));
+        grouped.extend(sources.iter().map(|s| s.url.as_str()));
+        groups.push(OpmlGroup {
+            title: topic.title.clone(),
+            feeds: sources.iter().map(|s| opml_feed(s, &labels)).collect(),
+        });
+    }
+    let other: Vec<OpmlFeed> = config
+        .sources
+        .iter()
+        .filter(|s| !grouped.contains(s.url.as_str()))
+        .map(|s| opml_feed(s, &labels))
+        .collect();
+    if !other.is_empty() {
+        groups.push(OpmlGroup {
+            title: "Other".into(),
+            feeds: other,
+        });
+    }
+    Ok(opml_response(publish::render_opml_grouped(
+        "Tributary sources",
+        &groups,
+    )))
+}
+
+/// `GET /topics/{slug}.opml`: the sources of one topic.
+pub(super) async fn topic_opml(state: &AppState, slug: &str) -> Result<Response, ServeError> {
+    let config = &state.inner.config;
+    let (title, topic) = if slug == ALL_TOPIC {
+        ("All entries".to_string(), None)
+    } else {
+        let topic = config
+            .topic(slug)
+            .ok_or_else(|| ServeError::UnknownTopic(slug.to_string()))?;
+        (topic.title.clone(), Some(topic))
+    };
+    let labels = blocking(state, Store::source_labels).await?;
+    let feeds: Vec<OpmlFeed> = topic_sources(config, topic)
+        .into_iter()
+        .map(|s| opml_feed(s, &labels))
+        .collect();
+    Ok(opml_response(publish::render_opml_flat(
+        &format!("Tributary: {title}"),
+        &feeds,
+    )))
+}
+
+/// `GET /sources`: one row per configured source with its health and a 30-day sparkline.
+pub(super) async fn sources_page(
+    State(state): State<AppState>,
+) -> Result<Html<String>, ServeError> {
+    let now = (state.inner.clock)();
+    let (states, labels, daily) = blocking(&state, move |store| {
+        Ok((
+            store.source_states()?,
+            store.source_labels()?,
+            store.daily_new_entries(HEALTH_DAYS, now)?,
+        ))
+    })
+    .await?;
+    let config = &state.inner.config;
+    let rows: Vec<SourceRow> = config
+        .sources
+        .iter()
+        .map(|source| {
+            let url = source.url.as_str();
+            let stored = states.iter().find(|s| s.url == url);
+            let feed = opml_feed(source, &labels);
+            SourceRow {
+                title: feed.title,
+                url: url.to_string(),
+                health: stored.map_or(SourceHealth::NotYetFetched, |s| {
+                    SourceHealth::of(s.last_fetch_at, s.consecutive_failures)
+                }),
+                last_fetch: stored.and_then(|s| s.last_fetch_at),
+                last_error: stored.and_then(|s| s.last_error.clone()),
+                entries: stored.map_or(0, |s| s.entries),
+                daily: stored
+                    .and_then(|s| daily.get(&s.id).cloned())
+                    .unwrap_or_else(|| vec![0; HEALTH_DAYS]),
+            }
+        })
+        .collect();
+    Ok(Html(publish::render_sources(
+        config.server.base_url.as_str(),
+        &rows,
+    )))
+}
