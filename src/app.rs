@@ -259,6 +259,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let checkpointer = tokio::spawn(checkpoint_loop(store.clone(), stop_rx.clone()));
     let pruner = tokio::spawn(prune_loop(store.clone(), config.clone(), stop_rx.clone()));
+    let websub = config.server.websub_hub.clone().map(|hub| {
+        tracing::info!(hub = %hub, "announcing topic feed changes to the WebSub hub");
+        tokio::spawn(crate::websub::run(
+            store.clone(),
+            hub,
+            config.server.base_url.clone(),
+            crate::websub::Timing::default(),
+            stop_rx.clone(),
+        ))
+    });
     let state = crate::server::AppState::new(store.clone(), config.clone(), system_clock());
     let mut server_stop = stop_rx.clone();
     let server =
@@ -288,6 +298,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = checkpointer.await;
     let _ = pruner.await;
     let _ = watchdog.await;
+    if let Some(websub) = websub {
+        // An announcement still in flight is dropped: readers that poll see the change anyway.
+        if tokio::time::timeout(DRAIN_TIMEOUT, websub).await.is_err() {
+            tracing::warn!("WebSub publisher did not stop within {DRAIN_TIMEOUT:?}");
+        }
+    }
     drop(store);
     tracing::info!("stopped");
     Ok(())

@@ -16,7 +16,7 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
             uri: None,
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
-        links: vec![
+        links: [
             Link {
                 href: page.self_url.clone(),
                 rel: "self".into(),
@@ -29,7 +29,15 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
                 mime_type: Some("text/html".into()),
                 ..Default::default()
             },
-        ],
+        ]
+        .into_iter()
+        // WebSub §4: the hub is discovered from a rel="hub" link beside rel="self".
+        .chain(page.hubs.iter().map(|hub| Link {
+            href: hub.clone(),
+            rel: "hub".into(),
+            ..Default::default()
+        }))
+        .collect(),
         ..Default::default()
     };
     feed.entries = page.entries.iter().map(entry).collect();

@@ -15,7 +15,17 @@ struct JsonFeed<'a> {
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<JsonHub<'a>>,
     items: Vec<JsonItem<'a>>,
+}
+
+/// JSON Feed 1.1 `hubs`: endpoints for real-time notification of changes.
+#[derive(Serialize)]
+struct JsonHub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -79,6 +89,14 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
         feed_url: &page.self_url,
         description: page.description.as_deref(),
         language: page.language(),
+        hubs: page
+            .hubs
+            .iter()
+            .map(|url| JsonHub {
+                kind: "WebSub",
+                url,
+            })
+            .collect(),
         items: page
             .entries
             .iter()

@@ -88,6 +88,8 @@ pub struct TopicPage {
     /// When anything on the page last changed.
     pub updated: Timestamp,
     pub entries: Vec<StoredEntry>,
+    /// WebSub hubs the feed is announced to (`<link rel="hub">`).
+    pub hubs: Vec<String>,
 }
 
 impl TopicPage {

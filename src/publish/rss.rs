@@ -19,12 +19,19 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
     channel.set_generator(Some(format!("Tributary {}", env!("CARGO_PKG_VERSION"))));
     channel.set_last_build_date(Some(utc(page.updated).to_rfc2822()));
     channel.set_atom_ext(Some(AtomExtension {
-        links: vec![AtomLink {
+        links: std::iter::once(AtomLink {
             href: page.self_url.clone(),
             rel: "self".into(),
             mime_type: Some("application/rss+xml".into()),
             ..Default::default()
-        }],
+        })
+        // WebSub §4: in RSS the hub is named by an atom:link rel="hub".
+        .chain(page.hubs.iter().map(|hub| AtomLink {
+            href: hub.clone(),
+            rel: "hub".into(),
+            ..Default::default()
+        }))
+        .collect(),
     }));
     channel.set_items(page.entries.iter().map(item).collect::<Vec<_>>());
     let mut out = Vec::with_capacity(4096 + page.entries.len() * 2048);

@@ -41,6 +41,7 @@ fn page(entries: Vec<StoredEntry>, ext: &str) -> TopicPage {
         home_url: "http://h.test/".into(),
         updated: 1_795_000_000,
         entries,
+        hubs: Vec::new(),
     }
 }
 
@@ -342,4 +343,30 @@ fn the_search_page_links_the_three_feeds_of_its_query() {
         )));
     }
     assert!(html.contains("value=\"an ninh &amp; &quot;mạng&quot;\""));
+}
+
+#[test]
+fn every_format_names_the_websub_hub() {
+    let hubbed = |ext: &str| TopicPage {
+        hubs: vec!["https://hub.example/?a=1&b=2".into()],
+        ..page(vec![stored("a", "A", 1)], ext)
+    };
+    let atom = String::from_utf8(render(Format::Atom, &hubbed("atom"))).expect("utf-8");
+    assert!(
+        atom.contains("<link href=\"https://hub.example/?a=1&amp;b=2\" rel=\"hub\"/>"),
+        "{atom}"
+    );
+    let rss = String::from_utf8(render(Format::Rss, &hubbed("rss"))).expect("utf-8");
+    assert!(
+        rss.contains("<atom:link href=\"https://hub.example/?a=1&amp;b=2\" rel=\"hub\"/>"),
+        "{rss}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&render(Format::Json, &hubbed("json"))).expect("json");
+    assert_eq!(
+        json["hubs"],
+        serde_json::json!([{"type": "WebSub", "url": "https://hub.example/?a=1&b=2"}])
+    );
+    let plain = String::from_utf8(render(Format::Atom, &page(vec![], "atom"))).expect("utf-8");
+    assert!(!plain.contains("rel=\"hub\""));
 }

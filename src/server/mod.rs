@@ -183,6 +183,12 @@ async fn topic_feed(
                 home_url: base.to_string(),
                 updated: 0,
                 entries: Vec::new(),
+                hubs: config
+                    .server
+                    .websub_hub
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect(),
             };
             let store = state.inner.store.clone();
             let topic = TopicSlug::new(slug).map_err(ServeError::BadRequest)?;

@@ -113,6 +113,8 @@ async fn search_feed(
             .unwrap_or(now)
             .min(now),
         entries,
+        // Search feeds are not announced, so they name no hub.
+        hubs: Vec::new(),
     };
     let body = publish::render(format, &page);
     Ok((
