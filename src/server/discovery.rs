@@ -161,12 +161,14 @@ pub(super) async fn sources_page(
     })
     .await?;
     let config = &state.inner.config;
+    let states: HashMap<&str, &crate::store::SourceState> =
+        states.iter().map(|s| (s.url.as_str(), s)).collect();
     let rows: Vec<SourceRow> = config
         .sources
         .iter()
         .map(|source| {
             let url = source.url.as_str();
-            let stored = states.iter().find(|s| s.url == url);
+            let stored = states.get(url).copied();
             let feed = opml_feed(source, &labels);
             SourceRow {
                 title: feed.title,
