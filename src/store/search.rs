@@ -31,8 +31,9 @@ pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// What the index holds for one story: its title and the first [`INDEXED_TEXT_BYTES`] of the
-/// plain text of its summary and content, folded (lowercase, no diacritics, no punctuation).
+/// What the index holds for one story: the words of its title and of the first
+/// [`INDEXED_TEXT_BYTES`] of the plain text of its summary and content, folded (lowercase, no
+/// diacritics, no punctuation), each once.
 pub fn search_text(title: &str, summary_html: Option<&str>, content_html: Option<&str>) -> String {
     let mut plain = String::new();
     for html in [summary_html, content_html].into_iter().flatten() {
@@ -50,7 +51,19 @@ pub fn search_text(title: &str, summary_html: Option<&str>, content_html: Option
     fold_into(&mut folded, title);
     folded.push(' ');
     fold_into(&mut folded, plain);
-    folded
+    // Each word once: queries ask only whether a story has every word, and news text repeats
+    // its words (fewer tokens make every insert cheaper).
+    let mut seen = std::collections::HashSet::new();
+    let mut words = String::with_capacity(folded.len());
+    for word in folded.split_whitespace() {
+        if seen.insert(word) {
+            if !words.is_empty() {
+                words.push(' ');
+            }
+            words.push_str(word);
+        }
+    }
+    words
 }
 
 /// The FTS5 expression for a reader's query: every folded word, each as an FTS5 string, all

@@ -878,3 +878,12 @@ fn daily_new_entries_counts_first_sightings_per_day() {
         "older than 30 days is left out"
     );
 }
+
+#[test]
+fn a_query_word_the_index_splits_in_two_is_not_an_error() {
+    let (store, id) = store_with_source(&[]);
+    store_entries(&store, id, &[entry("1", "a b", 100)], 1000);
+    // Circled letters are alphanumeric to Rust but separators to unicode61.
+    store.search("aⓐb", 50).expect("no error");
+    store.search("x\u{0903}y", 50).expect("no error");
+}
