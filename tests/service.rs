@@ -229,3 +229,142 @@ fn http_status(addr: &str, path: &str) -> Option<u16> {
     stream.read_to_string(&mut response).ok()?;
     response.split(' ').nth(1)?.parse().ok()
 }
+
+/// Writes a config serving on `addr` with `sources`, plus `extra` TOML at the end.
+fn write_config_at(
+    dir: &std::path::Path,
+    addr: &str,
+    server: &FixtureServer,
+    sources: &[(&str, &[&str])],
+    extra: &str,
+) -> std::path::PathBuf {
+    let config = common::write_config(dir, &format!("http://{addr}/"), server, "", sources);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
+    text.push_str(extra);
+    std::fs::write(&config, text).expect("config");
+    config
+}
+
+fn http_body(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    Some((status, response.split_once("\r\n\r\n")?.1.to_string()))
+}
+
+/// Polls `path` until `done` accepts the response or `within` passes.
+fn wait_for(addr: &str, path: &str, within: Duration, done: impl Fn(u16, &str) -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some((status, body)) = http_body(addr, path) {
+            if done(status, &body) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = write_config_at(dir.path(), &addr, &server, &[("rss_guid.xml", &["tech"])], "");
+    let server_ref = &server;
+    let added = |config: &std::path::Path| {
+        let _ = config;
+        write_config_at(
+            dir.path(),
+            &addr,
+            server_ref,
+            &[("rss_guid.xml", &["tech"]), ("indonesian.xml", &["indonesia"])],
+            "[[topic]]\nslug = \"indonesia\"\ntitle = \"Berita Indonesia\"\n",
+        )
+    };
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start tributary run");
+    let pid = child.id().to_string();
+    let hup = || {
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+
+    let addr2 = addr.clone();
+    let first = tokio::task::spawn_blocking(move || {
+        let served = wait_for(&addr2, "/topics/tech.atom", Duration::from_secs(30), |s, b| {
+            s == 200 && b.contains("<entry>")
+        });
+        let unknown = http_body(&addr2, "/topics/indonesia.atom").map(|r| r.0);
+        (served, unknown)
+    })
+    .await
+    .expect("join");
+    assert!(first.0, "the first config was not served");
+    assert_eq!(first.1, Some(404));
+    assert_eq!(server.hits("indonesian.xml"), 0);
+
+    added(&config);
+    assert!(hup());
+    let addr2 = addr.clone();
+    let reloaded = tokio::task::spawn_blocking(move || {
+        wait_for(&addr2, "/topics/indonesia.atom", Duration::from_secs(30), |s, b| {
+            s == 200 && b.contains("Berita Indonesia") && b.contains("<entry>")
+        })
+    })
+    .await
+    .expect("join");
+    assert!(reloaded, "the added topic and source did not appear without a restart");
+    assert_eq!(server.hits("indonesian.xml"), 1, "the added source is polled once");
+
+    std::fs::write(&config, "[server]\nlisten = 12\n[[source]\n").expect("break config");
+    assert!(hup());
+    let addr2 = addr.clone();
+    let log2 = log.clone();
+    let after = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let text = std::fs::read_to_string(&log2).unwrap_or_default();
+            if text.contains("reload rejected") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (
+            http_body(&addr2, "/topics/indonesia.atom").map(|r| r.0),
+            http_body(&addr2, "/topics/tech.atom").map(|r| r.0),
+        )
+    })
+    .await
+    .expect("join");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("reload rejected"), "{text}");
+    assert!(text.contains("feeds.toml:"), "the error names the file: {text}");
+    assert_eq!(after, (Some(200), Some(200)), "the old config keeps serving");
+
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(20)))
+        .await
+        .expect("join");
+    assert_eq!(code, Some(0));
+}

@@ -45,13 +45,24 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<Store>,
-    config: Arc<Config>,
+    /// The configuration in force; `run` replaces it on reload.
+    config: tokio::sync::watch::Receiver<Arc<Config>>,
     cache: Mutex<HashMap<PageKey, Arc<Rendered>>>,
     clock: crate::pipeline::Clock,
 }
 
 impl AppState {
+    /// State over a fixed configuration.
     pub fn new(store: Arc<Store>, config: Arc<Config>, clock: crate::pipeline::Clock) -> AppState {
+        AppState::following(store, tokio::sync::watch::channel(config).1, clock)
+    }
+
+    /// State that follows the configuration sent on `config` (reloads).
+    pub fn following(
+        store: Arc<Store>,
+        config: tokio::sync::watch::Receiver<Arc<Config>>,
+        clock: crate::pipeline::Clock,
+    ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -60,6 +71,13 @@ impl AppState {
                 clock,
             }),
         }
+    }
+}
+
+impl AppState {
+    /// The configuration in force now.
+    fn config(&self) -> Arc<Config> {
+        self.inner.config.borrow().clone()
     }
 }
 
@@ -113,7 +131,7 @@ async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeError
     let counts = tokio::task::spawn_blocking(move || store.topic_counts())
         .await
         .map_err(|e| ServeError::Internal(e.to_string()))??;
-    let config = &state.inner.config;
+    let config = state.config();
     let count = |slug: &str| counts.get(slug).copied().unwrap_or(0);
     let mut topics = vec![IndexTopic {
         slug: crate::config::ALL_TOPIC.into(),
@@ -141,7 +159,7 @@ async fn topic_feed(
 ) -> Result<Response, ServeError> {
     let (slug, ext) = file.rsplit_once('.').ok_or(ServeError::NotFound)?;
     let format = Format::from_extension(ext).ok_or(ServeError::NotFound)?;
-    let config = &state.inner.config;
+    let config = state.config();
     let (title, description) = if slug == crate::config::ALL_TOPIC {
         (
             "All entries".to_string(),

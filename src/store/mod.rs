@@ -267,6 +267,11 @@ impl Store {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Marks everything rendered from the store as stale (the configuration changed).
+    pub fn invalidate(&self) {
+        self.bump();
+    }
+
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
