@@ -8,6 +8,7 @@ pub mod config;
 pub mod fetch;
 pub mod model;
 pub mod normalize;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;

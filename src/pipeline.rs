@@ -181,7 +181,7 @@ impl Pipeline {
                 tracing::debug!(url = %job.url, elapsed_ms = ms, "not modified")
             }
             Outcome::Failed(e) => {
-                tracing::warn!(url = %job.url, error = %e, class = e.class().as_str(), elapsed_ms = ms, "refresh failed")
+                tracing::warn!(url = %job.url, status = e.http_status(), error = %e, class = e.class().as_str(), elapsed_ms = ms, "refresh failed")
             }
         }
         let document = learned.and_then(|l| l.document);

@@ -280,15 +280,23 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = write_config_at(dir.path(), &addr, &server, &[("rss_guid.xml", &["tech"])], "");
+    let config = write_config_at(
+        dir.path(),
+        &addr,
+        &server,
+        &[("rss_guid.xml", &["tech"])],
+        "",
+    );
     let server_ref = &server;
-    let added = |config: &std::path::Path| {
-        let _ = config;
+    let added = || {
         write_config_at(
             dir.path(),
             &addr,
             server_ref,
-            &[("rss_guid.xml", &["tech"]), ("indonesian.xml", &["indonesia"])],
+            &[
+                ("rss_guid.xml", &["tech"]),
+                ("indonesian.xml", &["indonesia"]),
+            ],
             "[[topic]]\nslug = \"indonesia\"\ntitle = \"Berita Indonesia\"\n",
         )
     };
@@ -312,9 +320,12 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
 
     let addr2 = addr.clone();
     let first = tokio::task::spawn_blocking(move || {
-        let served = wait_for(&addr2, "/topics/tech.atom", Duration::from_secs(30), |s, b| {
-            s == 200 && b.contains("<entry>")
-        });
+        let served = wait_for(
+            &addr2,
+            "/topics/tech.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("<entry>"),
+        );
         let unknown = http_body(&addr2, "/topics/indonesia.atom").map(|r| r.0);
         (served, unknown)
     })
@@ -324,18 +335,28 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
     assert_eq!(first.1, Some(404));
     assert_eq!(server.hits("indonesian.xml"), 0);
 
-    added(&config);
+    added();
     assert!(hup());
     let addr2 = addr.clone();
     let reloaded = tokio::task::spawn_blocking(move || {
-        wait_for(&addr2, "/topics/indonesia.atom", Duration::from_secs(30), |s, b| {
-            s == 200 && b.contains("Berita Indonesia") && b.contains("<entry>")
-        })
+        wait_for(
+            &addr2,
+            "/topics/indonesia.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("Berita Indonesia") && b.contains("<entry>"),
+        )
     })
     .await
     .expect("join");
-    assert!(reloaded, "the added topic and source did not appear without a restart");
-    assert_eq!(server.hits("indonesian.xml"), 1, "the added source is polled once");
+    assert!(
+        reloaded,
+        "the added topic and source did not appear without a restart"
+    );
+    assert_eq!(
+        server.hits("indonesian.xml"),
+        1,
+        "the added source is polled once"
+    );
 
     std::fs::write(&config, "[server]\nlisten = 12\n[[source]\n").expect("break config");
     assert!(hup());
@@ -359,8 +380,15 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
     .expect("join");
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(text.contains("reload rejected"), "{text}");
-    assert!(text.contains("feeds.toml:"), "the error names the file: {text}");
-    assert_eq!(after, (Some(200), Some(200)), "the old config keeps serving");
+    assert!(
+        text.contains("feeds.toml:"),
+        "the error names the file: {text}"
+    );
+    assert_eq!(
+        after,
+        (Some(200), Some(200)),
+        "the old config keeps serving"
+    );
 
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(20)))

@@ -581,7 +581,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size.as_u64())
 }
 
-fn parse_http_url(text: &str) -> Result<Url, String> {
+pub(crate) fn parse_http_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| format!("invalid URL \"{text}\": {e}"))?;
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(url),

@@ -4,6 +4,7 @@
 //! pool of read connections for the server, which WAL lets run beside the writer. All methods are
 //! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
 
+mod backup;
 mod lsh;
 mod migrations;
 
@@ -46,6 +47,14 @@ pub enum StoreError {
     },
     #[error("unknown source id {0}")]
     UnknownSource(i64),
+    #[error("{0} exists already; a backup never overwrites a file")]
+    BackupExists(PathBuf),
+    #[error("cannot write the backup {path}: {source}")]
+    Backup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 trait Context<T> {
