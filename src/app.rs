@@ -368,7 +368,10 @@ async fn schedule_loop(
                 let pipeline = pipeline.clone();
                 let tasks = tasks.clone();
                 running.spawn(async move {
-                    let _permit = tasks.acquire_owned().await;
+                    // A closed semaphore means stop: refreshes not yet started never start.
+                    let Ok(_permit) = tasks.acquire_owned().await else {
+                        return Vec::new();
+                    };
                     let reports = pipeline.refresh_group(&group).await;
                     group
                         .iter()
@@ -412,7 +415,9 @@ async fn schedule_loop(
             _ = tokio::time::sleep(sleep_for) => {}
         }
     }
-    // Let running refreshes finish and commit; the caller bounds how long this may take.
+    // Refreshes waiting for a slot are dropped; running ones finish and commit (the caller
+    // bounds how long this may take).
+    tasks.close();
     while running.join_next().await.is_some() {}
 }
 
