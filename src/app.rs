@@ -26,9 +26,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The scheduler loop wakes at least this often, even with nothing due, to show it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
-/// How long the database may take to answer the watchdog's check.
-const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Opens the store and makes its sources match the config. Returns the jobs in config order.
 pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>)> {
     let store = Store::open(&config.storage.path)
@@ -273,8 +270,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config_tx.subscribe(),
         stop_rx.clone(),
     ));
-    let state =
-        crate::server::AppState::following(store.clone(), config_tx.subscribe(), system_clock());
+    let observe = crate::server::Observe {
+        health: Some(health.clone()),
+        metrics: crate::metrics::install(),
+    };
+    let state = crate::server::AppState::following(
+        store.clone(),
+        config_tx.subscribe(),
+        system_clock(),
+        observe,
+    );
     let mut server_stop = stop_rx.clone();
     let server =
         axum::serve(listener, crate::server::router(state)).with_graceful_shutdown(async move {
@@ -626,7 +631,7 @@ async fn watchdog_loop(
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
             _ = tick.tick() => {
-                match check_health(&health, &store).await {
+                match health.check(&store).await {
                     Ok(()) => {
                         notifier.watchdog();
                         notifier.status(&health.status_line(system_clock()()));
@@ -638,26 +643,6 @@ async fn watchdog_loop(
                 }
             }
         }
-    }
-}
-
-/// `Err` with the reason when the scheduler is stuck or the database does not answer.
-pub async fn check_health(health: &Health, store: &Arc<Store>) -> Result<(), String> {
-    health.scheduler_alive()?;
-    let store = store.clone();
-    match tokio::time::timeout(
-        DATABASE_CHECK_TIMEOUT,
-        tokio::task::spawn_blocking(move || store.ping()),
-    )
-    .await
-    {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(e))) => Err(format!("database: {e}")),
-        Ok(Err(e)) => Err(format!("database check failed: {e}")),
-        Err(_) => Err(format!(
-            "database did not answer within {} s",
-            DATABASE_CHECK_TIMEOUT.as_secs()
-        )),
     }
 }
 

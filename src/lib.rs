@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod fetch;
+pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod opml;

@@ -169,6 +169,7 @@ impl Pipeline {
         };
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
+        crate::metrics::record_refresh(&outcome, elapsed);
         match &outcome {
             Outcome::Stored(s) if s.switched_to_link => tracing::warn!(
                 url = %job.url, churned = s.churned,

@@ -396,3 +396,77 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
         .expect("join");
     assert_eq!(code, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics_report_the_running_daemon() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    server.set("missing.xml", 404, "text/plain", b"no".to_vec());
+    let config = write_config_at(
+        dir.path(),
+        &addr,
+        &server,
+        &[("rss_guid.xml", &["tech"]), ("missing.xml", &["tech"])],
+        "",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tributary run");
+    let pid = child.id().to_string();
+    let addr2 = addr.clone();
+    let (served, health, metrics) = tokio::task::spawn_blocking(move || {
+        let served = wait_for(
+            &addr2,
+            "/topics/tech.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("<entry>"),
+        );
+        // Both sources have been tried once the failure shows in the metrics.
+        let mut metrics = String::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            metrics = http_body(&addr2, "/metrics")
+                .map(|r| r.1)
+                .unwrap_or_default();
+            if metrics.contains("outcome=\"failed\"") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (served, http_body(&addr2, "/healthz"), metrics)
+    })
+    .await
+    .expect("join");
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(20)))
+        .await
+        .expect("join");
+    assert!(served);
+    assert_eq!(health, Some((200, "ok\n".to_string())));
+    for expected in [
+        "tributary_fetches_total{outcome=\"stored\"} 1",
+        "tributary_fetches_total{outcome=\"failed\"} 1",
+        "tributary_fetch_duration_seconds_bucket{le=\"30\"} 2",
+        "tributary_fetch_duration_seconds_count 2",
+        "tributary_entries_total{kind=\"new\"} 3",
+        "tributary_http_requests_total{route=\"/topics/{file}\",status=\"200\"}",
+        "tributary_source_consecutive_failures{source=\"",
+        "tributary_source_last_success_timestamp_seconds{source=\"",
+        "tributary_database_size_bytes ",
+    ] {
+        assert!(metrics.contains(expected), "no {expected:?} in:\n{metrics}");
+    }
+    let failing = format!(
+        "tributary_source_consecutive_failures{{source=\"{}\"}} 1",
+        server.url("missing.xml")
+    );
+    assert!(metrics.contains(&failing), "no {failing:?} in:\n{metrics}");
+    assert_eq!(code, Some(0));
+}
