@@ -207,7 +207,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let (store, jobs) = open_store(&config)?;
     let pipeline = build_pipeline(&config, store.clone())?;
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
+    let listener = crate::server::listener(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
     tracing::info!(
