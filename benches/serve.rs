@@ -7,7 +7,7 @@
 //! Both servers run on loopback with two workers (our runtime as the daemon builds it; nginx
 //! `worker_processes 2`), and `wrk` uses the same parameters against both.
 //!
-//! `cargo bench --bench serve` (add `-- --duration 10s --connections 64`).
+//! `cargo bench --bench serve` (add `-- --duration 10s --connections 64 --rounds 2`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -92,7 +92,7 @@ fn build_store(dir: &Path) -> Arc<Store> {
 }
 
 /// One GET over a fresh connection: (status, headers text, body).
-fn fetch(addr: &str, path: &str) -> (u16, String, Vec<u8>) {
+fn fetch(addr: &str, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
@@ -100,7 +100,7 @@ fn fetch(addr: &str, path: &str) -> (u16, String, Vec<u8>) {
         .expect("timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
     )
     .expect("send");
     let mut response = Vec::new();
@@ -158,6 +158,15 @@ fn wrk(url: &str, etag: Option<&str>, duration: &str, connections: &str) -> Meas
         requests_per_sec,
         p99_ms,
         non_2xx_3xx: text.contains("Non-2xx or 3xx responses"),
+    }
+}
+
+fn mean(runs: &[Measured]) -> Measured {
+    let n = runs.len().max(1) as f64;
+    Measured {
+        requests_per_sec: runs.iter().map(|m| m.requests_per_sec).sum::<f64>() / n,
+        p99_ms: runs.iter().map(|m| m.p99_ms).sum::<f64>() / n,
+        non_2xx_3xx: runs.iter().any(|m| m.non_2xx_3xx),
     }
 }
 
@@ -224,6 +233,7 @@ fn main() {
     }
     let duration = arg("--duration", "10s");
     let connections = arg("--connections", "64");
+    let rounds: usize = arg("--rounds", "2").parse().unwrap_or(2).max(1);
     let dir = tempfile::tempdir().expect("temp dir");
 
     // Our server, on a runtime built as the daemon builds it.
@@ -256,14 +266,14 @@ fn main() {
     });
 
     // The identical bytes, as nginx will serve them.
-    let (status, head, body) = fetch(&ours, PATH);
+    let (status, head, body) = fetch(&ours, PATH, "");
     assert_eq!(status, 200, "{head}");
     let our_etag = header(&head, "etag");
     let content_type = header(&head, "content-type");
     std::fs::create_dir_all(dir.path().join("www/topics")).expect("www");
     std::fs::write(dir.path().join("www").join(&PATH[1..]), &body).expect("static copy");
     let (mut nginx, nginx_addr) = start_nginx(dir.path());
-    let (status, nginx_head, nginx_body) = fetch(&nginx_addr, PATH);
+    let (status, nginx_head, nginx_body) = fetch(&nginx_addr, PATH, "");
     assert_eq!(status, 200, "{nginx_head}");
     assert_eq!(nginx_body, body, "nginx serves the identical bytes");
     assert_eq!(
@@ -272,20 +282,39 @@ fn main() {
         "same Content-Type"
     );
     let nginx_etag = header(&nginx_head, "etag");
+    for (addr, etag) in [(&ours, &our_etag), (&nginx_addr, &nginx_etag)] {
+        let (status, head, _) = fetch(addr, PATH, &format!("If-None-Match: {etag}\r\n"));
+        assert_eq!(status, 304, "{head}");
+    }
 
     println!(
-        "{ENTRIES}-entry Atom feed, {} bytes; wrk -t2 -c{connections} -d{duration} --latency; {} cores",
+        "{ENTRIES}-entry Atom feed, {} bytes; wrk -t2 -c{connections} -d{duration} --latency; \
+         {rounds} round(s) per server, alternating; {} cores",
         body.len(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let url = |addr: &str| format!("http://{addr}{PATH}");
+    // Runs alternate between the servers (ours first, then nginx first, …) so that a change in
+    // the machine's load during the run does not favour one of them; figures are means.
     let mut rows = Vec::new();
     for (label, our_tag, their_tag) in [
         ("200", None, None),
         ("304", Some(our_etag.as_str()), Some(nginx_etag.as_str())),
     ] {
-        let tributary = wrk(&url(&ours), our_tag, &duration, &connections);
-        let nginx_run = wrk(&url(&nginx_addr), their_tag, &duration, &connections);
+        let mut tributary = Vec::new();
+        let mut nginx_runs = Vec::new();
+        for round in 0..rounds {
+            let mut run_ours =
+                || tributary.push(wrk(&url(&ours), our_tag, &duration, &connections));
+            if round % 2 == 0 {
+                run_ours();
+                nginx_runs.push(wrk(&url(&nginx_addr), their_tag, &duration, &connections));
+            } else {
+                nginx_runs.push(wrk(&url(&nginx_addr), their_tag, &duration, &connections));
+                run_ours();
+            }
+        }
+        let (tributary, nginx_run) = (mean(&tributary), mean(&nginx_runs));
         for (who, m) in [("tributary", &tributary), ("nginx", &nginx_run)] {
             println!(
                 "{label} {who:>9}: {:>10.0} req/s  p99 {:>7.2} ms{}",
