@@ -238,6 +238,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .map_or_else(|_| config.server.listen.to_string(), |a| a.to_string());
+    let listener = crate::server::nodelay(listener);
     tracing::info!(
         listen = %local,
         base_url = %config.server.base_url,

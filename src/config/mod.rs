@@ -57,11 +57,16 @@ pub struct Config {
     pub topics: Vec<TopicConfig>,
 }
 
+/// Upper bound of `[server] cache_max_age`, in seconds.
+pub const MAX_CACHE_MAX_AGE: u32 = 365 * 86_400;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Always ends with `/`, so `base_url.join("topics/x.atom")` stays under it.
     pub base_url: Url,
+    /// `Cache-Control: public, max-age=N` on feed responses, in seconds.
+    pub cache_max_age: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +278,17 @@ impl Config {
             }
             None => Url::parse(&format!("http://{listen}/"))
                 .map_err(|e| (0..0, format!("server.listen: cannot form a base URL: {e}")))?,
+        };
+        let cache_max_age = match &server.cache_max_age {
+            // RFC 9111 §5.2.2.1 leaves the bound to us; a year is what caches commonly cap at.
+            Some(m) if *m.get_ref() > MAX_CACHE_MAX_AGE => {
+                return Err((
+                    m.span(),
+                    format!("server.cache_max_age: at most {MAX_CACHE_MAX_AGE} seconds (a year)"),
+                ));
+            }
+            Some(m) => *m.get_ref(),
+            None => 60,
         };
 
         let storage = raw.storage.unwrap_or_default();
@@ -511,7 +527,11 @@ impl Config {
 
         Ok(Config {
             path: path.to_path_buf(),
-            server: ServerConfig { listen, base_url },
+            server: ServerConfig {
+                listen,
+                base_url,
+                cache_max_age,
+            },
             storage: StorageConfig {
                 path: storage_path,
                 retention,

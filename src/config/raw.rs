@@ -22,6 +22,7 @@ pub struct RawConfig {
 pub struct RawServer {
     pub listen: Option<Spanned<String>>,
     pub base_url: Option<Spanned<String>>,
+    pub cache_max_age: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
