@@ -6,31 +6,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{FixtureServer, standard_sources};
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// GET over a plain TCP connection; returns (status, body).
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
+use common::{FixtureServer, free_port, http_get, standard_sources};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_polls_serves_and_stops_cleanly_on_sigterm() {

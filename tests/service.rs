@@ -4,15 +4,10 @@
 mod common;
 
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{FixtureServer, standard_sources};
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
+use common::{FixtureServer, free_port, http_get, standard_sources, wait_exit, wait_for};
 
 /// A config serving on `addr` and polling the standard fixtures.
 fn config_at(dir: &std::path::Path, addr: &str, server: &FixtureServer) -> std::path::PathBuf {
@@ -27,21 +22,6 @@ fn config_at(dir: &std::path::Path, addr: &str, server: &FixtureServer) -> std::
     let text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
     std::fs::write(&config, text).expect("config");
     config
-}
-
-/// Waits for the child to exit; returns its exit code.
-fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Reads notification datagrams until one contains `wanted` (a line such as `READY=1`);
@@ -198,7 +178,7 @@ async fn serves_on_the_socket_passed_by_socket_activation() {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut status = None;
         while status.is_none() && Instant::now() < deadline {
-            status = http_status(&addr, "/topics/all.atom");
+            status = http_get(&addr, "/topics/all.atom").map(|r| r.0);
             if status.is_none() {
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -216,20 +196,6 @@ async fn serves_on_the_socket_passed_by_socket_activation() {
     assert!(!outcome.1, "bound the configured port despite LISTEN_FDS");
 }
 
-fn http_status(addr: &str, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split(' ').nth(1)?.parse().ok()
-}
-
 /// Writes a config serving on `addr` with `sources`, plus `extra` TOML at the end.
 fn write_config_at(
     dir: &std::path::Path,
@@ -244,35 +210,6 @@ fn write_config_at(
     text.push_str(extra);
     std::fs::write(&config, text).expect("config");
     config
-}
-
-fn http_body(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    Some((status, response.split_once("\r\n\r\n")?.1.to_string()))
-}
-
-/// Polls `path` until `done` accepts the response or `within` passes.
-fn wait_for(addr: &str, path: &str, within: Duration, done: impl Fn(u16, &str) -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Some((status, body)) = http_body(addr, path) {
-            if done(status, &body) {
-                return true;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,7 +263,7 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
             Duration::from_secs(30),
             |s, b| s == 200 && b.contains("<entry>"),
         );
-        let unknown = http_body(&addr2, "/topics/indonesia.atom").map(|r| r.0);
+        let unknown = http_get(&addr2, "/topics/indonesia.atom").map(|r| r.0);
         (served, unknown)
     })
     .await
@@ -372,8 +309,8 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
             std::thread::sleep(Duration::from_millis(100));
         }
         (
-            http_body(&addr2, "/topics/indonesia.atom").map(|r| r.0),
-            http_body(&addr2, "/topics/tech.atom").map(|r| r.0),
+            http_get(&addr2, "/topics/indonesia.atom").map(|r| r.0),
+            http_get(&addr2, "/topics/tech.atom").map(|r| r.0),
         )
     })
     .await
@@ -432,7 +369,7 @@ async fn healthz_and_metrics_report_the_running_daemon() {
         let mut metrics = String::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            metrics = http_body(&addr2, "/metrics")
+            metrics = http_get(&addr2, "/metrics")
                 .map(|r| r.1)
                 .unwrap_or_default();
             if metrics.contains("outcome=\"failed\"") {
@@ -440,7 +377,7 @@ async fn healthz_and_metrics_report_the_running_daemon() {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        (served, http_body(&addr2, "/healthz"), metrics)
+        (served, http_get(&addr2, "/healthz"), metrics)
     })
     .await
     .expect("join");
