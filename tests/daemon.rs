@@ -13,26 +13,10 @@ async fn run_polls_serves_and_stops_cleanly_on_sigterm() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = common::write_config(
-        dir.path(),
-        &format!("http://{addr}/"),
-        &server,
-        "",
-        &standard_sources(),
-    );
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
-    std::fs::write(&config, text).expect("config");
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &standard_sources(), "");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tributary run");
+    let mut child = common::spawn_run(&config, "info", Stdio::piped());
 
     // It polls every source at start; wait until all 12 entries are served.
     let deadline = Instant::now() + Duration::from_secs(30);

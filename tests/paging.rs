@@ -60,26 +60,10 @@ async fn following_next_links_visits_every_entry_once_in_order() {
     server.set("paged.xml", 200, "application/rss+xml", feed());
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = common::write_config(
-        dir.path(),
-        &format!("http://{addr}/"),
-        &server,
-        "",
-        &[("paged.xml", &["tech"])],
-    );
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
-    std::fs::write(&config, text).expect("config");
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &[("paged.xml", &["tech"])], "");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tributary run");
+    let mut child = common::spawn_run(&config, "warn", Stdio::null());
 
     let walk_addr = addr.clone();
     let outcome = tokio::task::spawn_blocking(move || {

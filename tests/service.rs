@@ -9,21 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::{FixtureServer, free_port, http_get, standard_sources, wait_exit, wait_for};
 
-/// A config serving on `addr` and polling the standard fixtures.
-fn config_at(dir: &std::path::Path, addr: &str, server: &FixtureServer) -> std::path::PathBuf {
-    let config = common::write_config(
-        dir,
-        &format!("http://{addr}/"),
-        server,
-        "",
-        &standard_sources(),
-    );
-    let text = std::fs::read_to_string(&config).expect("config");
-    let text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
-    std::fs::write(&config, text).expect("config");
-    config
-}
-
 /// Reads notification datagrams until one contains `wanted` (a line such as `READY=1`);
 /// returns every message seen.
 fn read_until(socket: &UnixDatagram, wanted: &str, within: Duration) -> (bool, Vec<String>) {
@@ -48,7 +33,8 @@ async fn notifies_ready_then_watchdog_then_stopping_and_exits_0() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = config_at(dir.path(), &addr, &server);
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &standard_sources(), "");
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
     socket
@@ -116,7 +102,8 @@ async fn silent_without_notify_socket() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = config_at(dir.path(), &addr, &server);
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &standard_sources(), "");
     let outcome = tokio::task::spawn_blocking(move || {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
             .arg("--config")
@@ -160,7 +147,8 @@ async fn serves_on_the_socket_passed_by_socket_activation() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The config names a port nobody listens on: only the passed socket can answer.
     let unused = format!("127.0.0.1:{}", free_port());
-    let config = config_at(dir.path(), &unused, &server);
+    let config =
+        common::write_config_listening(dir.path(), &unused, &server, &standard_sources(), "");
     let addr = format!("127.0.0.1:{}", free_port());
     let outcome = tokio::task::spawn_blocking(move || {
         let mut child = Command::new("systemd-socket-activate")
@@ -196,28 +184,12 @@ async fn serves_on_the_socket_passed_by_socket_activation() {
     assert!(!outcome.1, "bound the configured port despite LISTEN_FDS");
 }
 
-/// Writes a config serving on `addr` with `sources`, plus `extra` TOML at the end.
-fn write_config_at(
-    dir: &std::path::Path,
-    addr: &str,
-    server: &FixtureServer,
-    sources: &[(&str, &[&str])],
-    extra: &str,
-) -> std::path::PathBuf {
-    let config = common::write_config(dir, &format!("http://{addr}/"), server, "", sources);
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
-    text.push_str(extra);
-    std::fs::write(&config, text).expect("config");
-    config
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = write_config_at(
+    let config = common::write_config_listening(
         dir.path(),
         &addr,
         &server,
@@ -226,7 +198,7 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
     );
     let server_ref = &server;
     let added = || {
-        write_config_at(
+        common::write_config_listening(
             dir.path(),
             &addr,
             server_ref,
@@ -340,22 +312,14 @@ async fn healthz_and_metrics_report_the_running_daemon() {
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
     server.set("missing.xml", 404, "text/plain", b"no".to_vec());
-    let config = write_config_at(
+    let config = common::write_config_listening(
         dir.path(),
         &addr,
         &server,
         &[("rss_guid.xml", &["tech"]), ("missing.xml", &["tech"])],
         "",
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tributary run");
+    let mut child = common::spawn_run(&config, "warn", Stdio::null());
     let pid = child.id().to_string();
     let addr2 = addr.clone();
     let (served, health, metrics) = tokio::task::spawn_blocking(move || {

@@ -283,3 +283,33 @@ pub fn wait_exit(child: &mut std::process::Child, within: std::time::Duration) -
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A config like [`write_config`] whose server listens on `addr` (and is based there), with
+/// `extra` TOML appended.
+pub fn write_config_listening(
+    dir: &Path,
+    addr: &str,
+    server: &FixtureServer,
+    sources: &[(&str, &[&str])],
+    extra: &str,
+) -> PathBuf {
+    let config = write_config(dir, &format!("http://{addr}/"), server, "", sources);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
+    text.push_str(extra);
+    std::fs::write(&config, text).expect("config");
+    config
+}
+
+/// Starts `tributary --config CONFIG run` with `RUST_LOG=level`, stdout discarded.
+pub fn spawn_run(config: &Path, level: &str, stderr: std::process::Stdio) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("RUST_LOG", level)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start tributary run")
+}
