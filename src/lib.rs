@@ -6,8 +6,10 @@
 pub mod app;
 pub mod config;
 pub mod fetch;
+pub mod metrics;
 pub mod model;
 pub mod normalize;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;

@@ -10,6 +10,48 @@ pub struct SourceId(pub i64);
 /// Seconds since the Unix epoch, UTC. Every time in the store and the pipeline is one of these.
 pub type Timestamp = i64;
 
+/// A position in a topic's order (newest first: sort time, then entry id, both descending). A page
+/// that starts `before` it holds only entries strictly older; written `<sort_at>.<entry_id>` in
+/// the `?before=` parameter (RFC 5005 §3 paging links).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PageCursor {
+    pub sort_at: Timestamp,
+    pub entry_id: i64,
+}
+
+impl std::str::FromStr for PageCursor {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<PageCursor, String> {
+        let invalid =
+            || format!("invalid cursor \"{text}\": expected <time>.<entry id>, e.g. 1700000000.42");
+        let (sort_at, entry_id) = text.split_once('.').ok_or_else(invalid)?;
+        // Plain decimal digits only (and a minus for times before 1970): no `+`, spaces or
+        // exponents.
+        let number = |s: &str, signed: bool| -> Option<i64> {
+            let digits = if signed {
+                s.strip_prefix('-').unwrap_or(s)
+            } else {
+                s
+            };
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        Ok(PageCursor {
+            sort_at: number(sort_at, true).ok_or_else(invalid)?,
+            entry_id: number(entry_id, false).ok_or_else(invalid)?,
+        })
+    }
+}
+
+impl fmt::Display for PageCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.sort_at, self.entry_id)
+    }
+}
+
 /// A topic's URL name: `[a-z0-9-]+`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicSlug(String);

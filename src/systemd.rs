@@ -2,15 +2,20 @@
 //! (`sd_notify`), and the listening socket handed over by socket activation (`LISTEN_FDS`).
 //! Without `NOTIFY_SOCKET` / `LISTEN_FDS` in the environment every call here is silent.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
+use crate::store::Store;
+
 /// How long the scheduler may go without a heartbeat before it counts as stuck. Its loop wakes
 /// at least every [`crate::app::HEARTBEAT`], so this is several missed beats.
 pub const SCHEDULER_STALL: Duration = Duration::from_secs(30);
+
+/// How long the database may take to answer a health check.
+const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends notifications to systemd when it asked for them.
 #[derive(Debug, Clone)]
@@ -73,6 +78,25 @@ pub fn inherited_listener() -> std::io::Result<Option<std::net::TcpListener>> {
     fds.take_tcp_listener(0)
 }
 
+/// `Err` with the reason when the database does not answer `SELECT 1` in time.
+pub async fn database_answers(store: &Arc<Store>) -> Result<(), String> {
+    let store = store.clone();
+    match tokio::time::timeout(
+        DATABASE_CHECK_TIMEOUT,
+        tokio::task::spawn_blocking(move || store.ping()),
+    )
+    .await
+    {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("database: {e}")),
+        Ok(Err(e)) => Err(format!("database check failed: {e}")),
+        Err(_) => Err(format!(
+            "database did not answer within {} s",
+            DATABASE_CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 /// What the daemon knows of its own health, shared by the watchdog, `STATUS=` and `/healthz`.
 #[derive(Debug)]
 pub struct Health {
@@ -93,15 +117,20 @@ pub struct CycleSummary {
 
 impl Default for Health {
     fn default() -> Health {
-        Health {
-            started: Instant::now(),
-            scheduler_beat: AtomicU64::new(0),
-            last_cycle: Mutex::new(None),
-        }
+        Health::since(Instant::now())
     }
 }
 
 impl Health {
+    /// Health whose clock starts at `started`, with a heartbeat then.
+    pub fn since(started: Instant) -> Health {
+        Health {
+            started,
+            scheduler_beat: AtomicU64::new(0),
+            last_cycle: Mutex::new(None),
+        }
+    }
+
     /// The scheduler is alive and making progress.
     pub fn beat(&self) {
         let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -125,6 +154,12 @@ impl Health {
         } else {
             Ok(())
         }
+    }
+
+    /// `Err` with the reason when the scheduler is stuck or the database does not answer.
+    pub async fn check(&self, store: &Arc<Store>) -> Result<(), String> {
+        self.scheduler_alive()?;
+        database_answers(store).await
     }
 
     pub fn set_cycle(&self, summary: CycleSummary) {

@@ -4,45 +4,10 @@
 mod common;
 
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{FixtureServer, standard_sources};
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// A config serving on `addr` and polling the standard fixtures.
-fn config_at(dir: &std::path::Path, addr: &str, server: &FixtureServer) -> std::path::PathBuf {
-    let config = common::write_config(
-        dir,
-        &format!("http://{addr}/"),
-        server,
-        "",
-        &standard_sources(),
-    );
-    let text = std::fs::read_to_string(&config).expect("config");
-    let text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
-    std::fs::write(&config, text).expect("config");
-    config
-}
-
-/// Waits for the child to exit; returns its exit code.
-fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::{FixtureServer, free_port, http_get, standard_sources, wait_exit, wait_for};
 
 /// Reads notification datagrams until one contains `wanted` (a line such as `READY=1`);
 /// returns every message seen.
@@ -68,7 +33,8 @@ async fn notifies_ready_then_watchdog_then_stopping_and_exits_0() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = config_at(dir.path(), &addr, &server);
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &standard_sources(), "");
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
     socket
@@ -136,7 +102,8 @@ async fn silent_without_notify_socket() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = config_at(dir.path(), &addr, &server);
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &standard_sources(), "");
     let outcome = tokio::task::spawn_blocking(move || {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
             .arg("--config")
@@ -180,7 +147,8 @@ async fn serves_on_the_socket_passed_by_socket_activation() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The config names a port nobody listens on: only the passed socket can answer.
     let unused = format!("127.0.0.1:{}", free_port());
-    let config = config_at(dir.path(), &unused, &server);
+    let config =
+        common::write_config_listening(dir.path(), &unused, &server, &standard_sources(), "");
     let addr = format!("127.0.0.1:{}", free_port());
     let outcome = tokio::task::spawn_blocking(move || {
         let mut child = Command::new("systemd-socket-activate")
@@ -198,7 +166,7 @@ async fn serves_on_the_socket_passed_by_socket_activation() {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut status = None;
         while status.is_none() && Instant::now() < deadline {
-            status = http_status(&addr, "/topics/all.atom");
+            status = http_get(&addr, "/topics/all.atom").map(|r| r.0);
             if status.is_none() {
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -216,16 +184,190 @@ async fn serves_on_the_socket_passed_by_socket_activation() {
     assert!(!outcome.1, "bound the configured port despite LISTEN_FDS");
 }
 
-fn http_status(addr: &str, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split(' ').nth(1)?.parse().ok()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = common::write_config_listening(
+        dir.path(),
+        &addr,
+        &server,
+        &[("rss_guid.xml", &["tech"])],
+        "",
+    );
+    let server_ref = &server;
+    let added = || {
+        common::write_config_listening(
+            dir.path(),
+            &addr,
+            server_ref,
+            &[
+                ("rss_guid.xml", &["tech"]),
+                ("indonesian.xml", &["indonesia"]),
+            ],
+            "[[topic]]\nslug = \"indonesia\"\ntitle = \"Berita Indonesia\"\n",
+        )
+    };
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start tributary run");
+    let pid = child.id().to_string();
+    let hup = || {
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+
+    let addr2 = addr.clone();
+    let first = tokio::task::spawn_blocking(move || {
+        let served = wait_for(
+            &addr2,
+            "/topics/tech.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("<entry>"),
+        );
+        let unknown = http_get(&addr2, "/topics/indonesia.atom").map(|r| r.0);
+        (served, unknown)
+    })
+    .await
+    .expect("join");
+    assert!(first.0, "the first config was not served");
+    assert_eq!(first.1, Some(404));
+    assert_eq!(server.hits("indonesian.xml"), 0);
+
+    added();
+    assert!(hup());
+    let addr2 = addr.clone();
+    let reloaded = tokio::task::spawn_blocking(move || {
+        wait_for(
+            &addr2,
+            "/topics/indonesia.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("Berita Indonesia") && b.contains("<entry>"),
+        )
+    })
+    .await
+    .expect("join");
+    assert!(
+        reloaded,
+        "the added topic and source did not appear without a restart"
+    );
+    assert_eq!(
+        server.hits("indonesian.xml"),
+        1,
+        "the added source is polled once"
+    );
+
+    std::fs::write(&config, "[server]\nlisten = 12\n[[source]\n").expect("break config");
+    assert!(hup());
+    let addr2 = addr.clone();
+    let log2 = log.clone();
+    let after = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let text = std::fs::read_to_string(&log2).unwrap_or_default();
+            if text.contains("reload rejected") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (
+            http_get(&addr2, "/topics/indonesia.atom").map(|r| r.0),
+            http_get(&addr2, "/topics/tech.atom").map(|r| r.0),
+        )
+    })
+    .await
+    .expect("join");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("reload rejected"), "{text}");
+    assert!(
+        text.contains("feeds.toml:"),
+        "the error names the file: {text}"
+    );
+    assert_eq!(
+        after,
+        (Some(200), Some(200)),
+        "the old config keeps serving"
+    );
+
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(20)))
+        .await
+        .expect("join");
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics_report_the_running_daemon() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    server.set("missing.xml", 404, "text/plain", b"no".to_vec());
+    let config = common::write_config_listening(
+        dir.path(),
+        &addr,
+        &server,
+        &[("rss_guid.xml", &["tech"]), ("missing.xml", &["tech"])],
+        "",
+    );
+    let mut child = common::spawn_run(&config, "warn", Stdio::null());
+    let pid = child.id().to_string();
+    let addr2 = addr.clone();
+    let (served, health, metrics) = tokio::task::spawn_blocking(move || {
+        let served = wait_for(
+            &addr2,
+            "/topics/tech.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("<entry>"),
+        );
+        // Both sources have been tried once the failure shows in the metrics.
+        let mut metrics = String::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            metrics = http_get(&addr2, "/metrics")
+                .map(|r| r.1)
+                .unwrap_or_default();
+            if metrics.contains("outcome=\"failed\"") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (served, http_get(&addr2, "/healthz"), metrics)
+    })
+    .await
+    .expect("join");
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(20)))
+        .await
+        .expect("join");
+    assert!(served);
+    assert_eq!(health, Some((200, "ok\n".to_string())));
+    for expected in [
+        "tributary_fetches_total{outcome=\"stored\"} 1",
+        "tributary_fetches_total{outcome=\"failed\"} 1",
+        "tributary_fetch_duration_seconds_bucket{le=\"30\"} 2",
+        "tributary_fetch_duration_seconds_count 2",
+        "tributary_entries_total{kind=\"new\"} 3",
+        "tributary_http_requests_total{route=\"/topics/{file}\",status=\"200\"}",
+        "tributary_source_consecutive_failures{source=\"",
+        "tributary_source_last_success_timestamp_seconds{source=\"",
+        "tributary_database_size_bytes ",
+    ] {
+        assert!(metrics.contains(expected), "no {expected:?} in:\n{metrics}");
+    }
+    let failing = format!(
+        "tributary_source_consecutive_failures{{source=\"{}\"}} 1",
+        server.url("missing.xml")
+    );
+    assert!(metrics.contains(&failing), "no {failing:?} in:\n{metrics}");
+    assert_eq!(code, Some(0));
 }

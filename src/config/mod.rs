@@ -57,6 +57,9 @@ pub struct Config {
     pub topics: Vec<TopicConfig>,
 }
 
+/// Upper bound of `[server] cache_max_age`, in seconds.
+pub const MAX_CACHE_MAX_AGE: u32 = 365 * 86_400;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -64,6 +67,8 @@ pub struct ServerConfig {
     pub base_url: Url,
     /// `websub_hub`: the WebSub hub every topic feed names and is announced to when it changes.
     pub websub_hub: Option<Url>,
+    /// `Cache-Control: public, max-age=N` on feed responses, in seconds.
+    pub cache_max_age: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +287,18 @@ impl Config {
                     .map_err(|m| (h.span(), format!("server.websub_hub: {m}")))?,
             ),
             None => None,
+        };
+
+        let cache_max_age = match &server.cache_max_age {
+            // RFC 9111 §5.2.2.1 leaves the bound to us; a year is what caches commonly cap at.
+            Some(m) if *m.get_ref() > MAX_CACHE_MAX_AGE => {
+                return Err((
+                    m.span(),
+                    format!("server.cache_max_age: at most {MAX_CACHE_MAX_AGE} seconds (a year)"),
+                ));
+            }
+            Some(m) => *m.get_ref(),
+            None => 60,
         };
 
         let storage = raw.storage.unwrap_or_default();
@@ -524,6 +541,7 @@ impl Config {
                 listen,
                 base_url,
                 websub_hub,
+                cache_max_age,
             },
             storage: StorageConfig {
                 path: storage_path,
@@ -594,7 +612,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size.as_u64())
 }
 
-fn parse_http_url(text: &str) -> Result<Url, String> {
+pub(crate) fn parse_http_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| format!("invalid URL \"{text}\": {e}"))?;
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(url),

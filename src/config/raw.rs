@@ -23,6 +23,7 @@ pub struct RawServer {
     pub listen: Option<Spanned<String>>,
     pub base_url: Option<Spanned<String>>,
     pub websub_hub: Option<Spanned<String>>,
+    pub cache_max_age: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -362,3 +362,20 @@ fn websub_hub_is_an_http_url() {
         "feeds.toml:2:14: server.websub_hub: invalid URL \"ftp://hub.example/\": scheme ftp: is not http or https"
     );
 }
+
+#[test]
+fn cache_max_age_defaults_to_a_minute_and_is_bounded() {
+    assert_eq!(parse("").expect("valid").server.cache_max_age, 60);
+    assert_eq!(
+        parse("[server]\ncache_max_age = 0\n")
+            .expect("valid")
+            .server
+            .cache_max_age,
+        0
+    );
+    assert_eq!(
+        error("[server]\ncache_max_age = 40000000\n"),
+        "feeds.toml:2:17: server.cache_max_age: at most 31536000 seconds (a year)"
+    );
+    assert!(error("[server]\ncache_max_age = -1\n").starts_with("feeds.toml:2:17: "));
+}

@@ -2,7 +2,7 @@
 
 use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Source, Text};
 
-use super::{TopicPage, authors_or_source, display_title, fixed};
+use super::{TopicPage, authors_or_source, display_title, fixed, paging_links};
 
 pub(super) fn render(page: &TopicPage) -> Vec<u8> {
     let mut feed = Feed {
@@ -40,6 +40,14 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
         .collect(),
         ..Default::default()
     };
+    for (rel, href) in paging_links(page) {
+        feed.links.push(Link {
+            href: href.to_string(),
+            rel: rel.into(),
+            mime_type: Some("application/atom+xml".into()),
+            ..Default::default()
+        });
+    }
     feed.entries = page.entries.iter().map(entry).collect();
     let mut out = Vec::with_capacity(4096 + page.entries.len() * 2048);
     // Writing into a Vec cannot fail; an error here would be a bug in the writer.

@@ -11,6 +11,9 @@ struct JsonFeed<'a> {
     title: &'a str,
     home_page_url: &'a str,
     feed_url: &'a str,
+    /// JSON Feed 1.1: "the URL of a feed that provides the next n items".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,6 +90,7 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
         title: &page.title,
         home_page_url: &page.home_url,
         feed_url: &page.self_url,
+        next_url: page.next_url.as_deref(),
         description: page.description.as_deref(),
         language: page.language(),
         hubs: page

@@ -83,6 +83,11 @@ pub struct TopicPage {
     pub feed_id: String,
     /// The URL this document is served at.
     pub self_url: String,
+    /// The first (newest) page of this topic, when this document is one page of several
+    /// (RFC 5005 §3).
+    pub first_url: Option<String>,
+    /// The next, older page (RFC 5005 §3); `None` on the last page.
+    pub next_url: Option<String>,
     /// The human page about the feed (the HTML index).
     pub home_url: String,
     /// When anything on the page last changed.
@@ -109,6 +114,13 @@ pub fn render(format: Format, page: &TopicPage) -> Vec<u8> {
         Format::Rss => rss::render(page),
         Format::Json => json::render(page),
     }
+}
+
+/// The RFC 5005 paging links of a page, as (rel, href).
+fn paging_links(page: &TopicPage) -> impl Iterator<Item = (&'static str, &str)> {
+    let first = page.first_url.as_deref().map(|href| ("first", href));
+    let next = page.next_url.as_deref().map(|href| ("next", href));
+    first.into_iter().chain(next)
 }
 
 fn utc(t: Timestamp) -> DateTime<Utc> {

@@ -4,7 +4,7 @@ use rss::extension::atom::{AtomExtension, Link as AtomLink};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
-use super::{TopicPage, display_title, utc};
+use super::{TopicPage, display_title, paging_links, utc};
 
 pub(super) fn render(page: &TopicPage) -> Vec<u8> {
     let mut channel = Channel::default();
@@ -18,21 +18,25 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
     channel.set_language(page.language().map(str::to_string));
     channel.set_generator(Some(format!("Tributary {}", env!("CARGO_PKG_VERSION"))));
     channel.set_last_build_date(Some(utc(page.updated).to_rfc2822()));
-    channel.set_atom_ext(Some(AtomExtension {
-        links: std::iter::once(AtomLink {
-            href: page.self_url.clone(),
-            rel: "self".into(),
-            mime_type: Some("application/rss+xml".into()),
-            ..Default::default()
-        })
-        // WebSub §4: in RSS the hub is named by an atom:link rel="hub".
-        .chain(page.hubs.iter().map(|hub| AtomLink {
-            href: hub.clone(),
-            rel: "hub".into(),
-            ..Default::default()
-        }))
-        .collect(),
+    let mut links = vec![AtomLink {
+        href: page.self_url.clone(),
+        rel: "self".into(),
+        mime_type: Some("application/rss+xml".into()),
+        ..Default::default()
+    }];
+    links.extend(paging_links(page).map(|(rel, href)| AtomLink {
+        href: href.to_string(),
+        rel: rel.into(),
+        mime_type: Some("application/rss+xml".into()),
+        ..Default::default()
     }));
+    // WebSub §4: in RSS the hub is named by an atom:link rel="hub".
+    links.extend(page.hubs.iter().map(|hub| AtomLink {
+        href: hub.clone(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
+    channel.set_atom_ext(Some(AtomExtension { links }));
     channel.set_items(page.entries.iter().map(item).collect::<Vec<_>>());
     let mut out = Vec::with_capacity(4096 + page.entries.len() * 2048);
     if channel.write_to(&mut out).is_err() {

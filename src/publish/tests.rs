@@ -38,6 +38,8 @@ fn page(entries: Vec<StoredEntry>, ext: &str) -> TopicPage {
         description: Some("Everything".into()),
         feed_id: "http://h.test/topics/world".into(),
         self_url: format!("http://h.test/topics/world.{ext}"),
+        first_url: None,
+        next_url: None,
         home_url: "http://h.test/".into(),
         updated: 1_795_000_000,
         entries,
@@ -369,4 +371,58 @@ fn every_format_names_the_websub_hub() {
     );
     let plain = String::from_utf8(render(Format::Atom, &page(vec![], "atom"))).expect("utf-8");
     assert!(!plain.contains("rel=\"hub\""));
+}
+
+#[test]
+fn paging_links_are_written_in_every_format() {
+    let mut paged = page(vec![stored("a", "A", 1_700_000_000)], "atom");
+    paged.self_url = "http://h.test/topics/world.atom?before=9.1&limit=2".into();
+    paged.first_url = Some("http://h.test/topics/world.atom?limit=2".into());
+    paged.next_url = Some("http://h.test/topics/world.atom?before=5.3&limit=2".into());
+    let atom = String::from_utf8(render(Format::Atom, &paged)).expect("utf-8");
+    let doc = roxmltree::Document::parse(&atom).expect("xml");
+    let link = |rel: &str| {
+        doc.root_element()
+            .children()
+            .find(|n| n.has_tag_name("link") && n.attribute("rel") == Some(rel))
+            .and_then(|n| n.attribute("href"))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        link("next").as_deref(),
+        Some("http://h.test/topics/world.atom?before=5.3&limit=2")
+    );
+    assert_eq!(
+        link("first").as_deref(),
+        Some("http://h.test/topics/world.atom?limit=2")
+    );
+
+    let rss = String::from_utf8(render(Format::Rss, &paged)).expect("utf-8");
+    let doc = roxmltree::Document::parse(&rss).expect("xml");
+    let next = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "link" && n.attribute("rel") == Some("next"))
+        .and_then(|n| n.attribute("href"));
+    assert_eq!(
+        next,
+        Some("http://h.test/topics/world.atom?before=5.3&limit=2")
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&render(Format::Json, &paged)).expect("json");
+    assert_eq!(
+        json["next_url"],
+        "http://h.test/topics/world.atom?before=5.3&limit=2"
+    );
+
+    paged.first_url = None;
+    paged.next_url = None;
+    let atom = String::from_utf8(render(Format::Atom, &paged)).expect("utf-8");
+    assert!(
+        !atom.contains("rel=\"next\""),
+        "a last page has no next link"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&render(Format::Json, &paged)).expect("json");
+    assert!(json.get("next_url").is_none());
 }

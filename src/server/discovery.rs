@@ -29,7 +29,7 @@ async fn blocking<T: Send + 'static>(
 
 pub(super) async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeError> {
     let summaries = blocking(&state, Store::topic_summaries).await?;
-    let config = &state.inner.config;
+    let config = state.config();
     let topic = |slug: &str, title: &str, description: Option<&str>| {
         let summary = summaries.get(slug);
         IndexTopic {
@@ -96,11 +96,11 @@ fn opml_response(body: String) -> Response {
 /// declared topic under "Other".
 pub(super) async fn sources_opml(State(state): State<AppState>) -> Result<Response, ServeError> {
     let labels = blocking(&state, Store::source_labels).await?;
-    let config = &state.inner.config;
+    let config = state.config();
     let mut grouped = std::collections::HashSet::new();
     let mut groups = Vec::new();
     for topic in &config.topics {
-        let sources = topic_sources(config, Some(topic));
+        let sources = topic_sources(&config, Some(topic));
         grouped.extend(sources.iter().map(|s| s.url.as_str()));
         groups.push(OpmlGroup {
             title: topic.title.clone(),
@@ -127,7 +127,7 @@ pub(super) async fn sources_opml(State(state): State<AppState>) -> Result<Respon
 
 /// `GET /topics/{slug}.opml`: the sources of one topic.
 pub(super) async fn topic_opml(state: &AppState, slug: &str) -> Result<Response, ServeError> {
-    let config = &state.inner.config;
+    let config = state.config();
     let (title, topic) = if slug == ALL_TOPIC {
         ("All entries".to_string(), None)
     } else {
@@ -137,7 +137,7 @@ pub(super) async fn topic_opml(state: &AppState, slug: &str) -> Result<Response,
         (topic.title.clone(), Some(topic))
     };
     let labels = blocking(state, Store::source_labels).await?;
-    let feeds: Vec<OpmlFeed> = topic_sources(config, topic)
+    let feeds: Vec<OpmlFeed> = topic_sources(&config, topic)
         .into_iter()
         .map(|s| opml_feed(s, &labels))
         .collect();
@@ -160,7 +160,7 @@ pub(super) async fn sources_page(
         ))
     })
     .await?;
-    let config = &state.inner.config;
+    let config = state.config();
     let states: HashMap<&str, &crate::store::SourceState> =
         states.iter().map(|s| (s.url.as_str(), s)).collect();
     let rows: Vec<SourceRow> = config

@@ -1,68 +1,98 @@
 //! HTTP: routes, the render cache and conditional GET. Fetches and parses nothing.
 //!
-//! A topic page is rendered once per store generation and kept with a strong ETag derived from
-//! its bytes; a request whose `If-None-Match` matches the cached page is answered 304 without
-//! touching SQLite.
+//! A topic page is rendered once per store generation and kept, in every coding, with strong
+//! ETags derived from its bytes (see `cache`); a request whose `If-None-Match` matches the cached
+//! page is answered 304 without touching SQLite.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod cache;
+mod conditional;
+mod encoding;
+mod paging;
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 
 use crate::config::Config;
-use crate::model::{Timestamp, TopicSlug};
+use crate::model::TopicSlug;
 use crate::publish::{self, Format, TopicPage};
 use crate::store::{Store, StoreError};
 
+use cache::{PageKey, RenderCache, Rendered};
+pub use paging::{DEFAULT_LIMIT, MAX_LIMIT};
+
 mod discovery;
 mod search;
-
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 500;
-const CACHE_CONTROL: &str = "public, max-age=60";
-
-/// A rendered topic page and its validators.
-struct Rendered {
-    generation: u64,
-    body: axum::body::Bytes,
-    etag: String,
-    last_modified: Timestamp,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct PageKey {
-    topic: String,
-    format: Format,
-    limit: Option<usize>,
-}
 
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
 }
 
+/// What `/healthz` and `/metrics` report from; both are optional so a bare router (tests,
+/// benchmarks) still serves feeds.
+#[derive(Clone, Default)]
+pub struct Observe {
+    /// The scheduler's heartbeat; without it only the database is checked.
+    pub health: Option<Arc<crate::systemd::Health>>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
 struct Inner {
+    observe: Observe,
     store: Arc<Store>,
-    config: Arc<Config>,
-    cache: Mutex<HashMap<PageKey, Arc<Rendered>>>,
+    /// The configuration in force; `run` replaces it on reload.
+    config: tokio::sync::watch::Receiver<Arc<Config>>,
+    cache: RenderCache,
+    /// `Cache-Control` of feed responses, made once from `[server] cache_max_age` (a restart
+    /// applies a change).
+    cache_control: HeaderValue,
     clock: crate::pipeline::Clock,
 }
 
 impl AppState {
+    /// State over a fixed configuration.
     pub fn new(store: Arc<Store>, config: Arc<Config>, clock: crate::pipeline::Clock) -> AppState {
+        AppState::following(
+            store,
+            tokio::sync::watch::channel(config).1,
+            clock,
+            Observe::default(),
+        )
+    }
+
+    /// State that follows the configuration sent on `config` (reloads).
+    pub fn following(
+        store: Arc<Store>,
+        config: tokio::sync::watch::Receiver<Arc<Config>>,
+        clock: crate::pipeline::Clock,
+        observe: Observe,
+    ) -> AppState {
+        let max_age = config.borrow().server.cache_max_age;
+        let cache_control = HeaderValue::from_str(&format!("public, max-age={max_age}"))
+            .unwrap_or(HeaderValue::from_static("public, max-age=60"));
         AppState {
             inner: Arc::new(Inner {
+                observe,
                 store,
                 config,
-                cache: Mutex::new(HashMap::new()),
+                cache: RenderCache::default(),
+                cache_control,
                 clock,
             }),
         }
+    }
+}
+
+impl AppState {
+    /// The configuration in force now.
+    fn config(&self) -> Arc<Config> {
+        self.inner.config.borrow().clone()
     }
 }
 
@@ -76,8 +106,31 @@ pub fn router(state: AppState) -> Router {
         .route("/search.rss", get(search::rss))
         .route("/search.json", get(search::json))
         .route("/topics/{file}", get(topic_feed))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(axum::middleware::from_fn(count_requests))
         .with_state(state)
+}
+
+/// Binds the server's socket. Accepted connections get `TCP_NODELAY`: a response is written
+/// whole, so Nagle's algorithm would only hold its last segment back for the client's ACK.
+pub async fn listener(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<impl axum::serve::Listener<Addr = std::net::SocketAddr>> {
+    Ok(nodelay(tokio::net::TcpListener::bind(addr).await?))
+}
+
+/// A bound socket whose accepted connections get `TCP_NODELAY` (see [`listener`]).
+pub fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,174 +165,198 @@ impl IntoResponse for ServeError {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct FeedQuery {
-    limit: Option<String>,
+/// Counts every response by route template and status for `/metrics`.
+async fn count_requests(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route: &'static str = match request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+    {
+        Some("/") => "/",
+        Some("/topics/{file}") => "/topics/{file}",
+        Some("/healthz") => "/healthz",
+        Some("/metrics") => "/metrics",
+        Some(_) => "other",
+        None => "unmatched",
+    };
+    let response = next.run(request).await;
+    crate::metrics::record_request(route, response.status().as_u16());
+    response
+}
+
+/// 200 when the database answers and the scheduler is alive, else 503 with the reason.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let store = &state.inner.store;
+    let verdict = match &state.inner.observe.health {
+        Some(health) => health.check(store).await,
+        None => crate::systemd::database_answers(store).await,
+    };
+    let mut response = match verdict {
+        Ok(()) => (StatusCode::OK, "ok\n".to_string()).into_response(),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> Result<Response, ServeError> {
+    let store = state.inner.store.clone();
+    let sources = tokio::task::spawn_blocking(move || store.source_states())
+        .await
+        .map_err(|e| ServeError::Internal(e.to_string()))??;
+    let db_bytes = database_bytes(&state.config().storage.path);
+    let body = crate::metrics::render(state.inner.observe.metrics.as_ref(), &sources, db_bytes);
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// The database file and its WAL, in bytes (0 for files that do not exist).
+fn database_bytes(path: &std::path::Path) -> u64 {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    size(path) + size(std::path::Path::new(&wal))
 }
 
 async fn topic_feed(
     State(state): State<AppState>,
-    Path(file): Path<String>,
-    Query(query): Query<FeedQuery>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ServeError> {
+    let file = request
+        .uri()
+        .path()
+        .strip_prefix("/topics/")
+        .ok_or(ServeError::NotFound)?;
     let (slug, ext) = file.rsplit_once('.').ok_or(ServeError::NotFound)?;
     if ext == "opml" {
         return discovery::topic_opml(&state, slug).await;
     }
     let format = Format::from_extension(ext).ok_or(ServeError::NotFound)?;
-    let config = &state.inner.config;
-    let (title, description) = if slug == crate::config::ALL_TOPIC {
-        (
-            "All entries".to_string(),
-            Some("Every entry from every source.".to_string()),
-        )
-    } else {
-        let topic = config
-            .topic(slug)
-            .ok_or_else(|| ServeError::UnknownTopic(slug.to_string()))?;
-        (topic.title.clone(), topic.description.clone())
-    };
-    let limit = match query.limit.as_deref() {
-        None => None,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if n >= 1 => Some(n.min(MAX_LIMIT)),
-            _ => {
-                return Err(ServeError::BadRequest(format!(
-                    "invalid limit \"{text}\": expected 1 to {MAX_LIMIT}"
-                )));
-            }
-        },
-    };
+    let config = state.config();
+    if slug != crate::config::ALL_TOPIC && config.topic(slug).is_none() {
+        return Err(ServeError::UnknownTopic(slug.to_string()));
+    }
+    let page =
+        paging::PageRequest::from_query(request.uri().query()).map_err(ServeError::BadRequest)?;
     let key = PageKey {
         topic: slug.to_string(),
         format,
-        limit,
+        page,
     };
-
+    // An atomic load, not a query: a cached page that is still current is served from memory.
     let generation = state.inner.store.generation();
-    let cached = state
-        .inner
-        .cache
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&key)
-        .filter(|r| r.generation == generation)
-        .cloned();
-    let rendered = match cached {
+    let rendered = match state.inner.cache.get(&key, generation) {
         Some(r) => r,
         None => {
-            let base = config.server.base_url.clone();
-            let mut self_url = format!("{base}topics/{slug}.{}", format.extension());
-            if let Some(n) = limit {
-                self_url.push_str(&format!("?limit={n}"));
-            }
-            let page = TopicPage {
-                slug: slug.to_string(),
-                title,
-                description,
-                feed_id: format!("{base}topics/{slug}"),
-                self_url,
-                home_url: base.to_string(),
-                updated: 0,
-                entries: Vec::new(),
-                hubs: config
-                    .server
-                    .websub_hub
-                    .iter()
-                    .map(|h| h.to_string())
-                    .collect(),
-            };
-            let store = state.inner.store.clone();
-            let topic = TopicSlug::new(slug).map_err(ServeError::BadRequest)?;
-            let now = (state.inner.clock)();
-            let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, StoreError> {
-                let mut entries = store.topic_entries(&topic, limit.unwrap_or(DEFAULT_LIMIT))?;
-                // Ids must be unique within a document; two sources carrying the same guid are the
-                // same story, shown once (the newer sighting first).
-                let mut seen = std::collections::HashSet::new();
-                entries.retain(|e| seen.insert(e.public_id.clone()));
-                // Last-Modified is when the page last changed, and never in the future.
-                let last_modified = entries
-                    .iter()
-                    .map(|e| e.changed)
-                    .max()
-                    .unwrap_or(now)
-                    .min(now);
-                let page = TopicPage {
-                    updated: entries
-                        .iter()
-                        .map(|e| e.updated)
-                        .max()
-                        .unwrap_or(last_modified)
-                        .min(now),
-                    entries,
-                    ..page
-                };
-                let body = publish::render(format, &page);
-                let etag = format!("\"{}\"", &crate::text::hash_bytes(&body)[..32]);
-                Ok(Rendered {
-                    generation,
-                    body: axum::body::Bytes::from(body),
-                    etag,
-                    last_modified,
-                })
-            })
-            .await
-            .map_err(|e| ServeError::Internal(e.to_string()))??;
-            let rendered = Arc::new(rendered);
-            state
-                .inner
-                .cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(key, rendered.clone());
+            let rendered = Arc::new(render(&state, &key, generation).await?);
+            state.inner.cache.insert(key, rendered.clone());
             rendered
         }
     };
-    Ok(respond(format, &rendered, &headers))
+    Ok(respond(&state, &rendered, &request))
 }
 
-fn respond(format: Format, rendered: &Rendered, request: &HeaderMap) -> Response {
-    let last_modified = httpdate::fmt_http_date(
-        std::time::UNIX_EPOCH
-            + std::time::Duration::from_secs(u64::try_from(rendered.last_modified).unwrap_or(0)),
-    );
-    let not_modified = match request.get(header::IF_NONE_MATCH) {
-        // RFC 9110 §13.1.2: If-None-Match takes precedence over If-Modified-Since.
-        Some(inm) => etag_matches(inm, &rendered.etag),
-        None => request
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .is_some_and(|since| since.as_secs() as i64 >= rendered.last_modified),
+/// Reads and renders one page in every coding, off the async workers.
+async fn render(state: &AppState, key: &PageKey, generation: u64) -> Result<Rendered, ServeError> {
+    let config = state.config();
+    let slug = key.topic.as_str();
+    let (title, description) = match config.topic(slug) {
+        Some(topic) => (topic.title.clone(), topic.description.clone()),
+        None => (
+            "All entries".to_string(),
+            Some("Every entry from every source.".to_string()),
+        ),
     };
-    let mut headers = HeaderMap::new();
-    let mut set = |name: header::HeaderName, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            headers.insert(name, v);
+    let base = &config.server.base_url;
+    let format = key.format;
+    let request = key.page;
+    let feed_url = format!("{base}topics/{slug}.{}", format.extension());
+    let page = TopicPage {
+        slug: slug.to_string(),
+        title,
+        description,
+        feed_id: format!("{base}topics/{slug}"),
+        self_url: request.url(&feed_url),
+        first_url: None,
+        next_url: None,
+        home_url: base.to_string(),
+        updated: 0,
+        entries: Vec::new(),
+        hubs: config
+            .server
+            .websub_hub
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
+    };
+    let store = state.inner.store.clone();
+    let topic = TopicSlug::new(slug).map_err(ServeError::BadRequest)?;
+    let now = (state.inner.clock)();
+    tokio::task::spawn_blocking(move || -> Result<Rendered, StoreError> {
+        let slice = store.topic_page(&topic, request.before, request.limit())?;
+        let entries = slice.entries;
+        // Last-Modified is when the page last changed, and never in the future.
+        let last_modified = entries
+            .iter()
+            .map(|e| e.changed)
+            .max()
+            .unwrap_or(now)
+            .min(now);
+        // Paging links only where there is more than one page (RFC 5005 §3).
+        let paged = request.before.is_some() || slice.next.is_some();
+        let page = TopicPage {
+            updated: entries
+                .iter()
+                .map(|e| e.updated)
+                .max()
+                .unwrap_or(last_modified)
+                .min(now),
+            entries,
+            first_url: paged.then(|| request.first_url(&feed_url)),
+            next_url: slice.next.map(|next| request.next_url(&feed_url, next)),
+            ..page
+        };
+        let body = publish::render(format, &page);
+        Ok(Rendered::new(generation, format, body, last_modified))
+    })
+    .await
+    .map_err(|e| ServeError::Internal(e.to_string()))?
+    .map_err(ServeError::from)
+}
+
+/// A 200 or 304 for a cached page, in the coding the client prefers. Every header value was made
+/// when the page was rendered; only reference counts change here.
+fn respond(state: &AppState, rendered: &Rendered, request: &Request) -> Response {
+    let headers = request.headers();
+    let coding = encoding::negotiate(headers.get(header::ACCEPT_ENCODING));
+    let variant = rendered.variant(coding);
+    let not_modified = conditional::not_modified(headers, rendered.etags(), rendered.last_modified);
+    let mut response = if not_modified {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = Response::new(Body::from(variant.body.clone()));
+        let out = response.headers_mut();
+        out.insert(header::CONTENT_TYPE, rendered.content_type.clone());
+        if let Some(encoding) = &variant.content_encoding {
+            out.insert(header::CONTENT_ENCODING, encoding.clone());
         }
+        response
     };
-    set(header::ETAG, &rendered.etag);
-    set(header::LAST_MODIFIED, &last_modified);
-    set(header::CACHE_CONTROL, CACHE_CONTROL);
-    if not_modified {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    set(header::CONTENT_TYPE, format.media_type());
-    (StatusCode::OK, headers, rendered.body.clone()).into_response()
-}
-
-/// Weak comparison (RFC 9110 §13.1.2) over a list of entity tags, or `*`.
-fn etag_matches(header_value: &HeaderValue, etag: &str) -> bool {
-    let Ok(text) = header_value.to_str() else {
-        return false;
-    };
-    let ours = etag.trim_start_matches("W/");
-    text.split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
+    let out = response.headers_mut();
+    out.insert(header::ETAG, variant.etag_header.clone());
+    out.insert(header::LAST_MODIFIED, rendered.last_modified_header.clone());
+    out.insert(header::CACHE_CONTROL, state.inner.cache_control.clone());
+    out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ async fn search_feed(
 ) -> Result<Response, ServeError> {
     let q = checked_query(query.q.as_deref())?.to_string();
     let limit = checked_limit(query.limit.as_deref())?;
-    let config = &state.inner.config;
+    let config = state.config();
     let base = config.server.base_url.as_str();
     // The document's own address is the request's: the same query, re-encoded.
     let encode = |pairs: &[(&str, &str)]| {
@@ -105,6 +105,9 @@ async fn search_feed(
         description: Some(format!("Entries matching “{q}”, newest first.")),
         feed_id: format!("{base}search?{q_only}"),
         self_url: format!("{base}search.{}?{params}", format.extension()),
+        // One page: a search lists its newest matches only.
+        first_url: None,
+        next_url: None,
         home_url: format!("{base}search?{q_only}"),
         updated: entries
             .iter()
@@ -126,7 +129,8 @@ async fn search_feed(
             ),
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static(super::CACHE_CONTROL),
+                HeaderValue::from_str(&format!("public, max-age={}", config.server.cache_max_age))
+                    .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
             ),
         ],
         body,
@@ -144,7 +148,7 @@ pub(super) async fn page(
         Some(q) => checked_query(Some(q))?,
     };
     Ok(Html(publish::render_search(
-        state.inner.config.server.base_url.as_str(),
+        state.config().server.base_url.as_str(),
         q,
     )))
 }

@@ -2,7 +2,7 @@ use super::*;
 use crate::model::{FeedMeta, NewEntry, Validators};
 use crate::store::{Fetched, SourceSpec};
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::{HeaderMap, Request};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -20,6 +20,10 @@ fn state() -> (AppState, Arc<Store>) {
 }
 
 fn add_entry(store: &Store, title: &str) {
+    add_entry_at(store, title, 1_700_000_000);
+}
+
+fn add_entry_at(store: &Store, title: &str, published: i64) {
     let ids = store
         .sync_sources(&[SourceSpec {
             url: "https://a.example/feed".into(),
@@ -39,7 +43,7 @@ fn add_entry(store: &Store, title: &str) {
         categories: vec![],
         enclosures: vec![],
         language: None,
-        published: 1_700_000_000,
+        published,
         updated: None,
         content_hash: title.into(),
         signature: None,
@@ -110,6 +114,7 @@ async fn etag_follows_content_and_304_answers_a_match() {
         "Tue, 14 Nov 2023 22:15:00 GMT"
     );
     assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=60");
+    assert_eq!(headers[header::VARY], "accept-encoding");
 
     let (status, headers304, body) = send(
         &state,
@@ -267,4 +272,485 @@ async fn an_id_appears_once_per_document() {
     let (_, _, body) = send(&state, "GET", "/topics/all.json", &[]).await;
     let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(json["items"].as_array().map(Vec::len), Some(1));
+}
+
+async fn get_text(app: Router, uri: &str) -> (StatusCode, String) {
+    let response = app
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn healthz_is_ok_with_a_live_scheduler_and_503_with_a_stuck_one() {
+    let (plain, store) = state();
+    assert_eq!(
+        get_text(router(plain), "/healthz").await,
+        (StatusCode::OK, "ok\n".to_string())
+    );
+
+    let config =
+        Arc::new(Config::parse(std::path::Path::new("feeds.toml"), "[server]\n").expect("config"));
+    let observed = |health: crate::systemd::Health| {
+        AppState::following(
+            store.clone(),
+            tokio::sync::watch::channel(config.clone()).1,
+            Arc::new(|| 1_800_000_000),
+            Observe {
+                health: Some(Arc::new(health)),
+                metrics: None,
+            },
+        )
+    };
+    let live = crate::systemd::Health::default();
+    live.beat();
+    assert_eq!(
+        get_text(router(observed(live)), "/healthz").await.0,
+        StatusCode::OK
+    );
+
+    let Some(long_ago) = std::time::Instant::now().checked_sub(std::time::Duration::from_secs(120))
+    else {
+        return;
+    };
+    let (status, body) = get_text(
+        router(observed(crate::systemd::Health::since(long_ago))),
+        "/healthz",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("scheduler made no progress"), "{body}");
+}
+
+#[tokio::test]
+async fn metrics_lists_source_gauges_and_database_size() {
+    let (app, store) = state();
+    add_entry(&store, "first");
+    let (status, body) = get_text(router(app), "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("tributary_source_consecutive_failures{source=\"https://a.example/feed\"} 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE tributary_database_size_bytes gauge"),
+        "{body}"
+    );
+}
+
+fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(&name)
+        .map(|v| v.to_str().expect("ascii"))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn conditional_get_matrix() {
+    let (state, store) = state();
+    add_entry(&store, "first");
+    let (_, first, _) = send(&state, "GET", "/topics/news.atom", &[]).await;
+    let etag = header(&first, header::ETAG).to_string();
+    let date = header(&first, header::LAST_MODIFIED).to_string();
+    assert_eq!(date, "Tue, 14 Nov 2023 22:15:00 GMT");
+    let earlier = "Tue, 14 Nov 2023 22:14:59 GMT";
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(&str, Headers, StatusCode)] = &[
+        ("GET", &[], StatusCode::OK),
+        ("GET", &[("if-none-match", &etag)], StatusCode::NOT_MODIFIED),
+        ("GET", &[("if-none-match", "\"stale\"")], StatusCode::OK),
+        (
+            "GET",
+            &[("if-modified-since", &date)],
+            StatusCode::NOT_MODIFIED,
+        ),
+        ("GET", &[("if-modified-since", earlier)], StatusCode::OK),
+        (
+            "GET",
+            &[("if-none-match", &etag), ("if-modified-since", &date)],
+            StatusCode::NOT_MODIFIED,
+        ),
+        (
+            "GET",
+            &[("if-none-match", &etag), ("if-modified-since", earlier)],
+            StatusCode::NOT_MODIFIED,
+        ),
+        (
+            "GET",
+            &[("if-none-match", "\"stale\""), ("if-modified-since", &date)],
+            StatusCode::OK,
+        ),
+        ("HEAD", &[], StatusCode::OK),
+        (
+            "HEAD",
+            &[("if-none-match", &etag)],
+            StatusCode::NOT_MODIFIED,
+        ),
+        (
+            "HEAD",
+            &[("if-modified-since", &date)],
+            StatusCode::NOT_MODIFIED,
+        ),
+        ("HEAD", &[("if-none-match", "\"stale\"")], StatusCode::OK),
+    ];
+    for (method, request, expected) in cases {
+        let (status, headers, body) = send(&state, method, "/topics/news.atom", request).await;
+        assert_eq!(status, *expected, "{method} {request:?}");
+        assert_eq!(header(&headers, header::ETAG), etag, "{method} {request:?}");
+        assert_eq!(header(&headers, header::LAST_MODIFIED), date);
+        assert_eq!(
+            header(&headers, header::CACHE_CONTROL),
+            "public, max-age=60"
+        );
+        assert_eq!(header(&headers, header::VARY), "accept-encoding");
+        if status == StatusCode::OK && *method == "GET" {
+            assert!(String::from_utf8_lossy(&body).contains("first"));
+        } else {
+            assert!(body.is_empty(), "{method} {request:?}: no body");
+        }
+    }
+
+    // A change makes the old validators stale.
+    add_entry(&store, "second");
+    let (status, headers, _) = send(
+        &state,
+        "GET",
+        "/topics/news.atom",
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(header(&headers, header::ETAG), etag);
+}
+
+#[tokio::test]
+async fn head_has_the_headers_of_get() {
+    let (state, store) = state();
+    add_entry(&store, "first");
+    for encoding in ["", "gzip", "br"] {
+        let request = [("accept-encoding", encoding)];
+        let (_, get, body) = send(&state, "GET", "/topics/news.rss", &request).await;
+        let (status, head, head_body) = send(&state, "HEAD", "/topics/news.rss", &request).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(head_body.is_empty());
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::CACHE_CONTROL,
+            header::VARY,
+        ] {
+            assert_eq!(get.get(&name), head.get(&name), "{encoding}: {name}");
+        }
+        assert!(!body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn not_modified_does_not_query_the_database() {
+    let (state, store) = state();
+    add_entry(&store, "first");
+    let (_, headers, _) = send(&state, "GET", "/topics/news.json?limit=5", &[]).await;
+    let etag = header(&headers, header::ETAG).to_string();
+    let reads = store.read_count();
+    assert!(reads > 0, "rendering read the store");
+    for _ in 0..3 {
+        let (status, _, _) = send(
+            &state,
+            "GET",
+            "/topics/news.json?limit=5",
+            &[("if-none-match", &etag)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+        let (status, _, _) = send(&state, "GET", "/topics/news.json?limit=5", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(store.read_count(), reads, "answered from memory");
+    add_entry(&store, "second");
+    let (status, _, _) = send(
+        &state,
+        "GET",
+        "/topics/news.json?limit=5",
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(store.read_count() > reads, "a change is read again");
+}
+
+#[tokio::test]
+async fn compressed_bodies_have_their_own_etags() {
+    use std::io::Read;
+    let (state, store) = state();
+    add_entry(&store, "first");
+    let (_, plain_headers, plain) = send(&state, "GET", "/topics/news.atom", &[]).await;
+    let plain_etag = header(&plain_headers, header::ETAG).to_string();
+    assert!(plain_headers.get(header::CONTENT_ENCODING).is_none());
+
+    let (status, headers, gz) = send(
+        &state,
+        "GET",
+        "/topics/news.atom",
+        &[("accept-encoding", "gzip, deflate")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), "gzip");
+    let gz_etag = header(&headers, header::ETAG).to_string();
+    assert_eq!(
+        gz_etag,
+        format!("{}-gz\"", plain_etag.trim_end_matches('"'))
+    );
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut decoded)
+        .expect("gunzip");
+    assert_eq!(decoded, plain);
+
+    let (_, headers, br) = send(
+        &state,
+        "GET",
+        "/topics/news.atom",
+        &[("accept-encoding", "gzip;q=0.9, br")],
+    )
+    .await;
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), "br");
+    assert!(header(&headers, header::ETAG).ends_with("-br\""));
+    let mut decoded = Vec::new();
+    brotli::Decompressor::new(&br[..], 4096)
+        .read_to_end(&mut decoded)
+        .expect("unbrotli");
+    assert_eq!(decoded, plain);
+
+    let (_, headers, _) = send(
+        &state,
+        "GET",
+        "/topics/news.atom",
+        &[("accept-encoding", "br;q=0, gzip;q=0")],
+    )
+    .await;
+    assert!(
+        headers.get(header::CONTENT_ENCODING).is_none(),
+        "q=0 refuses"
+    );
+
+    // A validator of another coding still means the client has the page.
+    let (status, headers, _) = send(
+        &state,
+        "GET",
+        "/topics/news.atom",
+        &[("accept-encoding", "br"), ("if-none-match", &gz_etag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(header(&headers, header::ETAG).ends_with("-br\""));
+}
+
+#[tokio::test]
+async fn max_age_comes_from_the_config() {
+    let config = Config::parse(
+        std::path::Path::new("feeds.toml"),
+        "[server]\nbase_url = \"http://h.test/\"\ncache_max_age = 300\n",
+    )
+    .expect("config");
+    let store = Arc::new(Store::open_in_memory().expect("store"));
+    let state = AppState::new(store, Arc::new(config), Arc::new(|| 1_800_000_000));
+    let (status, headers, _) = send(&state, "GET", "/topics/all.rss", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, header::CACHE_CONTROL),
+        "public, max-age=300"
+    );
+}
+
+#[tokio::test]
+async fn last_modified_is_never_in_the_future() {
+    let (state, store) = state();
+    // Stored "later" than the server's clock says it is now.
+    let ids = store
+        .sync_sources(&[SourceSpec {
+            url: "https://a.example/feed".into(),
+            title: None,
+            topics: vec![],
+        }])
+        .expect("sync");
+    let mut entry = sample_entry("future");
+    entry.topics = vec![TopicSlug::all()];
+    store
+        .record_document(
+            ids[0],
+            &FeedMeta::default(),
+            &[entry],
+            &Fetched::plain(&Validators::default()),
+            1_900_000_000,
+        )
+        .expect("store");
+    let (_, headers, _) = send(&state, "GET", "/topics/all.atom", &[]).await;
+    assert_eq!(
+        header(&headers, header::LAST_MODIFIED),
+        conditional::http_date(1_800_000_000)
+    );
+}
+
+fn sample_entry(title: &str) -> NewEntry {
+    NewEntry {
+        key: format!("guid:{title}"),
+        public_id: title.into(),
+        link: None,
+        canonical_url: None,
+        title: title.into(),
+        summary_html: None,
+        content_html: None,
+        authors: vec![],
+        categories: vec![],
+        enclosures: vec![],
+        language: None,
+        published: 1_700_000_000,
+        updated: None,
+        content_hash: title.into(),
+        signature: None,
+        title_numbers: String::new(),
+        topics: vec![],
+    }
+}
+
+/// Follows `next_url` from the first page to the last; returns every item id in order.
+async fn walk(state: &AppState, first: &str) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut uri = first.to_string();
+    loop {
+        let (status, _, body) = send(state, "GET", &uri, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["feed_url"], format!("http://h.test{uri}"), "self link");
+        pages += 1;
+        for item in json["items"].as_array().expect("items") {
+            ids.push(item["id"].as_str().expect("id").to_string());
+        }
+        match json["next_url"].as_str() {
+            Some(next) => {
+                uri = next
+                    .strip_prefix("http://h.test")
+                    .expect("ours")
+                    .to_string();
+                assert!(uri.contains("limit=3"), "the limit is kept: {uri}");
+            }
+            None => break,
+        }
+        assert!(pages < 100, "the walk ends");
+    }
+    (ids, pages)
+}
+
+#[tokio::test]
+async fn paging_walks_a_topic_once_in_order() {
+    let (state, store) = state();
+    // Ten entries, some sharing a publication time (ties are ordered by entry id).
+    for i in 0..10 {
+        add_entry_at(&store, &format!("e{i}"), 1_700_000_000 + (i / 2) * 60);
+    }
+    let (_, _, body) = send(&state, "GET", "/topics/news.json?limit=500", &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let expected: Vec<String> = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(expected.len(), 10);
+    assert!(json.get("next_url").is_none(), "one page: no next link");
+
+    let (ids, pages) = walk(&state, "/topics/news.json?limit=3").await;
+    assert_eq!(ids, expected);
+    assert_eq!(pages, 4);
+
+    // A cursor stays valid while new entries arrive at the top.
+    let (_, _, body) = send(&state, "GET", "/topics/news.json?limit=3", &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let second = json["next_url"].as_str().expect("next").to_string();
+    add_entry_at(&store, "newest", 1_750_000_000);
+    let (_, _, body) = send(
+        &state,
+        "GET",
+        second.strip_prefix("http://h.test").expect("ours"),
+        &[],
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let ids: Vec<&str> = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        expected[3..6]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn paging_links_in_atom_and_rss() {
+    let (state, store) = state();
+    for i in 0..3 {
+        add_entry_at(&store, &format!("e{i}"), 1_700_000_000 + i);
+    }
+    let (_, _, body) = send(&state, "GET", "/topics/news.atom?limit=2", &[]).await;
+    let atom = String::from_utf8(body).expect("utf-8");
+    assert!(
+        atom.contains("rel=\"first\"")
+            && atom.contains("href=\"http://h.test/topics/news.atom?limit=2\""),
+        "{atom}"
+    );
+    assert!(atom.contains("rel=\"next\""), "{atom}");
+    let (_, _, body) = send(&state, "GET", "/topics/news.rss?limit=2", &[]).await;
+    let rss = String::from_utf8(body).expect("utf-8");
+    assert!(rss.contains("rel=\"next\""), "{rss}");
+    let (_, _, body) = send(&state, "GET", "/topics/news.atom", &[]).await;
+    let atom = String::from_utf8(body).expect("utf-8");
+    assert!(!atom.contains("rel=\"next\"") && !atom.contains("rel=\"first\""));
+}
+
+#[tokio::test]
+async fn bad_cursor_is_a_400() {
+    let (state, _) = state();
+    for query in ["before=soon", "before=1.2.3", "before=1", "before=%2B1.2"] {
+        let (status, _, body) =
+            send(&state, "GET", &format!("/topics/news.atom?{query}"), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        let text = String::from_utf8(body).expect("utf-8");
+        assert!(text.starts_with("invalid cursor \""), "{text}");
+        assert!(text.ends_with('\n') && text.lines().count() == 1);
+    }
+}
+
+#[tokio::test]
+async fn many_cursors_do_not_grow_the_cache_without_bound() {
+    let (state, store) = state();
+    add_entry(&store, "first");
+    for i in 0..(cache::MAX_PAGES + 50) {
+        let (status, _, _) = send(
+            &state,
+            "GET",
+            &format!("/topics/news.atom?before=1700000000.{i}"),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert!(state.inner.cache.len() <= cache::MAX_PAGES);
 }

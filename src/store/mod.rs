@@ -4,6 +4,7 @@
 //! pool of read connections for the server, which WAL lets run beside the writer. All methods are
 //! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
 
+mod backup;
 mod lsh;
 mod migrations;
 pub mod search;
@@ -17,8 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::model::{
-    Enclosure, FeedMeta, NewEntry, RefreshStats, SourceId, StoryForTopics, Timestamp, TopicSlug,
-    Validators,
+    Enclosure, FeedMeta, NewEntry, PageCursor, RefreshStats, SourceId, StoryForTopics, Timestamp,
+    TopicSlug, Validators,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,14 @@ pub enum StoreError {
     },
     #[error("unknown source id {0}")]
     UnknownSource(i64),
+    #[error("{0} exists already; a backup never overwrites a file")]
+    BackupExists(PathBuf),
+    #[error("cannot write the backup {path}: {source}")]
+    Backup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 trait Context<T> {
@@ -142,6 +151,14 @@ pub struct SourceLabel {
     pub site_url: Option<String>,
 }
 
+/// One page of a topic, as [`Store::topic_page`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSlice {
+    pub entries: Vec<StoredEntry>,
+    /// Where the next (older) page starts; `None` on the last page.
+    pub next: Option<PageCursor>,
+}
+
 /// A source's fetch state, for `status` and the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceState {
@@ -219,6 +236,8 @@ pub struct Store {
     /// Topics that gained or changed entries since [`Store::take_changed_topics`] last asked.
     changed_topics: Mutex<BTreeSet<String>>,
     topic_changes: tokio::sync::Notify,
+    /// Read operations started (see [`Store::read_count`]).
+    reads: AtomicU64,
 }
 
 const MAX_IDLE_READERS: usize = 8;
@@ -273,6 +292,7 @@ impl Store {
             generation: AtomicU64::new(1),
             changed_topics: Mutex::new(BTreeSet::new()),
             topic_changes: tokio::sync::Notify::new(),
+            reads: AtomicU64::new(0),
         })
     }
 
@@ -303,6 +323,16 @@ impl Store {
         self.topic_changes.notified().await;
     }
 
+    /// Marks everything rendered from the store as stale (the configuration changed).
+    pub fn invalidate(&self) {
+        self.bump();
+    }
+
+    /// How many reads have asked SQLite so far: lets tests show that a path answered from memory.
+    pub fn read_count(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
@@ -324,6 +354,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let Some(path) = &self.path else {
             return self.with_writer(|c| f(c));
         };
@@ -651,27 +682,92 @@ impl Store {
         topic: &TopicSlug,
         limit: usize,
     ) -> Result<Vec<StoredEntry>, StoreError> {
+        Ok(self.topic_page(topic, None, limit)?.entries)
+    }
+
+    /// One page of a topic: up to `limit` entries strictly older than `before` (all when `None`)
+    /// in the topic's order, newest first, with attribution, and where the next page starts if
+    /// there is one. Keyset pagination on the `entry_topics` primary key, so a page deep in a
+    /// topic costs the same as the first and a cursor stays valid while new entries arrive.
+    pub fn topic_page(
+        &self,
+        topic: &TopicSlug,
+        before: Option<PageCursor>,
+        limit: usize,
+    ) -> Result<TopicSlice, StoreError> {
+        // (sort_at, entry_id) < cursor, written so that SQLite sees a range on the primary key.
+        let (sort_at, entry_id) = match before {
+            Some(c) => (c.sort_at, c.entry_id),
+            None => (i64::MAX, i64::MAX),
+        };
         self.with_reader(|conn| {
             let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {STORED_ENTRY_COLUMNS}
+                .prepare_cached(
+                    "SELECT e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
+                            e.authors, e.categories, e.enclosures, e.language,
+                            e.published_at, e.updated_at, e.changed_at,
+                            s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id,
+                            t.sort_at
                      FROM entry_topics t
                      JOIN entries e ON e.id = t.entry_id
                      JOIN sources s ON s.id = e.source_id
                      WHERE t.topic = ?1
+                       AND t.sort_at <= ?2
+                       AND (t.sort_at < ?2 OR t.entry_id < ?3)
                      ORDER BY t.sort_at DESC, t.entry_id DESC
-                     LIMIT ?2"
-                ))
+                     LIMIT ?4",
+                )
                 .context("reading topic")?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            // One row more than asked for says whether there is a next page.
+            let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
             let rows = stmt
-                .query_map(params![topic.as_str(), limit], stored_entry_row)
+                .query_map(params![topic.as_str(), sort_at, entry_id, fetch], |r| {
+                    let entry = StoredEntry {
+                        id: r.get(0)?,
+                        public_id: r.get(1)?,
+                        link: r.get(2)?,
+                        title: r.get(3)?,
+                        summary_html: r.get(4)?,
+                        content_html: r.get(5)?,
+                        authors: json_list(&r.get::<_, String>(6)?),
+                        categories: json_list(&r.get::<_, String>(7)?),
+                        enclosures: json_list(&r.get::<_, String>(8)?),
+                        language: r.get(9)?,
+                        published: r.get(10)?,
+                        updated: r.get(11)?,
+                        changed: r.get(12)?,
+                        source: SourceRef {
+                            url: r.get(13)?,
+                            title: r.get(14)?,
+                            site_url: r.get(15)?,
+                            feed_id: r.get(16)?,
+                        },
+                        also: Vec::new(),
+                    };
+                    Ok((entry, r.get::<_, i64>(17)?))
+                })
                 .context("reading topic")?;
-            let mut entries = rows
-                .collect::<Result<Vec<_>, _>>()
-                .context("reading topic")?;
+            let mut rows = rows.collect::<Result<Vec<_>, _>>().context("reading topic")?;
+            let next = if rows.len() > limit {
+                rows.truncate(limit);
+                rows.last().map(|(e, sort_at)| PageCursor {
+                    sort_at: *sort_at,
+                    entry_id: e.id,
+                })
+            } else {
+                None
+            };
+            // Ids must be unique within a document: two sources carrying the same guid as two
+            // stories are shown once on a page (the newer first). The cursor above follows the
+            // rows, so the walk through the pages still visits every row exactly once.
+            let mut seen = std::collections::HashSet::new();
+            let mut entries: Vec<StoredEntry> = rows
+                .into_iter()
+                .map(|(e, _)| e)
+                .filter(|e| seen.insert(e.public_id.clone()))
+                .collect();
             attach_other_sources(conn, &mut entries)?;
-            Ok(entries)
+            Ok(TopicSlice { entries, next })
         })
     }
 
