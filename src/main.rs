@@ -73,6 +73,8 @@ enum Command {
         #[arg(long, value_name = "SLUG")]
         topic: Option<String>,
     },
+    /// Print every source as OPML 2.0, grouped by topic (as `GET /sources.opml` serves it).
+    ExportOpml,
     /// Write a consistent copy of the database to PATH (safe while `run` is running).
     Backup {
         /// Where the copy goes; must not exist.
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
             import_opml(&config_path, &config, &file, topic.as_deref())
         }
         Command::Backup { path } => backup(&config, &path),
+        Command::ExportOpml => export_opml(&config),
         Command::Run => with_runtime(async move {
             match tributary::app::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -392,6 +395,36 @@ fn import_opml(config_path: &Path, config: &Config, file: &Path, topic: Option<&
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `export-opml`: the feed titles and sites the store learned are used when there is a database;
+/// without one, the config's titles or the URLs.
+fn export_opml(config: &Config) -> ExitCode {
+    let database = &config.storage.path;
+    let labels = if database.exists() {
+        match tributary::store::Store::open(database).and_then(|store| store.source_labels()) {
+            Ok(labels) => labels,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        Default::default()
+    };
+    let groups = tributary::publish::opml_groups(config, &labels);
+    let document = tributary::publish::render_opml_grouped("Tributary sources", &groups);
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(document.as_bytes())
+        .and_then(|()| out.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing the OPML: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -429,3 +429,67 @@ fn backup_without_a_database_says_so() {
     assert!(text(&out.stderr).contains("no database at"));
     assert!(!dir.path().join("none.db").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_opml_groups_sources_by_topic_and_imports_back() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), BASE, &server, "", &standard_sources());
+    // With the database: feed titles learned by a fetch name the outlines.
+    let (code, _, stderr) = fetch(&config, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let out = output(command(&config, &["export-opml"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = text(&out.stdout);
+    let doc = roxmltree::Document::parse(&exported).expect("OPML is XML");
+    let groups: Vec<(String, Vec<String>)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("outline") && n.attribute("xmlUrl").is_none())
+        .map(|g| {
+            let urls = g
+                .children()
+                .filter_map(|f| f.attribute("xmlUrl").map(str::to_string))
+                .collect();
+            (g.attribute("text").unwrap_or_default().to_string(), urls)
+        })
+        .collect();
+    let group = |title: &str| {
+        groups
+            .iter()
+            .find(|(t, _)| t == title)
+            .map(|(_, urls)| urls.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        group("Tech"),
+        vec![
+            server.url("rss_guid.xml"),
+            server.url("atom.xml"),
+            server.url("feed.json")
+        ]
+    );
+    assert_eq!(group("Tin Việt Nam"), vec![server.url("vietnamese.xml")]);
+    assert_eq!(group("Local"), vec![server.url("rss_noguid.xml")]);
+    assert!(
+        doc.descendants().any(|n| n.attribute("xmlUrl")
+            == Some(server.url("vietnamese.xml").as_str())
+            && n.attribute("title").is_some_and(|t| !t.starts_with("http"))),
+        "a fetched source is named by its feed title: {exported}"
+    );
+
+    // Imported into a config without sources, the export gives back every source.
+    let other = tempfile::tempdir().expect("tempdir");
+    let empty = write_config(other.path(), BASE, &server, "", &[]);
+    let file = opml_file(other.path(), "export.opml", &exported);
+    let out = output(command(
+        &empty,
+        &["import-opml", file.to_str().expect("utf-8 path")],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("added 5"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -11,7 +11,8 @@ pub mod sparkline;
 
 pub use html::{IndexTopic, SourceHealth, SourceRow, render_index, render_search, render_sources};
 pub use opml::{
-    OpmlFeed, OpmlGroup, render_flat as render_opml_flat, render_grouped as render_opml_grouped,
+    OpmlFeed, OpmlGroup, opml_feed, opml_groups, render_flat as render_opml_flat,
+    render_grouped as render_opml_grouped, topic_sources,
 };
 
 use chrono::{DateTime, FixedOffset, Utc};

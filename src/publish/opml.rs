@@ -1,7 +1,66 @@
 //! OPML 2.0 subscription lists (<http://opml.org/spec2.opml>): every source as an outline a feed
 //! reader can import, grouped by topic.
 
+use std::collections::{HashMap, HashSet};
+
+use crate::config::{Config, SourceConfig, TopicConfig};
+use crate::store::SourceLabel;
 use crate::text::escape_html;
+
+/// The sources a topic draws from: those that list it, or every source for `all` (`None`) and
+/// for a topic with `all_sources`.
+pub fn topic_sources<'a>(config: &'a Config, topic: Option<&TopicConfig>) -> Vec<&'a SourceConfig> {
+    match topic {
+        Some(t) if !t.all_sources => config
+            .sources
+            .iter()
+            .filter(|s| s.topics.contains(&t.slug))
+            .collect(),
+        _ => config.sources.iter().collect(),
+    }
+}
+
+/// A source as an outline: its title from feeds.toml, else the feed's own, else its URL.
+pub fn opml_feed(source: &SourceConfig, labels: &HashMap<String, SourceLabel>) -> OpmlFeed {
+    let label = labels.get(source.url.as_str());
+    OpmlFeed {
+        title: source
+            .title
+            .clone()
+            .or_else(|| label.and_then(|l| l.feed_title.clone()))
+            .unwrap_or_else(|| source.url.to_string()),
+        xml_url: source.url.to_string(),
+        html_url: label.and_then(|l| l.site_url.clone()),
+    }
+}
+
+/// Every source, under one group per topic it feeds; sources that feed no declared topic under
+/// "Other".
+pub fn opml_groups(config: &Config, labels: &HashMap<String, SourceLabel>) -> Vec<OpmlGroup> {
+    let mut grouped = HashSet::new();
+    let mut groups = Vec::new();
+    for topic in &config.topics {
+        let sources = topic_sources(config, Some(topic));
+        grouped.extend(sources.iter().map(|s| s.url.as_str()));
+        groups.push(OpmlGroup {
+            title: topic.title.clone(),
+            feeds: sources.iter().map(|s| opml_feed(s, labels)).collect(),
+        });
+    }
+    let other: Vec<OpmlFeed> = config
+        .sources
+        .iter()
+        .filter(|s| !grouped.contains(s.url.as_str()))
+        .map(|s| opml_feed(s, labels))
+        .collect();
+    if !other.is_empty() {
+        groups.push(OpmlGroup {
+            title: "Other".into(),
+            feeds: other,
+        });
+    }
+    groups
+}
 
 /// One feed to subscribe to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,9 +9,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{AppState, ServeError};
-use crate::config::{ALL_TOPIC, Config, SourceConfig, TopicConfig};
-use crate::publish::{self, IndexTopic, OpmlFeed, OpmlGroup, SourceHealth, SourceRow};
-use crate::store::{SourceLabel, Store, StoreError};
+use crate::config::ALL_TOPIC;
+use crate::publish::{self, IndexTopic, OpmlFeed, SourceHealth, SourceRow};
+use crate::store::{Store, StoreError};
 
 const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
 /// How many days the source health sparklines cover.
@@ -57,32 +57,6 @@ pub(super) async fn index(State(state): State<AppState>) -> Result<Html<String>,
     )))
 }
 
-/// The sources a topic draws from: those that list it, or every source for `all` and for a topic
-/// with `all_sources`.
-fn topic_sources<'a>(config: &'a Config, topic: Option<&TopicConfig>) -> Vec<&'a SourceConfig> {
-    match topic {
-        Some(t) if !t.all_sources => config
-            .sources
-            .iter()
-            .filter(|s| s.topics.contains(&t.slug))
-            .collect(),
-        _ => config.sources.iter().collect(),
-    }
-}
-
-fn opml_feed(source: &SourceConfig, labels: &HashMap<String, SourceLabel>) -> OpmlFeed {
-    let label = labels.get(source.url.as_str());
-    OpmlFeed {
-        title: source
-            .title
-            .clone()
-            .or_else(|| label.and_then(|l| l.feed_title.clone()))
-            .unwrap_or_else(|| source.url.to_string()),
-        xml_url: source.url.to_string(),
-        html_url: label.and_then(|l| l.site_url.clone()),
-    }
-}
-
 fn opml_response(body: String) -> Response {
     (
         StatusCode::OK,
@@ -97,28 +71,7 @@ fn opml_response(body: String) -> Response {
 pub(super) async fn sources_opml(State(state): State<AppState>) -> Result<Response, ServeError> {
     let labels = blocking(&state, Store::source_labels).await?;
     let config = state.config();
-    let mut grouped = std::collections::HashSet::new();
-    let mut groups = Vec::new();
-    for topic in &config.topics {
-        let sources = topic_sources(&config, Some(topic));
-        grouped.extend(sources.iter().map(|s| s.url.as_str()));
-        groups.push(OpmlGroup {
-            title: topic.title.clone(),
-            feeds: sources.iter().map(|s| opml_feed(s, &labels)).collect(),
-        });
-    }
-    let other: Vec<OpmlFeed> = config
-        .sources
-        .iter()
-        .filter(|s| !grouped.contains(s.url.as_str()))
-        .map(|s| opml_feed(s, &labels))
-        .collect();
-    if !other.is_empty() {
-        groups.push(OpmlGroup {
-            title: "Other".into(),
-            feeds: other,
-        });
-    }
+    let groups = publish::opml_groups(&config, &labels);
     Ok(opml_response(publish::render_opml_grouped(
         "Tributary sources",
         &groups,
@@ -137,9 +90,9 @@ pub(super) async fn topic_opml(state: &AppState, slug: &str) -> Result<Response,
         (topic.title.clone(), Some(topic))
     };
     let labels = blocking(state, Store::source_labels).await?;
-    let feeds: Vec<OpmlFeed> = topic_sources(&config, topic)
+    let feeds: Vec<OpmlFeed> = publish::topic_sources(&config, topic)
         .into_iter()
-        .map(|s| opml_feed(s, &labels))
+        .map(|s| publish::opml_feed(s, &labels))
         .collect();
     Ok(opml_response(publish::render_opml_flat(
         &format!("Tributary: {title}"),
@@ -169,7 +122,7 @@ pub(super) async fn sources_page(
         .map(|source| {
             let url = source.url.as_str();
             let stored = states.get(url).copied();
-            let feed = opml_feed(source, &labels);
+            let feed = publish::opml_feed(source, &labels);
             SourceRow {
                 title: feed.title,
                 url: url.to_string(),
