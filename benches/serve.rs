@@ -260,8 +260,12 @@ fn main() {
         let listener = server::listener("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");
-        let addr = axum::serve::Listener::local_addr(&listener).expect("local addr");
-        tokio::spawn(async move { axum::serve(listener, server::router(state)).await });
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(server::serve(
+            listener,
+            server::router(state),
+            std::future::pending(),
+        ));
         addr.to_string()
     });
 

@@ -229,18 +229,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pruner = tokio::spawn(prune_loop(store.clone(), config.clone(), stop_rx.clone()));
     let state = crate::server::AppState::new(store.clone(), config.clone(), system_clock());
     let mut server_stop = stop_rx.clone();
-    let server =
-        axum::serve(listener, crate::server::router(state)).with_graceful_shutdown(async move {
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        crate::server::router(state),
+        async move {
             let _ = server_stop.wait_for(|s| *s).await;
-        });
-    let server = tokio::spawn(async move { server.await });
+        },
+    ));
 
     shutdown_signal().await;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
+        Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
         Err(_) => tracing::warn!("server did not stop within {DRAIN_TIMEOUT:?}"),
     }

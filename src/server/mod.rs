@@ -65,18 +65,55 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Binds the server's socket. Accepted connections get `TCP_NODELAY`: a response is written
-/// whole, so Nagle's algorithm would only hold its last segment back for the client's ACK.
-pub async fn listener(
-    addr: std::net::SocketAddr,
-) -> std::io::Result<impl axum::serve::Listener<Addr = std::net::SocketAddr>> {
-    use axum::serve::ListenerExt;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    Ok(listener.tap_io(|stream| {
+/// Binds the server's socket (each accepted connection is set up by [`serve`]).
+pub async fn listener(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves `app` on `listener` over HTTP/1.1 until `shutdown` completes, then lets the requests in
+/// flight finish. Feeds are HTTP/1.1 traffic (readers, proxies), so connections go straight to
+/// hyper's HTTP/1 server: no protocol sniffing or upgrade handling on the way to the cache.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        // A client gets this long to send its request head (slowloris guard).
+        .header_read_timeout(std::time::Duration::from_secs(30));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // A response is written whole: Nagle's algorithm would only hold its last segment back
+        // until the client's ACK.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    }))
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 #[derive(Debug, thiserror::Error)]
