@@ -3,7 +3,8 @@
 //! latency for full responses (200) and for conditional ones (304), and our figures as a ratio
 //! of nginx's.
 //!
-//! Needs `wrk` and nginx (`apt-get install wrk nginx-light`); without them it says so and exits 0.
+//! Needs `wrk`, nginx and GNU time (`apt-get install wrk nginx-light time`); without them it says
+//! so and exits 0.
 //! Both servers run on loopback with two workers (our runtime as the daemon builds it; nginx
 //! `worker_processes 2`), and `wrk` uses the same parameters against both.
 //!
@@ -135,6 +136,8 @@ struct Measured {
     /// CPU time the server's processes spent per request (user + system), in microseconds:
     /// what the server itself costs, which the load of a shared machine hardly changes.
     cpu_us_per_request: f64,
+    /// The same for the client: a server whose responses cost the client more to read is slower.
+    wrk_us_per_request: f64,
     non_2xx_3xx: bool,
 }
 
@@ -192,8 +195,19 @@ fn wrk(
 ) -> Measured {
     let ticks = || server.iter().map(|&pid| cpu_ticks(pid)).sum::<u64>();
     let before = ticks();
-    let mut command = Command::new("wrk");
-    command.args(["-t2", "-c", connections, "-d", duration, "--latency"]);
+    // wrk's own CPU time too (GNU time writes it on the last line of stderr).
+    let mut command = Command::new("/usr/bin/time");
+    command.args([
+        "-f",
+        "%U %S",
+        "wrk",
+        "-t2",
+        "-c",
+        connections,
+        "-d",
+        duration,
+        "--latency",
+    ]);
     if let Some(etag) = etag {
         command.args(["-H", &format!("If-None-Match: {etag}")]);
     }
@@ -207,6 +221,16 @@ fn wrk(
         .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
     // Clock ticks are 1/100 s on Linux (USER_HZ).
     let cpu_us_per_request = spent as f64 * 10_000.0 / requests.max(1.0);
+    let wrk_seconds: f64 = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|v| v.parse::<f64>().ok())
+                .sum()
+        })
+        .unwrap_or(0.0);
+    let wrk_us_per_request = wrk_seconds * 1e6 / requests.max(1.0);
     let requests_per_sec = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
@@ -221,6 +245,7 @@ fn wrk(
         requests_per_sec,
         p99_ms,
         cpu_us_per_request,
+        wrk_us_per_request,
         non_2xx_3xx: text.contains("Non-2xx or 3xx responses"),
     }
 }
@@ -231,6 +256,7 @@ fn mean(runs: &[Measured]) -> Measured {
         requests_per_sec: runs.iter().map(|m| m.requests_per_sec).sum::<f64>() / n,
         p99_ms: runs.iter().map(|m| m.p99_ms).sum::<f64>() / n,
         cpu_us_per_request: runs.iter().map(|m| m.cpu_us_per_request).sum::<f64>() / n,
+        wrk_us_per_request: runs.iter().map(|m| m.wrk_us_per_request).sum::<f64>() / n,
         non_2xx_3xx: runs.iter().any(|m| m.non_2xx_3xx),
     }
 }
@@ -288,10 +314,10 @@ fn start_nginx(dir: &Path) -> (std::process::Child, String) {
 }
 
 fn main() {
-    for program in ["wrk", "nginx"] {
+    for program in ["wrk", "nginx", "/usr/bin/time"] {
         if !installed(program) {
             println!(
-                "serve bench skipped: `{program}` is not installed (apt-get install wrk nginx-light)"
+                "serve bench skipped: `{program}` is not installed (apt-get install wrk nginx-light time)"
             );
             return;
         }
@@ -400,10 +426,11 @@ fn main() {
         let (tributary, nginx_run) = (mean(&tributary), mean(&nginx_runs));
         for (who, m) in [("tributary", &tributary), ("nginx", &nginx_run)] {
             println!(
-                "{label} {who:>9}: {:>10.0} req/s  p99 {:>7.2} ms  server CPU {:>5.1} us/request{}",
+                "{label} {who:>9}: {:>10.0} req/s  p99 {:>7.2} ms  CPU per request: server {:>5.1} us, wrk {:>5.1} us{}",
                 m.requests_per_sec,
                 m.p99_ms,
                 m.cpu_us_per_request,
+                m.wrk_us_per_request,
                 if m.non_2xx_3xx {
                     "  (wrk saw non-2xx/3xx responses!)"
                 } else {
