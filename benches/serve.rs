@@ -5,8 +5,8 @@
 //!
 //! Needs `wrk`, nginx and GNU time (`apt-get install wrk nginx-light time`); without them it says
 //! so and exits 0.
-//! Both servers run on loopback with two workers (our runtime as the daemon builds it; nginx
-//! `worker_processes 2`), and `wrk` uses the same parameters against both.
+//! Both servers run on loopback with one event loop per core (ours through `server::serve` as the
+//! daemon runs it; nginx `worker_processes 2`), and `wrk` uses the same parameters against both.
 //!
 //! `cargo bench --bench serve` (add `-- --duration 10s --connections 64 --rounds 2`).
 
