@@ -16,16 +16,27 @@ use crate::model::{SourceId, Timestamp, TopicSlug};
 use crate::pipeline::{Pipeline, RefreshReport, SourceJob, system_clock};
 use crate::scheduler::Schedule;
 use crate::store::{MEMBERSHIP_SETTING, SourceSpec, Store};
+use crate::systemd::{CycleSummary, Health, Notifier};
 use crate::topics::TopicRules;
 
 /// How long running refreshes get to finish after a stop signal before they are abandoned
 /// (an abandoned refresh's transaction rolls back whole).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The scheduler loop wakes at least this often, even with nothing due, to show it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
 /// Opens the store and makes its sources match the config. Returns the jobs in config order.
 pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>)> {
     let store = Store::open(&config.storage.path)
         .with_context(|| format!("opening {}", config.storage.path.display()))?;
+    let jobs = configure_store(&store, config)?;
+    Ok((Arc::new(store), jobs))
+}
+
+/// Makes the store's sources, dedup settings and topic membership follow `config` (at start and
+/// on reload). Returns the jobs in config order.
+pub fn configure_store(store: &Store, config: &Config) -> anyhow::Result<Vec<SourceJob>> {
     let specs: Vec<SourceSpec> = config
         .sources
         .iter()
@@ -42,7 +53,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
     });
     let tracking = Arc::new(config.dedup.tracking_params.clone());
     let rules = Arc::new(TopicRules::new(config));
-    update_membership(&store, config, &ids, &rules)?;
+    update_membership(store, config, &ids, &rules)?;
     let jobs = config
         .sources
         .iter()
@@ -62,7 +73,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
             },
         })
         .collect();
-    Ok((Arc::new(store), jobs))
+    Ok(jobs)
 }
 
 /// Recomputes the topics of stored entries when the topic rules or the sources' topics differ
@@ -204,30 +215,71 @@ pub async fn refresh_all(
 
 /// `tributary run`: scheduler and HTTP server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let mut signals = Signals::register()?;
     let config = Arc::new(config);
     let (store, jobs) = open_store(&config)?;
     let pipeline = build_pipeline(&config, store.clone())?;
-    let listener = crate::server::listener(config.server.listen)
-        .await
-        .with_context(|| format!("binding {}", config.server.listen))?;
+    let notifier = Notifier::from_env();
+    let health = Arc::new(Health::default());
+    let listener = match crate::systemd::inherited_listener()
+        .context("taking the socket passed by the service manager (LISTEN_FDS)")?
+    {
+        Some(inherited) => {
+            inherited
+                .set_nonblocking(true)
+                .context("configuring the inherited socket")?;
+            tokio::net::TcpListener::from_std(inherited)
+                .context("using the socket passed by the service manager")?
+        }
+        None => tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("binding {}", config.server.listen))?,
+    };
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| config.server.listen.to_string(), |a| a.to_string());
     tracing::info!(
-        listen = %config.server.listen,
+        listen = %local,
         base_url = %config.server.base_url,
         sources = jobs.len(),
         "serving"
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (config_tx, _) = watch::channel(config.clone());
+    health.beat();
     let scheduler = tokio::spawn(schedule_loop(
         config.clone(),
         pipeline,
         jobs,
+        health.clone(),
+        reload_rx,
+        stop_rx.clone(),
+    ));
+    let watchdog = tokio::spawn(watchdog_loop(
+        notifier.clone(),
+        health.clone(),
+        store.clone(),
         stop_rx.clone(),
     ));
 
     let checkpointer = tokio::spawn(checkpoint_loop(store.clone(), stop_rx.clone()));
-    let pruner = tokio::spawn(prune_loop(store.clone(), config.clone(), stop_rx.clone()));
-    let state = crate::server::AppState::new(store.clone(), config.clone(), system_clock());
+    let pruner = tokio::spawn(prune_loop(
+        store.clone(),
+        config_tx.subscribe(),
+        stop_rx.clone(),
+    ));
+    let observe = crate::server::Observe {
+        health: Some(health.clone()),
+        metrics: crate::metrics::install(),
+    };
+    let state = crate::server::AppState::following(
+        store.clone(),
+        config_tx.subscribe(),
+        system_clock(),
+        observe,
+    );
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(crate::server::serve(
         listener,
@@ -236,9 +288,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let _ = server_stop.wait_for(|s| *s).await;
         },
     ));
+    // Migrations ran in open_store and the listener is bound: ready.
+    notifier.ready(&health.status_line(system_clock()()));
 
-    shutdown_signal().await;
+    let mut running_config = config.clone();
+    while !signals.next_is_stop().await {
+        notifier.reloading();
+        match reload(&running_config, &store).await {
+            Ok((next, jobs)) => {
+                tracing::info!(
+                    sources = next.sources.len(),
+                    topics = next.topics.len(),
+                    "configuration reloaded"
+                );
+                running_config = next.clone();
+                let _ = reload_tx.send(jobs);
+                config_tx.send_replace(next);
+                notifier.ready(&health.status_line(system_clock()()));
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = %format!("{e:#}"),
+                    "reload rejected: keeping the running configuration"
+                );
+                notifier.ready(&format!("reload rejected: {e:#}"));
+            }
+        }
+    }
     tracing::info!("stopping");
+    notifier.stopping();
     let _ = stop_tx.send(true);
     match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
         Ok(Ok(())) => {}
@@ -253,6 +331,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let _ = checkpointer.await;
     let _ = pruner.await;
+    let _ = watchdog.await;
     drop(store);
     tracing::info!("stopped");
     Ok(())
@@ -262,44 +341,30 @@ async fn schedule_loop(
     config: Arc<Config>,
     pipeline: Pipeline,
     jobs: Vec<SourceJob>,
+    health: Arc<Health>,
+    mut reloads: tokio::sync::mpsc::UnboundedReceiver<Vec<SourceJob>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let now = (pipeline.clock)();
+    // Whether each source's latest refresh succeeded, for STATUS= and /healthz.
+    let mut succeeded: HashMap<SourceId, bool> = HashMap::new();
     let mut schedule = Schedule::default();
-    let mut intervals = std::collections::HashMap::new();
-    let mut by_id = std::collections::HashMap::new();
-    // A source polled shortly before a restart keeps its due time, so restarts do not hammer.
-    let states = {
-        let store = pipeline.store.clone();
-        tokio::task::spawn_blocking(move || store.source_states())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default()
-    };
-    for (job, source) in jobs.iter().zip(&config.sources) {
-        let due = states
-            .iter()
-            .find(|s| s.id == job.id)
-            .and_then(|s| s.next_due_at)
-            .filter(|at| *at > now)
-            .unwrap_or(now);
-        schedule.insert(due, job.id);
-        intervals.insert(job.id, config.interval_of(source));
-        by_id.insert(job.id, job.clone());
-    }
+    let mut by_id: HashMap<SourceId, SourceJob> = HashMap::new();
+    let mut in_flight: std::collections::HashSet<SourceId> = std::collections::HashSet::new();
+    adopt_jobs(&pipeline, &mut schedule, &mut by_id, &in_flight, jobs).await;
 
     let tasks = Arc::new(Semaphore::new(
         config.fetch.concurrency.max(1) * TASKS_PER_SLOT,
     ));
-    let mut running: JoinSet<Vec<(SourceId, Timestamp)>> = JoinSet::new();
+    let mut running: JoinSet<Vec<(SourceId, Timestamp, bool)>> = JoinSet::new();
     loop {
+        health.beat();
         let now = (pipeline.clock)();
         let due: Vec<SourceJob> = schedule
             .take_due(now)
             .into_iter()
             .filter_map(|id| by_id.get(&id).cloned())
             .collect();
+        in_flight.extend(due.iter().map(|j| j.id));
         if !due.is_empty() {
             let store = pipeline.store.clone();
             let groups = tokio::task::spawn_blocking(move || plan_cycle(&store, due))
@@ -309,12 +374,18 @@ async fn schedule_loop(
                 let pipeline = pipeline.clone();
                 let tasks = tasks.clone();
                 running.spawn(async move {
-                    let _permit = tasks.acquire_owned().await;
+                    // A closed semaphore means stop: refreshes not yet started never start.
+                    let Ok(_permit) = tasks.acquire_owned().await else {
+                        return Vec::new();
+                    };
                     let reports = pipeline.refresh_group(&group).await;
                     group
                         .iter()
                         .zip(reports)
-                        .map(|(job, r)| (job.id, r.next_due))
+                        .map(|(job, r)| {
+                            let ok = !matches!(r.outcome, crate::pipeline::Outcome::Failed(_));
+                            (job.id, r.next_due, ok)
+                        })
                         .collect()
                 });
             }
@@ -322,22 +393,114 @@ async fn schedule_loop(
         let sleep_for = schedule
             .next_at()
             .map(|at| Duration::from_secs(u64::try_from(at - now).unwrap_or(0).max(1)))
-            .unwrap_or(Duration::from_secs(60))
-            .min(Duration::from_secs(60));
+            .unwrap_or(HEARTBEAT)
+            .min(HEARTBEAT);
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
             Some(done) = running.join_next() => {
                 if let Ok(dues) = done {
-                    for (id, next_due) in dues {
-                        schedule.insert(next_due, id);
+                    for (id, next_due, ok) in dues {
+                        in_flight.remove(&id);
+                        if by_id.contains_key(&id) {
+                            schedule.insert(next_due, id);
+                            succeeded.insert(id, ok);
+                        }
                     }
+                    let failing = succeeded.values().filter(|ok| !**ok).count();
+                    health.set_cycle(CycleSummary {
+                        ok: succeeded.len() - failing,
+                        failing,
+                        finished_at: (pipeline.clock)(),
+                    });
                 }
+            }
+            Some(jobs) = reloads.recv() => {
+                adopt_jobs(&pipeline, &mut schedule, &mut by_id, &in_flight, jobs).await;
+                succeeded.retain(|id, _| by_id.contains_key(id));
             }
             _ = tokio::time::sleep(sleep_for) => {}
         }
     }
-    // Let running refreshes finish and commit; the caller bounds how long this may take.
+    // Refreshes waiting for a slot are dropped; running ones finish and commit (the caller
+    // bounds how long this may take).
+    tasks.close();
     while running.join_next().await.is_some() {}
+}
+
+/// Re-reads the configuration file of `current` and makes the store follow it. Sources, topics,
+/// dedup and retention settings take effect; `[server] listen`, `[storage] path` and `[fetch]`
+/// settings need a restart (a changed database path is ignored with a warning).
+async fn reload(
+    current: &Arc<Config>,
+    store: &Arc<Store>,
+) -> anyhow::Result<(Arc<Config>, Vec<SourceJob>)> {
+    let path = current.path.clone();
+    let mut next = tokio::task::spawn_blocking(move || {
+        Config::load_in(&path, &crate::config::ServiceDirs::from_env())
+    })
+    .await
+    .context("reading the configuration")??;
+    if next.storage.path != current.storage.path {
+        tracing::warn!(
+            "[storage] path changed: it takes effect at the next restart; keeping {}",
+            current.storage.path.display()
+        );
+        next.storage.path = current.storage.path.clone();
+    }
+    if next.server.listen != current.server.listen {
+        tracing::warn!("[server] listen changed: it takes effect at the next restart");
+    }
+    let next = Arc::new(next);
+    let jobs = {
+        let store = store.clone();
+        let next = next.clone();
+        tokio::task::spawn_blocking(move || configure_store(&store, &next))
+            .await
+            .context("applying the configuration")??
+    };
+    // Rendered pages carry topic titles and descriptions: render them again.
+    store.invalidate();
+    Ok((next, jobs))
+}
+
+/// Makes the scheduler poll exactly `jobs`: sources new to it are due when the store says (a
+/// source polled shortly before a restart keeps its due time, so restarts do not hammer), or
+/// now; sources gone from the config leave the schedule (their entries stay until retention).
+async fn adopt_jobs(
+    pipeline: &Pipeline,
+    schedule: &mut Schedule,
+    by_id: &mut HashMap<SourceId, SourceJob>,
+    in_flight: &std::collections::HashSet<SourceId>,
+    jobs: Vec<SourceJob>,
+) {
+    let now = (pipeline.clock)();
+    let states = {
+        let store = pipeline.store.clone();
+        tokio::task::spawn_blocking(move || store.source_states())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    };
+    let mut next: HashMap<SourceId, SourceJob> = jobs.into_iter().map(|j| (j.id, j)).collect();
+    for id in by_id.keys() {
+        if !next.contains_key(id) {
+            schedule.remove(*id);
+        }
+    }
+    for (id, _) in next.iter_mut() {
+        if in_flight.contains(id) || schedule.contains(*id) {
+            continue;
+        }
+        let due = states
+            .iter()
+            .find(|s| s.id == *id)
+            .and_then(|s| s.next_due_at)
+            .filter(|at| *at > now)
+            .unwrap_or(now);
+        schedule.insert(due, *id);
+    }
+    *by_id = next;
 }
 
 /// Applies the retention settings now.
@@ -426,7 +589,11 @@ const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Prunes once a day (the first time an hour after start, so that a restart loop does not prune
 /// over and over).
-async fn prune_loop(store: Arc<Store>, config: Arc<Config>, mut stop: watch::Receiver<bool>) {
+async fn prune_loop(
+    store: Arc<Store>,
+    config: watch::Receiver<Arc<Config>>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(3600),
         PRUNE_EVERY,
@@ -435,11 +602,45 @@ async fn prune_loop(store: Arc<Store>, config: Arc<Config>, mut stop: watch::Rec
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
             _ = tick.tick() => {
-                let (store, config) = (store.clone(), config.clone());
+                // The retention settings in force now, after any reload.
+                let (store, config) = (store.clone(), config.borrow().clone());
                 match tokio::task::spawn_blocking(move || prune_now(&store, &config)).await {
                     Ok(Ok(stats)) => tracing::info!(entries = stats.entries, sightings = stats.sightings, "pruned"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "prune failed"),
                     Err(e) => tracing::warn!(error = %e, "prune task failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Pings systemd's watchdog while the scheduler makes progress and the database answers, and
+/// keeps `STATUS=` current. A stuck scheduler or database stops the pings, so systemd restarts
+/// the service.
+async fn watchdog_loop(
+    notifier: Notifier,
+    health: Arc<Health>,
+    store: Arc<Store>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(every) = notifier.watchdog_interval() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
+            _ = tick.tick() => {
+                match health.check(&store).await {
+                    Ok(()) => {
+                        notifier.watchdog();
+                        notifier.status(&health.status_line(system_clock()()));
+                    }
+                    Err(reason) => {
+                        tracing::error!(error = %reason, "unhealthy: not pinging the watchdog");
+                        notifier.status(&format!("unhealthy: {reason}"));
+                    }
                 }
             }
         }
@@ -465,30 +666,32 @@ async fn checkpoint_loop(store: Arc<Store>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
+/// The signals `run` acts on, registered before anything else starts so that none arriving
+/// during start-up falls back to the default action (termination without cleanup).
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    /// SIGHUP: re-read the configuration.
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            hangup: signal(SignalKind::hangup()).context("listening for SIGHUP")?,
+        })
+    }
+
+    /// The next signal: `true` to stop (SIGTERM, SIGINT), `false` to reload (SIGHUP).
+    async fn next_is_stop(&mut self) -> bool {
+        tokio::select! {
+            _ = self.terminate.recv() => true,
+            _ = self.interrupt.recv() => true,
+            _ = self.hangup.recv() => false,
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
     }
 }
 

@@ -6,13 +6,16 @@
 pub mod app;
 pub mod config;
 pub mod fetch;
+pub mod metrics;
 pub mod model;
 pub mod normalize;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod systemd;
 pub mod text;
 pub mod topics;

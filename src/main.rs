@@ -1,13 +1,17 @@
 //! The `tributary` command line: parses arguments, sets up logging, maps results to exit codes.
 
+mod logging;
+
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use tributary::config::Config;
+use logging::{LogFormat, Progress};
+use tributary::config::{Config, ServiceDirs};
 use tributary::model::RefreshStats;
+use tributary::opml::{self, Verdict};
 use tributary::pipeline::Outcome;
 
 #[derive(Parser)]
@@ -17,14 +21,18 @@ use tributary::pipeline::Outcome;
     about = "Feed aggregator daemon: polls sources, republishes merged topic feeds"
 )]
 struct Cli {
-    /// Configuration file.
-    #[arg(
-        long,
-        global = true,
-        env = "TRIBUTARY_CONFIG",
-        default_value = "feeds.toml"
-    )]
-    config: PathBuf,
+    /// Configuration file [default: $CONFIGURATION_DIRECTORY/feeds.toml under systemd, else
+    /// feeds.toml].
+    #[arg(long, global = true, env = "TRIBUTARY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format on standard error: text (without timestamps under journald) or json (one
+    /// object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log level or filter (`debug`, `tributary=debug,info`); overrides RUST_LOG [default:
+    /// RUST_LOG, else info].
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,19 +64,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Add the feeds of an OPML subscription list to the config as sources, skipping those it
+    /// has already; the rest of the file stays as written.
+    ImportOpml {
+        /// The OPML file (OPML 1.0 or 2.0, as feed readers export it).
+        file: PathBuf,
+        /// List the new sources in this topic (it must be declared in the config).
+        #[arg(long, value_name = "SLUG")]
+        topic: Option<String>,
+    },
+    /// Write a consistent copy of the database to PATH (safe while `run` is running).
+    Backup {
+        /// Where the copy goes; must not exist.
+        path: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = logging::init(cli.log_format, cli.log_level.as_deref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
 
-    let config = match Config::load(&cli.config) {
+    let dirs = ServiceDirs::from_env();
+    let config_path = dirs.config_file(cli.config.as_deref());
+    let config = match Config::load_in(&config_path, &dirs) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -79,7 +100,7 @@ fn main() -> ExitCode {
         Command::Check => {
             println!(
                 "{}: ok ({} sources, {} topics)",
-                cli.config.display(),
+                config_path.display(),
                 config.sources.len(),
                 config.topics.len()
             );
@@ -89,6 +110,10 @@ fn main() -> ExitCode {
         Command::Status { json } => status(&config, json),
         Command::Prune => prune(&config),
         Command::TestTopic { slug, limit } => test_topic(&config, &slug, limit),
+        Command::ImportOpml { file, topic } => {
+            import_opml(&config_path, &config, &file, topic.as_deref())
+        }
+        Command::Backup { path } => backup(&config, &path),
         Command::Run => with_runtime(async move {
             match tributary::app::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -160,7 +185,7 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
     let total_sources = jobs.len();
     let (mut ok, mut not_modified, mut failed) = (0usize, 0usize, 0usize);
     let mut totals = RefreshStats::default();
-    let mut out = std::io::stdout();
+    let progress = Progress::new(total_sources, "sources");
     tributary::app::refresh_all(&pipeline, jobs, config.fetch.concurrency, |report| {
         let ms = report.elapsed.as_millis();
         let line = match &report.outcome {
@@ -194,11 +219,13 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
                 )
             }
         };
-        let _ = writeln!(out, "{line}");
+        progress.println(&line);
+        progress.inc();
     })
     .await;
+    progress.finish();
     let _ = writeln!(
-        out,
+        std::io::stdout(),
         "total: {total_sources} sources, {ok} ok, {not_modified} not-modified, {failed} failed, new={} updated={} unchanged={} {}ms",
         totals.new,
         totals.updated,
@@ -299,6 +326,97 @@ fn test_topic(config: &Config, slug: &str, limit: usize) -> ExitCode {
     match print() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn import_opml(config_path: &Path, config: &Config, file: &Path, topic: Option<&str>) -> ExitCode {
+    let feeds = match opml::read_opml(file) {
+        Ok(feeds) => feeds,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = match std::fs::read_to_string(config_path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", config_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let progress = Progress::new(feeds.len(), "feeds");
+    let result = opml::append_sources(config_path, &text, config, &feeds, topic, |verdict| {
+        progress.println(&match verdict {
+            Verdict::Added(url) => format!("added {url}"),
+            Verdict::Present(url) => format!("present {url}"),
+            Verdict::Invalid { url, reason } => format!("invalid {url}: {reason}"),
+        });
+        progress.inc();
+    });
+    progress.finish();
+    let import = match result {
+        Ok(import) => import,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if import.added() > 0 {
+        if let Err(e) = opml::write_atomically(config_path, &import.text) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let invalid = import.invalid();
+    let mut summary = format!(
+        "{}: added {}, skipped {} already present, {} invalid",
+        config_path.display(),
+        import.added(),
+        import.present(),
+        invalid.len()
+    );
+    if !invalid.is_empty() {
+        let listed: Vec<String> = invalid
+            .iter()
+            .map(|(url, reason)| format!("{url} ({reason})"))
+            .collect();
+        summary.push_str(": ");
+        summary.push_str(&listed.join("; "));
+    }
+    println!("{summary}");
+    if invalid.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn backup(config: &Config, dest: &Path) -> ExitCode {
+    let database = &config.storage.path;
+    if !database.exists() {
+        eprintln!(
+            "error: no database at {}: nothing to back up",
+            database.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let started = Instant::now();
+    let result = tributary::store::Store::open(database).and_then(|store| store.backup(dest));
+    match result {
+        Ok(()) => {
+            let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "{} -> {} ({size} bytes, {}ms)",
+                database.display(),
+                dest.display(),
+                started.elapsed().as_millis()
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -169,6 +169,7 @@ impl Pipeline {
         };
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
+        crate::metrics::record_refresh(&outcome, elapsed);
         match &outcome {
             Outcome::Stored(s) if s.switched_to_link => tracing::warn!(
                 url = %job.url, churned = s.churned,
@@ -181,7 +182,7 @@ impl Pipeline {
                 tracing::debug!(url = %job.url, elapsed_ms = ms, "not modified")
             }
             Outcome::Failed(e) => {
-                tracing::warn!(url = %job.url, error = %e, class = e.class().as_str(), elapsed_ms = ms, "refresh failed")
+                tracing::warn!(url = %job.url, status = e.http_status(), error = %e, class = e.class().as_str(), elapsed_ms = ms, "refresh failed")
             }
         }
         let document = learned.and_then(|l| l.document);

@@ -141,6 +141,15 @@ impl Schedule {
         due
     }
 
+    /// Forgets a source (it left the configuration).
+    pub fn remove(&mut self, source: SourceId) {
+        self.queue.retain(|(_, id)| *id != source);
+    }
+
+    pub fn contains(&self, source: SourceId) -> bool {
+        self.queue.iter().any(|(_, id)| *id == source)
+    }
+
     pub fn next_at(&self) -> Option<Timestamp> {
         self.queue.first().map(|(at, _)| *at)
     }

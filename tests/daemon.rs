@@ -6,57 +6,17 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{FixtureServer, standard_sources};
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// GET over a plain TCP connection; returns (status, body).
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
+use common::{FixtureServer, free_port, http_get, standard_sources};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_polls_serves_and_stops_cleanly_on_sigterm() {
     let server = FixtureServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = common::write_config(
-        dir.path(),
-        &format!("http://{addr}/"),
-        &server,
-        "",
-        &standard_sources(),
-    );
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
-    std::fs::write(&config, text).expect("config");
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &standard_sources(), "");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tributary run");
+    let mut child = common::spawn_run(&config, "info", Stdio::piped());
 
     // It polls every source at start; wait until all 12 entries are served.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -150,4 +110,52 @@ fn run_refuses_an_invalid_config_without_starting() {
         )
     );
     assert!(!db.exists(), "nothing was created");
+}
+
+/// Under systemd, `$CONFIGURATION_DIRECTORY` supplies feeds.toml and `$STATE_DIRECTORY` holds a
+/// relative database path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_directories_supply_config_and_hold_the_database() {
+    let server = FixtureServer::start().await;
+    let etc = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let config = common::write_config(
+        etc.path(),
+        "http://127.0.0.1:9/",
+        &server,
+        "",
+        &[("rss_guid.xml", &["tech"])],
+    );
+    let text = std::fs::read_to_string(&config).expect("config");
+    let absolute = format!("path = \"{}\"", etc.path().join("tributary.db").display());
+    std::fs::write(&config, text.replace(&absolute, "path = \"news.db\"")).expect("config");
+
+    let output = tokio::task::spawn_blocking({
+        let etc = etc.path().to_path_buf();
+        let state = state.path().to_path_buf();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_tributary"))
+                .arg("fetch")
+                .env_remove("TRIBUTARY_CONFIG")
+                .env("CONFIGURATION_DIRECTORY", &etc)
+                .env("STATE_DIRECTORY", &state)
+                .env("RUST_LOG", "warn")
+                .current_dir(std::env::temp_dir())
+                .output()
+                .expect("run tributary fetch")
+        }
+    })
+    .await
+    .expect("join");
+    assert!(
+        output.status.success(),
+        "fetch failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        state.path().join("news.db").is_file(),
+        "database not in $STATE_DIRECTORY"
+    );
+    assert!(!etc.path().join("news.db").exists());
+    assert!(!etc.path().join("tributary.db").exists());
 }

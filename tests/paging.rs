@@ -3,37 +3,12 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::FixtureServer;
+use common::{FixtureServer, free_port, http_get};
 
 const ENTRIES: usize = 23;
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// GET over a plain TCP connection; returns (status, body).
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
 
 /// An RSS feed of `ENTRIES` items; every third pair shares a publication time, so the order
 /// within a time (entry id) is exercised too.
@@ -85,26 +60,10 @@ async fn following_next_links_visits_every_entry_once_in_order() {
     server.set("paged.xml", 200, "application/rss+xml", feed());
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = common::write_config(
-        dir.path(),
-        &format!("http://{addr}/"),
-        &server,
-        "",
-        &[("paged.xml", &["tech"])],
-    );
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
-    std::fs::write(&config, text).expect("config");
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &[("paged.xml", &["tech"])], "");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tributary run");
+    let mut child = common::spawn_run(&config, "warn", Stdio::null());
 
     let walk_addr = addr.clone();
     let outcome = tokio::task::spawn_blocking(move || {

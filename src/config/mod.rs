@@ -155,7 +155,63 @@ pub struct TopicFilter {
 /// runaway pattern is a config error rather than a memory sink.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// The directories systemd hands a service (`ConfigurationDirectory=`, `StateDirectory=`): when
+/// set, the config file and relative database paths default to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceDirs {
+    /// `$CONFIGURATION_DIRECTORY`: where `feeds.toml` is looked for when no `--config` is given.
+    pub config: Option<PathBuf>,
+    /// `$STATE_DIRECTORY`: where a relative `[storage] path` lives.
+    pub state: Option<PathBuf>,
+}
+
+impl ServiceDirs {
+    /// Reads the two variables; systemd separates several directories with `:`, the first is
+    /// ours.
+    pub fn from_env() -> ServiceDirs {
+        let first = |name: &str| {
+            std::env::var_os(name)
+                .and_then(|v| {
+                    v.to_str()
+                        .map(|s| s.split(':').next().unwrap_or("").to_string())
+                })
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        };
+        ServiceDirs {
+            config: first("CONFIGURATION_DIRECTORY"),
+            state: first("STATE_DIRECTORY"),
+        }
+    }
+
+    /// The config file: the one named, else `feeds.toml` in the configuration directory, else
+    /// `feeds.toml` in the working directory.
+    pub fn config_file(&self, named: Option<&Path>) -> PathBuf {
+        match (named, &self.config) {
+            (Some(path), _) => path.to_path_buf(),
+            (None, Some(dir)) => dir.join("feeds.toml"),
+            (None, None) => PathBuf::from("feeds.toml"),
+        }
+    }
+
+    /// A database path from the config, resolved against the state directory when relative.
+    pub fn database(&self, configured: &Path) -> PathBuf {
+        match &self.state {
+            Some(dir) if configured.is_relative() => dir.join(configured),
+            _ => configured.to_path_buf(),
+        }
+    }
+}
+
 impl Config {
+    /// Reads and validates the file at `path`, placing a relative database path in the service's
+    /// state directory when there is one.
+    pub fn load_in(path: &Path, dirs: &ServiceDirs) -> Result<Config, ConfigError> {
+        let mut config = Config::load(path)?;
+        config.storage.path = dirs.database(&config.storage.path);
+        Ok(config)
+    }
+
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -545,7 +601,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size.as_u64())
 }
 
-fn parse_http_url(text: &str) -> Result<Url, String> {
+pub(crate) fn parse_http_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| format!("invalid URL \"{text}\": {e}"))?;
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(url),

@@ -319,6 +319,37 @@ fn topic_filters_are_read_and_checked_with_line_and_column() {
 }
 
 #[test]
+fn service_directories_place_config_and_database() {
+    let none = ServiceDirs::default();
+    assert_eq!(none.config_file(None), PathBuf::from("feeds.toml"));
+    assert_eq!(
+        none.database(Path::new("tributary.db")),
+        PathBuf::from("tributary.db")
+    );
+
+    let dirs = ServiceDirs {
+        config: Some(PathBuf::from("/etc/tributary")),
+        state: Some(PathBuf::from("/var/lib/tributary")),
+    };
+    assert_eq!(
+        dirs.config_file(None),
+        PathBuf::from("/etc/tributary/feeds.toml")
+    );
+    assert_eq!(
+        dirs.config_file(Some(Path::new("other.toml"))),
+        PathBuf::from("other.toml")
+    );
+    assert_eq!(
+        dirs.database(Path::new("tributary.db")),
+        PathBuf::from("/var/lib/tributary/tributary.db")
+    );
+    assert_eq!(
+        dirs.database(Path::new("/srv/news.db")),
+        PathBuf::from("/srv/news.db")
+    );
+}
+
+#[test]
 fn cache_max_age_defaults_to_a_minute_and_is_bounded() {
     assert_eq!(parse("").expect("valid").server.cache_max_age, 60);
     assert_eq!(

@@ -10,7 +10,7 @@
 //! column.
 
 mod dates;
-mod decode;
+pub(crate) mod decode;
 mod json;
 mod recover;
 mod upgrade;

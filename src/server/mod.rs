@@ -31,22 +31,51 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+/// What `/healthz` and `/metrics` report from; both are optional so a bare router (tests,
+/// benchmarks) still serves feeds.
+#[derive(Clone, Default)]
+pub struct Observe {
+    /// The scheduler's heartbeat; without it only the database is checked.
+    pub health: Option<Arc<crate::systemd::Health>>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
 struct Inner {
+    observe: Observe,
     store: Arc<Store>,
-    config: Arc<Config>,
+    /// The configuration in force; `run` replaces it on reload.
+    config: tokio::sync::watch::Receiver<Arc<Config>>,
     cache: RenderCache,
-    /// `Cache-Control` of feed responses, made once from `[server] cache_max_age`.
+    /// `Cache-Control` of feed responses, made once from `[server] cache_max_age` (a restart
+    /// applies a change).
     cache_control: HeaderValue,
     clock: crate::pipeline::Clock,
 }
 
 impl AppState {
+    /// State over a fixed configuration.
     pub fn new(store: Arc<Store>, config: Arc<Config>, clock: crate::pipeline::Clock) -> AppState {
-        let cache_control =
-            HeaderValue::from_str(&format!("public, max-age={}", config.server.cache_max_age))
-                .unwrap_or(HeaderValue::from_static("public, max-age=60"));
+        AppState::following(
+            store,
+            tokio::sync::watch::channel(config).1,
+            clock,
+            Observe::default(),
+        )
+    }
+
+    /// State that follows the configuration sent on `config` (reloads).
+    pub fn following(
+        store: Arc<Store>,
+        config: tokio::sync::watch::Receiver<Arc<Config>>,
+        clock: crate::pipeline::Clock,
+        observe: Observe,
+    ) -> AppState {
+        let max_age = config.borrow().server.cache_max_age;
+        let cache_control = HeaderValue::from_str(&format!("public, max-age={max_age}"))
+            .unwrap_or(HeaderValue::from_static("public, max-age=60"));
         AppState {
             inner: Arc::new(Inner {
+                observe,
                 store,
                 config,
                 cache: RenderCache::default(),
@@ -57,11 +86,21 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The configuration in force now.
+    fn config(&self) -> Arc<Config> {
+        self.inner.config.borrow().clone()
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/topics/{file}", get(topic_feed))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(axum::middleware::from_fn(count_requests))
         .with_state(state)
 }
 
@@ -217,12 +256,72 @@ impl IntoResponse for ServeError {
     }
 }
 
+/// Counts every response by route template and status for `/metrics`.
+async fn count_requests(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route: &'static str = match request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+    {
+        Some("/") => "/",
+        Some("/topics/{file}") => "/topics/{file}",
+        Some("/healthz") => "/healthz",
+        Some("/metrics") => "/metrics",
+        Some(_) => "other",
+        None => "unmatched",
+    };
+    let response = next.run(request).await;
+    crate::metrics::record_request(route, response.status().as_u16());
+    response
+}
+
+/// 200 when the database answers and the scheduler is alive, else 503 with the reason.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let store = &state.inner.store;
+    let verdict = match &state.inner.observe.health {
+        Some(health) => health.check(store).await,
+        None => crate::systemd::database_answers(store).await,
+    };
+    let mut response = match verdict {
+        Ok(()) => (StatusCode::OK, "ok\n".to_string()).into_response(),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> Result<Response, ServeError> {
+    let store = state.inner.store.clone();
+    let sources = tokio::task::spawn_blocking(move || store.source_states())
+        .await
+        .map_err(|e| ServeError::Internal(e.to_string()))??;
+    let db_bytes = database_bytes(&state.config().storage.path);
+    let body = crate::metrics::render(state.inner.observe.metrics.as_ref(), &sources, db_bytes);
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// The database file and its WAL, in bytes (0 for files that do not exist).
+fn database_bytes(path: &std::path::Path) -> u64 {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    size(path) + size(std::path::Path::new(&wal))
+}
+
 async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeError> {
     let store = state.inner.store.clone();
     let counts = tokio::task::spawn_blocking(move || store.topic_counts())
         .await
         .map_err(|e| ServeError::Internal(e.to_string()))??;
-    let config = &state.inner.config;
+    let config = state.config();
     let count = |slug: &str| counts.get(slug).copied().unwrap_or(0);
     let mut topics = vec![IndexTopic {
         slug: crate::config::ALL_TOPIC.into(),
@@ -253,7 +352,7 @@ async fn topic_feed(
         .ok_or(ServeError::NotFound)?;
     let (slug, ext) = file.rsplit_once('.').ok_or(ServeError::NotFound)?;
     let format = Format::from_extension(ext).ok_or(ServeError::NotFound)?;
-    let config = &state.inner.config;
+    let config = state.config();
     if slug != crate::config::ALL_TOPIC && config.topic(slug).is_none() {
         return Err(ServeError::UnknownTopic(slug.to_string()));
     }
@@ -279,7 +378,7 @@ async fn topic_feed(
 
 /// Reads and renders one page in every coding, off the async workers.
 async fn render(state: &AppState, key: &PageKey, generation: u64) -> Result<Rendered, ServeError> {
-    let config = &state.inner.config;
+    let config = state.config();
     let slug = key.topic.as_str();
     let (title, description) = match config.topic(slug) {
         Some(topic) => (topic.title.clone(), topic.description.clone()),

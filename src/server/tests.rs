@@ -274,6 +274,78 @@ async fn an_id_appears_once_per_document() {
     assert_eq!(json["items"].as_array().map(Vec::len), Some(1));
 }
 
+async fn get_text(app: Router, uri: &str) -> (StatusCode, String) {
+    let response = app
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn healthz_is_ok_with_a_live_scheduler_and_503_with_a_stuck_one() {
+    let (plain, store) = state();
+    assert_eq!(
+        get_text(router(plain), "/healthz").await,
+        (StatusCode::OK, "ok\n".to_string())
+    );
+
+    let config =
+        Arc::new(Config::parse(std::path::Path::new("feeds.toml"), "[server]\n").expect("config"));
+    let observed = |health: crate::systemd::Health| {
+        AppState::following(
+            store.clone(),
+            tokio::sync::watch::channel(config.clone()).1,
+            Arc::new(|| 1_800_000_000),
+            Observe {
+                health: Some(Arc::new(health)),
+                metrics: None,
+            },
+        )
+    };
+    let live = crate::systemd::Health::default();
+    live.beat();
+    assert_eq!(
+        get_text(router(observed(live)), "/healthz").await.0,
+        StatusCode::OK
+    );
+
+    let Some(long_ago) = std::time::Instant::now().checked_sub(std::time::Duration::from_secs(120))
+    else {
+        return;
+    };
+    let (status, body) = get_text(
+        router(observed(crate::systemd::Health::since(long_ago))),
+        "/healthz",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("scheduler made no progress"), "{body}");
+}
+
+#[tokio::test]
+async fn metrics_lists_source_gauges_and_database_size() {
+    let (app, store) = state();
+    add_entry(&store, "first");
+    let (status, body) = get_text(router(app), "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("tributary_source_consecutive_failures{source=\"https://a.example/feed\"} 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE tributary_database_size_bytes gauge"),
+        "{body}"
+    );
+}
+
 fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(&name)

@@ -4,6 +4,7 @@
 //! pool of read connections for the server, which WAL lets run beside the writer. All methods are
 //! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
 
+mod backup;
 mod lsh;
 mod migrations;
 
@@ -46,6 +47,14 @@ pub enum StoreError {
     },
     #[error("unknown source id {0}")]
     UnknownSource(i64),
+    #[error("{0} exists already; a backup never overwrites a file")]
+    BackupExists(PathBuf),
+    #[error("cannot write the backup {path}: {source}")]
+    Backup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 trait Context<T> {
@@ -278,6 +287,11 @@ impl Store {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Marks everything rendered from the store as stale (the configuration changed).
+    pub fn invalidate(&self) {
+        self.bump();
+    }
+
     /// How many reads have asked SQLite so far: lets tests show that a path answered from memory.
     pub fn read_count(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
@@ -326,6 +340,15 @@ impl Store {
             pool.push(conn);
         }
         result
+    }
+
+    /// Whether the database answers a trivial query.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .context("checking the database")
+                .map(|_| ())
+        })
     }
 
     /// Copies committed WAL frames into the database without waiting for readers or the writer

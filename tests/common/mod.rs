@@ -222,3 +222,94 @@ pub async fn fetch(config: &Path, args: &[&str]) -> (i32, String, String) {
     .await
     .expect("join")
 }
+
+/// A port nobody listens on right now, for a daemon to bind.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// GET over a plain TCP connection; returns (status, body).
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// Polls `path` until `done` accepts the response or `within` passes.
+pub fn wait_for(
+    addr: &str,
+    path: &str,
+    within: std::time::Duration,
+    done: impl Fn(u16, &str) -> bool,
+) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if let Some((status, body)) = http_get(addr, path) {
+            if done(status, &body) {
+                return true;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// Waits for a child process to exit; its exit code, or `None` (and killed) after `within`.
+pub fn wait_exit(child: &mut std::process::Child, within: std::time::Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A config like [`write_config`] whose server listens on `addr` (and is based there), with
+/// `extra` TOML appended.
+pub fn write_config_listening(
+    dir: &Path,
+    addr: &str,
+    server: &FixtureServer,
+    sources: &[(&str, &[&str])],
+    extra: &str,
+) -> PathBuf {
+    let config = write_config(dir, &format!("http://{addr}/"), server, "", sources);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text = text.replacen("[server]\n", &format!("[server]\nlisten = \"{addr}\"\n"), 1);
+    text.push_str(extra);
+    std::fs::write(&config, text).expect("config");
+    config
+}
+
+/// Starts `tributary --config CONFIG run` with `RUST_LOG=level`, stdout discarded.
+pub fn spawn_run(config: &Path, level: &str, stderr: std::process::Stdio) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("RUST_LOG", level)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start tributary run")
+}

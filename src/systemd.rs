@@ -1,0 +1,244 @@
+//! Talking to the service manager: readiness, status, watchdog, reload and stop notifications
+//! (`sd_notify`), and the listening socket handed over by socket activation (`LISTEN_FDS`).
+//! Without `NOTIFY_SOCKET` / `LISTEN_FDS` in the environment every call here is silent.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sd_notify::NotifyState;
+
+use crate::store::Store;
+
+/// How long the scheduler may go without a heartbeat before it counts as stuck. Its loop wakes
+/// at least every [`crate::app::HEARTBEAT`], so this is several missed beats.
+pub const SCHEDULER_STALL: Duration = Duration::from_secs(30);
+
+/// How long the database may take to answer a health check.
+const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends notifications to systemd when it asked for them.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    watchdog: Option<Duration>,
+}
+
+impl Notifier {
+    /// Reads `WATCHDOG_USEC` / `WATCHDOG_PID`; `NOTIFY_SOCKET` is read on each send.
+    pub fn from_env() -> Notifier {
+        let mut usec = 0;
+        let watchdog = sd_notify::watchdog_enabled(false, &mut usec)
+            .then(|| Duration::from_micros(usec))
+            .filter(|d| !d.is_zero());
+        Notifier { watchdog }
+    }
+
+    /// How often to ping the watchdog: a third of its timeout, so one late ping is not fatal.
+    pub fn watchdog_interval(&self) -> Option<Duration> {
+        self.watchdog.map(|timeout| timeout / 3)
+    }
+
+    pub fn ready(&self, status: &str) {
+        send(&[NotifyState::Ready, NotifyState::Status(status)]);
+    }
+
+    pub fn status(&self, status: &str) {
+        send(&[NotifyState::Status(status)]);
+    }
+
+    pub fn watchdog(&self) {
+        send(&[NotifyState::Watchdog]);
+    }
+
+    pub fn reloading(&self) {
+        // systemd 253 and later require the monotonic time with RELOADING=1.
+        match NotifyState::monotonic_usec_now() {
+            Ok(now) => send(&[NotifyState::Reloading, now]),
+            Err(_) => send(&[NotifyState::Reloading]),
+        }
+    }
+
+    pub fn stopping(&self) {
+        send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+    }
+}
+
+fn send(states: &[NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::warn!(error = %e, "cannot notify the service manager");
+    }
+}
+
+/// The listening socket systemd passed in (`LISTEN_FDS`, socket activation), if any.
+pub fn inherited_listener() -> std::io::Result<Option<std::net::TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() == 0 {
+        return Ok(None);
+    }
+    fds.take_tcp_listener(0)
+}
+
+/// `Err` with the reason when the database does not answer `SELECT 1` in time.
+pub async fn database_answers(store: &Arc<Store>) -> Result<(), String> {
+    let store = store.clone();
+    match tokio::time::timeout(
+        DATABASE_CHECK_TIMEOUT,
+        tokio::task::spawn_blocking(move || store.ping()),
+    )
+    .await
+    {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("database: {e}")),
+        Ok(Err(e)) => Err(format!("database check failed: {e}")),
+        Err(_) => Err(format!(
+            "database did not answer within {} s",
+            DATABASE_CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// What the daemon knows of its own health, shared by the watchdog, `STATUS=` and `/healthz`.
+#[derive(Debug)]
+pub struct Health {
+    started: Instant,
+    /// Milliseconds after `started` of the scheduler's last heartbeat.
+    scheduler_beat: AtomicU64,
+    last_cycle: Mutex<Option<CycleSummary>>,
+}
+
+/// The sources' states after the scheduler's latest round of refreshes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CycleSummary {
+    pub ok: usize,
+    pub failing: usize,
+    /// When the latest refresh finished (Unix seconds).
+    pub finished_at: i64,
+}
+
+impl Default for Health {
+    fn default() -> Health {
+        Health::since(Instant::now())
+    }
+}
+
+impl Health {
+    /// Health whose clock starts at `started`, with a heartbeat then.
+    pub fn since(started: Instant) -> Health {
+        Health {
+            started,
+            scheduler_beat: AtomicU64::new(0),
+            last_cycle: Mutex::new(None),
+        }
+    }
+
+    /// The scheduler is alive and making progress.
+    pub fn beat(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.scheduler_beat.store(ms, Ordering::Release);
+    }
+
+    /// Time since the scheduler's last heartbeat.
+    pub fn scheduler_silence(&self) -> Duration {
+        let beat = Duration::from_millis(self.scheduler_beat.load(Ordering::Acquire));
+        self.started.elapsed().saturating_sub(beat)
+    }
+
+    /// `Err` with the reason when the scheduler has not beaten for [`SCHEDULER_STALL`].
+    pub fn scheduler_alive(&self) -> Result<(), String> {
+        let silence = self.scheduler_silence();
+        if silence > SCHEDULER_STALL {
+            Err(format!(
+                "scheduler made no progress for {} s",
+                silence.as_secs()
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `Err` with the reason when the scheduler is stuck or the database does not answer.
+    pub async fn check(&self, store: &Arc<Store>) -> Result<(), String> {
+        self.scheduler_alive()?;
+        database_answers(store).await
+    }
+
+    pub fn set_cycle(&self, summary: CycleSummary) {
+        *self
+            .last_cycle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(summary);
+    }
+
+    pub fn cycle(&self) -> Option<CycleSummary> {
+        *self
+            .last_cycle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The `STATUS=` line: sources ok / failing and when the last refresh finished.
+    pub fn status_line(&self, now: i64) -> String {
+        match self.cycle() {
+            None => "waiting for the first refresh".to_string(),
+            Some(c) => format!(
+                "{} sources ok, {} failing; last refresh {} s ago",
+                c.ok,
+                c.failing,
+                (now - c.finished_at).max(0)
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_line_reports_the_last_cycle() {
+        let health = Health::default();
+        assert_eq!(health.status_line(100), "waiting for the first refresh");
+        health.set_cycle(CycleSummary {
+            ok: 7,
+            failing: 2,
+            finished_at: 90,
+        });
+        assert_eq!(
+            health.status_line(100),
+            "7 sources ok, 2 failing; last refresh 10 s ago"
+        );
+    }
+
+    #[test]
+    fn a_fresh_heartbeat_is_alive() {
+        let health = Health::default();
+        health.beat();
+        assert!(health.scheduler_alive().is_ok());
+        assert!(health.scheduler_silence() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_silent_scheduler_is_stuck() {
+        let Some(started) = Instant::now().checked_sub(Duration::from_secs(60)) else {
+            return; // a machine up for less than a minute cannot express the past here
+        };
+        let health = Health {
+            started,
+            scheduler_beat: AtomicU64::new(0),
+            last_cycle: Mutex::new(None),
+        };
+        let reason = health.scheduler_alive().expect_err("stuck");
+        assert!(reason.contains("no progress for 6"), "{reason}");
+        health.beat();
+        assert!(health.scheduler_alive().is_ok());
+    }
+
+    #[test]
+    fn watchdog_interval_is_a_third_of_the_timeout() {
+        let notifier = Notifier {
+            watchdog: Some(Duration::from_secs(60)),
+        };
+        assert_eq!(notifier.watchdog_interval(), Some(Duration::from_secs(20)));
+        assert_eq!(Notifier { watchdog: None }.watchdog_interval(), None);
+    }
+}

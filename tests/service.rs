@@ -1,0 +1,373 @@
+//! `tributary run` under a service manager: sd_notify messages on `NOTIFY_SOCKET`, the watchdog,
+//! and serving on a socket passed with `LISTEN_FDS`.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{FixtureServer, free_port, http_get, standard_sources, wait_exit, wait_for};
+
+/// Reads notification datagrams until one contains `wanted` (a line such as `READY=1`);
+/// returns every message seen.
+fn read_until(socket: &UnixDatagram, wanted: &str, within: Duration) -> (bool, Vec<String>) {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    while Instant::now() < deadline {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let found = message.lines().any(|l| l == wanted);
+            seen.push(message);
+            if found {
+                return (true, seen);
+            }
+        }
+    }
+    (false, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifies_ready_then_watchdog_then_stopping_and_exits_0() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &standard_sources(), "");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+
+    let outcome = tokio::task::spawn_blocking(move || {
+        // WATCHDOG_PID must name the daemon itself: the shell execs into it, keeping its pid.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("WATCHDOG_PID=$$ exec \"$0\" --config \"$1\" run")
+            .arg(env!("CARGO_BIN_EXE_tributary"))
+            .arg(&config)
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("WATCHDOG_USEC", "1500000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tributary run");
+
+        let (ready, before_ready) = read_until(&socket, "READY=1", Duration::from_secs(30));
+        let (watchdog, _) = if ready {
+            read_until(&socket, "WATCHDOG=1", Duration::from_secs(10))
+        } else {
+            (false, Vec::new())
+        };
+        // Nothing polled yet can be listening: the server must be up once READY=1 is sent.
+        let serving = std::net::TcpStream::connect(&addr).is_ok();
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let (stopping, _) = read_until(&socket, "STOPPING=1", Duration::from_secs(20));
+        let code = wait_exit(&mut child, Duration::from_secs(20));
+        (
+            ready,
+            before_ready,
+            watchdog,
+            serving,
+            killed,
+            stopping,
+            code,
+        )
+    })
+    .await
+    .expect("join");
+    let (ready, before_ready, watchdog, serving, killed, stopping, code) = outcome;
+    assert!(ready, "no READY=1; got {before_ready:?}");
+    assert!(
+        before_ready.iter().all(|m| !m.contains("STOPPING=1")),
+        "{before_ready:?}"
+    );
+    assert!(watchdog, "no WATCHDOG=1 after READY=1");
+    assert!(serving, "not listening when READY=1 was sent");
+    assert!(killed);
+    assert!(stopping, "no STOPPING=1 after SIGTERM");
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_without_notify_socket() {
+    // No NOTIFY_SOCKET: the daemon starts, serves and stops as usual (the notifications are
+    // no-ops rather than errors).
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &standard_sources(), "");
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env_remove("NOTIFY_SOCKET")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let code = wait_exit(&mut child, Duration::from_secs(20));
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut stderr);
+        }
+        (code, stderr)
+    })
+    .await
+    .expect("join");
+    assert_eq!(outcome.0, Some(0));
+    assert!(
+        !outcome.1.contains("notify"),
+        "warned about notifications: {}",
+        outcome.1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs systemd-socket-activate (Debian package systemd); .ci/run installs it"]
+async fn serves_on_the_socket_passed_by_socket_activation() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The config names a port nobody listens on: only the passed socket can answer.
+    let unused = format!("127.0.0.1:{}", free_port());
+    let config =
+        common::write_config_listening(dir.path(), &unused, &server, &standard_sources(), "");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("systemd-socket-activate")
+            .args(["-l", &addr])
+            .arg(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start systemd-socket-activate");
+        // The first connection starts the daemon; it must answer on that same socket.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut status = None;
+        while status.is_none() && Instant::now() < deadline {
+            status = http_get(&addr, "/topics/all.atom").map(|r| r.0);
+            if status.is_none() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let on_config_port = std::net::TcpStream::connect(&unused).is_ok();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = wait_exit(&mut child, Duration::from_secs(20));
+        (status, on_config_port)
+    })
+    .await
+    .expect("join");
+    assert_eq!(outcome.0, Some(200));
+    assert!(!outcome.1, "bound the configured port despite LISTEN_FDS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = common::write_config_listening(
+        dir.path(),
+        &addr,
+        &server,
+        &[("rss_guid.xml", &["tech"])],
+        "",
+    );
+    let server_ref = &server;
+    let added = || {
+        common::write_config_listening(
+            dir.path(),
+            &addr,
+            server_ref,
+            &[
+                ("rss_guid.xml", &["tech"]),
+                ("indonesian.xml", &["indonesia"]),
+            ],
+            "[[topic]]\nslug = \"indonesia\"\ntitle = \"Berita Indonesia\"\n",
+        )
+    };
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start tributary run");
+    let pid = child.id().to_string();
+    let hup = || {
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+
+    let addr2 = addr.clone();
+    let first = tokio::task::spawn_blocking(move || {
+        let served = wait_for(
+            &addr2,
+            "/topics/tech.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("<entry>"),
+        );
+        let unknown = http_get(&addr2, "/topics/indonesia.atom").map(|r| r.0);
+        (served, unknown)
+    })
+    .await
+    .expect("join");
+    assert!(first.0, "the first config was not served");
+    assert_eq!(first.1, Some(404));
+    assert_eq!(server.hits("indonesian.xml"), 0);
+
+    added();
+    assert!(hup());
+    let addr2 = addr.clone();
+    let reloaded = tokio::task::spawn_blocking(move || {
+        wait_for(
+            &addr2,
+            "/topics/indonesia.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("Berita Indonesia") && b.contains("<entry>"),
+        )
+    })
+    .await
+    .expect("join");
+    assert!(
+        reloaded,
+        "the added topic and source did not appear without a restart"
+    );
+    assert_eq!(
+        server.hits("indonesian.xml"),
+        1,
+        "the added source is polled once"
+    );
+
+    std::fs::write(&config, "[server]\nlisten = 12\n[[source]\n").expect("break config");
+    assert!(hup());
+    let addr2 = addr.clone();
+    let log2 = log.clone();
+    let after = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let text = std::fs::read_to_string(&log2).unwrap_or_default();
+            if text.contains("reload rejected") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (
+            http_get(&addr2, "/topics/indonesia.atom").map(|r| r.0),
+            http_get(&addr2, "/topics/tech.atom").map(|r| r.0),
+        )
+    })
+    .await
+    .expect("join");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("reload rejected"), "{text}");
+    assert!(
+        text.contains("feeds.toml:"),
+        "the error names the file: {text}"
+    );
+    assert_eq!(
+        after,
+        (Some(200), Some(200)),
+        "the old config keeps serving"
+    );
+
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(20)))
+        .await
+        .expect("join");
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics_report_the_running_daemon() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    server.set("missing.xml", 404, "text/plain", b"no".to_vec());
+    let config = common::write_config_listening(
+        dir.path(),
+        &addr,
+        &server,
+        &[("rss_guid.xml", &["tech"]), ("missing.xml", &["tech"])],
+        "",
+    );
+    let mut child = common::spawn_run(&config, "warn", Stdio::null());
+    let pid = child.id().to_string();
+    let addr2 = addr.clone();
+    let (served, health, metrics) = tokio::task::spawn_blocking(move || {
+        let served = wait_for(
+            &addr2,
+            "/topics/tech.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("<entry>"),
+        );
+        // Both sources have been tried once the failure shows in the metrics.
+        let mut metrics = String::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            metrics = http_get(&addr2, "/metrics")
+                .map(|r| r.1)
+                .unwrap_or_default();
+            if metrics.contains("outcome=\"failed\"") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (served, http_get(&addr2, "/healthz"), metrics)
+    })
+    .await
+    .expect("join");
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(20)))
+        .await
+        .expect("join");
+    assert!(served);
+    assert_eq!(health, Some((200, "ok\n".to_string())));
+    for expected in [
+        "tributary_fetches_total{outcome=\"stored\"} 1",
+        "tributary_fetches_total{outcome=\"failed\"} 1",
+        "tributary_fetch_duration_seconds_bucket{le=\"30\"} 2",
+        "tributary_fetch_duration_seconds_count 2",
+        "tributary_entries_total{kind=\"new\"} 3",
+        "tributary_http_requests_total{route=\"/topics/{file}\",status=\"200\"}",
+        "tributary_source_consecutive_failures{source=\"",
+        "tributary_source_last_success_timestamp_seconds{source=\"",
+        "tributary_database_size_bytes ",
+    ] {
+        assert!(metrics.contains(expected), "no {expected:?} in:\n{metrics}");
+    }
+    let failing = format!(
+        "tributary_source_consecutive_failures{{source=\"{}\"}} 1",
+        server.url("missing.xml")
+    );
+    assert!(metrics.contains(&failing), "no {failing:?} in:\n{metrics}");
+    assert_eq!(code, Some(0));
+}
