@@ -3,9 +3,10 @@
 //! latency for full responses (200) and for conditional ones (304), and our figures as a ratio
 //! of nginx's.
 //!
-//! Needs `wrk` and nginx (`apt-get install wrk nginx-light`); without them it says so and exits 0.
-//! Both servers run on loopback with two workers (our runtime as the daemon builds it; nginx
-//! `worker_processes 2`), and `wrk` uses the same parameters against both.
+//! Needs `wrk`, nginx and GNU time (`apt-get install wrk nginx-light time`); without them it says
+//! so and exits 0.
+//! Both servers run on loopback with one event loop per core (ours through `server::serve` as the
+//! daemon runs it; nginx `worker_processes 2`), and `wrk` uses the same parameters against both.
 //!
 //! `cargo bench --bench serve` (add `-- --duration 10s --connections 64 --rounds 2`).
 
@@ -132,18 +133,104 @@ fn header(head: &str, name: &str) -> String {
 struct Measured {
     requests_per_sec: f64,
     p99_ms: f64,
+    /// CPU time the server's processes spent per request (user + system), in microseconds:
+    /// what the server itself costs, which the load of a shared machine hardly changes.
+    cpu_us_per_request: f64,
+    /// The same for the client: a server whose responses cost the client more to read is slower.
+    wrk_us_per_request: f64,
     non_2xx_3xx: bool,
 }
 
-/// Runs wrk and reads "Requests/sec" and the 99% line of its latency distribution.
-fn wrk(url: &str, etag: Option<&str>, duration: &str, connections: &str) -> Measured {
-    let mut command = Command::new("wrk");
-    command.args(["-t2", "-c", connections, "-d", duration, "--latency"]);
+/// User + system CPU time of a process so far, in clock ticks (`/proc/<pid>/stat`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// A process and its children (nginx's master and workers).
+fn process_tree(pid: u32) -> Vec<u32> {
+    let mut pids = vec![pid];
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let parent = std::fs::read_to_string(format!("/proc/{child}/stat"))
+            .ok()
+            .and_then(|s| {
+                let (_, rest) = s.rsplit_once(')')?;
+                rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+            });
+        if parent == Some(pid) {
+            pids.push(child);
+        }
+    }
+    pids
+}
+
+/// Runs wrk and reads "Requests/sec" and the 99% line of its latency distribution, and the CPU
+/// time `server` spent meanwhile.
+fn wrk(
+    url: &str,
+    etag: Option<&str>,
+    duration: &str,
+    connections: &str,
+    server: &[u32],
+) -> Measured {
+    let ticks = || server.iter().map(|&pid| cpu_ticks(pid)).sum::<u64>();
+    let before = ticks();
+    // wrk's own CPU time too (GNU time writes it on the last line of stderr).
+    let mut command = Command::new("/usr/bin/time");
+    command.args([
+        "-f",
+        "%U %S",
+        "wrk",
+        "-t2",
+        "-c",
+        connections,
+        "-d",
+        duration,
+        "--latency",
+    ]);
     if let Some(etag) = etag {
         command.args(["-H", &format!("If-None-Match: {etag}")]);
     }
     let output = command.arg(url).output().expect("run wrk");
+    let spent = ticks().saturating_sub(before);
     let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let requests: f64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
+    // Clock ticks are 1/100 s on Linux (USER_HZ).
+    let cpu_us_per_request = spent as f64 * 10_000.0 / requests.max(1.0);
+    let wrk_seconds: f64 = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|v| v.parse::<f64>().ok())
+                .sum()
+        })
+        .unwrap_or(0.0);
+    let wrk_us_per_request = wrk_seconds * 1e6 / requests.max(1.0);
     let requests_per_sec = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
@@ -157,6 +244,8 @@ fn wrk(url: &str, etag: Option<&str>, duration: &str, connections: &str) -> Meas
     Measured {
         requests_per_sec,
         p99_ms,
+        cpu_us_per_request,
+        wrk_us_per_request,
         non_2xx_3xx: text.contains("Non-2xx or 3xx responses"),
     }
 }
@@ -166,6 +255,8 @@ fn mean(runs: &[Measured]) -> Measured {
     Measured {
         requests_per_sec: runs.iter().map(|m| m.requests_per_sec).sum::<f64>() / n,
         p99_ms: runs.iter().map(|m| m.p99_ms).sum::<f64>() / n,
+        cpu_us_per_request: runs.iter().map(|m| m.cpu_us_per_request).sum::<f64>() / n,
+        wrk_us_per_request: runs.iter().map(|m| m.wrk_us_per_request).sum::<f64>() / n,
         non_2xx_3xx: runs.iter().any(|m| m.non_2xx_3xx),
     }
 }
@@ -223,10 +314,10 @@ fn start_nginx(dir: &Path) -> (std::process::Child, String) {
 }
 
 fn main() {
-    for program in ["wrk", "nginx"] {
+    for program in ["wrk", "nginx", "/usr/bin/time"] {
         if !installed(program) {
             println!(
-                "serve bench skipped: `{program}` is not installed (apt-get install wrk nginx-light)"
+                "serve bench skipped: `{program}` is not installed (apt-get install wrk nginx-light time)"
             );
             return;
         }
@@ -260,8 +351,12 @@ fn main() {
         let listener = server::listener("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");
-        let addr = axum::serve::Listener::local_addr(&listener).expect("local addr");
-        tokio::spawn(async move { axum::serve(listener, server::router(state)).await });
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(server::serve(
+            listener,
+            server::router(state),
+            std::future::pending(),
+        ));
         addr.to_string()
     });
 
@@ -296,6 +391,8 @@ fn main() {
     let url = |addr: &str| format!("http://{addr}{PATH}");
     // Runs alternate between the servers (ours first, then nginx first, …) so that a change in
     // the machine's load during the run does not favour one of them; figures are means.
+    let me = std::process::id();
+    let nginx_pids = process_tree(nginx.id());
     let mut rows = Vec::new();
     for (label, our_tag, their_tag) in [
         ("200", None, None),
@@ -305,21 +402,35 @@ fn main() {
         let mut nginx_runs = Vec::new();
         for round in 0..rounds {
             let mut run_ours =
-                || tributary.push(wrk(&url(&ours), our_tag, &duration, &connections));
+                || tributary.push(wrk(&url(&ours), our_tag, &duration, &connections, &[me]));
             if round % 2 == 0 {
                 run_ours();
-                nginx_runs.push(wrk(&url(&nginx_addr), their_tag, &duration, &connections));
+                nginx_runs.push(wrk(
+                    &url(&nginx_addr),
+                    their_tag,
+                    &duration,
+                    &connections,
+                    &nginx_pids,
+                ));
             } else {
-                nginx_runs.push(wrk(&url(&nginx_addr), their_tag, &duration, &connections));
+                nginx_runs.push(wrk(
+                    &url(&nginx_addr),
+                    their_tag,
+                    &duration,
+                    &connections,
+                    &nginx_pids,
+                ));
                 run_ours();
             }
         }
         let (tributary, nginx_run) = (mean(&tributary), mean(&nginx_runs));
         for (who, m) in [("tributary", &tributary), ("nginx", &nginx_run)] {
             println!(
-                "{label} {who:>9}: {:>10.0} req/s  p99 {:>7.2} ms{}",
+                "{label} {who:>9}: {:>10.0} req/s  p99 {:>7.2} ms  CPU per request: server {:>5.1} us, wrk {:>5.1} us{}",
                 m.requests_per_sec,
                 m.p99_ms,
+                m.cpu_us_per_request,
+                m.wrk_us_per_request,
                 if m.non_2xx_3xx {
                     "  (wrk saw non-2xx/3xx responses!)"
                 } else {
@@ -332,9 +443,11 @@ fn main() {
     println!("ratios (tributary as a multiple of nginx; higher is better for both):");
     for (label, ours, theirs) in &rows {
         println!(
-            "{label}: req/s {:.2}x   p99 {:.2}x (nginx p99 / our p99)",
+            "{label}: req/s {:.2}x   p99 {:.2}x (nginx p99 / our p99)   \
+             [CPU per request: {:.2}x (nginx / ours)]",
             ours.requests_per_sec / theirs.requests_per_sec,
-            theirs.p99_ms / ours.p99_ms
+            theirs.p99_ms / ours.p99_ms,
+            theirs.cpu_us_per_request / ours.cpu_us_per_request
         );
     }
 

@@ -238,7 +238,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .map_or_else(|_| config.server.listen.to_string(), |a| a.to_string());
-    let listener = crate::server::nodelay(listener);
     tracing::info!(
         listen = %local,
         base_url = %config.server.base_url,
@@ -293,11 +292,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ))
     });
     let mut server_stop = stop_rx.clone();
-    let server =
-        axum::serve(listener, crate::server::router(state)).with_graceful_shutdown(async move {
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        crate::server::router(state),
+        async move {
             let _ = server_stop.wait_for(|s| *s).await;
-        });
-    let server = tokio::spawn(async move { server.await });
+        },
+    ));
     // Migrations ran in open_store and the listener is bound: ready.
     notifier.ready(&health.status_line(system_clock()()));
 
@@ -329,8 +330,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     notifier.stopping();
     let _ = stop_tx.send(true);
     match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
+        Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
         Err(_) => tracing::warn!("server did not stop within {DRAIN_TIMEOUT:?}"),
     }

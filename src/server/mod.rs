@@ -113,24 +113,124 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Binds the server's socket. Accepted connections get `TCP_NODELAY`: a response is written
-/// whole, so Nagle's algorithm would only hold its last segment back for the client's ACK.
-pub async fn listener(
-    addr: std::net::SocketAddr,
-) -> std::io::Result<impl axum::serve::Listener<Addr = std::net::SocketAddr>> {
-    Ok(nodelay(tokio::net::TcpListener::bind(addr).await?))
+/// Binds the server's socket (each accepted connection is set up by [`serve`]).
+pub async fn listener(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
 }
 
-/// A bound socket whose accepted connections get `TCP_NODELAY` (see [`listener`]).
-pub fn nodelay(
+/// Serves `app` on `listener` over HTTP/1.1 until `shutdown` completes, then lets the requests in
+/// flight finish.
+///
+/// Connections are served by one single-threaded runtime per core, each accepting from the same
+/// socket, the way nginx runs one event loop per worker process: a connection's reads, cache
+/// lookup and writes stay on one thread, with no hand-off between threads on each request.
+pub async fn serve(
     listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
-    use axum::serve::ListenerExt;
-    listener.tap_io(|stream| {
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut threads = Vec::new();
+    match listener.into_std() {
+        Ok(socket) => {
+            for worker in 0..workers {
+                let socket = match socket.try_clone() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot share the listening socket");
+                        break;
+                    }
+                };
+                let app = app.clone();
+                let mut stop = stop_rx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("http-{worker}"))
+                    .spawn(move || {
+                        // Blocking threads only render pages after a change: a few suffice.
+                        let runtime = match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .max_blocking_threads(4)
+                            .build()
+                        {
+                            Ok(r) => r,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot start an HTTP worker");
+                                return;
+                            }
+                        };
+                        runtime.block_on(async move {
+                            match tokio::net::TcpListener::from_std(socket) {
+                                Ok(listener) => {
+                                    serve_connections(listener, app, async move {
+                                        let _ = stop.wait_for(|s| *s).await;
+                                    })
+                                    .await
+                                }
+                                Err(e) => tracing::error!(error = %e, "cannot listen"),
+                            }
+                        });
+                    });
+                match spawned {
+                    Ok(thread) => threads.push(thread),
+                    Err(e) => tracing::error!(error = %e, "cannot start an HTTP worker"),
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot share the listening socket"),
+    }
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            let _ = thread.join();
+        }
+    })
+    .await;
+}
+
+/// One worker's accept loop: every connection it accepts is served on its own runtime.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        // A client gets this long to send its request head (slowloris guard).
+        .header_read_timeout(std::time::Duration::from_secs(30));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // A response is written whole: Nagle's algorithm would only hold its last segment back
+        // until the client's ACK.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    })
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +276,12 @@ async fn count_requests(request: axum::extract::Request, next: axum::middleware:
         Some("/topics/{file}") => "/topics/{file}",
         Some("/healthz") => "/healthz",
         Some("/metrics") => "/metrics",
+        Some("/sources") => "/sources",
+        Some("/sources.opml") => "/sources.opml",
+        Some("/search") => "/search",
+        Some("/search.atom") => "/search.atom",
+        Some("/search.rss") => "/search.rss",
+        Some("/search.json") => "/search.json",
         Some(_) => "other",
         None => "unmatched",
     };

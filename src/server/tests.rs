@@ -754,3 +754,47 @@ async fn many_cursors_do_not_grow_the_cache_without_bound() {
     }
     assert!(state.inner.cache.len() <= cache::MAX_PAGES);
 }
+
+#[tokio::test]
+async fn serve_answers_over_a_socket_and_stops_on_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (state, store) = state();
+    add_entry(&store, "first");
+    let listener = listener("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, router(state), async move {
+        let _ = stopped.await;
+    }));
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // Two requests on one connection: HEAD, then GET.
+    stream
+        .write_all(
+            b"HEAD /topics/news.atom HTTP/1.1\r\nHost: t\r\n\r\n\
+              GET /topics/news.atom HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let text = String::from_utf8_lossy(&response);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    assert_eq!(
+        text.matches("<title>first</title>").count(),
+        1,
+        "HEAD has no body"
+    );
+
+    let _ = stop.send(());
+    tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("serve returns after shutdown")
+        .expect("task");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the port is closed"
+    );
+}
