@@ -302,6 +302,48 @@ pub fn floor_char_boundary(text: &str, at: usize) -> usize {
     i
 }
 
+/// How much plain text of a story is indexed after its title. Longer stories are found by their
+/// opening, which keeps the index (and the cost of every insert) bounded.
+pub const INDEXED_TEXT_BYTES: usize = 4096;
+
+/// HTML beyond this is not even looked at: 4 KB of text never needs more markup than this.
+const HTML_PREFIX_BYTES: usize = 64 * 1024;
+
+/// What the index holds for one story: the words of its title and of the first
+/// [`INDEXED_TEXT_BYTES`] of the plain text of its summary and content, folded (lowercase, no
+/// diacritics, no punctuation), each once.
+pub fn search_text(title: &str, summary_html: Option<&str>, content_html: Option<&str>) -> String {
+    let mut plain = String::new();
+    for html in [summary_html, content_html].into_iter().flatten() {
+        if plain.len() >= INDEXED_TEXT_BYTES {
+            break;
+        }
+        // Stored HTML is the sanitizer's output, so the cheap tag stripper is enough.
+        plain.push_str(&strip_tags(
+            &html[..floor_char_boundary(html, HTML_PREFIX_BYTES)],
+        ));
+        plain.push(' ');
+    }
+    let plain = &plain[..floor_char_boundary(&plain, INDEXED_TEXT_BYTES)];
+    let mut folded = String::with_capacity(title.len() + plain.len() + 1);
+    fold_into(&mut folded, title);
+    folded.push(' ');
+    fold_into(&mut folded, plain);
+    // Each word once: queries ask only whether a story has every word, and news text repeats
+    // its words (fewer tokens make every insert cheaper).
+    let mut seen = std::collections::HashSet::new();
+    let mut words = String::with_capacity(folded.len());
+    for word in folded.split_whitespace() {
+        if seen.insert(word) {
+            if !words.is_empty() {
+                words.push(' ');
+            }
+            words.push_str(word);
+        }
+    }
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

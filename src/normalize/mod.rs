@@ -249,9 +249,12 @@ fn normalize_entry(
         .unwrap_or_default();
     let signature = fingerprint::signature(&title, &body_text);
     let title_numbers = fingerprint::title_numbers(&title);
+    let search_text =
+        crate::text::search_text(&title, summary_html.as_deref(), content_html.as_deref());
     NewEntry {
         signature,
         title_numbers,
+        search_text,
         topics: Vec::new(),
         key,
         public_id,

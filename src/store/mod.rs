@@ -1298,6 +1298,7 @@ struct EntryStatements<'tx> {
     topic: rusqlite::CachedStatement<'tx>,
     rekey: rusqlite::CachedStatement<'tx>,
     near: rusqlite::CachedStatement<'tx>,
+    search: rusqlite::CachedStatement<'tx>,
 }
 
 impl<'tx> EntryStatements<'tx> {
@@ -1346,6 +1347,10 @@ impl<'tx> EntryStatements<'tx> {
                        AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)",
                 )
                 .context("matching near duplicates")?,
+            // The search text is made by normalize, off the writer (see 0008_search_from_store).
+            search: tx
+                .prepare_cached("INSERT INTO entry_search (rowid, body) VALUES (?1, ?2)")
+                .context("indexing entry for search")?,
         })
     }
 }
@@ -1592,6 +1597,10 @@ fn upsert_entry(
                             entry.title_numbers
                         ])
                         .context("inserting entry")?;
+                    stmts
+                        .search
+                        .execute(params![id, entry.search_text])
+                        .context("indexing entry for search")?;
                     if let Some(signature) = &entry.signature {
                         let keys =
                             crate::normalize::fingerprint::bands(signature, &entry.title_numbers);

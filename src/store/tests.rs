@@ -19,6 +19,7 @@ fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
         content_hash: crate::text::hash_parts(&[title]),
         signature: None,
         title_numbers: String::new(),
+        search_text: crate::text::search_text(title, None, Some(&format!("<p>{title}</p>"))),
         topics: vec![TopicSlug::all()],
     }
 }
@@ -833,7 +834,7 @@ fn the_search_migration_indexes_stories_already_stored() {
         migrations::apply(&mut conn).expect("migrate");
         // Back to the schema before search, with a story stored by that version.
         conn.execute_batch(
-            "DROP TRIGGER entry_search_insert; DROP TRIGGER entry_search_update;
+            "DROP TRIGGER entry_search_update;
              DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
              PRAGMA user_version = 6;
              INSERT INTO sources (id, url) VALUES (1, 'https://a.example/feed');
