@@ -342,6 +342,14 @@ async fn every_topic_is_valid_atom_and_rss_without_active_content() {
     let mut sources = standard_sources();
     sources.push(("hostile.xml", &["local"]));
     let config_path = common::write_config(dir.path(), BASE, &server, "", &sources);
+    // Feeds name a WebSub hub too: the extra link must keep them valid.
+    let text = std::fs::read_to_string(&config_path).expect("config");
+    let text = text.replacen(
+        "[server]\n",
+        "[server]\nwebsub_hub = \"https://hub.example/\"\n",
+        1,
+    );
+    std::fs::write(&config_path, text).expect("config");
     let (code, stdout, stderr) = fetch(&config_path, &[]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let config = Config::load(&config_path).expect("config");
@@ -357,6 +365,13 @@ async fn every_topic_is_valid_atom_and_rss_without_active_content() {
             let atom = get(&app, &format!("/{path}")).await;
             let errors = check_atom(&atom, &format!("{BASE}{path}"));
             assert!(errors.is_empty(), "{path}:\n{}\n{atom}", errors.join("\n"));
+            assert!(
+                atom.contains(r#"rel="hub""#) && atom.contains("https://hub.example/"),
+                "{path}: no hub link"
+            );
+            if !query.is_empty() && topic == "all" {
+                assert!(atom.contains(r#"rel="next""#), "{path}: no next link");
+            }
 
             let path = format!("topics/{topic}.rss{query}");
             let rss = get(&app, &format!("/{path}")).await;
