@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod config;
+pub mod dedup;
 pub mod fetch;
 pub mod metrics;
 pub mod model;

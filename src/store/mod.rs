@@ -5,7 +5,6 @@
 //! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
 
 mod backup;
-mod lsh;
 mod migrations;
 pub mod search;
 
@@ -17,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::dedup::Lsh;
+pub use crate::dedup::NearDuplicates;
 use crate::model::{
     Enclosure, FeedMeta, NewEntry, PageCursor, RefreshStats, SourceId, StoryForTopics, Timestamp,
     TopicSlug, Validators,
@@ -205,28 +206,9 @@ pub struct ScheduleRecord {
     pub redirect_streak: u32,
 }
 
-/// When two stories from different sources are one (see `normalize::fingerprint`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct NearDuplicates {
-    /// Least estimated similarity (0–1) of two sources' stories to be one; above 1 turns
-    /// near-duplicate matching off.
-    pub threshold: f64,
-    /// How far back, in seconds of first sighting, a story is looked for.
-    pub window: i64,
-}
-
-impl Default for NearDuplicates {
-    fn default() -> NearDuplicates {
-        NearDuplicates {
-            threshold: 0.5,
-            window: 72 * 3600,
-        }
-    }
-}
-
 pub struct Store {
     near_duplicates: Mutex<NearDuplicates>,
-    lsh: Mutex<lsh::Lsh>,
+    lsh: Mutex<Lsh>,
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -285,7 +267,7 @@ impl Store {
         migrations::apply(&mut conn)?;
         Ok(Store {
             near_duplicates: Mutex::new(NearDuplicates::default()),
-            lsh: Mutex::new(lsh::Lsh::default()),
+            lsh: Mutex::new(Lsh::default()),
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
@@ -1470,7 +1452,7 @@ fn upsert_entry(
     stmts: &mut EntryStatements<'_>,
     doc: &DocumentContext,
     lookups: &mut DocumentLookups,
-    lsh: &mut lsh::Lsh,
+    lsh: &mut Lsh,
     entry: &NewEntry,
     known: Option<Known>,
 ) -> Result<Upsert, StoreError> {
@@ -1632,25 +1614,20 @@ fn upsert_entry(
     }
 }
 
-/// Another source's story in the window whose signature is at least `threshold` similar to this
-/// one's, and whose title carries the same numbers: the same story syndicated under another URL.
+/// Another source's story in the window that is the same story under another URL, by the
+/// near-duplicate rule in [`crate::dedup::near_duplicate`]; the store only reads the candidates.
 fn near_duplicate(
     stmts: &mut EntryStatements<'_>,
-    lsh: &lsh::Lsh,
+    lsh: &Lsh,
     entry: &NewEntry,
     source: SourceId,
     now: Timestamp,
     near: NearDuplicates,
 ) -> Result<Option<(i64, Timestamp)>, StoreError> {
-    use crate::normalize::fingerprint;
-    let Some(signature) = &entry.signature else {
+    let Some(keys) = crate::dedup::band_keys(entry, near) else {
         return Ok(None);
     };
-    if near.threshold > 1.0 {
-        return Ok(None);
-    }
-    let keys = fingerprint::bands(signature, &entry.title_numbers);
-    let mut best: Option<(f64, i64, Timestamp)> = None;
+    let mut candidates = Vec::new();
     for id in lsh.candidates(&keys, now - near.window) {
         let row = stmts
             .near
@@ -1663,28 +1640,24 @@ fn near_duplicate(
             })
             .optional()
             .context("matching near duplicates")?;
-        let Some((published, stored, numbers)) = row else {
-            continue;
-        };
-        let Some(candidate) = stored.as_deref().and_then(fingerprint::from_bytes) else {
-            continue;
-        };
-        let similarity = fingerprint::similarity(signature, &candidate);
-        // Band keys include the title's numbers, but two keys can still collide.
-        if similarity >= near.threshold
-            && numbers == entry.title_numbers
-            && best.is_none_or(|(s, ..)| similarity > s)
-        {
-            best = Some((similarity, id, published));
+        if let Some((published, signature, title_numbers)) = row {
+            candidates.push(crate::dedup::Candidate {
+                id,
+                published,
+                signature: signature
+                    .as_deref()
+                    .and_then(crate::normalize::fingerprint::from_bytes),
+                title_numbers,
+            });
         }
     }
-    Ok(best.map(|(_, id, published)| (id, published)))
+    Ok(crate::dedup::near_duplicate(entry, near, &candidates))
 }
 
 /// Fills the band index from the stories first seen since `since`.
 fn load_lsh(
     tx: &Transaction<'_>,
-    lsh: &mut lsh::Lsh,
+    lsh: &mut Lsh,
     since: Timestamp,
     window: i64,
 ) -> Result<(), StoreError> {

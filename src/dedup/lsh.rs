@@ -42,9 +42,9 @@ impl Bucket {
 }
 
 #[derive(Default)]
-pub(super) struct Lsh {
+pub struct Lsh {
     buckets: HashMap<i64, Bucket>,
-    pub(super) loaded: bool,
+    pub loaded: bool,
     since_expiry: usize,
 }
 
@@ -53,7 +53,7 @@ const EXPIRE_EVERY: usize = 50_000;
 
 impl Lsh {
     /// Ids of stories first seen at or after `since` sharing a band key, without repeats.
-    pub(super) fn candidates(&self, keys: &[i64; BANDS], since: Timestamp) -> Vec<i64> {
+    pub fn candidates(&self, keys: &[i64; BANDS], since: Timestamp) -> Vec<i64> {
         let mut ids: Vec<i64> = keys
             .iter()
             .filter_map(|k| self.buckets.get(k))
@@ -66,7 +66,7 @@ impl Lsh {
         ids
     }
 
-    pub(super) fn add(&mut self, keys: &[i64; BANDS], id: i64, first_seen: Timestamp, window: i64) {
+    pub fn add(&mut self, keys: &[i64; BANDS], id: i64, first_seen: Timestamp, window: i64) {
         for key in keys {
             match self.buckets.get_mut(key) {
                 Some(bucket) => bucket.push((id, first_seen)),
