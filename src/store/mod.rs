@@ -684,12 +684,8 @@ impl Store {
         };
         self.with_reader(|conn| {
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
-                            e.authors, e.categories, e.enclosures, e.language,
-                            e.published_at, e.updated_at, e.changed_at,
-                            s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id,
-                            t.sort_at
+                .prepare_cached(&format!(
+                    "SELECT {STORED_ENTRY_COLUMNS}, t.sort_at
                      FROM entry_topics t
                      JOIN entries e ON e.id = t.entry_id
                      JOIN sources s ON s.id = e.source_id
@@ -697,39 +693,20 @@ impl Store {
                        AND t.sort_at <= ?2
                        AND (t.sort_at < ?2 OR t.entry_id < ?3)
                      ORDER BY t.sort_at DESC, t.entry_id DESC
-                     LIMIT ?4",
-                )
+                     LIMIT ?4"
+                ))
                 .context("reading topic")?;
             // One row more than asked for says whether there is a next page.
             let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
             let rows = stmt
                 .query_map(params![topic.as_str(), sort_at, entry_id, fetch], |r| {
-                    let entry = StoredEntry {
-                        id: r.get(0)?,
-                        public_id: r.get(1)?,
-                        link: r.get(2)?,
-                        title: r.get(3)?,
-                        summary_html: r.get(4)?,
-                        content_html: r.get(5)?,
-                        authors: json_list(&r.get::<_, String>(6)?),
-                        categories: json_list(&r.get::<_, String>(7)?),
-                        enclosures: json_list(&r.get::<_, String>(8)?),
-                        language: r.get(9)?,
-                        published: r.get(10)?,
-                        updated: r.get(11)?,
-                        changed: r.get(12)?,
-                        source: SourceRef {
-                            url: r.get(13)?,
-                            title: r.get(14)?,
-                            site_url: r.get(15)?,
-                            feed_id: r.get(16)?,
-                        },
-                        also: Vec::new(),
-                    };
+                    let entry = stored_entry_row(r)?;
                     Ok((entry, r.get::<_, i64>(17)?))
                 })
                 .context("reading topic")?;
-            let mut rows = rows.collect::<Result<Vec<_>, _>>().context("reading topic")?;
+            let mut rows = rows
+                .collect::<Result<Vec<_>, _>>()
+                .context("reading topic")?;
             let next = if rows.len() > limit {
                 rows.truncate(limit);
                 rows.last().map(|(e, sort_at)| PageCursor {
