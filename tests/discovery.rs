@@ -6,10 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use common::router_get as get;
 
 use common::FixtureServer;
 use tributary::config::Config;
@@ -64,32 +62,6 @@ async fn world() -> World {
         fixtures,
         _dir: dir,
     }
-}
-
-async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
-    let res = app
-        .clone()
-        .oneshot(
-            Request::builder()
-                .uri(uri)
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = res.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(body.to_vec()).expect("utf-8"),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

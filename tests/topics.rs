@@ -7,11 +7,6 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-
 use common::{FixtureServer, fetch, tributary};
 use tributary::config::Config;
 use tributary::server::{AppState, router};
@@ -78,22 +73,8 @@ async fn topic_ids(config: &Path, slug: &str) -> Vec<String> {
         Arc::new(config),
         Arc::new(|| chrono::Utc::now().timestamp()),
     ));
-    let response = app
-        .oneshot(
-            Request::builder()
-                .uri(format!("/topics/{slug}.json"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let (_, _, body) = common::router_get(&app, &format!("/topics/{slug}.json")).await;
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     json["items"]
         .as_array()
         .expect("items")

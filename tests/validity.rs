@@ -9,11 +9,6 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-
 use common::{FixtureServer, fetch, standard_sources};
 use tributary::config::Config;
 use tributary::server::{AppState, router};
@@ -314,27 +309,6 @@ fn the_checkers_catch_what_the_validator_would() {
     }
 }
 
-async fn get(app: &axum::Router, uri: &str) -> String {
-    let response = app
-        .clone()
-        .oneshot(
-            Request::builder()
-                .uri(uri)
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    assert_eq!(response.status(), 200, "{uri}");
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    String::from_utf8(body.to_vec()).expect("UTF-8")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_topic_is_valid_atom_and_rss_without_active_content() {
     let server = FixtureServer::start().await;
@@ -404,4 +378,10 @@ async fn every_topic_is_valid_atom_and_rss_without_active_content() {
     // Two items sharing a guid are two entries with distinct ids.
     assert!(local.contains("<title>Same guid again</title>"), "{local}");
     assert!(Path::new(&common::fixture_path("hostile.xml")).exists());
+}
+
+async fn get(app: &axum::Router, uri: &str) -> String {
+    let (status, _, body) = common::router_get(app, uri).await;
+    assert_eq!(status, 200, "{uri}");
+    body
 }

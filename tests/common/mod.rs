@@ -313,3 +313,37 @@ pub fn spawn_run(config: &Path, level: &str, stderr: std::process::Stdio) -> std
         .spawn()
         .expect("start tributary run")
 }
+
+/// GET `uri` from a router in process; returns (status, Content-Type, body).
+pub async fn router_get(app: &Router, uri: &str) -> (StatusCode, String, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = app
+        .clone()
+        .oneshot(
+            axum::http::Request::builder()
+                .uri(uri)
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8(body.to_vec()).expect("UTF-8"),
+    )
+}
