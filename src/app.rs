@@ -16,7 +16,7 @@ use crate::model::{SourceId, Timestamp, TopicSlug};
 use crate::pipeline::{Pipeline, RefreshReport, SourceJob, system_clock};
 use crate::scheduler::Schedule;
 use crate::store::{MEMBERSHIP_SETTING, SourceSpec, Store};
-use crate::systemd::{CycleSummary, Health, Notifier};
+use crate::systemd::{Health, LatestResults, Notifier};
 use crate::topics::TopicRules;
 
 /// How long running refreshes get to finish after a stop signal before they are abandoned
@@ -363,7 +363,7 @@ async fn schedule_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     // Whether each source's latest refresh succeeded, for STATUS= and /healthz.
-    let mut succeeded: HashMap<SourceId, bool> = HashMap::new();
+    let mut results = LatestResults::default();
     let mut schedule = Schedule::default();
     let mut by_id: HashMap<SourceId, SourceJob> = HashMap::new();
     let mut in_flight: std::collections::HashSet<SourceId> = std::collections::HashSet::new();
@@ -420,20 +420,15 @@ async fn schedule_loop(
                         in_flight.remove(&id);
                         if by_id.contains_key(&id) {
                             schedule.insert(next_due, id);
-                            succeeded.insert(id, ok);
+                            results.record(id, ok);
                         }
                     }
-                    let failing = succeeded.values().filter(|ok| !**ok).count();
-                    health.set_cycle(CycleSummary {
-                        ok: succeeded.len() - failing,
-                        failing,
-                        finished_at: (pipeline.clock)(),
-                    });
+                    health.set_cycle(results.summary((pipeline.clock)()));
                 }
             }
             Some(jobs) = reloads.recv() => {
                 adopt_jobs(&pipeline, &mut schedule, &mut by_id, &in_flight, jobs).await;
-                succeeded.retain(|id, _| by_id.contains_key(id));
+                results.retain(|id| by_id.contains_key(&id));
             }
             _ = tokio::time::sleep(sleep_for) => {}
         }
@@ -491,28 +486,27 @@ async fn adopt_jobs(
     jobs: Vec<SourceJob>,
 ) {
     let now = (pipeline.clock)();
-    let states = {
+    let due_at: HashMap<SourceId, Timestamp> = {
         let store = pipeline.store.clone();
         tokio::task::spawn_blocking(move || store.source_states())
             .await
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| Some((s.id, s.next_due_at?)))
+            .collect()
     };
-    let mut next: HashMap<SourceId, SourceJob> = jobs.into_iter().map(|j| (j.id, j)).collect();
-    for id in by_id.keys() {
-        if !next.contains_key(id) {
-            schedule.remove(*id);
-        }
-    }
-    for (id, _) in next.iter_mut() {
-        if in_flight.contains(id) || schedule.contains(*id) {
+    let next: HashMap<SourceId, SourceJob> = jobs.into_iter().map(|j| (j.id, j)).collect();
+    schedule.retain(|id| next.contains_key(&id));
+    let scheduled: std::collections::HashSet<SourceId> = schedule.sources().collect();
+    for id in next.keys() {
+        if in_flight.contains(id) || scheduled.contains(id) {
             continue;
         }
-        let due = states
-            .iter()
-            .find(|s| s.id == *id)
-            .and_then(|s| s.next_due_at)
+        let due = due_at
+            .get(id)
+            .copied()
             .filter(|at| *at > now)
             .unwrap_or(now);
         schedule.insert(due, *id);

@@ -141,13 +141,14 @@ impl Schedule {
         due
     }
 
-    /// Forgets a source (it left the configuration).
-    pub fn remove(&mut self, source: SourceId) {
-        self.queue.retain(|(_, id)| *id != source);
+    /// Keeps only the sources `keep` accepts (the others left the configuration).
+    pub fn retain(&mut self, mut keep: impl FnMut(SourceId) -> bool) {
+        self.queue.retain(|(_, id)| keep(*id));
     }
 
-    pub fn contains(&self, source: SourceId) -> bool {
-        self.queue.iter().any(|(_, id)| *id == source)
+    /// Every scheduled source.
+    pub fn sources(&self) -> impl Iterator<Item = SourceId> + '_ {
+        self.queue.iter().map(|(_, id)| *id)
     }
 
     pub fn next_at(&self) -> Option<Timestamp> {

@@ -2,12 +2,14 @@
 //! (`sd_notify`), and the listening socket handed over by socket activation (`LISTEN_FDS`).
 //! Without `NOTIFY_SOCKET` / `LISTEN_FDS` in the environment every call here is silent.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
+use crate::model::SourceId;
 use crate::store::Store;
 
 /// How long the scheduler may go without a heartbeat before it counts as stuck. Its loop wakes
@@ -115,6 +117,38 @@ pub struct CycleSummary {
     pub finished_at: i64,
 }
 
+/// Whether each source's latest refresh succeeded, with the failures counted as results come in
+/// (the summary is read after every refresh, so it is not recounted over every source).
+#[derive(Debug, Default)]
+pub struct LatestResults {
+    ok: HashMap<SourceId, bool>,
+    failing: usize,
+}
+
+impl LatestResults {
+    pub fn record(&mut self, source: SourceId, ok: bool) {
+        match (self.ok.insert(source, ok), ok) {
+            (Some(false), true) => self.failing -= 1,
+            (None | Some(true), false) => self.failing += 1,
+            _ => {}
+        }
+    }
+
+    /// Forgets the sources `keep` refuses (they left the configuration).
+    pub fn retain(&mut self, mut keep: impl FnMut(SourceId) -> bool) {
+        self.ok.retain(|id, _| keep(*id));
+        self.failing = self.ok.values().filter(|ok| !**ok).count();
+    }
+
+    pub fn summary(&self, finished_at: i64) -> CycleSummary {
+        CycleSummary {
+            ok: self.ok.len() - self.failing,
+            failing: self.failing,
+            finished_at,
+        }
+    }
+}
+
 impl Default for Health {
     fn default() -> Health {
         Health::since(Instant::now())
@@ -206,6 +240,28 @@ mod tests {
         assert_eq!(
             health.status_line(100),
             "7 sources ok, 2 failing; last refresh 10 s ago"
+        );
+    }
+
+    #[test]
+    fn latest_results_count_failures_as_they_change() {
+        let mut results = LatestResults::default();
+        let (a, b) = (SourceId(1), SourceId(2));
+        results.record(a, false);
+        results.record(b, true);
+        results.record(a, false);
+        assert_eq!((results.summary(5).ok, results.summary(5).failing), (1, 1));
+        results.record(a, true);
+        results.record(b, false);
+        assert_eq!((results.summary(5).ok, results.summary(5).failing), (1, 1));
+        results.retain(|id| id == a);
+        assert_eq!(
+            results.summary(9),
+            CycleSummary {
+                ok: 1,
+                failing: 0,
+                finished_at: 9
+            }
         );
     }
 
