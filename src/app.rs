@@ -315,6 +315,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 running_config = next.clone();
                 let _ = reload_tx.send(jobs);
                 config_tx.send_replace(next);
+                // Rendered pages carry topic titles and descriptions: render them again. After
+                // the new config is in place, so a page rendered meanwhile from the old one is
+                // not taken for current.
+                store.invalidate();
                 notifier.ready(&health.status_line(system_clock()()));
             }
             Err(e) => {
@@ -440,8 +444,8 @@ async fn schedule_loop(
 }
 
 /// Re-reads the configuration file of `current` and makes the store follow it. Sources, topics,
-/// dedup and retention settings take effect; `[server] listen`, `[storage] path` and `[fetch]`
-/// settings need a restart (a changed database path is ignored with a warning).
+/// dedup and retention settings take effect; `[server]`, `[storage] path` and `[fetch]` settings
+/// need a restart (changed ones are kept as they were, with a warning).
 async fn reload(
     current: &Arc<Config>,
     store: &Arc<Store>,
@@ -459,9 +463,12 @@ async fn reload(
         );
         next.storage.path = current.storage.path.clone();
     }
-    if next.server.listen != current.server.listen {
-        tracing::warn!("[server] listen changed: it takes effect at the next restart");
+    // The server, its caches and the WebSub announcer were built from [server] at start: keep
+    // it whole, so feeds never advertise a hub or base URL nothing announces to.
+    if next.server != current.server {
+        tracing::warn!("[server] changed: it takes effect at the next restart");
     }
+    next.server = current.server.clone();
     let next = Arc::new(next);
     let jobs = {
         let store = store.clone();
@@ -470,8 +477,6 @@ async fn reload(
             .await
             .context("applying the configuration")??
     };
-    // Rendered pages carry topic titles and descriptions: render them again.
-    store.invalidate();
     Ok((next, jobs))
 }
 

@@ -60,7 +60,7 @@ pub struct Config {
 /// Upper bound of `[server] cache_max_age`, in seconds.
 pub const MAX_CACHE_MAX_AGE: u32 = 365 * 86_400;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Always ends with `/`, so `base_url.join("topics/x.atom")` stays under it.
