@@ -16,6 +16,19 @@ pub struct PageRequest {
     pub before: Option<PageCursor>,
 }
 
+/// A `?limit=` value: 1 or more, capped at [`MAX_LIMIT`]. A bad value is an error message for a
+/// 400.
+pub fn parse_limit(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n.min(MAX_LIMIT)),
+        // Digits beyond usize are still a request for "as many as allowed".
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Ok(MAX_LIMIT),
+        _ => Err(format!(
+            "invalid limit \"{value}\": expected 1 to {MAX_LIMIT}"
+        )),
+    }
+}
+
 impl PageRequest {
     /// Reads `limit` and `before` from a query string; other parameters are ignored. A bad value
     /// is an error message for a 400.
@@ -26,20 +39,7 @@ impl PageRequest {
         };
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match &*key {
-                "limit" => {
-                    page.limit = match value.parse::<usize>() {
-                        Ok(n) if n >= 1 => Some(n.min(MAX_LIMIT)),
-                        // Digits beyond usize are still a request for "as many as allowed".
-                        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
-                            Some(MAX_LIMIT)
-                        }
-                        _ => {
-                            return Err(format!(
-                                "invalid limit \"{value}\": expected 1 to {MAX_LIMIT}"
-                            ));
-                        }
-                    }
-                }
+                "limit" => page.limit = Some(parse_limit(&value)?),
                 "before" => page.before = Some(value.parse::<PageCursor>()?),
                 _ => {}
             }

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{AppState, DEFAULT_LIMIT, MAX_LIMIT, ServeError};
+use super::{AppState, DEFAULT_LIMIT, ServeError};
 use crate::publish::{self, Format, TopicPage};
 
 /// Longest query accepted, in characters.
@@ -48,18 +48,6 @@ fn checked_query(q: Option<&str>) -> Result<&str, ServeError> {
     Ok(q)
 }
 
-fn checked_limit(limit: Option<&str>) -> Result<usize, ServeError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n.min(MAX_LIMIT)),
-            _ => Err(ServeError::BadRequest(format!(
-                "invalid limit \"{text}\": expected 1 to {MAX_LIMIT}"
-            ))),
-        },
-    }
-}
-
 async fn feed(
     format: Format,
     State(state): State<AppState>,
@@ -77,7 +65,10 @@ async fn search_feed(
     query: &SearchQuery,
 ) -> Result<Response, ServeError> {
     let q = checked_query(query.q.as_deref())?.to_string();
-    let limit = checked_limit(query.limit.as_deref())?;
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(text) => super::paging::parse_limit(text).map_err(ServeError::BadRequest)?,
+    };
     let config = state.config();
     let base = config.server.base_url.as_str();
     // The document's own address is the request's: the same query, re-encoded.
@@ -94,11 +85,9 @@ async fn search_feed(
     let now = (state.inner.clock)();
     let store = state.inner.store.clone();
     let search_q = q.clone();
-    let mut entries = tokio::task::spawn_blocking(move || store.search(&search_q, limit))
+    let entries = tokio::task::spawn_blocking(move || store.search(&search_q, limit))
         .await
         .map_err(|e| ServeError::Internal(e.to_string()))??;
-    let mut seen = std::collections::HashSet::new();
-    entries.retain(|e| seen.insert(e.public_id.clone()));
     let page = TopicPage {
         slug: "search".into(),
         title: format!("Search: {q}"),
@@ -127,11 +116,7 @@ async fn search_feed(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(format.media_type()),
             ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_str(&format!("public, max-age={}", config.server.cache_max_age))
-                    .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
-            ),
+            (header::CACHE_CONTROL, state.inner.cache_control.clone()),
         ],
         body,
     )

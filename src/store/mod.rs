@@ -716,15 +716,9 @@ impl Store {
             } else {
                 None
             };
-            // Ids must be unique within a document: two sources carrying the same guid as two
-            // stories are shown once on a page (the newer first). The cursor above follows the
-            // rows, so the walk through the pages still visits every row exactly once.
-            let mut seen = std::collections::HashSet::new();
-            let mut entries: Vec<StoredEntry> = rows
-                .into_iter()
-                .map(|(e, _)| e)
-                .filter(|e| seen.insert(e.public_id.clone()))
-                .collect();
+            // The cursor above follows the rows, so the walk through the pages still visits
+            // every row exactly once.
+            let mut entries = distinct_ids(rows.into_iter().map(|(e, _)| e));
             attach_other_sources(conn, &mut entries)?;
             Ok(TopicSlice { entries, next })
         })
@@ -752,7 +746,8 @@ impl Store {
             let rows = stmt
                 .query_map(params![expression, limit], stored_entry_row)
                 .context("searching")?;
-            let mut entries = rows.collect::<Result<Vec<_>, _>>().context("searching")?;
+            let rows = rows.collect::<Result<Vec<_>, _>>().context("searching")?;
+            let mut entries = distinct_ids(rows);
             attach_other_sources(conn, &mut entries)?;
             Ok(entries)
         })
@@ -1027,6 +1022,16 @@ impl Store {
             Ok(counts)
         })
     }
+}
+
+/// Ids must be unique within a document: two sources carrying the same guid as two stories are
+/// shown once (the first, i.e. newer, one).
+fn distinct_ids(entries: impl IntoIterator<Item = StoredEntry>) -> Vec<StoredEntry> {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .into_iter()
+        .filter(|e| seen.insert(e.public_id.clone()))
+        .collect()
 }
 
 /// The columns [`stored_entry_row`] reads, from `entries e` joined with `sources s`.
