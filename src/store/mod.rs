@@ -488,6 +488,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<RefreshStats, StoreError> {
         let mut changed_topics = BTreeSet::new();
+        // A story joined a topic without being new or updated: topic pages changed all the same.
+        let mut regrouped = false;
         let stats = self.with_writer(|conn| {
             let tx = conn.transaction().context("starting refresh")?;
             let mut stats = RefreshStats::default();
@@ -519,6 +521,10 @@ impl Store {
                             stats.merged += 1;
                         }
                         Upsert::Updated => stats.updated += 1,
+                        Upsert::Regrouped => {
+                            stats.unchanged += 1;
+                            regrouped = true;
+                        }
                         Upsert::Unchanged => stats.unchanged += 1,
                     }
                 }
@@ -564,7 +570,7 @@ impl Store {
             tx.commit().context("committing refresh")?;
             Ok(stats)
         })?;
-        if stats.new > 0 || stats.updated > 0 {
+        if stats.new > 0 || stats.updated > 0 || regrouped {
             self.bump();
         }
         if !changed_topics.is_empty() {
@@ -1324,6 +1330,9 @@ enum Upsert {
     /// A story another source carried already: one more sighting of it.
     Merged,
     Updated,
+    /// Another source's copy changed: the story stays as published, but its changed text put it
+    /// in more topics.
+    Regrouped,
     Unchanged,
 }
 
@@ -1480,15 +1489,21 @@ fn upsert_entry(
             seen(stmts)?;
             // Changed text may qualify for more topics; it leaves none (another sighting may be
             // what put it there), until the next recomputation of membership.
+            let mut regrouped = false;
             for topic in &entry.topics {
-                stmts
+                regrouped |= stmts
                     .topic
                     .execute(params![topic.as_str(), k.published_at, k.entry_id])
-                    .context("inserting entry topics")?;
+                    .context("inserting entry topics")?
+                    > 0;
             }
             if !k.primary {
                 // Another source's copy changed; the story is published from its first sighting.
-                return Ok(Upsert::Unchanged);
+                return Ok(if regrouped {
+                    Upsert::Regrouped
+                } else {
+                    Upsert::Unchanged
+                });
             }
             // The publisher's own update time when it moved forward, else the time we noticed.
             let updated = entry

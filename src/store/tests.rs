@@ -888,3 +888,40 @@ fn a_query_word_the_index_splits_in_two_is_not_an_error() {
     store.search("aⓐb", 50).expect("no error");
     store.search("x\u{0903}y", 50).expect("no error");
 }
+
+#[test]
+fn another_sources_changed_copy_that_joins_a_topic_changes_that_topics_pages() {
+    let store = Store::open_in_memory().expect("store");
+    let (a, b) = two_sources(&store);
+    let link = "https://news.example/story";
+    store_entries(
+        &store,
+        a,
+        &[in_topics(linked("a-1", link, "Story"), &["news"])],
+        1000,
+    );
+    store_entries(
+        &store,
+        b,
+        &[in_topics(linked("b-1", link, "Story"), &["news"])],
+        1100,
+    );
+    let _ = store.take_changed_topics();
+    let generation = store.generation();
+
+    // B's copy changes and now matches "security": the story (published from A) joins it.
+    let changed = NewEntry {
+        content_hash: crate::text::hash_parts(&["Story, updated"]),
+        ..in_topics(linked("b-1", link, "Story"), &["news", "security"])
+    };
+    store_entries(&store, b, &[changed], 1200);
+    assert_eq!(
+        titles(&store.topic_entries(&slug("security"), 50).expect("read")),
+        ["Story"]
+    );
+    assert!(
+        store.generation() > generation,
+        "cached pages must be rendered again"
+    );
+    assert!(store.take_changed_topics().contains("security"));
+}
