@@ -36,10 +36,6 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0007_search.sql",
         include_str!("../../migrations/0007_search.sql"),
     ),
-    (
-        "0008_search_from_store.sql",
-        include_str!("../../migrations/0008_search_from_store.sql"),
-    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1269,6 +1269,7 @@ struct EntryStatements<'tx> {
     rekey: rusqlite::CachedStatement<'tx>,
     near: rusqlite::CachedStatement<'tx>,
     search: rusqlite::CachedStatement<'tx>,
+    unindex: rusqlite::CachedStatement<'tx>,
 }
 
 impl<'tx> EntryStatements<'tx> {
@@ -1317,9 +1318,12 @@ impl<'tx> EntryStatements<'tx> {
                        AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)",
                 )
                 .context("matching near duplicates")?,
-            // The search text is made by normalize, off the writer (see 0008_search_from_store).
+            // The search text is made by normalize, off the single writer.
             search: tx
                 .prepare_cached("INSERT INTO entry_search (rowid, body) VALUES (?1, ?2)")
+                .context("indexing entry for search")?,
+            unindex: tx
+                .prepare_cached("DELETE FROM entry_search WHERE rowid = ?1")
                 .context("indexing entry for search")?,
         })
     }
@@ -1529,6 +1533,14 @@ fn upsert_entry(
                     entry.canonical_url
                 ])
                 .context("updating entry")?;
+            stmts
+                .unindex
+                .execute(params![k.entry_id])
+                .context("indexing entry for search")?;
+            stmts
+                .search
+                .execute(params![k.entry_id, entry.search_text])
+                .context("indexing entry for search")?;
             Ok(Upsert::Updated)
         }
         None if lookups.tombstoned.contains(&entry.key) => {
@@ -1700,7 +1712,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // The search index's triggers call it on every write to `entries`.
-    search::register(conn)?;
     Ok(())
 }
 

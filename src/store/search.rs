@@ -6,8 +6,8 @@ use rusqlite::functions::FunctionFlags;
 
 use crate::text::{fold_words, search_text};
 
-/// Registers `search_text(title, summary_html, content_html)` on `conn`. Every connection that
-/// writes `entries` needs it: the triggers that keep the index in step call it.
+/// Registers `search_text(title, summary_html, content_html)` on `conn`, for the migration that
+/// indexes the stories stored before search existed.
 pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function(
         "search_text",

@@ -834,8 +834,7 @@ fn the_search_migration_indexes_stories_already_stored() {
         migrations::apply(&mut conn).expect("migrate");
         // Back to the schema before search, with a story stored by that version.
         conn.execute_batch(
-            "DROP TRIGGER entry_search_update;
-             DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
+            "DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
              PRAGMA user_version = 6;
              INSERT INTO sources (id, url) VALUES (1, 'https://a.example/feed');
              INSERT INTO entries (source_id, public_id, title, content_html, published_at,
