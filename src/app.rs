@@ -650,8 +650,7 @@ async fn watchdog_loop(
             _ = tick.tick() => {
                 match health.check(&store).await {
                     Ok(()) => {
-                        notifier.watchdog();
-                        notifier.status(&health.status_line(system_clock()()));
+                        notifier.watchdog(&health.status_line(system_clock()()));
                     }
                     Err(reason) => {
                         tracing::error!(error = %reason, "unhealthy: not pinging the watchdog");

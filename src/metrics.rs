@@ -150,6 +150,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stored_refresh_counts_new_updated_and_merged_entries_apart() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let stats = crate::model::RefreshStats {
+                new: 5,
+                merged: 2,
+                updated: 1,
+                ..Default::default()
+            };
+            record_refresh(&Outcome::Stored(stats), Duration::from_millis(20));
+            record_refresh(&Outcome::NotModified, Duration::from_millis(5));
+        });
+        let text = handle.render();
+        for line in [
+            "tributary_entries_total{kind=\"new\"} 3",
+            "tributary_entries_total{kind=\"merged\"} 2",
+            "tributary_entries_total{kind=\"updated\"} 1",
+            "tributary_fetches_total{outcome=\"stored\"} 1",
+            "tributary_fetches_total{outcome=\"not_modified\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+        }
+    }
+
+    #[test]
     fn source_gauges_and_database_size_are_rendered_escaped() {
         let store = crate::store::Store::open_in_memory().expect("store");
         let spec = |url: &str| crate::store::SourceSpec {

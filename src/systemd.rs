@@ -48,8 +48,9 @@ impl Notifier {
         send(&[NotifyState::Status(status)]);
     }
 
-    pub fn watchdog(&self) {
-        send(&[NotifyState::Watchdog]);
+    /// `WATCHDOG=1`, with the current status in the same message.
+    pub fn watchdog(&self, status: &str) {
+        send(&[NotifyState::Watchdog, NotifyState::Status(status)]);
     }
 
     pub fn reloading(&self) {

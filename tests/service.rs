@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{FixtureServer, free_port, http_get, standard_sources, wait_exit, wait_for};
 
-/// Reads notification datagrams until one contains `wanted` (a line such as `READY=1`);
-/// returns every message seen.
+/// Reads notification datagrams until one has a line starting with `wanted` (such as
+/// `READY=1`); returns every message seen.
 fn read_until(socket: &UnixDatagram, wanted: &str, within: Duration) -> (bool, Vec<String>) {
     let deadline = Instant::now() + within;
     let mut seen = Vec::new();
@@ -18,7 +18,7 @@ fn read_until(socket: &UnixDatagram, wanted: &str, within: Duration) -> (bool, V
     while Instant::now() < deadline {
         if let Ok(n) = socket.recv(&mut buf) {
             let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let found = message.lines().any(|l| l == wanted);
+            let found = message.lines().any(|l| l.starts_with(wanted));
             seen.push(message);
             if found {
                 return (true, seen);
@@ -57,13 +57,27 @@ async fn notifies_ready_then_watchdog_then_stopping_and_exits_0() {
             .expect("start tributary run");
 
         let (ready, before_ready) = read_until(&socket, "READY=1", Duration::from_secs(30));
-        let (watchdog, _) = if ready {
+        // The listener must be bound by the time READY=1 is sent.
+        let serving = ready && std::net::TcpStream::connect(&addr).is_ok();
+        // Pings follow; once the first refresh finished they carry the sources' state.
+        let (watchdog, after_ready) = if ready {
             read_until(&socket, "WATCHDOG=1", Duration::from_secs(10))
         } else {
             (false, Vec::new())
         };
-        // Nothing polled yet can be listening: the server must be up once READY=1 is sent.
-        let serving = std::net::TcpStream::connect(&addr).is_ok();
+        let (_, later) = read_until(
+            &socket,
+            "STATUS=5 sources ok, 0 failing",
+            Duration::from_secs(10),
+        );
+        let after_ready: Vec<String> = after_ready.into_iter().chain(later).collect();
+        let status = before_ready
+            .iter()
+            .chain(&after_ready)
+            .flat_map(|m| m.lines())
+            .filter_map(|l| l.strip_prefix("STATUS="))
+            .map(str::to_string)
+            .collect::<Vec<_>>();
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
@@ -75,6 +89,7 @@ async fn notifies_ready_then_watchdog_then_stopping_and_exits_0() {
             before_ready,
             watchdog,
             serving,
+            status,
             killed,
             stopping,
             code,
@@ -82,11 +97,14 @@ async fn notifies_ready_then_watchdog_then_stopping_and_exits_0() {
     })
     .await
     .expect("join");
-    let (ready, before_ready, watchdog, serving, killed, stopping, code) = outcome;
+    let (ready, before_ready, watchdog, serving, status, killed, stopping, code) = outcome;
     assert!(ready, "no READY=1; got {before_ready:?}");
+    // The watchdog ping carries the sources' state once the refreshes finished.
     assert!(
-        before_ready.iter().all(|m| !m.contains("STOPPING=1")),
-        "{before_ready:?}"
+        status
+            .iter()
+            .any(|s| s.starts_with("5 sources ok, 0 failing; last refresh")),
+        "no STATUS= with the sources' state: {status:?}"
     );
     assert!(watchdog, "no WATCHDOG=1 after READY=1");
     assert!(serving, "not listening when READY=1 was sent");
@@ -115,10 +133,12 @@ async fn silent_without_notify_socket() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&addr).is_err() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let served = wait_for(
+            &addr,
+            "/topics/tech.atom",
+            Duration::from_secs(30),
+            |s, b| s == 200 && b.contains("<entry>"),
+        );
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
@@ -128,10 +148,11 @@ async fn silent_without_notify_socket() {
             use std::io::Read;
             let _ = e.read_to_string(&mut stderr);
         }
-        (code, stderr)
+        (code, stderr, served)
     })
     .await
     .expect("join");
+    assert!(outcome.2, "did not poll and serve without NOTIFY_SOCKET");
     assert_eq!(outcome.0, Some(0));
     assert!(
         !outcome.1.contains("notify"),
@@ -351,23 +372,51 @@ async fn healthz_and_metrics_report_the_running_daemon() {
         .expect("join");
     assert!(served);
     assert_eq!(health, Some((200, "ok\n".to_string())));
-    for expected in [
-        "tributary_fetches_total{outcome=\"stored\"} 1",
-        "tributary_fetches_total{outcome=\"failed\"} 1",
-        "tributary_fetch_duration_seconds_bucket{le=\"30\"} 2",
-        "tributary_fetch_duration_seconds_count 2",
-        "tributary_entries_total{kind=\"new\"} 3",
-        "tributary_http_requests_total{route=\"/topics/{file}\",status=\"200\"}",
-        "tributary_source_consecutive_failures{source=\"",
-        "tributary_source_last_success_timestamp_seconds{source=\"",
-        "tributary_database_size_bytes ",
+    let lines: Vec<&str> = metrics.lines().collect();
+    let value = |name: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .map(str::to_string)
+    };
+    for (name, expected) in [
+        ("tributary_fetches_total{outcome=\"stored\"}", "1"),
+        ("tributary_fetches_total{outcome=\"failed\"}", "1"),
+        ("tributary_fetch_duration_seconds_bucket{le=\"30\"}", "2"),
+        ("tributary_fetch_duration_seconds_count", "2"),
+        ("tributary_entries_total{kind=\"new\"}", "3"),
+        ("tributary_entries_total{kind=\"merged\"}", "0"),
+        (
+            &format!(
+                "tributary_source_consecutive_failures{{source=\"{}\"}}",
+                server.url("missing.xml")
+            ),
+            "1",
+        ),
+        (
+            &format!(
+                "tributary_source_consecutive_failures{{source=\"{}\"}}",
+                server.url("rss_guid.xml")
+            ),
+            "0",
+        ),
     ] {
-        assert!(metrics.contains(expected), "no {expected:?} in:\n{metrics}");
+        assert_eq!(
+            value(name).as_deref(),
+            Some(expected),
+            "{name} in:\n{metrics}"
+        );
     }
-    let failing = format!(
-        "tributary_source_consecutive_failures{{source=\"{}\"}} 1",
-        server.url("missing.xml")
-    );
-    assert!(metrics.contains(&failing), "no {failing:?} in:\n{metrics}");
+    let requests = value("tributary_http_requests_total{route=\"/topics/{file}\",status=\"200\"}")
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(requests.is_some_and(|n| n >= 1), "{metrics}");
+    let success = value(&format!(
+        "tributary_source_last_success_timestamp_seconds{{source=\"{}\"}}",
+        server.url("rss_guid.xml")
+    ))
+    .and_then(|v| v.parse::<i64>().ok());
+    assert!(success.is_some_and(|t| t > 1_700_000_000), "{metrics}");
+    let size = value("tributary_database_size_bytes").and_then(|v| v.parse::<u64>().ok());
+    assert!(size.is_some_and(|n| n > 0), "{metrics}");
     assert_eq!(code, Some(0));
 }
