@@ -37,29 +37,31 @@ pub struct Candidate {
     pub title_numbers: String,
 }
 
+/// The band keys a story is indexed and looked up by: its signature's bands, keyed by the numbers
+/// in its title.
+pub fn keys(signature: &Signature, title_numbers: &str) -> [i64; BANDS] {
+    fingerprint::bands(signature, title_numbers)
+}
+
 /// The band keys to look `entry` up by, or `None` when it cannot be a near-duplicate (too little
 /// text for a signature, or matching turned off).
 pub fn band_keys(entry: &NewEntry, near: NearDuplicates) -> Option<[i64; BANDS]> {
     if near.threshold > 1.0 {
         return None;
     }
-    let signature = entry.signature.as_ref()?;
-    Some(fingerprint::bands(signature, &entry.title_numbers))
+    Some(keys(entry.signature.as_ref()?, &entry.title_numbers))
 }
 
 /// The candidate that is the same story as `entry` syndicated under another URL: the most similar
 /// one whose estimated similarity reaches the threshold and whose title carries the same numbers
 /// ("Part 1" and "Part 2" stay apart). Band keys include the title's numbers, but two keys can
-/// still collide, so both are checked here.
+/// still collide, so both are checked here. The candidates are those [`band_keys`] found.
 pub fn near_duplicate(
     entry: &NewEntry,
     near: NearDuplicates,
     candidates: &[Candidate],
 ) -> Option<(i64, Timestamp)> {
     let signature = entry.signature.as_ref()?;
-    if near.threshold > 1.0 {
-        return None;
-    }
     let mut best: Option<(f64, i64, Timestamp)> = None;
     for candidate in candidates {
         let Some(other) = &candidate.signature else {
@@ -123,12 +125,34 @@ mod tests {
             "Giá xăng tăng 3 lần",
             "Giá xăng dầu trong nước tăng lần thứ ba liên tiếp theo giá thế giới",
         );
+        // Another rewrite, further from this one but still over the threshold.
+        let rewrite = story(
+            "Hà Nội xây 3 tuyến đường sắt",
+            "Thành phố Hà Nội công bố kế hoạch xây dựng ba tuyến đường sắt đô thị mới \
+             trong năm năm tới, vốn đầu tư do ngân sách thành phố và trung ương cùng bố trí",
+        );
+        let similarity = |c: &NewEntry| {
+            fingerprint::similarity(
+                entry.signature.as_ref().expect("signature"),
+                c.signature.as_ref().expect("signature"),
+            )
+        };
+        assert!(similarity(&rewrite) >= NearDuplicates::default().threshold);
+        assert!(similarity(&rewrite) < similarity(&copy));
         let found = near_duplicate(
             &entry,
             NearDuplicates::default(),
-            &[candidate(1, &other), candidate(2, &copy)],
+            &[
+                candidate(1, &other),
+                candidate(3, &rewrite),
+                candidate(2, &copy),
+            ],
         );
-        assert_eq!(found, Some((2, 102)));
+        assert_eq!(
+            found,
+            Some((2, 102)),
+            "the most similar wins, not the first"
+        );
         assert!(band_keys(&entry, NearDuplicates::default()).is_some());
     }
 

@@ -1593,8 +1593,7 @@ fn upsert_entry(
                         .execute(params![id, entry.search_text])
                         .context("indexing entry for search")?;
                     if let Some(signature) = &entry.signature {
-                        let keys =
-                            crate::normalize::fingerprint::bands(signature, &entry.title_numbers);
+                        let keys = crate::dedup::keys(signature, &entry.title_numbers);
                         lsh.add(&keys, id, now, near.window);
                     }
                     (id, entry.published, Upsert::New)
@@ -1687,7 +1686,7 @@ fn load_lsh(
     for row in rows {
         let (id, seen, bytes, numbers) = row.context("loading near-duplicate index")?;
         if let Some(signature) = fingerprint::from_bytes(&bytes) {
-            lsh.add(&fingerprint::bands(&signature, &numbers), id, seen, window);
+            lsh.add(&crate::dedup::keys(&signature, &numbers), id, seen, window);
         }
     }
     lsh.loaded = true;
