@@ -6,7 +6,7 @@
 //! Needs `wrk`, nginx and GNU time (`apt-get install wrk nginx-light time`); without them it says
 //! so and exits 0.
 //! Both servers run on loopback with one event loop per core (ours through `server::serve` as the
-//! daemon runs it; nginx `worker_processes 2`), and `wrk` uses the same parameters against both.
+//! daemon runs it; nginx `worker_processes auto`), and `wrk` uses the same parameters against both.
 //!
 //! `cargo bench --bench serve` (add `-- --duration 10s --connections 64 --rounds 2`).
 
@@ -283,7 +283,7 @@ fn start_nginx(dir: &Path) -> (std::process::Child, String) {
         .port();
     let d = dir.display();
     let conf = format!(
-        "worker_processes 2;\nerror_log {d}/nginx-error.log warn;\npid {d}/nginx.pid;\ndaemon off;\n\
+        "worker_processes auto;\nerror_log {d}/nginx-error.log warn;\npid {d}/nginx.pid;\ndaemon off;\n\
          events {{ worker_connections 1024; }}\n\
          http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  tcp_nodelay on;\n  etag on;\n\
            keepalive_requests 1000000;\n\

@@ -219,6 +219,7 @@ pub struct Store {
     changed_topics: Mutex<BTreeSet<String>>,
     topic_changes: tokio::sync::Notify,
     /// Read operations started (see [`Store::read_count`]).
+    #[cfg(test)]
     reads: AtomicU64,
 }
 
@@ -274,6 +275,7 @@ impl Store {
             generation: AtomicU64::new(1),
             changed_topics: Mutex::new(BTreeSet::new()),
             topic_changes: tokio::sync::Notify::new(),
+            #[cfg(test)]
             reads: AtomicU64::new(0),
         })
     }
@@ -311,6 +313,7 @@ impl Store {
     }
 
     /// How many reads have asked SQLite so far: lets tests show that a path answered from memory.
+    #[cfg(test)]
     pub fn read_count(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
     }
@@ -336,6 +339,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        #[cfg(test)]
         self.reads.fetch_add(1, Ordering::Relaxed);
         let Some(path) = &self.path else {
             return self.with_writer(|c| f(c));
@@ -1008,24 +1012,6 @@ impl Store {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .context("reading sightings")?;
             rows.collect::<Result<Vec<_>, _>>().context("reading sightings")
-        })
-    }
-
-    /// Number of entries per topic (the built-in `all` included).
-    pub fn topic_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        self.with_reader(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT topic, COUNT(*) FROM entry_topics GROUP BY topic")
-                .context("counting topics")?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                .context("counting topics")?;
-            let mut counts = HashMap::new();
-            for row in rows {
-                let (topic, n) = row.context("counting topics")?;
-                counts.insert(topic, u64::try_from(n).unwrap_or(0));
-            }
-            Ok(counts)
         })
     }
 }
