@@ -9,13 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
-use http_body_util::BodyExt;
 use tokio::sync::watch;
-use tower::ServiceExt;
 use url::Url;
 
 use common::FixtureServer;
@@ -156,24 +153,7 @@ async fn an_ingest_announces_each_changed_topic_feed_once() {
         Arc::new(config.clone()),
         Arc::new(|| chrono::Utc::now().timestamp()),
     ));
-    let res = app
-        .oneshot(
-            Request::builder()
-                .uri("/topics/vietnam.atom")
-                .body(Body::empty())
-                .expect("test step"),
-        )
-        .await
-        .expect("test step");
-    let body = String::from_utf8(
-        res.into_body()
-            .collect()
-            .await
-            .expect("test step")
-            .to_bytes()
-            .to_vec(),
-    )
-    .expect("test step");
+    let (_, _, body) = common::router_get(&app, "/topics/vietnam.atom").await;
     assert!(
         body.contains(&format!("<link href=\"{hub_url}\" rel=\"hub\"/>")),
         "{body}"

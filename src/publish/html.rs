@@ -18,6 +18,7 @@ pub struct IndexTopic {
 /// `base_url` ends with `/`.
 pub fn render_index(base_url: &str, topics: &[IndexTopic]) -> String {
     let base = escape_html(base_url);
+    let feed_url = |slug: &str, format| escape_html(&super::topic_feed_url(base_url, slug, format));
     let mut head_links = String::new();
     let mut body = String::new();
     for topic in topics {
@@ -25,10 +26,10 @@ pub fn render_index(base_url: &str, topics: &[IndexTopic]) -> String {
         let title = escape_html(&topic.title);
         for format in Format::ALL {
             head_links.push_str(&format!(
-                "<link rel=\"alternate\" type=\"{}\" title=\"{title} ({})\" href=\"{base}topics/{slug}.{}\">\n",
+                "<link rel=\"alternate\" type=\"{}\" title=\"{title} ({})\" href=\"{}\">\n",
                 format.bare_media_type(),
                 format.label(),
-                format.extension()
+                feed_url(&topic.slug, format)
             ));
         }
         body.push_str(&format!("<li><h2>{title}</h2>\n"));
@@ -42,8 +43,8 @@ pub fn render_index(base_url: &str, topics: &[IndexTopic]) -> String {
         body.push_str(" · subscribe:");
         for format in Format::ALL {
             body.push_str(&format!(
-                " <a href=\"{base}topics/{slug}.{}\" type=\"{}\">{}</a>",
-                format.extension(),
+                " <a href=\"{}\" type=\"{}\">{}</a>",
+                feed_url(&topic.slug, format),
                 format.bare_media_type(),
                 format.label()
             ));

@@ -74,6 +74,12 @@ impl Format {
     }
 }
 
+/// The URL a topic's feed in `format` is served at (`base_url` ends with `/`): its self link,
+/// and what WebSub announces.
+pub fn topic_feed_url(base_url: &str, slug: &str, format: Format) -> String {
+    format!("{base_url}topics/{slug}.{}", format.extension())
+}
+
 /// Everything needed to render one page of one topic.
 #[derive(Debug, Clone)]
 pub struct TopicPage {

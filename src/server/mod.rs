@@ -383,7 +383,7 @@ async fn render(state: &AppState, key: &PageKey, generation: u64) -> Result<Rend
     let base = &config.server.base_url;
     let format = key.format;
     let request = key.page;
-    let feed_url = format!("{base}topics/{slug}.{}", format.extension());
+    let feed_url = publish::topic_feed_url(base.as_str(), slug, format);
     let page = TopicPage {
         slug: slug.to_string(),
         title,

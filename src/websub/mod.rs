@@ -122,7 +122,7 @@ impl PublishPolicy {
 pub fn topic_feed_urls(base_url: &Url, topic: &str) -> Vec<String> {
     Format::ALL
         .iter()
-        .map(|f| format!("{base_url}topics/{topic}.{}", f.extension()))
+        .map(|f| crate::publish::topic_feed_url(base_url.as_str(), topic, *f))
         .collect()
 }
 
@@ -199,7 +199,12 @@ pub async fn run(
             }
         }
         for url in policy.due(Instant::now()) {
-            match publish(&client, &hub, &url).await {
+            // A slow or unreachable hub must not hold up a stop: the announcement is dropped.
+            let result = tokio::select! {
+                result = publish(&client, &hub, &url) => result,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            match result {
                 Ok(()) => {
                     tracing::debug!(url = %url, "announced to the WebSub hub");
                     policy.succeeded(&url, Instant::now());
