@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod dedup;
 pub mod fetch;
+pub mod files;
 pub mod metrics;
 pub mod model;
 pub mod normalize;

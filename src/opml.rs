@@ -275,15 +275,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<(), ImportError> {
         path: target.clone(),
         source,
     };
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "feeds.toml".to_string());
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let (dir, temp) = crate::files::temp_beside(&target, "feeds.toml", "tmp");
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -295,8 +287,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<(), ImportError> {
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&temp, &target)?;
-        // The rename itself is durable only once the directory is synced.
-        std::fs::File::open(&dir)?.sync_all()
+        crate::files::sync_dir(&dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);

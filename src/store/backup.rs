@@ -5,7 +5,7 @@
 //! written under a temporary name in the target's directory, synced, then linked to its final
 //! name, so PATH is either absent or a complete backup, and an existing file is never replaced.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Context, Store, StoreError};
 
@@ -19,18 +19,7 @@ impl Store {
             path: dest.to_path_buf(),
             source,
         };
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "backup".to_string());
-        let partial = dir.join(format!(".{name}.{}.partial", std::process::id()));
-        // A leftover of an earlier attempt by a process with our id: VACUUM INTO refuses to write
-        // over a non-empty file.
-        let _ = std::fs::remove_file(&partial);
+        let (dir, partial) = crate::files::temp_beside(dest, "backup", "partial");
         let Some(partial_str) = partial.to_str() else {
             return Err(io_error(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -50,9 +39,7 @@ impl Store {
                 std::io::ErrorKind::AlreadyExists => StoreError::BackupExists(dest.to_path_buf()),
                 _ => io_error(e),
             })?;
-            std::fs::File::open(&dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_error)
+            crate::files::sync_dir(&dir).map_err(io_error)
         });
         let _ = std::fs::remove_file(&partial);
         finished
