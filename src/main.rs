@@ -112,9 +112,7 @@ fn main() -> ExitCode {
         Command::Status { json } => status(&config, json),
         Command::Prune => prune(&config),
         Command::TestTopic { slug, limit } => test_topic(&config, &slug, limit),
-        Command::ImportOpml { file, topic } => {
-            import_opml(&config_path, &config, &file, topic.as_deref())
-        }
+        Command::ImportOpml { file, topic } => import_opml(&config_path, &file, topic.as_deref()),
         Command::Backup { path } => backup(&config, &path),
         Command::ExportOpml => export_opml(&config),
         Command::Run => with_runtime(async move {
@@ -336,7 +334,7 @@ fn test_topic(config: &Config, slug: &str, limit: usize) -> ExitCode {
     }
 }
 
-fn import_opml(config_path: &Path, config: &Config, file: &Path, topic: Option<&str>) -> ExitCode {
+fn import_opml(config_path: &Path, file: &Path, topic: Option<&str>) -> ExitCode {
     let feeds = match opml::read_opml(file) {
         Ok(feeds) => feeds,
         Err(e) => {
@@ -352,7 +350,7 @@ fn import_opml(config_path: &Path, config: &Config, file: &Path, topic: Option<&
         }
     };
     let progress = Progress::new(feeds.len(), "feeds");
-    let result = opml::append_sources(config_path, &text, config, &feeds, topic, |verdict| {
+    let result = opml::append_sources(config_path, &text, &feeds, topic, |verdict| {
         progress.println(&match verdict {
             Verdict::Added(url) => format!("added {url}"),
             Verdict::Present(url) => format!("present {url}"),

@@ -185,18 +185,19 @@ fn attribute<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> Option<&'a str> {
         .map(|a| a.value())
 }
 
-/// Appends a `[[source]]` for every feed of `feeds` that `config` (parsed from `text`, the file
-/// at `path`) does not have yet, listing `topic` when given. URLs are compared the way the config
+/// Appends a `[[source]]` for every feed of `feeds` that the config `text` (the file at `path`)
+/// does not have yet, listing `topic` when given. URLs are compared the way the config
 /// compares them (parsed: scheme and host in lower case, default port dropped). `each` is called
 /// once per feed, in order, as it is decided. The returned text has been validated.
 pub fn append_sources(
     path: &Path,
     text: &str,
-    config: &Config,
     feeds: &[OpmlFeed],
     topic: Option<&str>,
     mut each: impl FnMut(&Verdict),
 ) -> Result<Import, ImportError> {
+    // The same text that is edited: a file changed since it was loaded cannot mislead the check.
+    let config = Config::parse(path, text).map_err(ImportError::Invalid)?;
     if let Some(slug) = topic {
         if slug == ALL_TOPIC {
             return Err(ImportError::AllTopic);
@@ -434,8 +435,7 @@ topics = ["tech"]
 
     fn import(text: &str, feeds: &[OpmlFeed], topic: Option<&str>) -> Result<Import, ImportError> {
         let path = Path::new("feeds.toml");
-        let config = Config::parse(path, text).expect("valid config");
-        append_sources(path, text, &config, feeds, topic, |_| {})
+        append_sources(path, text, feeds, topic, |_| {})
     }
 
     #[test]
