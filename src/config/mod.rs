@@ -252,6 +252,19 @@ impl Config {
         self.topics.iter().find(|t| t.slug.as_str() == slug)
     }
 
+    /// The sources a topic draws its candidates from: those that list it, or every source for
+    /// `all` (`None`) and for a topic with `all_sources` (the rule `topics` applies per entry).
+    pub fn topic_sources(&self, topic: Option<&TopicConfig>) -> Vec<&SourceConfig> {
+        match topic {
+            Some(t) if !t.all_sources => self
+                .sources
+                .iter()
+                .filter(|s| s.topics.contains(&t.slug))
+                .collect(),
+            _ => self.sources.iter().collect(),
+        }
+    }
+
     /// How often `source` is polled.
     pub fn interval_of(&self, source: &SourceConfig) -> Duration {
         source.interval.unwrap_or(self.fetch.interval)

@@ -12,7 +12,7 @@ pub mod sparkline;
 pub use html::{IndexTopic, SourceHealth, SourceRow, render_index, render_search, render_sources};
 pub use opml::{
     OpmlFeed, OpmlGroup, opml_feed, opml_groups, render_flat as render_opml_flat,
-    render_grouped as render_opml_grouped, topic_sources,
+    render_grouped as render_opml_grouped,
 };
 
 use chrono::{DateTime, FixedOffset, Utc};

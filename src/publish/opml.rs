@@ -3,22 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::{Config, SourceConfig, TopicConfig};
+use crate::config::{Config, SourceConfig};
 use crate::store::SourceLabel;
 use crate::text::escape_html;
-
-/// The sources a topic draws from: those that list it, or every source for `all` (`None`) and
-/// for a topic with `all_sources`.
-pub fn topic_sources<'a>(config: &'a Config, topic: Option<&TopicConfig>) -> Vec<&'a SourceConfig> {
-    match topic {
-        Some(t) if !t.all_sources => config
-            .sources
-            .iter()
-            .filter(|s| s.topics.contains(&t.slug))
-            .collect(),
-        _ => config.sources.iter().collect(),
-    }
-}
 
 /// A source as an outline: its title from feeds.toml, else the feed's own, else its URL.
 pub fn opml_feed(source: &SourceConfig, labels: &HashMap<String, SourceLabel>) -> OpmlFeed {
@@ -40,7 +27,7 @@ pub fn opml_groups(config: &Config, labels: &HashMap<String, SourceLabel>) -> Ve
     let mut grouped = HashSet::new();
     let mut groups = Vec::new();
     for topic in &config.topics {
-        let sources = topic_sources(config, Some(topic));
+        let sources = config.topic_sources(Some(topic));
         grouped.extend(sources.iter().map(|s| s.url.as_str()));
         groups.push(OpmlGroup {
             title: topic.title.clone(),

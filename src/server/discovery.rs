@@ -90,7 +90,8 @@ pub(super) async fn topic_opml(state: &AppState, slug: &str) -> Result<Response,
         (topic.title.clone(), Some(topic))
     };
     let labels = blocking(state, Store::source_labels).await?;
-    let feeds: Vec<OpmlFeed> = publish::topic_sources(&config, topic)
+    let feeds: Vec<OpmlFeed> = config
+        .topic_sources(topic)
         .into_iter()
         .map(|s| publish::opml_feed(s, &labels))
         .collect();
