@@ -353,11 +353,10 @@ fn main() {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        tokio::spawn(server::serve(
-            listener,
-            server::router(state),
-            std::future::pending(),
-        ));
+        tokio::spawn(
+            server::serve(listener, server::router(state), std::future::pending())
+                .expect("start the HTTP workers"),
+        );
         addr.to_string()
     });
 

@@ -292,13 +292,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ))
     });
     let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(crate::server::serve(
-        listener,
-        crate::server::router(state),
-        async move {
+    let server = tokio::spawn(
+        crate::server::serve(listener, crate::server::router(state), async move {
             let _ = server_stop.wait_for(|s| *s).await;
-        },
-    ));
+        })
+        .context("starting the HTTP workers")?,
+    );
     // Migrations ran in open_store and the listener is bound: ready.
     notifier.ready(&health.status_line(system_clock()()));
 

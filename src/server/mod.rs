@@ -119,74 +119,59 @@ pub async fn listener(addr: std::net::SocketAddr) -> std::io::Result<tokio::net:
 }
 
 /// Serves `app` on `listener` over HTTP/1.1 until `shutdown` completes, then lets the requests in
-/// flight finish.
+/// flight finish. The workers are started before this returns: a failure to start any of them is
+/// an error here, before anyone is told the daemon is ready; the returned future runs them.
 ///
 /// Connections are served by one single-threaded runtime per core, each accepting from the same
 /// socket, the way nginx runs one event loop per worker process: a connection's reads, cache
 /// lookup and writes stay on one thread, with no hand-off between threads on each request.
-pub async fn serve(
+pub fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()>,
-) {
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let socket = listener.into_std()?;
     let mut threads = Vec::new();
-    match listener.into_std() {
-        Ok(socket) => {
-            for worker in 0..workers {
-                let socket = match socket.try_clone() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot share the listening socket");
-                        break;
-                    }
-                };
-                let app = app.clone();
-                let mut stop = stop_rx.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("http-{worker}"))
-                    .spawn(move || {
-                        // Blocking threads only render pages after a change: a few suffice.
-                        let runtime = match tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .max_blocking_threads(4)
-                            .build()
-                        {
-                            Ok(r) => r,
-                            Err(e) => {
-                                tracing::error!(error = %e, "cannot start an HTTP worker");
-                                return;
-                            }
-                        };
-                        runtime.block_on(async move {
-                            match tokio::net::TcpListener::from_std(socket) {
-                                Ok(listener) => {
-                                    serve_connections(listener, app, async move {
-                                        let _ = stop.wait_for(|s| *s).await;
-                                    })
-                                    .await
-                                }
-                                Err(e) => tracing::error!(error = %e, "cannot listen"),
-                            }
-                        });
-                    });
-                match spawned {
-                    Ok(thread) => threads.push(thread),
-                    Err(e) => tracing::error!(error = %e, "cannot start an HTTP worker"),
-                }
+    for worker in 0..workers {
+        // Blocking threads only render pages after a change: a few suffice.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(4)
+            .build()?;
+        let listener = {
+            let _context = runtime.enter();
+            tokio::net::TcpListener::from_std(socket.try_clone()?)?
+        };
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("http-{worker}"))
+            .spawn(move || {
+                runtime.block_on(serve_connections(listener, app, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                }));
+            });
+        match thread {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                // Workers already running stop with the others when this one is refused.
+                let _ = stop_tx.send(true);
+                return Err(e);
             }
         }
-        Err(e) => tracing::error!(error = %e, "cannot share the listening socket"),
     }
-    shutdown.await;
-    let _ = stop_tx.send(true);
-    let _ = tokio::task::spawn_blocking(move || {
-        for thread in threads {
-            let _ = thread.join();
-        }
+    Ok(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
     })
-    .await;
 }
 
 /// One worker's accept loop: every connection it accepts is served on its own runtime.

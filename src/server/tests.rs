@@ -762,9 +762,12 @@ async fn serve_answers_over_a_socket_and_stops_on_request() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, router(state), async move {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(
+        serve(listener, router(state), async move {
+            let _ = stopped.await;
+        })
+        .expect("start the workers"),
+    );
 
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     // Two requests on one connection: HEAD, then GET.
