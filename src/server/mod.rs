@@ -330,10 +330,6 @@ async fn topic_feed(
         return discovery::topic_opml(&state, slug).await;
     }
     let format = Format::from_extension(ext).ok_or(ServeError::NotFound)?;
-    let config = state.config();
-    if slug != crate::config::ALL_TOPIC && config.topic(slug).is_none() {
-        return Err(ServeError::UnknownTopic(slug.to_string()));
-    }
     let page =
         paging::PageRequest::from_query(request.uri().query()).map_err(ServeError::BadRequest)?;
     let key = PageKey {
@@ -342,10 +338,14 @@ async fn topic_feed(
         page,
     };
     // An atomic load, not a query: a cached page that is still current is served from memory.
+    // A current page proves its topic exists: a reload that removes one makes every page stale.
     let generation = state.inner.store.generation();
     let rendered = match state.inner.cache.get(&key, generation) {
         Some(r) => r,
         None => {
+            if slug != crate::config::ALL_TOPIC && state.config().topic(slug).is_none() {
+                return Err(ServeError::UnknownTopic(slug.to_string()));
+            }
             let rendered = Arc::new(render(&state, &key, generation).await?);
             state.inner.cache.insert(key, rendered.clone());
             rendered
