@@ -231,10 +231,25 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
         )
     };
     let log = dir.path().join("stderr.log");
+    let socket_path = dir.path().join("notify.sock");
+    let notify = std::sync::Arc::new(UnixDatagram::bind(&socket_path).expect("notify socket"));
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    // RELOADING=1 then READY=1 around a reload; returns the READY message.
+    let around_reload = |notify: std::sync::Arc<UnixDatagram>| {
+        let (reloading, _) = read_until(&notify, "RELOADING=1", Duration::from_secs(20));
+        let (ready, messages) = read_until(&notify, "READY=1", Duration::from_secs(20));
+        (
+            reloading && ready,
+            messages.last().cloned().unwrap_or_default(),
+        )
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
         .arg("--config")
         .arg(&config)
         .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))
@@ -268,16 +283,20 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
     added();
     assert!(hup());
     let addr2 = addr.clone();
-    let reloaded = tokio::task::spawn_blocking(move || {
-        wait_for(
+    let notify2 = notify.clone();
+    let (reloaded, notified) = tokio::task::spawn_blocking(move || {
+        let notified = around_reload(notify2);
+        let reloaded = wait_for(
             &addr2,
             "/topics/indonesia.atom",
             Duration::from_secs(30),
             |s, b| s == 200 && b.contains("Berita Indonesia") && b.contains("<entry>"),
-        )
+        );
+        (reloaded, notified)
     })
     .await
     .expect("join");
+    assert!(notified.0, "no RELOADING=1 then READY=1 around the reload");
     assert!(
         reloaded,
         "the added topic and source did not appear without a restart"
@@ -292,7 +311,9 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
     assert!(hup());
     let addr2 = addr.clone();
     let log2 = log.clone();
-    let after = tokio::task::spawn_blocking(move || {
+    let notify2 = notify.clone();
+    let (after, rejected) = tokio::task::spawn_blocking(move || {
+        let rejected = around_reload(notify2);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             let text = std::fs::read_to_string(&log2).unwrap_or_default();
@@ -302,12 +323,24 @@ async fn sighup_adds_sources_and_topics_and_rejects_a_broken_config() {
             std::thread::sleep(Duration::from_millis(100));
         }
         (
-            http_get(&addr2, "/topics/indonesia.atom").map(|r| r.0),
-            http_get(&addr2, "/topics/tech.atom").map(|r| r.0),
+            (
+                http_get(&addr2, "/topics/indonesia.atom").map(|r| r.0),
+                http_get(&addr2, "/topics/tech.atom").map(|r| r.0),
+            ),
+            rejected,
         )
     })
     .await
     .expect("join");
+    assert!(
+        rejected.0,
+        "no RELOADING=1 then READY=1 around the rejected reload"
+    );
+    assert!(
+        rejected.1.contains("STATUS=reload rejected: "),
+        "{:?}",
+        rejected.1
+    );
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(text.contains("reload rejected"), "{text}");
     assert!(
