@@ -48,18 +48,8 @@ async fn sigterm_mid_cycle_keeps_the_database_whole() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let listed: Vec<(&str, &[&str])> = sources.iter().map(|s| (s.as_str(), &[][..])).collect();
-    let config = common::write_config(dir.path(), "http://127.0.0.1:9/", &server, "", &listed);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let text = std::fs::read_to_string(&config).expect("config");
-    let text = text.replacen(
-        "[server]\n",
-        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"),
-        1,
-    );
-    std::fs::write(&config, text).expect("config");
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let config = common::write_config_listening(dir.path(), &addr, &server, &listed, "");
     let log = dir.path().join("log.json");
 
     let (code, mid_cycle) = tokio::task::spawn_blocking({
@@ -87,17 +77,7 @@ async fn sigterm_mid_cycle_keeps_the_database_whole() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
                 .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let code = loop {
-                if let Ok(Some(status)) = child.try_wait() {
-                    break status.code();
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    break None;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            };
+            let code = common::wait_exit(&mut child, Duration::from_secs(30));
             (code, refreshed < SOURCES)
         }
     })
