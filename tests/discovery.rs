@@ -315,6 +315,14 @@ async fn hostile_and_invalid_queries_never_fail_the_server() {
         for ext in ["atom", "rss", "json"] {
             let (status, _, body) = get(&w.app, &format!("/search.{ext}?q={q}")).await;
             assert_eq!(status, StatusCode::OK, "q={q}: {body}");
+            // A feed of its format, not an error served as 200.
+            let is_feed = match ext {
+                "json" => serde_json::from_str::<serde_json::Value>(&body)
+                    .is_ok_and(|j| j["items"].is_array()),
+                _ => roxmltree::Document::parse(&body)
+                    .is_ok_and(|d| matches!(d.root_element().tag_name().name(), "feed" | "rss")),
+            };
+            assert!(is_feed, "q={q} .{ext}: {body}");
         }
     }
     let (status, _, atom) = get(&w.app, "/search.atom?q=%3Cscript%3E").await;

@@ -82,6 +82,12 @@ async fn search_feed(
         Some(limit) => encode(&[("q", &q), ("limit", limit)]),
         None => q_only.clone(),
     };
+    // The query as the feed's title shows it: control characters (a NUL is not even allowed in
+    // XML) become spaces; they are no part of any word searched for.
+    let shown: String = q
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let now = (state.inner.clock)();
     let store = state.inner.store.clone();
     let search_q = q.clone();
@@ -90,8 +96,8 @@ async fn search_feed(
         .map_err(|e| ServeError::Internal(e.to_string()))??;
     let page = TopicPage {
         slug: "search".into(),
-        title: format!("Search: {q}"),
-        description: Some(format!("Entries matching “{q}”, newest first.")),
+        title: format!("Search: {shown}"),
+        description: Some(format!("Entries matching “{shown}”, newest first.")),
         feed_id: format!("{base}search?{q_only}"),
         self_url: format!("{base}search.{}?{params}", format.extension()),
         // One page: a search lists its newest matches only.
