@@ -334,6 +334,9 @@ fn source_health_escapes_errors_and_draws_a_sparkline_per_source() {
     assert!(html.contains("not yet fetched"));
     assert!(html.contains("href=\"https://a.example/feed?x=1&amp;y=2\""));
     assert!(html.contains("<time datetime=\"2023-11-14T22:13:20Z\">"));
+    // The stored-entries column, just before each row's sparkline.
+    assert!(html.contains("</td><td>7</td><td><svg "), "{html}");
+    assert!(html.contains("</td><td>0</td><td><svg "), "{html}");
 }
 
 #[test]
