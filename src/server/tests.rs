@@ -276,18 +276,8 @@ async fn an_id_appears_once_per_document() {
     assert_eq!(json["items"].as_array().map(Vec::len), Some(1));
 }
 
-async fn get_text(app: Router, uri: &str) -> (StatusCode, String) {
-    let response = app
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+async fn get_text(state: &AppState, uri: &str) -> (StatusCode, String) {
+    let (status, _, body) = send(state, "GET", uri, &[]).await;
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
@@ -295,7 +285,7 @@ async fn get_text(app: Router, uri: &str) -> (StatusCode, String) {
 async fn healthz_is_ok_with_a_live_scheduler_and_503_with_a_stuck_one() {
     let (plain, store) = state();
     assert_eq!(
-        get_text(router(plain), "/healthz").await,
+        get_text(&plain, "/healthz").await,
         (StatusCode::OK, "ok\n".to_string())
     );
 
@@ -315,13 +305,13 @@ async fn healthz_is_ok_with_a_live_scheduler_and_503_with_a_stuck_one() {
     let live = crate::systemd::Health::default();
     live.beat();
     assert_eq!(
-        get_text(router(observed(live)), "/healthz").await.0,
+        get_text(&observed(live), "/healthz").await.0,
         StatusCode::OK
     );
 
     let stuck = crate::systemd::Health::stuck_after(std::time::Duration::from_millis(10));
     tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-    let (status, body) = get_text(router(observed(stuck)), "/healthz").await;
+    let (status, body) = get_text(&observed(stuck), "/healthz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("scheduler made no progress"), "{body}");
 }
@@ -330,7 +320,7 @@ async fn healthz_is_ok_with_a_live_scheduler_and_503_with_a_stuck_one() {
 async fn metrics_lists_source_gauges_and_database_size() {
     let (app, store) = state();
     add_entry(&store, "first");
-    let (status, body) = get_text(router(app), "/metrics").await;
+    let (status, body) = get_text(&app, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         body.contains("tributary_source_consecutive_failures{source=\"https://a.example/feed\"} 0"),
