@@ -734,8 +734,13 @@ impl Store {
         })
     }
 
+    /// How many of the latest-seen matches a search sorts by publication time: a common word must
+    /// not make every request sort the whole index.
+    const SEARCH_CANDIDATES: usize = 2000;
+
     /// The newest `limit` stories matching every word of `query` (folded as the index is: see
-    /// [`search::match_expression`]), newest first. A query without words matches nothing.
+    /// [`search::match_expression`]), newest first, from the [`Self::SEARCH_CANDIDATES`] matches
+    /// seen last. A query without words matches nothing.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
         let Some(expression) = search::match_expression(query) else {
             return Ok(Vec::new());
@@ -744,12 +749,13 @@ impl Store {
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {STORED_ENTRY_COLUMNS}
-                     FROM entry_search
-                     JOIN entries e ON e.id = entry_search.rowid
+                     FROM entries e
                      JOIN sources s ON s.id = e.source_id
-                     WHERE entry_search MATCH ?1
+                     WHERE e.id IN (SELECT rowid FROM entry_search WHERE entry_search MATCH ?1
+                                    ORDER BY rowid DESC LIMIT {})
                      ORDER BY e.published_at DESC, e.id DESC
-                     LIMIT ?2"
+                     LIMIT ?2",
+                    Self::SEARCH_CANDIDATES
                 ))
                 .context("searching")?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
