@@ -6,7 +6,8 @@
 //! it (stores are serialized by the store's single writer) while a background thread checkpoints
 //! the WAL.
 //!
-//! `cargo bench --bench ingest` (add `-- --feeds N --entries M --rounds R` to change the corpus).
+//! `cargo bench --bench ingest` (add `-- --feeds N --entries M --rounds R` to change the corpus;
+//! `-- --profile full` runs only the full path on one thread, for a profiler).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -258,6 +259,11 @@ fn main() {
         bytes as f64 / (1024.0 * 1024.0)
     );
     let rate = |d: Duration| total / d.as_secs_f64();
+    if std::env::args().any(|a| a == "--profile") {
+        let full_1 = rate(full_path(&corpus, 1, rounds));
+        println!("parse + normalize + store, 1 thread:   {full_1:>8.0} entries/s");
+        return;
+    }
     let parse_1 = rate(parse_only(&corpus, 1, rounds));
     let full_1 = rate(full_path(&corpus, 1, rounds));
     let parse_n = rate(parse_only(&corpus, cores, rounds));

@@ -76,6 +76,7 @@ fn build_store(dir: &Path) -> Arc<Store> {
                 content_hash: format!("hash-{i}"),
                 signature: None,
                 title_numbers: String::new(),
+                folded: Default::default(),
                 search_text: String::new(),
                 topics: vec![TopicSlug::all(), TopicSlug::new("bench").expect("slug")],
             }

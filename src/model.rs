@@ -138,8 +138,10 @@ pub struct NewEntry {
     pub signature: Option<[u32; 12]>,
     /// The numbers in the title, folded: stories whose titles carry different numbers differ.
     pub title_numbers: String,
-    /// What the search index holds for the story (`text::search_text`), made here rather than
-    /// by the single writer.
+    /// The title, summary and content folded for matching, shared by topic rules and search.
+    pub folded: crate::text::FoldedFields,
+    /// What the search index holds for the story (`FoldedFields::search_text`), made here rather
+    /// than by the single writer.
     pub search_text: String,
     /// The topics this sighting puts the story in, `all` included (`topics::TopicRules::assign`);
     /// normalize leaves it empty.

@@ -32,6 +32,15 @@ pub fn html_to_text(html: &str) -> String {
     fold_whitespace(&unescape_serialized(&stripped))
 }
 
+/// The escapes html5ever's serializer writes in text and attribute values (it writes no others).
+const SERIALIZER_ESCAPES: [(&str, &str); 5] = [
+    ("&lt;", "<"),
+    ("&gt;", ">"),
+    ("&nbsp;", "\u{a0}"),
+    ("&quot;", "\""),
+    ("&amp;", "&"),
+];
+
 /// Undoes the escapes html5ever's serializer writes in text (it writes no others), appending to
 /// `out` in one pass.
 fn push_unescaped(out: &mut String, text: &str) {
@@ -39,16 +48,10 @@ fn push_unescaped(out: &mut String, text: &str) {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp..];
-        let (decoded, len) = [
-            ("&lt;", "<"),
-            ("&gt;", ">"),
-            ("&nbsp;", "\u{a0}"),
-            ("&quot;", "\""),
-            ("&amp;", "&"),
-        ]
-        .into_iter()
-        .find(|(escape, _)| after.starts_with(escape))
-        .map_or(("&", 1), |(escape, decoded)| (decoded, escape.len()));
+        let (decoded, len) = SERIALIZER_ESCAPES
+            .iter()
+            .find(|(escape, _)| after.starts_with(escape))
+            .map_or(("&", 1), |(escape, decoded)| (*decoded, escape.len()));
         out.push_str(decoded);
         rest = &after[len..];
     }
@@ -302,46 +305,148 @@ pub fn floor_char_boundary(text: &str, at: usize) -> usize {
     i
 }
 
-/// How much plain text of a story is indexed after its title. Longer stories are found by their
+/// How much folded text of a story is indexed after its title. Longer stories are found by their
 /// opening, which keeps the index (and the cost of every insert) bounded.
 pub const INDEXED_TEXT_BYTES: usize = 4096;
 
-/// HTML beyond this is not even looked at: 4 KB of text never needs more markup than this.
-const HTML_PREFIX_BYTES: usize = 64 * 1024;
+/// An entry's text folded for matching (see [`fold_into`]), made once in normalize and shared by
+/// topic rules and the search index. Each field is a line of words separated by single spaces,
+/// with a space at each end, so that a phrase is found as `" word word "` and never inside a
+/// longer word.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FoldedFields {
+    pub title: String,
+    /// The plain text of the sanitized summary HTML.
+    pub summary: String,
+    /// The plain text of the sanitized content HTML.
+    pub content: String,
+}
 
-/// What the index holds for one story: the words of its title and of the first
-/// [`INDEXED_TEXT_BYTES`] of the plain text of its summary and content, folded (lowercase, no
-/// diacritics, no punctuation), each once.
-pub fn search_text(title: &str, summary_html: Option<&str>, content_html: Option<&str>) -> String {
-    let mut plain = String::new();
-    for html in [summary_html, content_html].into_iter().flatten() {
-        if plain.len() >= INDEXED_TEXT_BYTES {
-            break;
+impl FoldedFields {
+    /// Folds a title (plain text) and the sanitizer's summary and content HTML.
+    pub fn new(title: &str, summary_html: Option<&str>, content_html: Option<&str>) -> Self {
+        FoldedFields {
+            title: folded_line(title),
+            summary: summary_html.map_or_else(|| " ".to_string(), folded_html_line),
+            content: content_html.map_or_else(|| " ".to_string(), folded_html_line),
         }
-        // Stored HTML is the sanitizer's output, so the cheap tag stripper is enough.
-        plain.push_str(&strip_tags(
-            &html[..floor_char_boundary(html, HTML_PREFIX_BYTES)],
-        ));
-        plain.push(' ');
     }
-    let plain = &plain[..floor_char_boundary(&plain, INDEXED_TEXT_BYTES)];
-    let mut folded = String::with_capacity(title.len() + plain.len() + 1);
-    fold_into(&mut folded, title);
-    folded.push(' ');
-    fold_into(&mut folded, plain);
-    // Each word once: queries ask only whether a story has every word, and news text repeats
-    // its words (fewer tokens make every insert cheaper).
-    let mut seen = std::collections::HashSet::new();
-    let mut words = String::with_capacity(folded.len());
-    for word in folded.split_whitespace() {
-        if seen.insert(word) {
-            if !words.is_empty() {
-                words.push(' ');
+
+    /// What the index holds for one story: the words of its title and of the first
+    /// [`INDEXED_TEXT_BYTES`] of its folded summary and content, each once.
+    pub fn search_text(&self) -> String {
+        // Each word once: queries ask only whether a story has every word, and news text repeats
+        // its words (fewer tokens make every insert cheaper).
+        let mut seen: std::collections::HashSet<&str, foldhash::fast::RandomState> =
+            std::collections::HashSet::with_capacity_and_hasher(256, Default::default());
+        let mut words = String::with_capacity(
+            self.title.len() + (self.summary.len() + self.content.len()).min(INDEXED_TEXT_BYTES),
+        );
+        let mut budget = INDEXED_TEXT_BYTES;
+        let body = [&self.summary, &self.content]
+            .into_iter()
+            .flat_map(|line| line.split(' '))
+            .filter(|word| !word.is_empty())
+            .take_while(|word| {
+                let fits = word.len() < budget;
+                budget = budget.saturating_sub(word.len() + 1);
+                fits
+            });
+        for word in self.title.split(' ').filter(|w| !w.is_empty()).chain(body) {
+            if seen.insert(word) {
+                if !words.is_empty() {
+                    words.push(' ');
+                }
+                words.push_str(word);
             }
-            words.push_str(word);
+        }
+        words
+    }
+}
+
+/// `text` folded as a line of words with a space at each end (see [`FoldedFields`]).
+pub fn folded_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len() + 2);
+    line.push(' ');
+    push_folded_words(&mut line, text);
+    end_line(&mut line);
+    line
+}
+
+/// The same as `folded_line(&strip_tags(html))` in one pass, for the sanitizer's own output:
+/// tags part words, and the serializer's escapes (all punctuation once decoded) fold to spaces.
+pub fn folded_html_line(html: &str) -> String {
+    let mut line = String::with_capacity(html.len() / 2 + 2);
+    line.push(' ');
+    let mut rest = html;
+    loop {
+        let open = rest.find('<');
+        let mut text = &rest[..open.unwrap_or(rest.len())];
+        while let Some(amp) = text.find('&') {
+            push_folded_words(&mut line, &text[..amp]);
+            push_space(&mut line);
+            let after = &text[amp..];
+            let escape = SERIALIZER_ESCAPES
+                .iter()
+                .find(|(escape, _)| after.starts_with(escape))
+                .map_or(1, |(escape, _)| escape.len());
+            text = &after[escape..];
+        }
+        push_folded_words(&mut line, text);
+        let Some(open) = open else { break };
+        push_space(&mut line);
+        match rest[open..].find('>') {
+            Some(close) => rest = &rest[open + close + 1..],
+            None => break,
         }
     }
-    words
+    end_line(&mut line);
+    line
+}
+
+fn push_space(line: &mut String) {
+    if !line.ends_with(' ') {
+        line.push(' ');
+    }
+}
+
+fn end_line(line: &mut String) {
+    push_space(line);
+}
+
+/// Appends `text` folded (as [`fold_into`] does) with no run of spaces: folding yields only
+/// letters, digits and spaces, so this is `fold_into` followed by collapsing spaces.
+fn push_folded_words(line: &mut String, text: &str) {
+    let latin = latin_folds();
+    let push_piece = |line: &mut String, piece: &str| {
+        for c in piece.chars() {
+            if c == ' ' {
+                push_space(line);
+            } else {
+                line.push(c);
+            }
+        }
+    };
+    for c in text.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                line.push(c.to_ascii_lowercase());
+            } else {
+                push_space(line);
+            }
+        } else if let Some(folded) = latin.get(c) {
+            push_piece(line, folded);
+        } else {
+            let mut folded = String::new();
+            fold_char(&mut folded, c);
+            push_piece(line, &folded);
+        }
+    }
+}
+
+/// What the index holds for one story (see [`FoldedFields::search_text`]).
+pub fn search_text(title: &str, summary_html: Option<&str>, content_html: Option<&str>) -> String {
+    FoldedFields::new(title, summary_html, content_html).search_text()
 }
 
 #[cfg(test)]
@@ -413,6 +518,59 @@ mod tests {
             fold_words("Ảnh: ĐỨC Nguyễn, Ærø Straße"),
             ["anh", "duc", "nguyen", "ærø", "straße"]
         );
+    }
+
+    /// The folded line as the slow way makes it: fold, then split into words.
+    fn slow_line(text: &str) -> String {
+        let words = fold_words(text);
+        if words.is_empty() {
+            " ".to_string()
+        } else {
+            format!(" {} ", words.join(" "))
+        }
+    }
+
+    #[test]
+    fn folded_lines_equal_folding_then_splitting() {
+        for text in [
+            "",
+            "   ",
+            "An ninh mạng: Đà Nẵng!",
+            "  Hà\u{a0}Nội\t—  “quoted”  ",
+            "Ærø Straße ǅ ﬁ 東京 ١٢٣",
+            "cve-2026-12345, e.g. x.y",
+        ] {
+            assert_eq!(folded_line(text), slow_line(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn folded_html_lines_equal_folding_the_stripped_text() {
+        for html in [
+            "",
+            "<p></p>",
+            "<p>Đà <b>Nẵng</b> &amp; Huế</p>",
+            "Hà<b>Nội</b>&nbsp;&lt;3 &quot;x&quot;&gt;&copy; tail",
+            "<a href=\"https://x.example/?a=1&amp;b=2\">link</a> &amp;amp;",
+            "a <b>bold</b> and <unclosed rest",
+            "&&&amp &amp",
+        ] {
+            assert_eq!(
+                folded_html_line(html),
+                slow_line(&strip_tags(html)),
+                "{html:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn search_text_has_each_word_once_title_first() {
+        let folded = FoldedFields::new(
+            "Giá xăng giảm",
+            Some("<p>Giá xăng <b>giảm</b> mạnh</p>"),
+            Some("<p>Xăng dầu, giá cả</p>"),
+        );
+        assert_eq!(folded.search_text(), "gia xang giam manh dau ca");
     }
 
     #[test]

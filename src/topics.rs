@@ -13,7 +13,9 @@ use std::fmt;
 
 use crate::config::{ALL_TOPIC, Config, TopicConfig, TopicFilter};
 use crate::model::TopicSlug;
-use crate::text::{fold_into, fold_words, hash_parts, strip_tags};
+use crate::text::{
+    FoldedFields, fold_words, folded_html_line, folded_line, hash_parts, strip_tags,
+};
 
 /// What membership looks at in an entry.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +28,8 @@ pub struct EntryView<'a> {
     pub authors: &'a [String],
     /// The entry's language, else its feed's.
     pub language: Option<&'a str>,
+    /// The title, summary and content already folded, when normalize made them.
+    pub folded: Option<&'a FoldedFields>,
 }
 
 /// What membership looks at in a freshly normalized entry.
@@ -37,6 +41,7 @@ pub fn view(entry: &crate::model::NewEntry) -> EntryView<'_> {
         categories: &entry.categories,
         authors: &entry.authors,
         language: entry.language.as_deref(),
+        folded: Some(&entry.folded),
     }
 }
 
@@ -49,6 +54,7 @@ pub fn stored_view(story: &crate::model::StoryForTopics) -> EntryView<'_> {
         categories: &story.categories,
         authors: &story.authors,
         language: story.language.as_deref(),
+        folded: None,
     }
 }
 
@@ -204,9 +210,8 @@ impl Filter {
     }
 }
 
-/// An entry's text folded for matching on first use (most topics never need it): words
-/// separated by single spaces, with a space at each end, so that a phrase is found as
-/// `" word word "` and never inside a longer word.
+/// An entry's text folded for matching (lines as in [`FoldedFields`]): taken from normalize when
+/// it made them, else folded on first use (most topics never need it).
 struct FoldedText<'a> {
     entry: &'a EntryView<'a>,
     title: OnceCell<String>,
@@ -215,19 +220,6 @@ struct FoldedText<'a> {
     plain_summary: OnceCell<String>,
     plain_content: OnceCell<String>,
     categories: OnceCell<String>,
-}
-
-/// `text` folded as a padded line of words.
-fn folded_line(text: &str) -> String {
-    let mut folded = String::with_capacity(text.len());
-    fold_into(&mut folded, text);
-    let mut line = String::with_capacity(folded.len() + 2);
-    line.push(' ');
-    for word in folded.split_whitespace() {
-        line.push_str(word);
-        line.push(' ');
-    }
-    line
 }
 
 /// A phrase's words as the needle to look for in a folded line.
@@ -258,27 +250,44 @@ impl<'a> FoldedText<'a> {
             .get_or_init(|| self.entry.content_html.map(strip_tags).unwrap_or_default())
     }
 
+    fn title(&self) -> &str {
+        match self.entry.folded {
+            Some(folded) => &folded.title,
+            None => self.title.get_or_init(|| folded_line(self.entry.title)),
+        }
+    }
+
+    fn summary(&self) -> &str {
+        match self.entry.folded {
+            Some(folded) => &folded.summary,
+            None => self.summary.get_or_init(|| {
+                self.entry
+                    .summary_html
+                    .map_or_else(|| " ".to_string(), folded_html_line)
+            }),
+        }
+    }
+
+    fn content(&self) -> &str {
+        match self.entry.folded {
+            Some(folded) => &folded.content,
+            None => self.content.get_or_init(|| {
+                self.entry
+                    .content_html
+                    .map_or_else(|| " ".to_string(), folded_html_line)
+            }),
+        }
+    }
+
     /// The first field in which `needle` (see [`needle`]) occurs.
     fn find(&self, needle: &str) -> Option<Field> {
-        if self
-            .title
-            .get_or_init(|| folded_line(self.entry.title))
-            .contains(needle)
-        {
+        if self.title().contains(needle) {
             return Some(Field::Title);
         }
-        if self
-            .summary
-            .get_or_init(|| folded_line(self.plain_summary()))
-            .contains(needle)
-        {
+        if self.summary().contains(needle) {
             return Some(Field::Summary);
         }
-        if self
-            .content
-            .get_or_init(|| folded_line(self.plain_content()))
-            .contains(needle)
-        {
+        if self.content().contains(needle) {
             return Some(Field::Content);
         }
         // Categories are one line each, kept apart by a character folding never produces.

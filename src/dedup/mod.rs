@@ -103,6 +103,7 @@ mod tests {
             content_hash: String::new(),
             signature: fingerprint::signature(title, text),
             title_numbers: fingerprint::title_numbers(title),
+            folded: Default::default(),
             search_text: String::new(),
             topics: vec![],
         }

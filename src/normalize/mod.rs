@@ -249,11 +249,13 @@ fn normalize_entry(
         .unwrap_or_default();
     let signature = fingerprint::signature(&title, &body_text);
     let title_numbers = fingerprint::title_numbers(&title);
-    let search_text =
-        crate::text::search_text(&title, summary_html.as_deref(), content_html.as_deref());
+    let folded =
+        crate::text::FoldedFields::new(&title, summary_html.as_deref(), content_html.as_deref());
+    let search_text = folded.search_text();
     NewEntry {
         signature,
         title_numbers,
+        folded,
         search_text,
         topics: Vec::new(),
         key,

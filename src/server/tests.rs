@@ -48,6 +48,7 @@ fn add_entry_at(store: &Store, title: &str, published: i64) {
         content_hash: title.into(),
         signature: None,
         title_numbers: String::new(),
+        folded: Default::default(),
         search_text: String::new(),
         topics: vec![TopicSlug::all(), TopicSlug::new("news").expect("slug")],
     };
@@ -258,6 +259,7 @@ async fn an_id_appears_once_per_document() {
             content_hash: "h".into(),
             signature: None,
             title_numbers: String::new(),
+            folded: Default::default(),
             search_text: String::new(),
             topics: vec![TopicSlug::all()],
         };
@@ -606,6 +608,7 @@ fn sample_entry(title: &str) -> NewEntry {
         content_hash: title.into(),
         signature: None,
         title_numbers: String::new(),
+        folded: Default::default(),
         search_text: String::new(),
         topics: vec![],
     }

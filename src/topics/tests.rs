@@ -214,3 +214,47 @@ fn fingerprint_follows_rules_and_source_topics() {
     )));
     assert_ne!(a.fingerprint(), c.fingerprint());
 }
+
+#[test]
+fn text_folded_by_normalize_matches_like_text_folded_here() {
+    let rules = TopicRules::new(&config(RULES));
+    for (title, summary, content) in [
+        ("Tin nóng", "<p>Cảnh báo <b>an ninh</b> mạng</p>", ""),
+        ("Serangan", "", "<p>Badan <b>Siber</b> dan Sandi Negara</p>"),
+        ("Ransomware mới", "", "<p>Bài quảng cáo của đối tác</p>"),
+        ("Thời tiết", "<p>Hà Nội mưa</p>", "<p>Nắng</p>"),
+    ] {
+        let lazy = EntryView {
+            title,
+            summary_html: Some(summary),
+            content_html: Some(content),
+            ..EntryView::default()
+        };
+        let folded = FoldedFields::new(title, Some(summary), Some(content));
+        let made = EntryView {
+            folded: Some(&folded),
+            ..lazy
+        };
+        assert_eq!(
+            topics_of(&rules, &[], &made),
+            topics_of(&rules, &[], &lazy),
+            "{title}"
+        );
+        assert_eq!(
+            rules.explain("security", &[], &made),
+            rules.explain("security", &[], &lazy),
+            "{title}"
+        );
+    }
+    let folded = FoldedFields::new(
+        "Tin nóng",
+        Some("<p>Cảnh báo <b>an ninh</b> mạng</p>"),
+        None,
+    );
+    let entry = EntryView {
+        title: "Tin nóng",
+        folded: Some(&folded),
+        ..EntryView::default()
+    };
+    assert_eq!(topics_of(&rules, &[], &entry), ["all", "security"]);
+}
