@@ -280,9 +280,11 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
 }
 
 fn to_hex(digest: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
     hex
 }
@@ -334,7 +336,7 @@ impl FoldedFields {
 
     /// What the index holds for one story: the words of its title and of the first
     /// [`INDEXED_TEXT_BYTES`] of its folded summary and content, each once.
-    pub fn search_text(&self) -> String {
+    pub fn search_text<'a>(&'a self) -> String {
         // Each word once: queries ask only whether a story has every word, and news text repeats
         // its words (fewer tokens make every insert cheaper).
         let mut seen: std::collections::HashSet<&str, foldhash::fast::RandomState> =
@@ -342,23 +344,29 @@ impl FoldedFields {
         let mut words = String::with_capacity(
             self.title.len() + (self.summary.len() + self.content.len()).min(INDEXED_TEXT_BYTES),
         );
-        let mut budget = INDEXED_TEXT_BYTES;
-        let body = [&self.summary, &self.content]
-            .into_iter()
-            .flat_map(|line| line.split(' '))
-            .filter(|word| !word.is_empty())
-            .take_while(|word| {
-                let fits = word.len() < budget;
-                budget = budget.saturating_sub(word.len() + 1);
-                fits
-            });
-        for word in self.title.split(' ').filter(|w| !w.is_empty()).chain(body) {
+        let mut push = |word: &'a str| {
             if seen.insert(word) {
                 if !words.is_empty() {
                     words.push(' ');
                 }
                 words.push_str(word);
             }
+        };
+        for_each_word(&self.title, |word| {
+            push(word);
+            true
+        });
+        let mut budget = INDEXED_TEXT_BYTES;
+        for line in [&self.summary, &self.content] {
+            for_each_word(line, |word| {
+                if word.len() >= budget {
+                    budget = 0;
+                    return false;
+                }
+                budget -= word.len() + 1;
+                push(word);
+                true
+            });
         }
         words
     }
@@ -415,7 +423,8 @@ fn end_line(line: &mut String) {
 }
 
 /// Appends `text` folded (as [`fold_into`] does) with no run of spaces: folding yields only
-/// letters, digits and spaces, so this is `fold_into` followed by collapsing spaces.
+/// letters, digits and spaces, so this is `fold_into` followed by collapsing spaces. Runs of
+/// ASCII letters and digits are copied whole and lowercased in place.
 fn push_folded_words(line: &mut String, text: &str) {
     let latin = latin_folds();
     let push_piece = |line: &mut String, piece: &str| {
@@ -427,20 +436,52 @@ fn push_folded_words(line: &mut String, text: &str) {
             }
         }
     };
-    for c in text.chars() {
-        if c.is_ascii() {
-            if c.is_ascii_alphanumeric() {
-                line.push(c.to_ascii_lowercase());
-            } else {
-                push_space(line);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
             }
-        } else if let Some(folded) = latin.get(c) {
-            push_piece(line, folded);
+            let from = line.len();
+            line.push_str(&text[start..i]);
+            line[from..].make_ascii_lowercase();
+        } else if b.is_ascii() {
+            push_space(line);
+            i += 1;
         } else {
-            let mut folded = String::new();
-            fold_char(&mut folded, c);
-            push_piece(line, &folded);
+            // A lead byte: `i` is on a char boundary, and the text is valid UTF-8.
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            i += c.len_utf8();
+            if let Some(folded) = latin.get(c) {
+                push_piece(line, folded);
+            } else {
+                let mut folded = String::new();
+                fold_char(&mut folded, c);
+                push_piece(line, &folded);
+            }
         }
+    }
+}
+
+/// Calls `f` with each word of a folded line (words are separated by single spaces), until it
+/// returns false. A byte loop: words are short, and a `split(' ')` pays a search call per word.
+fn for_each_word<'a>(line: &'a str, mut f: impl FnMut(&'a str) -> bool) {
+    let mut start = 0;
+    for (i, b) in line.bytes().enumerate() {
+        if b == b' ' {
+            if i > start && !f(&line[start..i]) {
+                return;
+            }
+            start = i + 1;
+        }
+    }
+    if start < line.len() {
+        f(&line[start..]);
     }
 }
 
@@ -577,5 +618,10 @@ mod tests {
     fn hash_parts_separates_parts() {
         assert_ne!(hash_parts(&["ab", "c"]), hash_parts(&["a", "bc"]));
         assert_eq!(hash_parts(&["x"]).len(), 64);
+        // Hashes are stored: the hex form must never change.
+        assert_eq!(
+            hash_bytes(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

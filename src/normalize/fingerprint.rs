@@ -10,7 +10,7 @@
 //! "Part 1" and "Part 2", or two days' weather reports, differ in exactly the words a
 //! similarity measure weighs least.
 
-use crate::text::{fold_into, fold_words};
+use crate::text::{fold_words, folded_line};
 
 /// Fewer words than this say too little to call two texts the same story.
 pub const MIN_WORDS: usize = 8;
@@ -37,18 +37,16 @@ pub fn title_numbers(title: &str) -> String {
 
 /// The MinHash signature of a story's title and text, or `None` when there is too little text.
 pub fn signature(title: &str, text: &str) -> Option<Signature> {
-    let mut folded = String::with_capacity(title.len() + text.len().min(1024));
-    fold_into(&mut folded, title);
-    let title_words = folded.split_whitespace().count();
-    folded.push(' ');
-    // Fold only the start: the rest is not compared.
-    for word in text.split_whitespace().take(MAX_WORDS) {
-        fold_into(&mut folded, word);
-        folded.push(' ');
-    }
-    let words: Vec<&str> = folded
-        .split_whitespace()
-        .take(title_words + MAX_WORDS)
+    signature_of_folded(&folded_line(title), &folded_line(text))
+}
+
+/// [`signature`] of a title and text already folded into lines (as in
+/// [`crate::text::FoldedFields`]): every word of the title and the first [`MAX_WORDS`] of the text.
+pub fn signature_of_folded(title: &str, text: &str) -> Option<Signature> {
+    let words: Vec<&str> = title
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .chain(text.split(' ').filter(|w| !w.is_empty()).take(MAX_WORDS))
         .collect();
     if words.len() < MIN_WORDS {
         return None;

@@ -241,16 +241,16 @@ fn normalize_entry(
         }
     }
 
-    // The start of the text is enough for the fingerprint.
-    let body_text = content_html
-        .as_deref()
-        .or(summary_html.as_deref())
-        .map(|html| crate::text::strip_tags(&html[..crate::text::floor_char_boundary(html, 2048)]))
-        .unwrap_or_default();
-    let signature = fingerprint::signature(&title, &body_text);
-    let title_numbers = fingerprint::title_numbers(&title);
     let folded =
         crate::text::FoldedFields::new(&title, summary_html.as_deref(), content_html.as_deref());
+    // The fingerprint reads the start of the content, else of the summary.
+    let body = if content_html.is_some() {
+        &folded.content
+    } else {
+        &folded.summary
+    };
+    let signature = fingerprint::signature_of_folded(&folded.title, body);
+    let title_numbers = fingerprint::title_numbers(&title);
     let search_text = folded.search_text();
     NewEntry {
         signature,
