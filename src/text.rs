@@ -132,8 +132,10 @@ pub fn comparable_html(html: &str) -> String {
 
 /// Appends `text` with runs of white space folded to one space and none at either end.
 fn push_folded(out: &mut String, text: &str) {
-    if is_folded(text) {
-        out.push_str(text);
+    // Text between tags mostly differs from its folded form only by a space at an end.
+    let trimmed = text.trim_ascii();
+    if is_folded(trimmed) {
+        out.push_str(trimmed);
         return;
     }
     for (i, word) in text.split_whitespace().enumerate() {
@@ -423,16 +425,21 @@ fn end_line(line: &mut String) {
 }
 
 /// Appends `text` folded (as [`fold_into`] does) with no run of spaces: folding yields only
-/// letters, digits and spaces, so this is `fold_into` followed by collapsing spaces. Runs of
-/// ASCII letters and digits are copied whole and lowercased in place.
+/// letters, digits and spaces, so this is `fold_into` followed by collapsing spaces. ASCII is
+/// folded byte by byte, without decoding characters.
 fn push_folded_words(line: &mut String, text: &str) {
     let latin = latin_folds();
-    let push_piece = |line: &mut String, piece: &str| {
-        for c in piece.chars() {
-            if c == ' ' {
-                push_space(line);
-            } else {
-                line.push(c);
+    let push_piece = |line: &mut String, piece: &str| match piece.as_bytes() {
+        // Most folds are one ASCII letter ("ạ" → "a") or a space.
+        [b' '] => push_space(line),
+        [byte] => line.push(char::from(*byte)),
+        _ => {
+            for c in piece.chars() {
+                if c == ' ' {
+                    push_space(line);
+                } else {
+                    line.push(c);
+                }
             }
         }
     };
@@ -441,13 +448,8 @@ fn push_folded_words(line: &mut String, text: &str) {
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii_alphanumeric() {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            let from = line.len();
-            line.push_str(&text[start..i]);
-            line[from..].make_ascii_lowercase();
+            line.push(char::from(b.to_ascii_lowercase()));
+            i += 1;
         } else if b.is_ascii() {
             push_space(line);
             i += 1;
@@ -540,6 +542,9 @@ mod tests {
             ("a\u{a0}b\u{2003}c\u{3000}d\u{1680}e\u{85}f", "a b c d e f"),
             ("“quoted” — ok", "“quoted” — ok"),
             ("line\nbreak\ttab", "line break tab"),
+            ("\n  already folded \r\n", "already folded"),
+            (" \u{a0}a b\u{a0} ", "a b"),
+            ("\u{b}a b\u{b}", "a b"),
         ] {
             assert_eq!(fold_whitespace(text), folded, "{text:?}");
         }
