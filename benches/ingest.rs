@@ -7,7 +7,7 @@
 //! the WAL.
 //!
 //! `cargo bench --bench ingest` (add `-- --feeds N --entries M --rounds R` to change the corpus;
-//! `-- --profile full` runs only the full path on one thread, for a profiler).
+//! `-- --profile` runs only the full path, on `--threads N` (default 1), for a profiler).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -260,8 +260,9 @@ fn main() {
     );
     let rate = |d: Duration| total / d.as_secs_f64();
     if std::env::args().any(|a| a == "--profile") {
-        let full_1 = rate(full_path(&corpus, 1, rounds));
-        println!("parse + normalize + store, 1 thread:   {full_1:>8.0} entries/s");
+        let threads = arg("--threads", 1);
+        let full = rate(full_path(&corpus, threads, rounds));
+        println!("parse + normalize + store, {threads} thread(s): {full:>8.0} entries/s");
         return;
     }
     let parse_1 = rate(parse_only(&corpus, 1, rounds));

@@ -156,6 +156,10 @@ fn is_folded(text: &str) -> bool {
     }
     let next = |i: usize| bytes.get(i + 1).copied().unwrap_or(0);
     for (i, &b) in bytes.iter().enumerate() {
+        // Printable ASCII but the space, and UTF-8 continuation bytes: never white space.
+        if (0x21..0xC2).contains(&b) {
+            continue;
+        }
         let slow = match b {
             b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => true,
             b' ' => next(i) == b' ',
@@ -338,7 +342,7 @@ impl FoldedFields {
 
     /// What the index holds for one story: the words of its title and of the first
     /// [`INDEXED_TEXT_BYTES`] of its folded summary and content, each once.
-    pub fn search_text<'a>(&'a self) -> String {
+    pub fn search_text(&self) -> String {
         // Each word once: queries ask only whether a story has every word, and news text repeats
         // its words (fewer tokens make every insert cheaper).
         let mut seen: std::collections::HashSet<&str, foldhash::fast::RandomState> =
@@ -346,29 +350,21 @@ impl FoldedFields {
         let mut words = String::with_capacity(
             self.title.len() + (self.summary.len() + self.content.len()).min(INDEXED_TEXT_BYTES),
         );
-        let mut push = |word: &'a str| {
+        let mut budget = INDEXED_TEXT_BYTES;
+        let body = line_words(&self.summary)
+            .chain(line_words(&self.content))
+            .take_while(|word| {
+                let fits = word.len() < budget;
+                budget = budget.saturating_sub(word.len() + 1);
+                fits
+            });
+        for word in line_words(&self.title).chain(body) {
             if seen.insert(word) {
                 if !words.is_empty() {
                     words.push(' ');
                 }
                 words.push_str(word);
             }
-        };
-        for_each_word(&self.title, |word| {
-            push(word);
-            true
-        });
-        let mut budget = INDEXED_TEXT_BYTES;
-        for line in [&self.summary, &self.content] {
-            for_each_word(line, |word| {
-                if word.len() >= budget {
-                    budget = 0;
-                    return false;
-                }
-                budget -= word.len() + 1;
-                push(word);
-                true
-            });
         }
         words
     }
@@ -470,20 +466,34 @@ fn push_folded_words(line: &mut String, text: &str) {
     }
 }
 
-/// Calls `f` with each word of a folded line (words are separated by single spaces), until it
-/// returns false. A byte loop: words are short, and a `split(' ')` pays a search call per word.
-fn for_each_word<'a>(line: &'a str, mut f: impl FnMut(&'a str) -> bool) {
-    let mut start = 0;
-    for (i, b) in line.bytes().enumerate() {
-        if b == b' ' {
-            if i > start && !f(&line[start..i]) {
-                return;
-            }
-            start = i + 1;
+/// The words of a folded line (see [`FoldedFields`]). A byte loop: words are short, and a
+/// `split(' ')` pays a search call per word.
+pub fn line_words(line: &str) -> LineWords<'_> {
+    LineWords { line, pos: 0 }
+}
+
+pub struct LineWords<'a> {
+    line: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for LineWords<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.line.as_bytes();
+        while bytes.get(self.pos) == Some(&b' ') {
+            self.pos += 1;
         }
-    }
-    if start < line.len() {
-        f(&line[start..]);
+        if self.pos >= bytes.len() {
+            return None;
+        }
+        let start = self.pos;
+        while self.pos < bytes.len() && bytes[self.pos] != b' ' {
+            self.pos += 1;
+        }
+        // Both ends are next to a space or at an end of the line: char boundaries.
+        self.line.get(start..self.pos)
     }
 }
 
@@ -606,6 +616,19 @@ mod tests {
                 slow_line(&strip_tags(html)),
                 "{html:?}"
             );
+        }
+    }
+
+    #[test]
+    fn line_words_are_the_words_between_spaces() {
+        for (line, words) in [
+            (" an ninh mang ", vec!["an", "ninh", "mang"]),
+            ("  đa  nang", vec!["đa", "nang"]),
+            ("one", vec!["one"]),
+            (" ", vec![]),
+            ("", vec![]),
+        ] {
+            assert_eq!(line_words(line).collect::<Vec<_>>(), words, "{line:?}");
         }
     }
 

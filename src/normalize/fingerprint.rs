@@ -10,7 +10,7 @@
 //! "Part 1" and "Part 2", or two days' weather reports, differ in exactly the words a
 //! similarity measure weighs least.
 
-use crate::text::{fold_words, folded_line};
+use crate::text::{folded_line, line_words};
 
 /// Fewer words than this say too little to call two texts the same story.
 pub const MIN_WORDS: usize = 8;
@@ -28,9 +28,13 @@ pub type Signature = [u32; HASHES];
 /// The digit-bearing words of a title, in order: two stories whose titles carry different
 /// numbers are different stories.
 pub fn title_numbers(title: &str) -> String {
-    fold_words(title)
-        .into_iter()
-        .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+    title_numbers_of_folded(&folded_line(title))
+}
+
+/// [`title_numbers`] of a title already folded into a line.
+pub fn title_numbers_of_folded(title: &str) -> String {
+    line_words(title)
+        .filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -43,10 +47,8 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
 /// [`signature`] of a title and text already folded into lines (as in
 /// [`crate::text::FoldedFields`]): every word of the title and the first [`MAX_WORDS`] of the text.
 pub fn signature_of_folded(title: &str, text: &str) -> Option<Signature> {
-    let words: Vec<&str> = title
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .chain(text.split(' ').filter(|w| !w.is_empty()).take(MAX_WORDS))
+    let words: Vec<&str> = line_words(title)
+        .chain(line_words(text).take(MAX_WORDS))
         .collect();
     if words.len() < MIN_WORDS {
         return None;
@@ -141,6 +143,7 @@ fn fnv1a<S: AsRef<str>>(words: &[S]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::fold_words;
 
     #[test]
     fn folding_removes_case_diacritics_and_punctuation() {

@@ -250,7 +250,7 @@ fn normalize_entry(
         &folded.summary
     };
     let signature = fingerprint::signature_of_folded(&folded.title, body);
-    let title_numbers = fingerprint::title_numbers(&title);
+    let title_numbers = fingerprint::title_numbers_of_folded(&folded.title);
     let search_text = folded.search_text();
     NewEntry {
         signature,
