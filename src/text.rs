@@ -350,15 +350,12 @@ impl FoldedFields {
         let mut words = String::with_capacity(
             self.title.len() + (self.summary.len() + self.content.len()).min(INDEXED_TEXT_BYTES),
         );
-        let mut budget = INDEXED_TEXT_BYTES;
-        let body = line_words(&self.summary)
-            .chain(line_words(&self.content))
-            .take_while(|word| {
-                let fits = word.len() < budget;
-                budget = budget.saturating_sub(word.len() + 1);
-                fits
-            });
-        for word in line_words(&self.title).chain(body) {
+        let summary = line_prefix(&self.summary, INDEXED_TEXT_BYTES);
+        let content = line_prefix(&self.content, INDEXED_TEXT_BYTES - summary.len());
+        for word in line_words(&self.title)
+            .chain(line_words(summary))
+            .chain(line_words(content))
+        {
             if seen.insert(word) {
                 if !words.is_empty() {
                     words.push(' ');
@@ -368,6 +365,18 @@ impl FoldedFields {
         }
         words
     }
+}
+
+/// The longest prefix of a folded line no longer than `limit` bytes that ends between words.
+fn line_prefix(line: &str, limit: usize) -> &str {
+    if line.len() <= limit {
+        return line;
+    }
+    let cut = line.as_bytes()[..=limit]
+        .iter()
+        .rposition(|&b| b == b' ')
+        .unwrap_or(0);
+    &line[..cut]
 }
 
 /// `text` folded as a line of words with a space at each end (see [`FoldedFields`]).
@@ -630,6 +639,15 @@ mod tests {
         ] {
             assert_eq!(line_words(line).collect::<Vec<_>>(), words, "{line:?}");
         }
+    }
+
+    #[test]
+    fn line_prefixes_end_between_words() {
+        assert_eq!(line_prefix(" ab cd ef ", 100), " ab cd ef ");
+        assert_eq!(line_prefix(" ab cd ef ", 6), " ab cd");
+        assert_eq!(line_prefix(" ab cd ef ", 5), " ab");
+        assert_eq!(line_prefix(" ab cd ef ", 0), "");
+        assert_eq!(line_prefix(" đa nẵng ", 5), " đa");
     }
 
     #[test]
