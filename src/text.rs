@@ -391,7 +391,8 @@ pub fn folded_line(text: &str) -> String {
 /// The same as `folded_line(&strip_tags(html))` in one pass, for the sanitizer's own output:
 /// tags part words, and the serializer's escapes (all punctuation once decoded) fold to spaces.
 pub fn folded_html_line(html: &str) -> String {
-    let mut line = String::with_capacity(html.len() / 2 + 2);
+    // Text is most of a story's HTML: sized so that the line is not copied as it grows.
+    let mut line = String::with_capacity(html.len() + 2);
     line.push(' ');
     let mut rest = html;
     loop {

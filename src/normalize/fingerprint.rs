@@ -47,9 +47,8 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
 /// [`signature`] of a title and text already folded into lines (as in
 /// [`crate::text::FoldedFields`]): every word of the title and the first [`MAX_WORDS`] of the text.
 pub fn signature_of_folded(title: &str, text: &str) -> Option<Signature> {
-    let words: Vec<&str> = line_words(title)
-        .chain(line_words(text).take(MAX_WORDS))
-        .collect();
+    let mut words: Vec<&str> = Vec::with_capacity(2 * MAX_WORDS);
+    words.extend(line_words(title).chain(line_words(text).take(MAX_WORDS)));
     if words.len() < MIN_WORDS {
         return None;
     }

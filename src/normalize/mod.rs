@@ -396,8 +396,9 @@ impl Sanitizer {
             Self::builder(base.clone()).clean(html)
         };
         // Serialized straight into a buffer of about the right size (`to_string` goes through
-        // `Display`, which serializes into a growing buffer and then copies it again).
-        let mut out = Vec::with_capacity(html.len() + 64);
+        // `Display`, which serializes into a growing buffer and then copies it again). Links
+        // gain a `rel` and absolute URLs, so the output can be longer than the input.
+        let mut out = Vec::with_capacity(html.len() + html.len() / 4 + 64);
         if document.write_to(&mut out).is_err() {
             return String::new();
         }
