@@ -4,7 +4,7 @@
 //! Each is measured on one thread, and on as many threads as the machine has cores the way the
 //! daemon runs refreshes: every worker takes the next document and parses, normalizes and stores
 //! it (stores are serialized by the store's single writer) while a background thread checkpoints
-//! the WAL.
+//! the WAL. The four measurements take turns within each round.
 //!
 //! `cargo bench --bench ingest` (add `-- --feeds N --entries M --rounds R` to change the corpus;
 //! `-- --profile` runs only the full path, on `--threads N` (default 1), for a profiler).
@@ -147,29 +147,24 @@ fn run_on(threads: usize, documents: usize, work: &(dyn Fn(usize) + Sync)) -> Du
     start.elapsed()
 }
 
-fn parse_only(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duration {
-    let times = (0..rounds)
-        .map(|_| {
-            let parsed = AtomicUsize::new(0);
-            let elapsed = run_on(threads, corpus.len(), &|i| {
-                let (url, doc) = &corpus[i];
-                let feed = tributary::parse::parse_feed(doc.as_bytes(), url, None)
-                    .expect("generated feed parses");
-                parsed.fetch_add(feed.entries.len(), Ordering::Relaxed);
-            });
-            assert_eq!(
-                parsed.load(Ordering::Relaxed),
-                corpus.len() * arg("--entries", 50)
-            );
-            elapsed
-        })
-        .collect();
-    median(times)
+fn parse_only(corpus: &[(Url, String)], threads: usize) -> Duration {
+    let parsed = AtomicUsize::new(0);
+    let elapsed = run_on(threads, corpus.len(), &|i| {
+        let (url, doc) = &corpus[i];
+        let feed =
+            tributary::parse::parse_feed(doc.as_bytes(), url, None).expect("generated feed parses");
+        parsed.fetch_add(feed.entries.len(), Ordering::Relaxed);
+    });
+    assert_eq!(
+        parsed.load(Ordering::Relaxed),
+        corpus.len() * arg("--entries", 50)
+    );
+    elapsed
 }
 
-fn full_path(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duration {
-    let times = (0..rounds)
-        .map(|round| {
+fn full_path(corpus: &[(Url, String)], threads: usize, round: usize) -> Duration {
+    {
+        {
             let dir = std::env::temp_dir().join(format!(
                 "tributary-bench-{}-{threads}-{round}",
                 std::process::id()
@@ -234,9 +229,8 @@ fn full_path(corpus: &[(Url, String)], threads: usize, rounds: usize) -> Duratio
             drop(store);
             let _ = std::fs::remove_dir_all(&dir);
             elapsed
-        })
-        .collect();
-    median(times)
+        }
+    }
 }
 
 fn main() {
@@ -261,23 +255,53 @@ fn main() {
     let rate = |d: Duration| total / d.as_secs_f64();
     if std::env::args().any(|a| a == "--profile") {
         let threads = arg("--threads", 1);
-        let full = rate(full_path(&corpus, threads, rounds));
+        let full = rate(median(
+            (0..rounds)
+                .map(|r| full_path(&corpus, threads, r))
+                .collect(),
+        ));
         println!("parse + normalize + store, {threads} thread(s): {full:>8.0} entries/s");
         return;
     }
-    let parse_1 = rate(parse_only(&corpus, 1, rounds));
-    let full_1 = rate(full_path(&corpus, 1, rounds));
-    let parse_n = rate(parse_only(&corpus, cores, rounds));
-    let full_n = rate(full_path(&corpus, cores, rounds));
+    // The four measurements take turns in every round, so that a machine whose speed drifts
+    // (a shared VM) slows them alike; each ratio is also taken within its round.
+    let (mut parse_1, mut full_1, mut parse_n, mut full_n) = (vec![], vec![], vec![], vec![]);
+    let (mut ratio_1, mut ratio_n) = (vec![], vec![]);
+    for round in 0..rounds {
+        let p1 = parse_only(&corpus, 1);
+        let f1 = full_path(&corpus, 1, round);
+        let pn = parse_only(&corpus, cores);
+        let fn_ = full_path(&corpus, cores, round);
+        println!(
+            "round {}: parse 1 thread {:.0}/s, full 1 thread {:.0}/s, parse {cores} threads {:.0}/s, full {cores} threads {:.0}/s",
+            round + 1,
+            rate(p1),
+            rate(f1),
+            rate(pn),
+            rate(fn_)
+        );
+        ratio_1.push(p1.as_secs_f64() / f1.as_secs_f64());
+        ratio_n.push(p1.as_secs_f64() / fn_.as_secs_f64());
+        parse_1.push(p1);
+        full_1.push(f1);
+        parse_n.push(pn);
+        full_n.push(fn_);
+    }
+    let median_f64 = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (parse_1, full_1) = (rate(median(parse_1)), rate(median(full_1)));
+    let (parse_n, full_n) = (rate(median(parse_n)), rate(median(full_n)));
     println!("parse only, 1 thread:                  {parse_1:>8.0} entries/s");
     println!(
-        "parse + normalize + store, 1 thread:   {full_1:>8.0} entries/s   ratio {:.2}",
-        full_1 / parse_1
+        "parse + normalize + store, 1 thread:   {full_1:>8.0} entries/s   ratio {:.3} (median of rounds)",
+        median_f64(ratio_1)
     );
     println!("parse only, {cores} threads:                 {parse_n:>8.0} entries/s");
     println!(
-        "parse + normalize + store, {cores} threads:  {full_n:>8.0} entries/s   ratio {:.2} (vs parse on {cores} threads), {:.2} (vs 1 thread)",
-        full_n / parse_n,
-        full_n / parse_1
+        "parse + normalize + store, {cores} threads:  {full_n:>8.0} entries/s   ratio {:.3} vs 1-thread parse (median of rounds), {:.3} vs parse on {cores} threads",
+        median_f64(ratio_n),
+        full_n / parse_n
     );
 }
