@@ -4,7 +4,8 @@
 //! Each is measured on one thread, and on as many threads as the machine has cores the way the
 //! daemon runs refreshes: every worker takes the next document and parses, normalizes and stores
 //! it (stores are serialized by the store's single writer) while a background thread checkpoints
-//! the WAL. The four measurements take turns within each round.
+//! the WAL when the daemon would (`Store::checkpoint_due`, else every `CHECKPOINT_INTERVAL`). The
+//! four measurements take turns within each round.
 //!
 //! `cargo bench --bench ingest` (add `-- --feeds N --entries M --rounds R` to change the corpus;
 //! `-- --profile` runs only the full path, on `--threads N` (default 1), for a profiler).
@@ -198,10 +199,17 @@ fn full_path(corpus: &[(Url, String)], threads: usize, round: usize) -> Duration
             let done = Arc::new(AtomicBool::new(false));
             let checkpointer = {
                 let (store, done) = (store.clone(), done.clone());
+                // The daemon's policy: when enough was written, else every interval.
                 std::thread::spawn(move || {
+                    let mut last = Instant::now();
                     while !done.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(100));
-                        store.checkpoint().expect("checkpoint");
+                        std::thread::sleep(Duration::from_millis(5));
+                        if store.checkpoint_due()
+                            || last.elapsed() >= tributary::store::CHECKPOINT_INTERVAL
+                        {
+                            store.checkpoint().expect("checkpoint");
+                            last = Instant::now();
+                        }
                     }
                 })
             };

@@ -661,21 +661,22 @@ async fn watchdog_loop(
     }
 }
 
-/// Moves the WAL into the database every [`CHECKPOINT_INTERVAL`], off the refresh path.
+/// Moves the WAL into the database off the refresh path: every [`CHECKPOINT_INTERVAL`], and
+/// sooner whenever enough was written for one to be due (see [`Store::checkpoint_due`]).
 async fn checkpoint_loop(store: Arc<Store>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(crate::store::CHECKPOINT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
-            _ = tick.tick() => {
-                let store = store.clone();
-                match tokio::task::spawn_blocking(move || store.checkpoint()).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "checkpoint failed"),
-                    Err(e) => tracing::warn!(error = %e, "checkpoint task failed"),
-                }
-            }
+            _ = tick.tick() => {}
+            _ = store.checkpoint_wanted() => {}
+        }
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "checkpoint failed"),
+            Err(e) => tracing::warn!(error = %e, "checkpoint task failed"),
         }
     }
 }

@@ -218,6 +218,10 @@ pub struct Store {
     /// Topics that gained or changed entries since [`Store::take_changed_topics`] last asked.
     changed_topics: Mutex<BTreeSet<String>>,
     topic_changes: tokio::sync::Notify,
+    /// Entries stored or updated since the last checkpoint started (see
+    /// [`Store::checkpoint_wanted`]).
+    written_since_checkpoint: AtomicU64,
+    checkpoint_wanted: tokio::sync::Notify,
     /// Read operations started (see [`Store::read_count`]).
     #[cfg(test)]
     reads: AtomicU64,
@@ -226,8 +230,13 @@ pub struct Store {
 const MAX_IDLE_READERS: usize = 8;
 /// 16,384 pages of 4 KiB: the WAL grows to at most about 64 MiB between checkpoints.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
-/// How often the daemon moves the WAL into the database.
+/// How often the daemon moves the WAL into the database when little is written.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// Entries stored or updated after which a checkpoint is due before the interval is up. A busy
+/// ingest (a first cycle over thousands of sources) writes a few WAL pages per entry: without
+/// this, the WAL would reach [`WAL_AUTOCHECKPOINT_PAGES`] within a second and SQLite would
+/// checkpoint on the writer, inside a refresh, every time it does.
+pub const CHECKPOINT_AFTER_ENTRIES: u64 = 2_000;
 
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
@@ -275,6 +284,8 @@ impl Store {
             generation: AtomicU64::new(1),
             changed_topics: Mutex::new(BTreeSet::new()),
             topic_changes: tokio::sync::Notify::new(),
+            written_since_checkpoint: AtomicU64::new(0),
+            checkpoint_wanted: tokio::sync::Notify::new(),
             #[cfg(test)]
             reads: AtomicU64::new(0),
         })
@@ -305,6 +316,17 @@ impl Store {
     /// returned (immediately when one did meanwhile); then ask [`Store::take_changed_topics`].
     pub async fn topics_changed(&self) {
         self.topic_changes.notified().await;
+    }
+
+    /// Whether [`CHECKPOINT_AFTER_ENTRIES`] entries were written since the last checkpoint.
+    pub fn checkpoint_due(&self) -> bool {
+        self.written_since_checkpoint.load(Ordering::Acquire) >= CHECKPOINT_AFTER_ENTRIES
+    }
+
+    /// Resolves once a checkpoint is due (see [`Store::checkpoint_due`]); immediately when one
+    /// became due since the last call returned.
+    pub async fn checkpoint_wanted(&self) {
+        self.checkpoint_wanted.notified().await;
     }
 
     /// Marks everything rendered from the store as stale (the configuration changed).
@@ -376,6 +398,7 @@ impl Store {
     /// Copies committed WAL frames into the database without waiting for readers or the writer
     /// (`PRAGMA wal_checkpoint(PASSIVE)`). Returns the frames in the WAL and how many were copied.
     pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        self.written_since_checkpoint.store(0, Ordering::Release);
         if self.path.is_none() {
             return Ok((0, 0));
         }
@@ -576,6 +599,15 @@ impl Store {
         })?;
         if stats.new > 0 || stats.updated > 0 || regrouped {
             self.bump();
+        }
+        let written = (stats.new + stats.updated) as u64;
+        if written > 0 {
+            let before = self
+                .written_since_checkpoint
+                .fetch_add(written, Ordering::AcqRel);
+            if before < CHECKPOINT_AFTER_ENTRIES && before + written >= CHECKPOINT_AFTER_ENTRIES {
+                self.checkpoint_wanted.notify_one();
+            }
         }
         if !changed_topics.is_empty() {
             self.changed_topics

@@ -925,3 +925,54 @@ fn another_sources_changed_copy_that_joins_a_topic_changes_that_topics_pages() {
     );
     assert!(store.take_changed_topics().contains("security"));
 }
+
+#[tokio::test]
+async fn a_checkpoint_is_wanted_once_enough_entries_were_written() {
+    let (store, source) = store_with_source(&[]);
+    let validators = crate::model::Validators::default();
+    let per_document = 250;
+    let documents = CHECKPOINT_AFTER_ENTRIES as usize / per_document;
+    for d in 0..documents {
+        assert!(!store.checkpoint_due(), "due after {d} documents");
+        let entries: Vec<NewEntry> = (0..per_document)
+            .map(|i| {
+                entry(
+                    &format!("{d}-{i}"),
+                    &format!("Story {d} {i}"),
+                    1_700_000_000,
+                )
+            })
+            .collect();
+        store
+            .record_document(
+                source,
+                &FeedMeta::default(),
+                &entries,
+                &Fetched::plain(&validators),
+                1_700_000_000,
+            )
+            .expect("record");
+    }
+    assert!(store.checkpoint_due());
+    // The notification was stored for the checkpoint task: it resolves at once.
+    tokio::time::timeout(std::time::Duration::from_secs(1), store.checkpoint_wanted())
+        .await
+        .expect("a checkpoint is wanted");
+    store.checkpoint().expect("checkpoint");
+    assert!(!store.checkpoint_due());
+    // Seeing the same entries again writes nothing: no checkpoint becomes due.
+    let entries: Vec<NewEntry> = (0..per_document)
+        .map(|i| entry(&format!("0-{i}"), &format!("Story 0 {i}"), 1_700_000_000))
+        .collect();
+    let stats = store
+        .record_document(
+            source,
+            &FeedMeta::default(),
+            &entries,
+            &Fetched::plain(&validators),
+            1_700_000_000,
+        )
+        .expect("record again");
+    assert_eq!(stats.unchanged, per_document);
+    assert!(!store.checkpoint_due());
+}
