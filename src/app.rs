@@ -661,6 +661,20 @@ async fn watchdog_loop(
     }
 }
 
+/// Runs `work` with the WAL checkpointed in the background meanwhile (as `run` does), for
+/// one-shot commands that store many refreshes.
+pub async fn with_checkpoints<T>(
+    store: Arc<Store>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let checkpointer = tokio::spawn(checkpoint_loop(store, stop_rx));
+    let out = work.await;
+    let _ = stop_tx.send(true);
+    let _ = checkpointer.await;
+    out
+}
+
 /// Moves the WAL into the database off the refresh path: every [`CHECKPOINT_INTERVAL`], and
 /// sooner whenever enough was written for one to be due (see [`Store::checkpoint_due`]).
 async fn checkpoint_loop(store: Arc<Store>, mut stop: watch::Receiver<bool>) {

@@ -175,7 +175,7 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
                     .any(|u| u.trim_end_matches('/') == j.url.as_str().trim_end_matches('/'))
         })
         .collect();
-    let pipeline = match tributary::app::build_pipeline(&config, store) {
+    let pipeline = match tributary::app::build_pipeline(&config, store.clone()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -187,7 +187,7 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
     let (mut ok, mut not_modified, mut failed) = (0usize, 0usize, 0usize);
     let mut totals = RefreshStats::default();
     let progress = Progress::new(total_sources, "sources");
-    tributary::app::refresh_all(&pipeline, jobs, config.fetch.concurrency, |report| {
+    let cycle = tributary::app::refresh_all(&pipeline, jobs, config.fetch.concurrency, |report| {
         let ms = report.elapsed.as_millis();
         let line = match &report.outcome {
             Outcome::Stored(s) => {
@@ -222,8 +222,8 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
         };
         progress.println(&line);
         progress.inc();
-    })
-    .await;
+    });
+    tributary::app::with_checkpoints(store, cycle).await;
     progress.finish();
     let _ = writeln!(
         std::io::stdout(),
