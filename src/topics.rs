@@ -13,9 +13,7 @@ use std::fmt;
 
 use crate::config::{ALL_TOPIC, Config, TopicConfig, TopicFilter};
 use crate::model::TopicSlug;
-use crate::text::{
-    FoldedFields, fold_words, folded_html_line, folded_line, hash_parts, strip_tags,
-};
+use crate::text::{FoldedFields, fold_words, folded_line, hash_parts, strip_tags};
 
 /// What membership looks at in an entry.
 #[derive(Debug, Clone, Copy, Default)]
@@ -214,9 +212,7 @@ impl Filter {
 /// it made them, else folded on first use (most topics never need it).
 struct FoldedText<'a> {
     entry: &'a EntryView<'a>,
-    title: OnceCell<String>,
-    summary: OnceCell<String>,
-    content: OnceCell<String>,
+    folded: OnceCell<FoldedFields>,
     plain_summary: OnceCell<String>,
     plain_content: OnceCell<String>,
     categories: OnceCell<String>,
@@ -231,9 +227,7 @@ impl<'a> FoldedText<'a> {
     fn new(entry: &'a EntryView<'a>) -> FoldedText<'a> {
         FoldedText {
             entry,
-            title: OnceCell::new(),
-            summary: OnceCell::new(),
-            content: OnceCell::new(),
+            folded: OnceCell::new(),
             plain_summary: OnceCell::new(),
             plain_content: OnceCell::new(),
             categories: OnceCell::new(),
@@ -250,44 +244,29 @@ impl<'a> FoldedText<'a> {
             .get_or_init(|| self.entry.content_html.map(strip_tags).unwrap_or_default())
     }
 
-    fn title(&self) -> &str {
+    fn folded(&self) -> &FoldedFields {
         match self.entry.folded {
-            Some(folded) => &folded.title,
-            None => self.title.get_or_init(|| folded_line(self.entry.title)),
-        }
-    }
-
-    fn summary(&self) -> &str {
-        match self.entry.folded {
-            Some(folded) => &folded.summary,
-            None => self.summary.get_or_init(|| {
-                self.entry
-                    .summary_html
-                    .map_or_else(|| " ".to_string(), folded_html_line)
-            }),
-        }
-    }
-
-    fn content(&self) -> &str {
-        match self.entry.folded {
-            Some(folded) => &folded.content,
-            None => self.content.get_or_init(|| {
-                self.entry
-                    .content_html
-                    .map_or_else(|| " ".to_string(), folded_html_line)
+            Some(folded) => folded,
+            None => self.folded.get_or_init(|| {
+                FoldedFields::new(
+                    self.entry.title,
+                    self.entry.summary_html,
+                    self.entry.content_html,
+                )
             }),
         }
     }
 
     /// The first field in which `needle` (see [`needle`]) occurs.
     fn find(&self, needle: &str) -> Option<Field> {
-        if self.title().contains(needle) {
+        let folded = self.folded();
+        if folded.title.contains(needle) {
             return Some(Field::Title);
         }
-        if self.summary().contains(needle) {
+        if folded.summary.contains(needle) {
             return Some(Field::Summary);
         }
-        if self.content().contains(needle) {
+        if folded.content.contains(needle) {
             return Some(Field::Content);
         }
         // Categories are one line each, kept apart by a character folding never produces.
