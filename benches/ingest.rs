@@ -169,81 +169,76 @@ fn parse_only(corpus: &[(Url, String)], threads: usize) -> Duration {
 const PARSE_PASSES: usize = 3;
 
 fn full_path(corpus: &[(Url, String)], threads: usize, round: usize) -> Duration {
-    {
-        {
-            let dir = std::env::temp_dir().join(format!(
-                "tributary-bench-{}-{threads}-{round}",
-                std::process::id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("bench dir");
-            let store = Arc::new(Store::open(&dir.join("bench.db")).expect("store"));
-            let specs: Vec<SourceSpec> = corpus
-                .iter()
-                .map(|(url, _)| SourceSpec {
-                    url: url.to_string(),
-                    title: None,
-                    topics: vec![TopicSlug::new("news").expect("slug")],
-                })
-                .collect();
-            let ids = store.sync_sources(&specs).expect("sync");
-            // Every entry goes through topic membership as in the daemon: a listed topic, and one
-            // that takes every source and filters on keywords.
-            let config = tributary::config::Config::parse(
-                std::path::Path::new("feeds.toml"),
-                "[[topic]]\nslug = \"news\"\ntitle = \"News\"\n\n[[topic]]\nslug = \"economy\"\ntitle = \"Economy\"\nall_sources = true\n[topic.filter]\nany = [\"kinh tế\", \"budget\", \"market prices\"]\n",
-            )
-            .expect("bench config");
-            let rules = tributary::topics::TopicRules::new(&config);
-            let listed = [TopicSlug::new("news").expect("slug")];
-            let done = Arc::new(AtomicBool::new(false));
-            let checkpointer = {
-                let (store, done) = (store.clone(), done.clone());
-                // The daemon's policy: when enough was written, else every interval.
-                std::thread::spawn(move || {
-                    let mut last = Instant::now();
-                    while !done.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(5));
-                        if store.checkpoint_due()
-                            || last.elapsed() >= tributary::store::CHECKPOINT_INTERVAL
-                        {
-                            store.checkpoint().expect("checkpoint");
-                            last = Instant::now();
-                        }
-                    }
-                })
-            };
-            let stored = AtomicUsize::new(0);
-            let elapsed = run_on(threads, corpus.len(), &|i| {
-                let (url, doc) = &corpus[i];
-                let feed = tributary::parse::parse_feed(doc.as_bytes(), url, None).expect("parses");
-                let mut normalized = tributary::normalize::normalize(&feed, url, NOW);
-                for entry in &mut normalized.entries {
-                    entry.topics = rules.assign(&listed, &tributary::topics::view(entry));
+    let dir = std::env::temp_dir().join(format!(
+        "tributary-bench-{}-{threads}-{round}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let store = Arc::new(Store::open(&dir.join("bench.db")).expect("store"));
+    let specs: Vec<SourceSpec> = corpus
+        .iter()
+        .map(|(url, _)| SourceSpec {
+            url: url.to_string(),
+            title: None,
+            topics: vec![TopicSlug::new("news").expect("slug")],
+        })
+        .collect();
+    let ids = store.sync_sources(&specs).expect("sync");
+    // Every entry goes through topic membership as in the daemon: a listed topic, and one
+    // that takes every source and filters on keywords.
+    let config = tributary::config::Config::parse(
+        std::path::Path::new("feeds.toml"),
+        "[[topic]]\nslug = \"news\"\ntitle = \"News\"\n\n[[topic]]\nslug = \"economy\"\ntitle = \"Economy\"\nall_sources = true\n[topic.filter]\nany = [\"kinh tế\", \"budget\", \"market prices\"]\n",
+    )
+    .expect("bench config");
+    let rules = tributary::topics::TopicRules::new(&config);
+    let listed = [TopicSlug::new("news").expect("slug")];
+    let done = Arc::new(AtomicBool::new(false));
+    let checkpointer = {
+        let (store, done) = (store.clone(), done.clone());
+        // The daemon's policy: when enough was written, else every interval.
+        std::thread::spawn(move || {
+            let mut last = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(5));
+                if store.checkpoint_due() || last.elapsed() >= tributary::store::CHECKPOINT_INTERVAL
+                {
+                    store.checkpoint().expect("checkpoint");
+                    last = Instant::now();
                 }
-                let meta: &FeedMeta = &normalized.meta;
-                let stats = store
-                    .record_document(
-                        ids[i],
-                        meta,
-                        &normalized.entries,
-                        &Fetched::plain(&Validators::default()),
-                        NOW,
-                    )
-                    .expect("store");
-                stored.fetch_add(stats.new, Ordering::Relaxed);
-            });
-            done.store(true, Ordering::Relaxed);
-            checkpointer.join().expect("checkpointer");
-            assert_eq!(
-                stored.load(Ordering::Relaxed),
-                corpus.len() * arg("--entries", 50)
-            );
-            drop(store);
-            let _ = std::fs::remove_dir_all(&dir);
-            elapsed
+            }
+        })
+    };
+    let stored = AtomicUsize::new(0);
+    let elapsed = run_on(threads, corpus.len(), &|i| {
+        let (url, doc) = &corpus[i];
+        let feed = tributary::parse::parse_feed(doc.as_bytes(), url, None).expect("parses");
+        let mut normalized = tributary::normalize::normalize(&feed, url, NOW);
+        for entry in &mut normalized.entries {
+            entry.topics = rules.assign(&listed, &tributary::topics::view(entry));
         }
-    }
+        let meta: &FeedMeta = &normalized.meta;
+        let stats = store
+            .record_document(
+                ids[i],
+                meta,
+                &normalized.entries,
+                &Fetched::plain(&Validators::default()),
+                NOW,
+            )
+            .expect("store");
+        stored.fetch_add(stats.new, Ordering::Relaxed);
+    });
+    done.store(true, Ordering::Relaxed);
+    checkpointer.join().expect("checkpointer");
+    assert_eq!(
+        stored.load(Ordering::Relaxed),
+        corpus.len() * arg("--entries", 50)
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    elapsed
 }
 
 fn main() {
