@@ -179,28 +179,7 @@ fn is_folded(text: &str) -> bool {
 /// Lowercase words without diacritics or punctuation, for matching: "An ninh mạng: Đà Nẵng!" →
 /// `["an", "ninh", "mang", "da", "nang"]`.
 pub fn fold_words(text: &str) -> Vec<String> {
-    let mut folded = String::with_capacity(text.len());
-    fold_into(&mut folded, text);
-    folded.split_whitespace().map(str::to_string).collect()
-}
-
-/// Appends `text` folded for matching to `out`: letters and digits lowercased without their
-/// diacritics, everything else a space.
-pub fn fold_into(out: &mut String, text: &str) {
-    let latin = latin_folds();
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            });
-        } else if let Some(folded) = latin.get(c) {
-            out.push_str(folded);
-        } else {
-            fold_char(out, c);
-        }
-    }
+    line_words(&folded_line(text)).map(str::to_string).collect()
 }
 
 /// The folding of one character, from the Unicode tables.
@@ -317,7 +296,7 @@ pub fn floor_char_boundary(text: &str, at: usize) -> usize {
 /// opening, which keeps the index (and the cost of every insert) bounded.
 pub const INDEXED_TEXT_BYTES: usize = 4096;
 
-/// An entry's text folded for matching (see [`fold_into`]), made once in normalize and shared by
+/// An entry's text folded for matching (see [`folded_line`]), made once in normalize and shared by
 /// topic rules and the search index. Each field is a line of words separated by single spaces,
 /// with a space at each end, so that a phrase is found as `" word word "` and never inside a
 /// longer word.
@@ -379,12 +358,13 @@ fn line_prefix(line: &str, limit: usize) -> &str {
     &line[..cut]
 }
 
-/// `text` folded as a line of words with a space at each end (see [`FoldedFields`]).
+/// `text` folded for matching as a line of words with a space at each end (see [`FoldedFields`]):
+/// letters and digits lowercased without their diacritics, everything else a word break.
 pub fn folded_line(text: &str) -> String {
     let mut line = String::with_capacity(text.len() + 2);
     line.push(' ');
     push_folded_words(&mut line, text);
-    end_line(&mut line);
+    push_space(&mut line);
     line
 }
 
@@ -416,7 +396,7 @@ pub fn folded_html_line(html: &str) -> String {
             None => break,
         }
     }
-    end_line(&mut line);
+    push_space(&mut line);
     line
 }
 
@@ -426,13 +406,9 @@ fn push_space(line: &mut String) {
     }
 }
 
-fn end_line(line: &mut String) {
-    push_space(line);
-}
-
-/// Appends `text` folded (as [`fold_into`] does) with no run of spaces: folding yields only
-/// letters, digits and spaces, so this is `fold_into` followed by collapsing spaces. ASCII is
-/// folded byte by byte, without decoding characters.
+/// Appends `text` folded (see [`folded_line`]) with no run of spaces: each character folds to
+/// letters and digits or to a space. ASCII is folded byte by byte, without decoding characters;
+/// other Latin letters come from a table, the rest from the Unicode tables.
 fn push_folded_words(line: &mut String, text: &str) {
     let latin = latin_folds();
     let push_piece = |line: &mut String, piece: &str| match piece.as_bytes() {
@@ -586,9 +562,14 @@ mod tests {
         );
     }
 
-    /// The folded line as the slow way makes it: fold, then split into words.
+    /// The folded line as the slow way makes it: every character through the Unicode tables
+    /// (`fold_char`), then split into words.
     fn slow_line(text: &str) -> String {
-        let words = fold_words(text);
+        let mut folded = String::new();
+        for c in text.chars() {
+            fold_char(&mut folded, c);
+        }
+        let words: Vec<&str> = folded.split_whitespace().collect();
         if words.is_empty() {
             " ".to_string()
         } else {
