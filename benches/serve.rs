@@ -404,23 +404,20 @@ fn main() {
         for round in 0..rounds {
             let mut run_ours =
                 || tributary.push(wrk(&url(&ours), our_tag, &duration, &connections, &[me]));
+            let mut run_nginx = || {
+                nginx_runs.push(wrk(
+                    &url(&nginx_addr),
+                    their_tag,
+                    &duration,
+                    &connections,
+                    &nginx_pids,
+                ))
+            };
             if round % 2 == 0 {
                 run_ours();
-                nginx_runs.push(wrk(
-                    &url(&nginx_addr),
-                    their_tag,
-                    &duration,
-                    &connections,
-                    &nginx_pids,
-                ));
+                run_nginx();
             } else {
-                nginx_runs.push(wrk(
-                    &url(&nginx_addr),
-                    their_tag,
-                    &duration,
-                    &connections,
-                    &nginx_pids,
-                ));
+                run_nginx();
                 run_ours();
             }
         }
