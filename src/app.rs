@@ -849,30 +849,6 @@ mod tests {
     use crate::model::{FeedMeta, NewEntry, Validators};
     use crate::store::{CHECKPOINT_AFTER_ENTRIES, Fetched};
 
-    fn new_entry(i: u64) -> NewEntry {
-        NewEntry {
-            key: format!("guid:{i}"),
-            public_id: i.to_string(),
-            link: None,
-            canonical_url: None,
-            title: format!("Story {i}"),
-            summary_html: None,
-            content_html: None,
-            authors: vec![],
-            categories: vec![],
-            enclosures: vec![],
-            language: None,
-            published: 1_700_000_000,
-            updated: None,
-            content_hash: i.to_string(),
-            signature: None,
-            title_numbers: String::new(),
-            folded: Default::default(),
-            search_text: format!("story {i}"),
-            topics: vec![TopicSlug::all()],
-        }
-    }
-
     #[tokio::test]
     async fn the_checkpoint_task_runs_once_enough_was_written_not_only_on_the_interval() {
         let store = Arc::new(Store::open_in_memory().expect("store"));
@@ -887,7 +863,9 @@ mod tests {
         with_checkpoints(store, async move {
             // Past the interval's first tick, which checkpoints at once.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let entries: Vec<NewEntry> = (0..CHECKPOINT_AFTER_ENTRIES).map(new_entry).collect();
+            let entries: Vec<NewEntry> = (0..CHECKPOINT_AFTER_ENTRIES)
+                .map(|i| NewEntry::bare(&i.to_string(), &format!("Story {i}"), 1_700_000_000))
+                .collect();
             writer
                 .record_document(
                     ids[0],

@@ -148,6 +148,34 @@ pub struct NewEntry {
     pub topics: Vec<TopicSlug>,
 }
 
+#[cfg(test)]
+impl NewEntry {
+    /// An entry for tests: guid `id`, the title as its only text and its content hash, in `all`.
+    pub(crate) fn bare(id: &str, title: &str, published: Timestamp) -> NewEntry {
+        NewEntry {
+            key: format!("guid:{id}"),
+            public_id: id.into(),
+            link: None,
+            canonical_url: None,
+            title: title.into(),
+            summary_html: None,
+            content_html: None,
+            authors: vec![],
+            categories: vec![],
+            enclosures: vec![],
+            language: None,
+            published,
+            updated: None,
+            content_hash: title.into(),
+            signature: None,
+            title_numbers: String::new(),
+            folded: Default::default(),
+            search_text: String::new(),
+            topics: vec![TopicSlug::all()],
+        }
+    }
+}
+
 /// A stored story with what topic membership looks at, and the sources that carried it.
 #[derive(Debug, Clone)]
 pub struct StoryForTopics {

@@ -32,25 +32,8 @@ fn add_entry_at(store: &Store, title: &str, published: i64) {
         }])
         .expect("sync");
     let entry = NewEntry {
-        key: format!("guid:{title}"),
-        public_id: title.into(),
-        link: None,
-        canonical_url: None,
-        title: title.into(),
-        summary_html: None,
-        content_html: None,
-        authors: vec![],
-        categories: vec![],
-        enclosures: vec![],
-        language: None,
-        published,
-        updated: None,
-        content_hash: title.into(),
-        signature: None,
-        title_numbers: String::new(),
-        folded: Default::default(),
-        search_text: String::new(),
         topics: vec![TopicSlug::all(), TopicSlug::new("news").expect("slug")],
+        ..NewEntry::bare(title, title, published)
     };
     store
         .record_document(
@@ -242,27 +225,7 @@ async fn an_id_appears_once_per_document() {
         ])
         .expect("sync");
     for id in ids {
-        let entry = NewEntry {
-            key: "guid:https://pub.example/story".into(),
-            public_id: "https://pub.example/story".into(),
-            link: None,
-            canonical_url: None,
-            title: "Story".into(),
-            summary_html: None,
-            content_html: None,
-            authors: vec![],
-            categories: vec![],
-            enclosures: vec![],
-            language: None,
-            published: 1_700_000_000,
-            updated: None,
-            content_hash: "h".into(),
-            signature: None,
-            title_numbers: String::new(),
-            folded: Default::default(),
-            search_text: String::new(),
-            topics: vec![TopicSlug::all()],
-        };
+        let entry = NewEntry::bare("https://pub.example/story", "Story", 1_700_000_000);
         store
             .record_document(
                 id,
@@ -592,25 +555,8 @@ async fn last_modified_is_never_in_the_future() {
 
 fn sample_entry(title: &str) -> NewEntry {
     NewEntry {
-        key: format!("guid:{title}"),
-        public_id: title.into(),
-        link: None,
-        canonical_url: None,
-        title: title.into(),
-        summary_html: None,
-        content_html: None,
-        authors: vec![],
-        categories: vec![],
-        enclosures: vec![],
-        language: None,
-        published: 1_700_000_000,
-        updated: None,
-        content_hash: title.into(),
-        signature: None,
-        title_numbers: String::new(),
-        folded: Default::default(),
-        search_text: String::new(),
         topics: vec![],
+        ..NewEntry::bare(title, title, 1_700_000_000)
     }
 }
 
