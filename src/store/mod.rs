@@ -253,8 +253,8 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(opened)?;
         // Checkpoints (copying the WAL into the database, with two fsyncs) run on a background
-        // task through `checkpoint()`, so that refreshes never wait for them; this is only the
-        // backstop that bounds the WAL if that task falls behind.
+        // task through `checkpoint()`, so that refreshes wait at most for its short second
+        // pass; this is only the backstop that bounds the WAL if that task falls behind.
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
             .map_err(opened)?;
         Self::from_writer(Some(path.to_path_buf()), conn)
@@ -395,19 +395,25 @@ impl Store {
         })
     }
 
-    /// Copies committed WAL frames into the database without waiting for readers or the writer
-    /// (`PRAGMA wal_checkpoint(PASSIVE)`). Returns the frames in the WAL and how many were copied.
+    /// Copies committed WAL frames into the database (`PRAGMA wal_checkpoint(PASSIVE)`). Returns
+    /// the frames in the WAL and how many of them are now in the database.
+    ///
+    /// The bulk of the copying runs beside refreshes. During a sustained ingest, though, the
+    /// writer commits more frames while that pass runs, so the WAL is never wholly copied and
+    /// SQLite never starts it over: it grows until the autocheckpoint backstop, and every frame
+    /// lands on a new page of the file, which the kernel must allocate and zero. So the frames
+    /// committed meanwhile are copied in a second, short pass with writes held off; the next
+    /// write then starts the WAL from its beginning, over pages the kernel already has.
     pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
         self.written_since_checkpoint.store(0, Ordering::Release);
         if self.path.is_none() {
             return Ok((0, 0));
         }
-        self.with_reader(|conn| {
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get(1)?, r.get(2)?))
-            })
-            .context("checkpointing")
-        })
+        self.with_reader(passive_checkpoint)?;
+        // Even when that pass copied all it saw, a refresh may have been under way and have
+        // committed since. With writes held off, nothing new arrives while this one copies; when
+        // nothing is left to copy, it does nothing (not even an fsync).
+        self.with_writer(|conn| passive_checkpoint(conn))
     }
 
     /// Makes the sources table match feeds.toml: inserts new sources, updates titles and listed
@@ -1715,6 +1721,15 @@ fn load_lsh(
     }
     lsh.loaded = true;
     Ok(())
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)` on `conn`: the frames in the WAL, and how many of them are
+/// in the database now.
+fn passive_checkpoint(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
+    .context("checkpointing")
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {

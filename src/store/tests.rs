@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::{FeedMeta, NewEntry};
+use std::sync::atomic::AtomicUsize;
 
 fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
     NewEntry {
@@ -963,4 +964,79 @@ async fn a_checkpoint_is_wanted_once_enough_entries_were_written() {
     // Seeing the same entries again writes nothing: no checkpoint becomes due.
     assert_eq!(record(0).unchanged, per_document);
     assert!(!store.checkpoint_due());
+}
+
+#[test]
+fn checkpoints_beside_a_sustained_ingest_let_the_wal_start_over() {
+    // Refreshes follow each other with no pause, as in a first cycle over many sources. A
+    // checkpoint that only copies the frames it sees never catches up with such a writer, and
+    // SQLite starts the WAL over only once all of it is in the database: without the second
+    // pass the WAL would grow for as long as the ingest lasts.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("store.db")).expect("open");
+    let source = store
+        .sync_sources(&[SourceSpec {
+            url: "https://a.example/feed".into(),
+            title: None,
+            topics: vec![],
+        }])
+        .expect("sync")[0];
+    let body = "<p>Người dân thành phố Hà Nội đọc tin tức mỗi sáng.</p>".repeat(60);
+    let document = |d: usize| -> Vec<NewEntry> {
+        (0..20)
+            .map(|i| NewEntry {
+                content_html: Some(body.clone()),
+                ..entry(
+                    &format!("{d}-{i}"),
+                    &format!("Story {d} {i}"),
+                    1_700_000_000,
+                )
+            })
+            .collect()
+    };
+    let checkpoints_done = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for _ in 0..3 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                store.checkpoint().expect("checkpoint");
+                checkpoints_done.fetch_add(1, Ordering::AcqRel);
+            }
+        });
+        let validators = crate::model::Validators::default();
+        // Writes until the checkpoints are over, and a document more; bounded all the same.
+        let mut d = 0;
+        while checkpoints_done.load(Ordering::Acquire) < 3 && d < 20_000 {
+            store
+                .record_document(
+                    source,
+                    &FeedMeta::default(),
+                    &document(d),
+                    &Fetched::plain(&validators),
+                    1_700_000_000,
+                )
+                .expect("record");
+            d += 1;
+        }
+        store
+            .record_document(
+                source,
+                &FeedMeta::default(),
+                &document(d),
+                &Fetched::plain(&validators),
+                1_700_000_000,
+            )
+            .expect("record");
+    });
+    // The WAL header's checkpoint sequence number (bytes 12..16, big-endian) counts the times
+    // the WAL was started over.
+    let wal = std::fs::read(dir.path().join("store.db-wal")).expect("the WAL of the open store");
+    let restarts = wal
+        .get(12..16)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .expect("a WAL header");
+    assert_eq!(
+        restarts, 3,
+        "times the WAL was started over after 3 checkpoints"
+    );
 }
