@@ -994,19 +994,21 @@ fn checkpoints_beside_a_sustained_ingest_let_the_wal_start_over() {
             })
             .collect()
     };
-    let checkpoints_done = AtomicUsize::new(0);
+    let (written, checkpoints_done) = (AtomicUsize::new(0), AtomicUsize::new(0));
     std::thread::scope(|scope| {
         scope.spawn(|| {
             for _ in 0..3 {
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                // Each checkpoint has new frames to copy, and the writer is busy meanwhile.
+                let from = written.load(Ordering::Acquire);
+                while written.load(Ordering::Acquire) < from + 2 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
                 store.checkpoint().expect("checkpoint");
                 checkpoints_done.fetch_add(1, Ordering::AcqRel);
             }
         });
         let validators = crate::model::Validators::default();
-        // Writes until the checkpoints are over, and a document more; bounded all the same.
-        let mut d = 0;
-        while checkpoints_done.load(Ordering::Acquire) < 3 && d < 20_000 {
+        let record = |d: usize| {
             store
                 .record_document(
                     source,
@@ -1015,18 +1017,16 @@ fn checkpoints_beside_a_sustained_ingest_let_the_wal_start_over() {
                     &Fetched::plain(&validators),
                     1_700_000_000,
                 )
-                .expect("record");
+                .expect("record")
+        };
+        // Writes until the checkpoints are over, and a document more; bounded all the same.
+        let mut d = 0;
+        while checkpoints_done.load(Ordering::Acquire) < 3 && d < 20_000 {
+            record(d);
             d += 1;
+            written.store(d, Ordering::Release);
         }
-        store
-            .record_document(
-                source,
-                &FeedMeta::default(),
-                &document(d),
-                &Fetched::plain(&validators),
-                1_700_000_000,
-            )
-            .expect("record");
+        record(d);
     });
     // The WAL header's checkpoint sequence number (bytes 12..16, big-endian) counts the times
     // the WAL was started over.
