@@ -5,7 +5,8 @@
 //! daemon runs refreshes: every worker takes the next document and parses, normalizes and stores
 //! it (stores are serialized by the store's single writer) while a background thread checkpoints
 //! the WAL when the daemon would (`Store::checkpoint_due`, else every `CHECKPOINT_INTERVAL`). The
-//! four measurements take turns within each round.
+//! four measurements take turns within each round. The largest the WAL file grew is reported
+//! too: it shows whether checkpoints keep up with a sustained ingest.
 //!
 //! `cargo bench --bench ingest` (add `-- --feeds N --entries M --rounds R` to change the corpus;
 //! `-- --profile` runs only the full path, on `--threads N` (default 1), for a profiler).
@@ -168,7 +169,9 @@ fn parse_only(corpus: &[(Url, String)], threads: usize) -> Duration {
 /// fraction of a second, where a drifting machine makes figures the least stable.
 const PARSE_PASSES: usize = 3;
 
-fn full_path(corpus: &[(Url, String)], threads: usize, round: usize) -> Duration {
+/// The full path's wall time, and the size the WAL file reached (it is never truncated while the
+/// store is open, so its size at the end is its largest).
+fn full_path(corpus: &[(Url, String)], threads: usize, round: usize) -> (Duration, u64) {
     let dir = std::env::temp_dir().join(format!(
         "tributary-bench-{}-{threads}-{round}",
         std::process::id()
@@ -232,13 +235,14 @@ fn full_path(corpus: &[(Url, String)], threads: usize, round: usize) -> Duration
     });
     done.store(true, Ordering::Relaxed);
     checkpointer.join().expect("checkpointer");
+    let wal = std::fs::metadata(dir.join("bench.db-wal")).map_or(0, |m| m.len());
     assert_eq!(
         stored.load(Ordering::Relaxed),
         corpus.len() * arg("--entries", 50)
     );
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
-    elapsed
+    (elapsed, wal)
 }
 
 fn main() {
@@ -265,7 +269,7 @@ fn main() {
         let threads = arg("--threads", 1);
         let full = rate(median(
             (0..rounds)
-                .map(|r| full_path(&corpus, threads, r))
+                .map(|r| full_path(&corpus, threads, r).0)
                 .collect(),
         ));
         println!("parse + normalize + store, {threads} thread(s): {full:>8.0} entries/s");
@@ -275,11 +279,13 @@ fn main() {
     // (a shared VM) slows them alike; each ratio is also taken within its round.
     let (mut parse_1, mut full_1, mut parse_n, mut full_n) = (vec![], vec![], vec![], vec![]);
     let (mut ratio_1, mut ratio_n) = (vec![], vec![]);
+    let mut largest_wal = 0;
     for round in 0..rounds {
         let p1 = parse_only(&corpus, 1);
-        let f1 = full_path(&corpus, 1, round);
+        let (f1, wal_1) = full_path(&corpus, 1, round);
         let pn = parse_only(&corpus, cores);
-        let fn_ = full_path(&corpus, cores, round);
+        let (fn_, wal_n) = full_path(&corpus, cores, round);
+        largest_wal = largest_wal.max(wal_1).max(wal_n);
         println!(
             "round {}: parse 1 thread {:.0}/s, full 1 thread {:.0}/s, parse {cores} threads {:.0}/s, full {cores} threads {:.0}/s",
             round + 1,
@@ -311,5 +317,10 @@ fn main() {
         "parse + normalize + store, {cores} threads:  {full_n:>8.0} entries/s   ratio {:.3} vs 1-thread parse (median of rounds), {:.3} vs parse on {cores} threads",
         median_f64(ratio_n),
         full_n / parse_n
+    );
+    // Checkpoints let SQLite start the WAL over; without that it grows for as long as the ingest.
+    println!(
+        "largest WAL file over the full-path runs: {:.1} MiB",
+        largest_wal as f64 / (1024.0 * 1024.0)
     );
 }
