@@ -114,24 +114,62 @@ fn expected_urls() -> BTreeSet<String> {
         .collect()
 }
 
+/// A store and pipeline on the fixture feed, with the publisher running against `hub_url`.
+struct Running {
+    _dir: tempfile::TempDir,
+    config: Config,
+    store: Arc<tributary::store::Store>,
+    jobs: Vec<tributary::pipeline::SourceJob>,
+    pipeline: tributary::pipeline::Pipeline,
+    stop: watch::Sender<bool>,
+    publisher: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn start(fixtures: &FixtureServer, hub_url: &Url) -> Running {
+        let dir = tempfile::tempdir().expect("test step");
+        let config = config(dir.path(), fixtures, hub_url);
+        let (store, jobs) = tributary::app::open_store(&config).expect("test step");
+        let pipeline = tributary::app::build_pipeline(&config, store.clone()).expect("test step");
+        let (stop, stop_rx) = watch::channel(false);
+        let publisher = tokio::spawn(tributary::websub::run(
+            store.clone(),
+            hub_url.clone(),
+            config.server.base_url.clone(),
+            fast(),
+            stop_rx,
+        ));
+        Running {
+            _dir: dir,
+            config,
+            store,
+            jobs,
+            pipeline,
+            stop,
+            publisher,
+        }
+    }
+
+    async fn refresh(&self) {
+        tributary::app::refresh_all(&self.pipeline, self.jobs.clone(), 2, |_| {}).await;
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).expect("test step");
+        tokio::time::timeout(Duration::from_secs(5), self.publisher)
+            .await
+            .expect("publisher stops")
+            .expect("test step");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ingest_announces_each_changed_topic_feed_once() {
     let fixtures = FixtureServer::start().await;
     let (hub, hub_url) = FakeHub::start(&[]).await;
-    let dir = tempfile::tempdir().expect("test step");
-    let config = config(dir.path(), &fixtures, &hub_url);
-    let (store, jobs) = tributary::app::open_store(&config).expect("test step");
-    let pipeline = tributary::app::build_pipeline(&config, store.clone()).expect("test step");
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let publisher = tokio::spawn(tributary::websub::run(
-        store.clone(),
-        hub_url.clone(),
-        config.server.base_url.clone(),
-        fast(),
-        stop_rx,
-    ));
+    let running = Running::start(&fixtures, &hub_url);
 
-    tributary::app::refresh_all(&pipeline, jobs.clone(), 2, |_| {}).await;
+    running.refresh().await;
     let posts = hub.wait_for(6).await;
     assert!(posts.iter().all(|(mode, _)| mode == "publish"), "{posts:?}");
     let urls: Vec<String> = posts.iter().map(|(_, u)| u.clone()).collect();
@@ -143,14 +181,14 @@ async fn an_ingest_announces_each_changed_topic_feed_once() {
     );
 
     // Nothing new: nothing announced.
-    tributary::app::refresh_all(&pipeline, jobs, 2, |_| {}).await;
+    running.refresh().await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(hub.posts().len(), 6);
 
     // The feeds name the hub.
     let app = tributary::server::router(tributary::server::AppState::new(
-        store.clone(),
-        Arc::new(config.clone()),
+        running.store.clone(),
+        Arc::new(running.config.clone()),
         Arc::new(|| chrono::Utc::now().timestamp()),
     ));
     let (_, _, body) = common::router_get(&app, "/topics/vietnam.atom").await;
@@ -158,12 +196,7 @@ async fn an_ingest_announces_each_changed_topic_feed_once() {
         body.contains(&format!("<link href=\"{hub_url}\" rel=\"hub\"/>")),
         "{body}"
     );
-
-    stop_tx.send(true).expect("test step");
-    tokio::time::timeout(Duration::from_secs(5), publisher)
-        .await
-        .expect("publisher stops")
-        .expect("test step");
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,19 +204,8 @@ async fn a_failing_hub_is_retried_until_it_accepts() {
     let fixtures = FixtureServer::start().await;
     // Every first announcement fails.
     let (hub, hub_url) = FakeHub::start(&[500; 6]).await;
-    let dir = tempfile::tempdir().expect("test step");
-    let config = config(dir.path(), &fixtures, &hub_url);
-    let (store, jobs) = tributary::app::open_store(&config).expect("test step");
-    let pipeline = tributary::app::build_pipeline(&config, store.clone()).expect("test step");
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let publisher = tokio::spawn(tributary::websub::run(
-        store.clone(),
-        hub_url,
-        config.server.base_url.clone(),
-        fast(),
-        stop_rx,
-    ));
-    tributary::app::refresh_all(&pipeline, jobs, 2, |_| {}).await;
+    let running = Running::start(&fixtures, &hub_url);
+    running.refresh().await;
     let posts = hub.wait_for(12).await;
     assert_eq!(posts.len(), 12, "{posts:?}");
     for url in expected_urls() {
@@ -193,9 +215,5 @@ async fn a_failing_hub_is_retried_until_it_accepts() {
     // Accepted: no further retries.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(hub.posts().len(), 12);
-    stop_tx.send(true).expect("test step");
-    tokio::time::timeout(Duration::from_secs(5), publisher)
-        .await
-        .expect("publisher stops")
-        .expect("test step");
+    running.stop().await;
 }
