@@ -42,6 +42,12 @@ fn slug(s: &str) -> TopicSlug {
 
 fn store_with_source(topics: &[&str]) -> (Store, SourceId) {
     let store = Store::open_in_memory().expect("in-memory store");
+    let id = add_source(&store, topics);
+    (store, id)
+}
+
+/// Source A in the given topics, as the only source of `store`.
+fn add_source(store: &Store, topics: &[&str]) -> SourceId {
     let ids = store
         .sync_sources(&[SourceSpec {
             url: "https://a.example/feed".into(),
@@ -49,7 +55,7 @@ fn store_with_source(topics: &[&str]) -> (Store, SourceId) {
             topics: topics.iter().map(|t| slug(t)).collect(),
         }])
         .expect("sync");
-    (store, ids[0])
+    ids[0]
 }
 
 #[test]
@@ -974,13 +980,7 @@ fn checkpoints_beside_a_sustained_ingest_let_the_wal_start_over() {
     // pass the WAL would grow for as long as the ingest lasts.
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("store.db")).expect("open");
-    let source = store
-        .sync_sources(&[SourceSpec {
-            url: "https://a.example/feed".into(),
-            title: None,
-            topics: vec![],
-        }])
-        .expect("sync")[0];
+    let source = add_source(&store, &[]);
     let body = "<p>Người dân thành phố Hà Nội đọc tin tức mỗi sáng.</p>".repeat(60);
     let document = |d: usize| -> Vec<NewEntry> {
         (0..20)
