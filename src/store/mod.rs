@@ -1374,7 +1374,8 @@ enum Upsert {
 /// instead of one per entry.
 #[derive(Default)]
 struct DocumentLookups {
-    /// Canonical URL → a sighting of this source with a guid that left the document.
+    /// Canonical URL → a sighting of this source whose key left the document: a guid that
+    /// changed, or a key of another kind after the source's identity switched.
     churn: HashMap<String, (String, Known)>,
     /// Canonical URL → another source's story at that address.
     same_url: HashMap<String, (i64, Timestamp)>,
@@ -1403,7 +1404,7 @@ fn document_lookups(
                         e.source_id = ?1, e.published_at
                  FROM sightings g JOIN entries e ON e.id = g.entry_id
                  WHERE g.source_id = ?1 AND g.canonical_url IN (SELECT value FROM json_each(?2))
-                   AND g.entry_key LIKE 'guid:%' AND g.entry_key NOT IN (SELECT value FROM json_each(?3))",
+                   AND g.entry_key NOT IN (SELECT value FROM json_each(?3))",
             )
             .context("looking for guid churn")?;
         let rows = stmt
@@ -1484,21 +1485,26 @@ fn upsert_entry(
     let DocumentContext {
         source, now, near, ..
     } = *doc;
+    // A story this source already carries under another key at the same address takes the new
+    // key: its guid changed (churn), or the source's identity switched (automatically, or by
+    // `identity =` in feeds.toml) and every stored key is of the old kind. Either way it is the
+    // same story and must not be stored twice.
     let known = match (known, &entry.canonical_url) {
         (Some(k), _) => Some(k),
-        (None, Some(canonical)) if entry.key.starts_with("guid:") => {
-            match lookups.churn.remove(canonical) {
-                Some((old_key, k)) => {
-                    stmts
-                        .rekey
-                        .execute(params![source.0, old_key, entry.key])
-                        .context("re-keying sighting")?;
+        (None, Some(canonical)) => match lookups.churn.remove(canonical) {
+            Some((old_key, k)) => {
+                stmts
+                    .rekey
+                    .execute(params![source.0, old_key, entry.key])
+                    .context("re-keying sighting")?;
+                // Only a guid replaced by another guid says the publisher's guids are unstable.
+                if old_key.starts_with("guid:") && entry.key.starts_with("guid:") {
                     lookups.churned += 1;
-                    Some(k)
                 }
-                None => None,
+                Some(k)
             }
-        }
+            None => None,
+        },
         (None, _) => None,
     };
     let seen = |stmts: &mut EntryStatements<'_>| {
