@@ -93,7 +93,8 @@ fn update_membership(
         .map(|(id, s)| (*id, s.topics.as_slice()))
         .collect();
     let started = std::time::Instant::now();
-    let stories = store.rebuild_membership(rules.fingerprint(), |source, story| {
+    let now = chrono::Utc::now().timestamp();
+    let stories = store.rebuild_membership(rules.fingerprint(), now, |source, story| {
         // A source gone from feeds.toml lists no topics; its stories stay in `all` and in topics
         // that take every source.
         let listed = listed.get(&source).copied().unwrap_or_default();

@@ -393,12 +393,15 @@ async fn render(state: &AppState, key: &PageKey, generation: u64) -> Result<Rend
     tokio::task::spawn_blocking(move || -> Result<Rendered, StoreError> {
         let slice = store.topic_page(&topic, request.before, request.limit())?;
         let entries = slice.entries;
-        // Last-Modified is when the page last changed, and never in the future.
+        // Last-Modified is when the page last changed, and never in the future: the newest change
+        // of an entry on it, or the last time stories left pages (which can change a page's
+        // entries without changing any of them).
         let last_modified = entries
             .iter()
             .map(|e| e.changed)
             .max()
             .unwrap_or(now)
+            .max(slice.shrank_at.unwrap_or(i64::MIN))
             .min(now);
         // Paging links only where there is more than one page (RFC 5005 §3).
         let paged = request.before.is_some() || slice.next.is_some();

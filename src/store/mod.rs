@@ -158,6 +158,9 @@ pub struct TopicSlice {
     pub entries: Vec<StoredEntry>,
     /// Where the next (older) page starts; `None` on the last page.
     pub next: Option<PageCursor>,
+    /// When stories last left topic pages (pruned, or moved out by new rules): a page may have
+    /// changed then although none of its entries did.
+    pub shrank_at: Option<Timestamp>,
 }
 
 /// A source's fetch state, for `status` and the scheduler.
@@ -768,7 +771,19 @@ impl Store {
             // every row exactly once.
             let mut entries = distinct_ids(rows.into_iter().map(|(e, _)| e));
             attach_other_sources(conn, &mut entries)?;
-            Ok(TopicSlice { entries, next })
+            let shrank_at = conn
+                .prepare_cached("SELECT value FROM settings WHERE key = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([PAGES_SHRANK_SETTING], |r| r.get::<_, String>(0))
+                        .optional()
+                })
+                .context("reading topic")?
+                .and_then(|v| v.parse().ok());
+            Ok(TopicSlice {
+                entries,
+                next,
+                shrank_at,
+            })
         })
     }
 
@@ -919,6 +934,7 @@ impl Store {
     pub fn rebuild_membership(
         &self,
         fingerprint: &str,
+        now: Timestamp,
         mut assign: impl FnMut(SourceId, &StoryForTopics) -> Vec<TopicSlug>,
     ) -> Result<usize, StoreError> {
         let count = self.with_writer(|conn| {
@@ -951,6 +967,7 @@ impl Store {
                 params![MEMBERSHIP_SETTING, fingerprint],
             )
             .context("recording topic rules")?;
+            record_pages_shrank(&tx, now)?;
             tx.commit().context("committing membership rebuild")?;
             Ok(count)
         })?;
@@ -1037,6 +1054,9 @@ impl Store {
             )
             .context("re-attributing stories")?;
             tx.execute("DELETE FROM doomed", []).context("pruning")?;
+            if sightings > 0 {
+                record_pages_shrank(&tx, now)?;
+            }
             tx.commit().context("committing prune")?;
             Ok(PruneStats { entries, sightings })
         })?;
@@ -1209,6 +1229,21 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
 
 /// The setting holding the fingerprint of the topic rules entry_topics was computed with.
 pub const MEMBERSHIP_SETTING: &str = "membership_rules";
+
+/// The setting that holds [`TopicSlice::shrank_at`].
+const PAGES_SHRANK_SETTING: &str = "pages_shrank_at";
+
+/// Stories left topic pages at `now`: their `Last-Modified` must move although no entry left on
+/// them changed, or a client revalidating with `If-Modified-Since` alone keeps a stale page.
+fn record_pages_shrank(tx: &Transaction<'_>, now: Timestamp) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![PAGES_SHRANK_SETTING, now.to_string()],
+    )
+    .context("recording that pages changed")?;
+    Ok(())
+}
 
 const STORIES_FOR_TOPICS: &str = "SELECT e.id, e.title, e.link, e.summary_html, e.content_html, e.categories,
         e.authors, e.language, e.published_at, COALESCE(s.config_title, s.feed_title, s.url),
