@@ -342,10 +342,10 @@ fn import_opml(config_path: &Path, file: &Path, topic: Option<&str>) -> ExitCode
             return ExitCode::FAILURE;
         }
     };
-    let text = match std::fs::read_to_string(config_path) {
+    let text = match tributary::config::read_text(config_path) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", config_path.display());
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
