@@ -281,7 +281,14 @@ async fn healthz(State(state): State<AppState>) -> Response {
     let verdict = match &state.inner.observe.health {
         Some(health) => health.check(store).await,
         None => crate::systemd::database_answers(store).await,
-    };
+    }
+    .and_then(|()| match store.condition() {
+        // Stored entries are still served; new ones cannot be stored.
+        Some(condition) => Err(format!(
+            "database cannot be written: {condition}; serving what is stored"
+        )),
+        None => Ok(()),
+    });
     let mut response = match verdict {
         Ok(()) => (StatusCode::OK, "ok\n".to_string()).into_response(),
         Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),

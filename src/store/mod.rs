@@ -5,6 +5,7 @@
 //! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
 
 mod backup;
+mod degraded;
 mod migrations;
 pub mod search;
 
@@ -49,6 +50,14 @@ pub enum StoreError {
     },
     #[error("unknown source id {0}")]
     UnknownSource(i64),
+    #[error(
+        "database {path} is at schema version {found} and needs migrating to {known}, which needs write access"
+    )]
+    NeedsMigration {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("{0} exists already; a backup never overwrites a file")]
     BackupExists(PathBuf),
     #[error("cannot write the backup {path}: {source}")]
@@ -215,6 +224,9 @@ pub struct Store {
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// How connections are opened, and why writes are failing when they are (see
+    /// [`Store::condition`]).
+    access: degraded::Access,
     /// Bumped on every commit that changes what a topic page shows; the server's render cache
     /// compares it to decide whether a cached page is still current without asking SQLite.
     generation: AtomicU64,
@@ -244,25 +256,34 @@ pub const CHECKPOINT_AFTER_ENTRIES: u64 = 2_000;
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let conn = open_connection(path)?;
-        let opened = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        // Entries are a few KiB of HTML each: larger pages keep most rows off overflow pages.
-        // Only takes effect on a new database (before the first table exists).
-        conn.pragma_update(None, "page_size", 4096)
-            .map_err(opened)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(opened)?;
-        // Checkpoints (copying the WAL into the database, with two fsyncs) run on a background
-        // task through `checkpoint()`, so that refreshes wait at most for its short second
-        // pass; this is only the backstop that bounds the WAL if that task falls behind.
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-            .map_err(opened)?;
-        Self::from_writer(Some(path.to_path_buf()), conn)
+        let mut conn = open_writer(path)?;
+        migrations::apply(&mut conn)?;
+        Ok(Self::from_connection(Some(path.to_path_buf()), conn))
     }
+}
 
+/// The writer's connection to a database file, in WAL mode, before migrations.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_connection(path)?;
+    let opened = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Entries are a few KiB of HTML each: larger pages keep most rows off overflow pages.
+    // Only takes effect on a new database (before the first table exists).
+    conn.pragma_update(None, "page_size", 4096)
+        .map_err(opened)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(opened)?;
+    // Checkpoints (copying the WAL into the database, with two fsyncs) run on a background
+    // task through `checkpoint()`, so that refreshes wait at most for its short second
+    // pass; this is only the backstop that bounds the WAL if that task falls behind.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+        .map_err(opened)?;
+    Ok(conn)
+}
+
+impl Store {
     /// A private in-memory database (tests, benchmarks): reads share the writer connection.
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
@@ -278,12 +299,17 @@ impl Store {
 
     fn from_writer(path: Option<PathBuf>, mut conn: Connection) -> Result<Store, StoreError> {
         migrations::apply(&mut conn)?;
-        Ok(Store {
+        Ok(Self::from_connection(path, conn))
+    }
+
+    fn from_connection(path: Option<PathBuf>, conn: Connection) -> Store {
+        Store {
             near_duplicates: Mutex::new(NearDuplicates::default()),
             lsh: Mutex::new(Lsh::default()),
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            access: degraded::Access::default(),
             generation: AtomicU64::new(1),
             changed_topics: Mutex::new(BTreeSet::new()),
             topic_changes: tokio::sync::Notify::new(),
@@ -291,7 +317,7 @@ impl Store {
             checkpoint_wanted: tokio::sync::Notify::new(),
             #[cfg(test)]
             reads: AtomicU64::new(0),
-        })
+        }
     }
 
     pub fn set_near_duplicates(&self, settings: NearDuplicates) {
@@ -357,7 +383,9 @@ impl Store {
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut conn)
+        let result = f(&mut conn);
+        self.access.note_write(&result);
+        result
     }
 
     fn with_reader<T>(
@@ -376,7 +404,7 @@ impl Store {
             .pop();
         let conn = match pooled {
             Some(c) => c,
-            None => open_connection(path)?,
+            None => self.access.open_reader(path)?,
         };
         let result = f(&conn);
         let mut pool = self
@@ -409,7 +437,7 @@ impl Store {
     /// write then starts the WAL from its beginning, over pages the kernel already has.
     pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
         self.written_since_checkpoint.store(0, Ordering::Release);
-        if self.path.is_none() {
+        if self.path.is_none() || self.access.is_read_only() {
             return Ok((0, 0));
         }
         self.with_reader(passive_checkpoint)?;
