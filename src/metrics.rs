@@ -14,6 +14,14 @@ pub const FETCHES: &str = "tributary_fetches_total";
 pub const FETCH_DURATION: &str = "tributary_fetch_duration_seconds";
 pub const ENTRIES: &str = "tributary_entries_total";
 pub const HTTP_REQUESTS: &str = "tributary_http_requests_total";
+pub const HTTP_CONNECTIONS: &str = "tributary_http_connections";
+pub const HTTP_CONNECTIONS_SHED: &str = "tributary_http_connections_shed_total";
+pub const HTTP_ACCEPT_ERRORS: &str = "tributary_http_accept_errors_total";
+
+/// Every `outcome` label of [`FETCHES`], in the order [`outcome_label`] knows them.
+pub const FETCH_OUTCOMES: [&str; 4] = ["stored", "not_modified", "unchanged", "failed"];
+/// Every `kind` label of [`ENTRIES`].
+pub const ENTRY_KINDS: [&str; 3] = ["new", "updated", "merged"];
 
 /// Fetch durations from a fast 304 on loopback to a slow server near the timeout.
 const FETCH_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -34,6 +42,7 @@ pub fn install() -> Option<PrometheusHandle> {
     match metrics::set_global_recorder(recorder) {
         Ok(()) => {
             describe();
+            register_series();
             Some(handle)
         }
         Err(e) => {
@@ -55,17 +64,48 @@ fn describe() {
         "Entries stored: new, updated, or merged into another source's story."
     );
     metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests served, by route and status.");
+    metrics::describe_gauge!(HTTP_CONNECTIONS, "HTTP connections open now.");
+    metrics::describe_counter!(
+        HTTP_CONNECTIONS_SHED,
+        "HTTP connections closed, idlest first, to stay under the connection cap."
+    );
+    metrics::describe_counter!(
+        HTTP_ACCEPT_ERRORS,
+        "Failures to accept an HTTP connection other than the client giving up (such as running \
+         out of file descriptors)."
+    );
+}
+
+/// Creates every series whose labels are known in advance, at zero: a series that appears only
+/// with its first event is invisible to an alert such as `rate(...) > 0` or `absent(...)` until
+/// then, and a restart would look like the series vanishing.
+pub fn register_series() {
+    for outcome in FETCH_OUTCOMES {
+        metrics::counter!(FETCHES, "outcome" => outcome).absolute(0);
+    }
+    for kind in ENTRY_KINDS {
+        metrics::counter!(ENTRIES, "kind" => kind).absolute(0);
+    }
+    // Registering the histogram is enough for its buckets to be rendered at zero.
+    let _ = metrics::histogram!(FETCH_DURATION);
+    metrics::gauge!(HTTP_CONNECTIONS).set(0.0);
+    metrics::counter!(HTTP_CONNECTIONS_SHED).absolute(0);
+    metrics::counter!(HTTP_ACCEPT_ERRORS).absolute(0);
+}
+
+/// The `outcome` label of a refresh.
+fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Stored(_) => FETCH_OUTCOMES[0],
+        Outcome::NotModified => FETCH_OUTCOMES[1],
+        Outcome::Unchanged => FETCH_OUTCOMES[2],
+        Outcome::Failed(_) => FETCH_OUTCOMES[3],
+    }
 }
 
 /// Records one refresh.
 pub fn record_refresh(outcome: &Outcome, elapsed: Duration) {
-    let label = match outcome {
-        Outcome::Stored(_) => "stored",
-        Outcome::NotModified => "not_modified",
-        Outcome::Unchanged => "unchanged",
-        Outcome::Failed(_) => "failed",
-    };
-    metrics::counter!(FETCHES, "outcome" => label).increment(1);
+    metrics::counter!(FETCHES, "outcome" => outcome_label(outcome)).increment(1);
     metrics::histogram!(FETCH_DURATION).record(elapsed.as_secs_f64());
     if let Outcome::Stored(stats) = outcome {
         let merged = stats.merged as u64;
@@ -74,6 +114,21 @@ pub fn record_refresh(outcome: &Outcome, elapsed: Duration) {
         metrics::counter!(ENTRIES, "kind" => "updated").increment(stats.updated as u64);
         metrics::counter!(ENTRIES, "kind" => "merged").increment(merged);
     }
+}
+
+/// A connection was opened (`1.0`) or closed (`-1.0`).
+pub fn record_connection(change: f64) {
+    metrics::gauge!(HTTP_CONNECTIONS).increment(change);
+}
+
+/// `count` connections were closed to make room for new ones.
+pub fn record_shed(count: u64) {
+    metrics::counter!(HTTP_CONNECTIONS_SHED).increment(count);
+}
+
+/// Accepting a connection failed for want of resources.
+pub fn record_accept_error() {
+    metrics::counter!(HTTP_ACCEPT_ERRORS).increment(1);
 }
 
 /// Records one HTTP response.
@@ -171,6 +226,39 @@ mod tests {
             "tributary_fetches_total{outcome=\"stored\"} 1",
             "tributary_fetches_total{outcome=\"not_modified\"} 1",
         ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn metrics_series_exist_at_zero_before_the_first_event() {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(FETCH_DURATION.to_string()), FETCH_BUCKETS)
+            .expect("buckets")
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, register_series);
+        let text = handle.render();
+        let mut expected: Vec<String> = FETCH_OUTCOMES
+            .iter()
+            .map(|o| format!("tributary_fetches_total{{outcome=\"{o}\"}} 0"))
+            .chain(
+                ENTRY_KINDS
+                    .iter()
+                    .map(|k| format!("tributary_entries_total{{kind=\"{k}\"}} 0")),
+            )
+            .collect();
+        expected.extend(
+            [
+                "tributary_fetch_duration_seconds_bucket{le=\"30\"} 0",
+                "tributary_fetch_duration_seconds_count 0",
+                "tributary_http_connections 0",
+                "tributary_http_connections_shed_total 0",
+                "tributary_http_accept_errors_total 0",
+            ]
+            .map(String::from),
+        );
+        for line in &expected {
             assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
         }
     }

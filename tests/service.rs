@@ -7,7 +7,9 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{FixtureServer, free_port, http_get, standard_sources, wait_exit, wait_for};
+use common::{
+    DripServer, FixtureServer, free_port, http_get, standard_sources, wait_exit, wait_for,
+};
 
 /// Reads notification datagrams until one has a line starting with `wanted` (such as
 /// `READY=1`); returns every message seen.
@@ -451,5 +453,53 @@ async fn healthz_and_metrics_report_the_running_daemon() {
     assert!(success.is_some_and(|t| t > 1_700_000_000), "{metrics}");
     let size = value("tributary_database_size_bytes").and_then(|v| v.parse::<u64>().ok());
     assert!(size.is_some_and(|n| n > 0), "{metrics}");
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_series_exist_at_zero_before_the_first_fetch() {
+    let server = FixtureServer::start().await;
+    let drip = DripServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config =
+        common::write_config_listening(dir.path(), &addr, &server, &[("drip.xml", &["tech"])], "");
+    common::redirect_source(&config, &server, "drip.xml", &drip.url(), "600s");
+    let mut child = common::spawn_run(&config, "warn", Stdio::null());
+    let pid = child.id().to_string();
+    let requests = drip.requests.clone();
+    let metrics = tokio::task::spawn_blocking(move || {
+        // The only source's refresh has begun and cannot finish: no fetch was counted yet.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while requests.load(std::sync::atomic::Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        http_get(&addr, "/metrics")
+    })
+    .await
+    .expect("join");
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let code = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(30)))
+        .await
+        .expect("join");
+    assert!(drip.requests() >= 1, "the source was never requested");
+    let (status, metrics) = metrics.expect("/metrics answers");
+    assert_eq!(status, 200);
+    for line in [
+        "tributary_fetches_total{outcome=\"stored\"} 0",
+        "tributary_fetches_total{outcome=\"not_modified\"} 0",
+        "tributary_fetches_total{outcome=\"unchanged\"} 0",
+        "tributary_fetches_total{outcome=\"failed\"} 0",
+        "tributary_entries_total{kind=\"new\"} 0",
+        "tributary_entries_total{kind=\"updated\"} 0",
+        "tributary_entries_total{kind=\"merged\"} 0",
+        "tributary_fetch_duration_seconds_count 0",
+        "tributary_http_connections_shed_total 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in:\n{metrics}"
+        );
+    }
     assert_eq!(code, Some(0));
 }

@@ -347,3 +347,73 @@ pub async fn router_get(app: &Router, uri: &str) -> (StatusCode, String, String)
         String::from_utf8(body.to_vec()).expect("UTF-8"),
     )
 }
+
+/// A feed server that answers every request with a 200 head and then sends the body a few
+/// bytes at a time, never finishing it: a refresh from it runs until the fetch timeout. Counts
+/// the requests it has begun answering.
+pub struct DripServer {
+    pub addr: SocketAddr,
+    pub requests: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl DripServer {
+    pub async fn start() -> DripServer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut head = [0u8; 4096];
+                    if stream.read(&mut head).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n\
+                              Transfer-Encoding: chunked\r\n\r\n",
+                        )
+                        .await;
+                    // At most ten minutes of drips: bounded even if nobody stops it.
+                    for _ in 0..600 {
+                        if stream.write_all(b"1\r\n \r\n").await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                });
+            }
+        });
+        DripServer { addr, requests }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/drip.xml", self.addr)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Points the source `name` of the config at `url` instead of the fixture server, and gives
+/// fetches `timeout`.
+pub fn redirect_source(
+    config: &Path,
+    server: &FixtureServer,
+    name: &str,
+    url: &str,
+    timeout: &str,
+) {
+    let text = std::fs::read_to_string(config)
+        .expect("config")
+        .replace(&server.url(name), url)
+        .replace("timeout = \"10s\"", &format!("timeout = \"{timeout}\""));
+    std::fs::write(config, text).expect("config");
+}
