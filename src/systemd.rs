@@ -26,12 +26,21 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Reads `WATCHDOG_USEC` / `WATCHDOG_PID`; `NOTIFY_SOCKET` is read on each send.
+    /// Reads `WATCHDOG_USEC` / `WATCHDOG_PID` (see [`watchdog_timeout`]); `NOTIFY_SOCKET` is
+    /// read on each send.
     pub fn from_env() -> Notifier {
-        let mut usec = 0;
-        let watchdog = sd_notify::watchdog_enabled(false, &mut usec)
-            .then(|| Duration::from_micros(usec))
-            .filter(|d| !d.is_zero());
+        let var = |name| std::env::var(name).ok();
+        let watchdog = match watchdog_timeout(
+            var("WATCHDOG_USEC").as_deref(),
+            var("WATCHDOG_PID").as_deref(),
+            std::process::id(),
+        ) {
+            Ok(timeout) => timeout,
+            Err(e) => {
+                tracing::warn!(error = %e, "not pinging the watchdog");
+                None
+            }
+        };
         Notifier { watchdog }
     }
 
@@ -64,6 +73,48 @@ impl Notifier {
     pub fn stopping(&self) {
         send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     }
+}
+
+/// A watchdog setting in the environment that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatchdogEnvError {
+    #[error("WATCHDOG_USEC={0:?} is not a positive, finite number of microseconds")]
+    Usec(String),
+    #[error("WATCHDOG_PID={0:?} is not a process id")]
+    Pid(String),
+}
+
+/// The watchdog timeout the service manager asked `our_pid` for, decided as libsystemd's
+/// `sd_watchdog_enabled()` does: no `WATCHDOG_USEC`, no watchdog; `WATCHDOG_PID` absent means the
+/// setting is for this process (systemd before v209 and some supervisors send only
+/// `WATCHDOG_USEC`); present and naming another process (a parent that set it for itself), no
+/// watchdog. Zero and `u64::MAX` (systemd's "infinity") are errors there too.
+pub fn watchdog_timeout(
+    usec: Option<&str>,
+    pid: Option<&str>,
+    our_pid: u32,
+) -> Result<Option<Duration>, WatchdogEnvError> {
+    let Some(usec) = usec else {
+        return Ok(None);
+    };
+    let micros = usec
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|u| *u != 0 && *u != u64::MAX)
+        .ok_or_else(|| WatchdogEnvError::Usec(usec.to_string()))?;
+    if let Some(pid) = pid {
+        let pid = pid
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| WatchdogEnvError::Pid(pid.to_string()))?;
+        if pid != our_pid {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Duration::from_micros(micros)))
 }
 
 fn send(states: &[NotifyState<'_>]) {
@@ -290,6 +341,45 @@ mod tests {
         );
         health.beat();
         assert!(health.scheduler_alive().is_ok());
+    }
+
+    #[test]
+    fn watchdog_usec_without_watchdog_pid_applies_to_this_process() {
+        assert_eq!(
+            watchdog_timeout(Some("1500000"), None, 42),
+            Ok(Some(Duration::from_millis(1500)))
+        );
+        assert_eq!(
+            watchdog_timeout(Some("60000000"), Some("42"), 42),
+            Ok(Some(Duration::from_secs(60)))
+        );
+    }
+
+    #[test]
+    fn watchdog_pid_of_another_process_disables_the_watchdog() {
+        assert_eq!(watchdog_timeout(Some("1500000"), Some("41"), 42), Ok(None));
+        assert_eq!(watchdog_timeout(None, Some("42"), 42), Ok(None));
+        assert_eq!(watchdog_timeout(None, None, 42), Ok(None));
+    }
+
+    #[test]
+    fn watchdog_settings_that_cannot_be_read_are_errors_naming_the_variable() {
+        for usec in ["0", "18446744073709551615", "-5", "soon", ""] {
+            assert_eq!(
+                watchdog_timeout(Some(usec), None, 42),
+                Err(WatchdogEnvError::Usec(usec.to_string()))
+            );
+        }
+        for pid in ["0", "self", "-42"] {
+            assert_eq!(
+                watchdog_timeout(Some("1000"), Some(pid), 42),
+                Err(WatchdogEnvError::Pid(pid.to_string()))
+            );
+        }
+        let message = watchdog_timeout(Some("1000"), Some("self"), 42)
+            .expect_err("bad pid")
+            .to_string();
+        assert!(message.starts_with("WATCHDOG_PID=\"self\""), "{message}");
     }
 
     #[test]
