@@ -1,6 +1,7 @@
 //! Builds the store, fetcher, pipeline, scheduler loop and server from a [`Config`], and stops them
 //! in order: server first (no new requests), then the scheduler (running refreshes finish and
-//! commit), then the store. Does no per-feed work itself.
+//! commit), then the store, all within one grace period after which whatever is left is
+//! abandoned. Does no per-feed work itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,9 +20,9 @@ use crate::store::{MEMBERSHIP_SETTING, SourceSpec, Store};
 use crate::systemd::{Health, LatestResults, Notifier};
 use crate::topics::TopicRules;
 
-/// How long running refreshes get to finish after a stop signal before they are abandoned
-/// (an abandoned refresh's transaction rolls back whole).
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long requests in flight, running refreshes and background tasks get to finish after a
+/// stop signal before they are abandoned (an abandoned refresh's transaction rolls back whole).
+const DRAIN_TIMEOUT: Duration = crate::server::SHUTDOWN_GRACE;
 
 /// The scheduler loop wakes at least this often, even with nothing due, to show it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -338,9 +339,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(
-        crate::server::serve(listener, crate::server::router(state), async move {
-            let _ = server_stop.wait_for(|s| *s).await;
-        })
+        crate::server::serve_with(
+            listener,
+            crate::server::router(state),
+            async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            },
+            crate::server::Limits {
+                grace: DRAIN_TIMEOUT,
+            },
+        )
         .context("starting the HTTP workers")?,
     );
     // Migrations ran in open_store and the listener is bound: ready.
@@ -377,28 +385,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopping");
     notifier.stopping();
     let _ = stop_tx.send(true);
-    match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
-        Err(_) => tracing::warn!("server did not stop within {DRAIN_TIMEOUT:?}"),
-    }
-    match tokio::time::timeout(DRAIN_TIMEOUT, scheduler).await {
-        Ok(_) => {}
-        Err(_) => tracing::warn!(
-            "refreshes did not finish within {DRAIN_TIMEOUT:?}; their transactions roll back"
-        ),
-    }
-    let _ = checkpointer.await;
+    // One grace period, counted from the stop signal, for everything at once: whatever has not
+    // finished by then is abandoned, so the process exits well within the unit's
+    // TimeoutStopSec however long a refresh or a client would have taken.
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    // The server closes what is still open at its own deadline; the margin lets it notice.
+    finish_by(deadline + Duration::from_secs(1), server, "server").await;
+    finish_by(deadline, scheduler, "running refreshes").await;
+    finish_by(deadline, checkpointer, "checkpoint").await;
     if let Some(recovery) = recovery {
-        let _ = recovery.await;
+        finish_by(deadline, recovery, "write recovery").await;
     }
-    let _ = pruner.await;
-    let _ = watchdog.await;
+    finish_by(deadline, pruner, "prune").await;
+    finish_by(deadline, watchdog, "watchdog").await;
     if let Some(websub) = websub {
         // An announcement still in flight is dropped: readers that poll see the change anyway.
-        if tokio::time::timeout(DRAIN_TIMEOUT, websub).await.is_err() {
-            tracing::warn!("WebSub publisher did not stop within {DRAIN_TIMEOUT:?}");
-        }
+        finish_by(deadline, websub, "WebSub publisher").await;
     }
     drop(store);
     tracing::info!("stopped");
@@ -449,6 +451,27 @@ async fn recover_writes(
                 }
             }
             Err(_) => return,
+        }
+    }
+}
+
+/// Waits for `task` until `deadline`, then abandons it: aborting drops whatever it was waiting
+/// for, so a refresh that had not committed rolls back whole, and its work on blocking threads
+/// is left to the end of the process.
+async fn finish_by<T>(
+    deadline: tokio::time::Instant,
+    mut task: tokio::task::JoinHandle<T>,
+    what: &str,
+) {
+    match tokio::time::timeout_at(deadline, &mut task).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "{what} task failed"),
+        Err(_) => {
+            task.abort();
+            tracing::warn!(
+                "{what} did not finish within the {} s grace period: abandoned",
+                DRAIN_TIMEOUT.as_secs()
+            );
         }
     }
 }

@@ -136,7 +136,14 @@ fn with_runtime(future: impl std::future::Future<Output = ExitCode>) -> ExitCode
         .max_blocking_threads(cores * 4)
         .build()
     {
-        Ok(rt) => rt.block_on(future),
+        Ok(rt) => {
+            let code = rt.block_on(future);
+            // The command is done: work still on blocking threads (a parse or a write abandoned
+            // at the end of the shutdown grace period) must not hold the exit back, as dropping
+            // the runtime would. SQLite rolls back a transaction that was not committed.
+            rt.shutdown_background();
+            code
+        }
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::FAILURE

@@ -151,3 +151,148 @@ async fn sigterm_mid_cycle_keeps_the_database_whole() {
         .expect("count");
     assert_eq!(entries, stored.values().sum::<i64>());
 }
+
+/// The daemon's grace period for requests and refreshes after SIGTERM.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// An RSS feed of `entries` entries of about 30 KB of text each, no two alike.
+fn big_feed(entries: usize) -> Vec<u8> {
+    let mut items = String::new();
+    for e in 0..entries {
+        let words: Vec<String> = (0..4000).map(|w| format!("b{e}x{w}")).collect();
+        items.push_str(&format!(
+            "<item><title>Big story {e}</title><link>http://example.com/big/{e}</link>\
+             <guid>urn:big:{e}</guid><pubDate>Mon, 01 Jun 2026 10:{:02}:00 GMT</pubDate>\
+             <description>{}</description></item>",
+            e % 60,
+            words.join(" ")
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Big</title>\
+         <link>http://example.com/big</link><description>d</description>{items}</channel></rss>"
+    )
+    .into_bytes()
+}
+
+/// The whole response to a GET, however long it takes to come (up to a minute); empty on error.
+fn get_slowly(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+/// The `message` of every JSON event in the log, in order.
+fn messages(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_a_refresh_that_never_finishes_and_a_client_not_reading_is_bounded() {
+    use tokio::io::AsyncWriteExt;
+    let server = FixtureServer::start().await;
+    server.set("big.xml", 200, "application/rss+xml", big_feed(20));
+    let drip = common::DripServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let config = common::write_config_listening(
+        dir.path(),
+        &addr,
+        &server,
+        &[("big.xml", &["tech"]), ("drip.xml", &["tech"])],
+        "",
+    );
+    common::redirect_source(&config, &server, "drip.xml", &drip.url(), "600s");
+    let log = dir.path().join("log.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["--log-format", "json", "--log-level", "info", "--config"])
+        .arg(&config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start tributary run");
+
+    let (page, requests) = (addr.clone(), drip.requests.clone());
+    let ready = tokio::task::spawn_blocking(move || {
+        // The first request renders the page in every coding, which takes a while in a debug
+        // build on a busy machine: wait for whole answers, not for a read timeout.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut stored = false;
+        while !stored && Instant::now() < deadline {
+            stored = get_slowly(&page, "/topics/tech.atom").contains("Big story 19");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while requests.load(std::sync::atomic::Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stored
+    })
+    .await
+    .expect("join");
+    assert!(ready, "the big page was never served");
+    assert!(drip.requests() >= 1, "the never-ending refresh never began");
+
+    // A client that asks for the multi-megabyte page many times over and reads none of it: the
+    // server blocks writing to it once the socket buffers are full.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut stalled = socket
+        .connect(addr.parse().expect("addr"))
+        .await
+        .expect("connect");
+    let requests = "GET /topics/tech.atom HTTP/1.1\r\nHost: t\r\n\r\n".repeat(32);
+    stalled
+        .write_all(requests.as_bytes())
+        .await
+        .expect("write requests");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (code, took) = tokio::task::spawn_blocking(move || {
+        let signalled = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let code = common::wait_exit(&mut child, GRACE * 3);
+        (code, signalled.elapsed())
+    })
+    .await
+    .expect("join");
+    drop(stalled);
+    assert_eq!(
+        code,
+        Some(0),
+        "exit code after SIGTERM (None: still running)"
+    );
+    assert!(
+        took <= GRACE + Duration::from_secs(5),
+        "exited {took:?} after SIGTERM, beyond the {GRACE:?} grace period"
+    );
+    let messages = messages(&log);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("running refreshes did not finish")),
+        "the never-ending refresh was not abandoned: {messages:?}"
+    );
+    assert_eq!(
+        messages.last().map(String::as_str),
+        Some("stopped"),
+        "\"stopped\" is the last thing logged"
+    );
+}

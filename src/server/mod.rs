@@ -118,17 +118,48 @@ pub async fn listener(addr: std::net::SocketAddr) -> std::io::Result<tokio::net:
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// Serves `app` on `listener` over HTTP/1.1 until `shutdown` completes, then lets the requests in
-/// flight finish. The workers are started before this returns: a failure to start any of them is
-/// an error here, before anyone is told the daemon is ready; the returned future runs them.
-///
-/// Connections are served by one single-threaded runtime per core, each accepting from the same
-/// socket, the way nginx runs one event loop per worker process: a connection's reads, cache
-/// lookup and writes stay on one thread, with no hand-off between threads on each request.
+/// How long requests in flight get to finish after the server is told to stop, unless the
+/// caller says otherwise (see [`Limits`]).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Bounds on the connections [`serve_with`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// After shutdown, how long requests in flight get to finish; connections still open then
+    /// (a client that stopped reading a large page, say) are closed.
+    pub grace: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            grace: SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// [`serve_with`] under the default [`Limits`].
 pub fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    serve_with(listener, app, shutdown, Limits::default())
+}
+
+/// Serves `app` on `listener` over HTTP/1.1 until `shutdown` completes, then lets the requests in
+/// flight finish for at most `limits.grace` and closes whatever is still open. The workers are
+/// started before this returns: a failure to start any of them is an error here, before anyone
+/// is told the daemon is ready; the returned future runs them.
+///
+/// Connections are served by one single-threaded runtime per core, each accepting from the same
+/// socket, the way nginx runs one event loop per worker process: a connection's reads, cache
+/// lookup and writes stay on one thread, with no hand-off between threads on each request.
+pub fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+    limits: Limits,
 ) -> std::io::Result<impl std::future::Future<Output = ()>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -149,9 +180,12 @@ pub fn serve(
         let thread = std::thread::Builder::new()
             .name(format!("http-{worker}"))
             .spawn(move || {
-                runtime.block_on(serve_connections(listener, app, async move {
+                runtime.block_on(serve_connections(listener, app, limits, async move {
                     let _ = stop.wait_for(|s| *s).await;
                 }));
+                // Dropping the runtime would wait for a render still running on its blocking
+                // threads; the connections it was for are gone, so it is left to finish alone.
+                runtime.shutdown_background();
             });
         match thread {
             Ok(thread) => threads.push(thread),
@@ -174,10 +208,13 @@ pub fn serve(
     })
 }
 
-/// One worker's accept loop: every connection it accepts is served on its own runtime.
+/// One worker's accept loop: every connection it accepts is served on its own runtime. Returns
+/// once `shutdown` completed and the connections ended, or the grace period passed; the caller
+/// then shuts the runtime down, which drops (and so closes) every connection still open.
 async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
+    limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -215,7 +252,15 @@ async fn serve_connections(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "closing the connections still open after the {} s grace period",
+            limits.grace.as_secs()
+        );
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
