@@ -276,10 +276,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .map_or_else(|_| config.server.listen.to_string(), |a| a.to_string());
+    let open_files = raise_open_file_limit();
+    let max_connections = crate::server::connection_cap(open_files, config.fetch.concurrency);
     tracing::info!(
         listen = %local,
         base_url = %config.server.base_url,
         sources = jobs.len(),
+        open_files,
+        max_connections,
         "serving"
     );
 
@@ -346,6 +350,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 let _ = server_stop.wait_for(|s| *s).await;
             },
             crate::server::Limits {
+                max_connections,
                 grace: DRAIN_TIMEOUT,
             },
         )
@@ -451,6 +456,30 @@ async fn recover_writes(
                 }
             }
             Err(_) => return,
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, as the soft one (often 1024) is there
+/// for programs that use `select()`, which we do not; returns the soft limit in force. A refusal
+/// (the unit's system-call filter forbids `setrlimit`, where `LimitNOFILE=` sets both limits
+/// anyway) keeps the limit as it was.
+fn raise_open_file_limit() -> u64 {
+    let (soft, hard) = match rlimit::Resource::NOFILE.get() {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open-file limit; assuming 1024");
+            return 1024;
+        }
+    };
+    if soft >= hard {
+        return soft;
+    }
+    match rlimit::increase_nofile_limit(hard) {
+        Ok(raised) => raised,
+        Err(e) => {
+            tracing::info!(error = %e, soft, hard, "cannot raise the open-file limit");
+            soft
         }
     }
 }

@@ -503,3 +503,110 @@ async fn metrics_series_exist_at_zero_before_the_first_fetch() {
     }
     assert_eq!(code, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_shed_idlest_first_while_healthz_answers() {
+    // More than the daemon may open files, as in a flood of silent connections.
+    const OPENED: usize = 300;
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = common::write_config_listening(
+        dir.path(),
+        &addr,
+        &server,
+        &[("rss_guid.xml", &["tech"])],
+        "",
+    );
+    let log = dir.path().join("log.json");
+    let outcome = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        // 256 open files: fewer than the connections the test opens.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 256 && exec \"$0\" --log-format json --config \"$1\" run")
+            .arg(env!("CARGO_BIN_EXE_tributary"))
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start tributary run");
+        let up = wait_for(&addr, "/healthz", Duration::from_secs(30), |s, _| s == 200);
+        let serving = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["message"] == "serving");
+        // Silent connections, oldest first, a little apart so that their ages differ.
+        let mut silent = Vec::new();
+        for _ in 0..OPENED {
+            if let Ok(stream) = std::net::TcpStream::connect(&addr) {
+                silent.push(stream);
+            }
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        let health = http_get(&addr, "/healthz");
+        let metrics = http_get(&addr, "/metrics").map(|r| r.1).unwrap_or_default();
+        std::thread::sleep(Duration::from_millis(300));
+        // Closed by the server: end of stream or reset; still open: nothing to read yet.
+        let open: Vec<bool> = silent
+            .iter_mut()
+            .map(|s| {
+                s.set_nonblocking(true).expect("nonblocking");
+                matches!(s.read(&mut [0u8; 16]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            })
+            .collect();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let code = wait_exit(&mut child, Duration::from_secs(30));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        (up, serving, health, metrics, open, code, text)
+    })
+    .await
+    .expect("join");
+    let (up, serving, health, metrics, open, code, log) = outcome;
+    assert!(up, "the daemon did not start under a 256-file limit: {log}");
+    let serving = serving.expect("a \"serving\" event");
+    assert_eq!(serving["open_files"], 256, "{serving}");
+    let cap = serving["max_connections"]
+        .as_u64()
+        .expect("max_connections") as usize;
+    assert!(cap < 256, "cap {cap} not below the limit");
+    assert_eq!(open.len(), OPENED, "could not open every connection");
+    assert_eq!(
+        health,
+        Some((200, "ok\n".to_string())),
+        "/healthz at the cap"
+    );
+    let still_open = open.iter().filter(|o| **o).count();
+    // The cap less the one shed to let /healthz in (and perhaps /metrics).
+    assert!(
+        (cap - 2..cap).contains(&still_open),
+        "{still_open} of {OPENED} silent connections open with a cap of {cap}"
+    );
+    // The oldest went, the newest stayed.
+    let margin = 20;
+    assert!(
+        open[..OPENED - cap - margin].iter().all(|o| !o),
+        "an old connection stayed open: {open:?}"
+    );
+    assert!(
+        open[OPENED - cap + margin..].iter().all(|o| *o),
+        "a new connection was closed: {open:?}"
+    );
+    let shed = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tributary_http_connections_shed_total "))
+        .and_then(|v| v.parse::<usize>().ok());
+    assert!(
+        shed.is_some_and(|n| n >= OPENED - cap),
+        "shed count in:\n{metrics}"
+    );
+    assert!(
+        !log.contains("Too many open files"),
+        "ran out of file descriptors: {log}"
+    );
+    assert_eq!(code, Some(0));
+}

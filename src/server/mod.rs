@@ -6,6 +6,7 @@
 
 mod cache;
 mod conditional;
+mod connections;
 mod encoding;
 mod paging;
 
@@ -24,6 +25,7 @@ use crate::publish::{self, Format, TopicPage};
 use crate::store::{Store, StoreError};
 
 use cache::{PageKey, RenderCache, Rendered};
+pub use connections::{MAX_CONNECTIONS, connection_cap};
 pub use paging::{DEFAULT_LIMIT, MAX_LIMIT};
 
 mod discovery;
@@ -125,14 +127,22 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1
 /// Bounds on the connections [`serve_with`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Connections open at once, over every worker; past it the idlest are closed to make room
+    /// (see [`connection_cap`]).
+    pub max_connections: usize,
     /// After shutdown, how long requests in flight get to finish; connections still open then
     /// (a client that stopped reading a large page, say) are closed.
     pub grace: std::time::Duration,
 }
 
 impl Default for Limits {
+    /// The cap for the open-file limit in force and the default fetch concurrency.
     fn default() -> Limits {
+        let open_files = rlimit::Resource::NOFILE
+            .get()
+            .map_or(1024, |(soft, _)| soft);
         Limits {
+            max_connections: connection_cap(open_files, 16),
             grace: SHUTDOWN_GRACE,
         }
     }
@@ -164,6 +174,7 @@ pub fn serve_with(
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let socket = listener.into_std()?;
+    let connections = connections::Connections::new(limits.max_connections);
     let mut threads = Vec::new();
     for worker in 0..workers {
         // Blocking threads only render pages after a change: a few suffice.
@@ -176,13 +187,21 @@ pub fn serve_with(
             tokio::net::TcpListener::from_std(socket.try_clone()?)?
         };
         let app = app.clone();
+        let connections = connections.clone();
         let mut stop = stop_rx.clone();
         let thread = std::thread::Builder::new()
             .name(format!("http-{worker}"))
             .spawn(move || {
-                runtime.block_on(serve_connections(listener, app, limits, async move {
+                let stop = async move {
                     let _ = stop.wait_for(|s| *s).await;
-                }));
+                };
+                runtime.block_on(serve_connections(
+                    listener,
+                    app,
+                    connections,
+                    limits.grace,
+                    stop,
+                ));
                 // Dropping the runtime would wait for a render still running on its blocking
                 // threads; the connections it was for are gone, so it is left to finish alone.
                 runtime.shutdown_background();
@@ -209,12 +228,17 @@ pub fn serve_with(
 }
 
 /// One worker's accept loop: every connection it accepts is served on its own runtime. Returns
-/// once `shutdown` completed and the connections ended, or the grace period passed; the caller
-/// then shuts the runtime down, which drops (and so closes) every connection still open.
+/// once `shutdown` completed and the connections ended, or `grace` passed; the caller then shuts
+/// the runtime down, which drops (and so closes) every connection still open.
+///
+/// Past the cap, each connection accepted closes the idlest one open (across workers): under a
+/// flood of silent connections the ones that never sent anything go first, and a health check
+/// still gets in.
 async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
-    limits: Limits,
+    connections: Arc<connections::Connections>,
+    grace: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -224,16 +248,39 @@ async fn serve_connections(
     http.timer(TokioTimer::new())
         // A client gets this long to send its request head (slowloris guard).
         .header_read_timeout(std::time::Duration::from_secs(30));
+    let mut backoff = connections::AcceptBackoff::default();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    let failures = backoff.succeeded();
+                    if failures > 0 {
+                        tracing::info!(failures, "accepting connections again");
+                    }
+                    stream
+                }
                 Err(e) => {
-                    // Out of file descriptors and the like: pause instead of spinning.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
+                    let next = backoff.failed(&e);
+                    if next.pause.is_zero() {
+                        continue;
+                    }
+                    crate::metrics::record_accept_error();
+                    if next.log {
+                        tracing::warn!(
+                            error = %e,
+                            connections = connections.len(),
+                            "accepting a connection failed; backing off"
+                        );
+                    }
+                    // Out of file descriptors: one freed now lets the next accept succeed.
+                    if next.shed {
+                        connections.shed_one();
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(next.pause) => continue,
+                        () = &mut shutdown => break,
+                    }
                 }
             },
             () = &mut shutdown => break,
@@ -243,22 +290,33 @@ async fn serve_connections(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
+        let (registration, shed) = connections.admit();
+        if shed > 0 {
+            tracing::debug!(shed, "connection cap reached: closed the idlest");
+        }
+        let stream = connections.track(stream, &registration);
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            tokio::select! {
+                result = connection => if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                // Shed: dropping the connection closes its socket.
+                () = registration.activity.closed() => {}
             }
+            drop(registration);
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.grace, graceful.shutdown())
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!(
+            connections = connections.len(),
             "closing the connections still open after the {} s grace period",
-            limits.grace.as_secs()
+            grace.as_secs()
         );
     }
 }
