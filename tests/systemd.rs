@@ -45,6 +45,7 @@ fn service_unit_has_the_required_directives() {
         ("RestrictNamespaces", "yes"),
         ("CapabilityBoundingSet", ""),
         ("UMask", "0077"),
+        ("LimitNOFILE", "32768"),
     ] {
         assert!(has(key, value), "tributary.service lacks {key}={value}");
     }
