@@ -486,6 +486,7 @@ async fn harness(path: &str) -> Harness {
         },
         identity: None,
         tracking_params: Arc::new(Vec::new()),
+        limits: Default::default(),
         topics: Vec::new(),
         rules: Arc::new(tributary::topics::TopicRules::new(
             &tributary::config::Config::parse(std::path::Path::new("feeds.toml"), "")

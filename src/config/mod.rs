@@ -78,7 +78,12 @@ pub struct StorageConfig {
     pub retention: Duration,
     /// Each source keeps at most this many stories.
     pub max_entries_per_source: usize,
+    /// Sanitized HTML kept of each entry's content and of its summary, in bytes.
+    pub max_entry_size: usize,
 }
+
+/// Least `[storage] max_entry_size`: below it the note on a cut entry would be most of it.
+pub const MIN_ENTRY_SIZE: u64 = 1024;
 
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
@@ -338,6 +343,24 @@ impl Config {
             Some(m) => *m.get_ref() as usize,
             None => 1000,
         };
+        let max_entry_size = match &storage.max_entry_size {
+            Some(m) => {
+                let size = parse_size(m.get_ref())
+                    .map_err(|msg| (m.span(), format!("storage.max_entry_size: {msg}")))?;
+                if size < MIN_ENTRY_SIZE {
+                    return Err((
+                        m.span(),
+                        format!(
+                            "storage.max_entry_size: \"{}\" is too small; at least 1KiB",
+                            m.get_ref()
+                        ),
+                    ));
+                }
+                usize::try_from(size)
+                    .map_err(|_| (m.span(), "storage.max_entry_size: too large".to_string()))?
+            }
+            None => crate::normalize::DEFAULT_MAX_ENTRY_SIZE,
+        };
         let fetch = raw.fetch.unwrap_or_default();
         let interval = duration_or(
             &fetch.interval,
@@ -560,6 +583,7 @@ impl Config {
                 path: storage_path,
                 retention,
                 max_entries_per_source,
+                max_entry_size,
             },
             fetch: FetchConfig {
                 interval,
