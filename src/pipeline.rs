@@ -23,7 +23,7 @@ pub struct SourceJob {
     /// `identity` from feeds.toml, when set.
     pub identity: Option<crate::normalize::Identity>,
     pub tracking_params: Arc<Vec<String>>,
-    /// How large each stored entry may be.
+    /// How many entries of a document are stored, and how large each may be.
     pub limits: crate::normalize::Limits,
     /// The topics this source lists in feeds.toml.
     pub topics: Vec<crate::model::TopicSlug>,

@@ -673,6 +673,15 @@ async fn an_unchanged_body_without_validators_is_not_parsed_again() {
 }
 
 #[tokio::test]
+async fn max_entries_per_source_is_applied_at_ingest() {
+    let mut h = harness("many").await;
+    h.script.on("many", |_, _| feed_reply(&[]));
+    h.job.limits.max_entries = 2;
+    // The document carries three entries an hour apart: only the newest two are stored.
+    assert!(matches!(h.poll().await.outcome, Outcome::Stored(s) if s.new == 2));
+}
+
+#[tokio::test]
 async fn publisher_hints_set_a_floor_under_the_interval() {
     let h = harness("hinted").await;
     h.script.on("hinted", |_, _| {

@@ -76,7 +76,8 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// Stories first seen and published longer ago than this are pruned.
     pub retention: Duration,
-    /// Each source keeps at most this many stories.
+    /// Each source keeps at most this many stories, and one document stores only its newest this
+    /// many.
     pub max_entries_per_source: usize,
     /// Sanitized HTML kept of each entry's content and of its summary, in bytes.
     pub max_entry_size: usize,
@@ -341,7 +342,7 @@ impl Config {
                 ));
             }
             Some(m) => *m.get_ref() as usize,
-            None => 1000,
+            None => crate::normalize::DEFAULT_MAX_ENTRIES,
         };
         let max_entry_size = match &storage.max_entry_size {
             Some(m) => {

@@ -1,14 +1,16 @@
 //! Pure: a parsed feed, the URL it was fetched from and `now` → [`FeedMeta`] and [`NewEntry`]s.
 //!
 //! Owns entry identity within a source, sanitizing (ammonia: no active content, relative URLs made
-//! absolute), the date policy, and the bounds on what one entry may store: how large, how deeply
-//! nested, and no character XML 1.0 forbids. Does no I/O and never reads the clock.
+//! absolute), the date policy, and the bounds on what one document may store: how many entries,
+//! how large, how deeply nested, and no character XML 1.0 forbids. Does no I/O and never reads
+//! the clock.
 
 pub mod bound;
 pub mod canonical;
 pub mod fingerprint;
 
 use std::borrow::Cow;
+use std::cmp::Reverse;
 use std::collections::HashSet;
 
 use feed_rs::model::{Entry, Feed, Link, Text};
@@ -38,6 +40,8 @@ pub const MAX_AUTHORS: usize = 32;
 pub const MAX_ENCLOSURES: usize = 32;
 /// `[storage] max_entry_size` when feeds.toml does not set it.
 pub const DEFAULT_MAX_ENTRY_SIZE: usize = 1 << 20;
+/// `[storage] max_entries_per_source` when feeds.toml does not set it.
+pub const DEFAULT_MAX_ENTRIES: usize = 1000;
 /// Raw HTML read per summary or content, as a multiple of `max_entry_size`: sanitizing drops
 /// scripts, styles and attributes, so what it keeps is often much shorter than what it reads.
 const RAW_HTML_FACTOR: usize = 2;
@@ -45,6 +49,8 @@ const RAW_HTML_FACTOR: usize = 2;
 /// What one document may put in the store (`[storage]` in feeds.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Entries kept of one document, the newest (`max_entries_per_source`).
+    pub max_entries: usize,
     /// Sanitized HTML kept of an entry's content, and of its summary (`max_entry_size`); longer is
     /// cut at an element boundary, with a note.
     pub max_entry_size: usize,
@@ -53,6 +59,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
+            max_entries: DEFAULT_MAX_ENTRIES,
             max_entry_size: DEFAULT_MAX_ENTRY_SIZE,
         }
     }
@@ -121,7 +128,16 @@ pub fn normalize_with(
     let sanitizer = Sanitizer::new(final_url.clone(), options.limits.max_entry_size);
     let feed_authors = person_names(&feed.authors);
     let feed_language = language(feed.language.as_deref());
-    let normalized = feed.entries.iter().map(|entry| {
+    let published: Vec<Timestamp> = feed
+        .entries
+        .iter()
+        .map(|entry| published_at(entry, now))
+        .collect();
+    // Only the newest are normalized at all: one document of 100,000 entries would otherwise be
+    // sanitized and stored whole, to be pruned the next day.
+    let kept = newest(&published, options.limits.max_entries);
+    let normalized = kept.iter().map(|&position| {
+        let entry = &feed.entries[position];
         let mut normalized = normalize_entry(entry, final_url, &sanitizer, now, options);
         // RFC 4287 §4.2.1: an entry without authors has those of its feed.
         if normalized.authors.is_empty() {
@@ -131,11 +147,11 @@ pub fn normalize_with(
         if normalized.language.is_none() {
             normalized.language = feed_language.clone();
         }
-        normalized
+        (position, normalized)
     });
     let mut seen_keys = HashSet::new();
-    let mut entries = Vec::with_capacity(feed.entries.len());
-    for (position, mut normalized) in normalized.enumerate() {
+    let mut entries = Vec::with_capacity(kept.len());
+    for (position, mut normalized) in normalized {
         // A key repeated inside one document: the first keeps it, later ones are told apart by
         // their link, then by their position.
         // The published id follows, so that readers see distinct entries too.
@@ -162,6 +178,19 @@ pub fn normalize_with(
         meta: feed_meta(feed),
         entries,
     }
+}
+
+/// Positions (in document order) of the `keep` newest entries, given each entry's publication
+/// time: newest first by time, ties in document order.
+pub fn newest(published: &[Timestamp], keep: usize) -> Vec<usize> {
+    if published.len() <= keep {
+        return (0..published.len()).collect();
+    }
+    let mut order: Vec<usize> = (0..published.len()).collect();
+    order.sort_by_key(|&position| (Reverse(published[position]), position));
+    order.truncate(keep);
+    order.sort_unstable();
+    order
 }
 
 fn feed_meta(feed: &Feed) -> FeedMeta {

@@ -344,6 +344,7 @@ fn entry_content_over_max_entry_size_is_cut_at_an_element_boundary_with_a_note()
         .collect();
     let limits = Limits {
         max_entry_size: 4096,
+        ..Limits::default()
     };
     let feed = run_with(&item_with_html(&html), limits);
     let stored = feed.entries[0].summary_html.as_deref().expect("summary");
@@ -371,6 +372,7 @@ fn plain_text_content_over_max_entry_size_is_cut_with_a_note() {
     );
     let limits = Limits {
         max_entry_size: 1024,
+        ..Limits::default()
     };
     let stored = run_with(&doc, limits).entries[0]
         .content_html
@@ -444,4 +446,41 @@ fn control_characters_are_stripped_from_feed_and_entry_fields() {
             );
         }
     }
+}
+
+#[test]
+fn max_entries_per_source_is_applied_at_ingest() {
+    let date = |day: u32| format!("<pubDate>{day:02} Nov 2026 08:00:00 GMT</pubDate>");
+    let doc = rss(&format!(
+        "<item><guid>old</guid><title>old</title>{}</item>
+         <item><guid>new</guid><title>new</title>{}</item>
+         <item><guid>tie-1</guid><title>tie 1</title>{}</item>
+         <item><guid>oldest</guid><title>oldest</title>{}</item>
+         <item><guid>tie-2</guid><title>tie 2</title>{}</item>",
+        date(2),
+        date(9),
+        date(5),
+        date(1),
+        date(5)
+    ));
+    let limits = Limits {
+        max_entries: 3,
+        ..Limits::default()
+    };
+    let feed = run_with(&doc, limits);
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.public_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["new", "tie-1", "tie-2"],
+        "the newest, in document order"
+    );
+    assert_eq!(run(&doc).entries.len(), 5);
+}
+
+#[test]
+fn newest_keeps_the_latest_with_ties_in_document_order() {
+    assert_eq!(newest(&[5, 9, 7, 7, 1], 3), [1, 2, 3]);
+    assert_eq!(newest(&[7, 7, 7, 7], 2), [0, 1]);
+    assert_eq!(newest(&[1, 2], 5), [0, 1]);
+    assert_eq!(newest(&[3, 1, 2], 0), Vec::<usize>::new());
 }
