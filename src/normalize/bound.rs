@@ -146,6 +146,12 @@ const LOOKBACK: usize = 2 * MAX_DEPTH;
 /// clause, §13.2.4.3).
 const NOAHS_ARK: u8 = 3;
 
+/// Formatting elements open or waiting to be re-opened beyond this many are dropped. The parser
+/// re-creates every one of them after each block that closed them, so `<p><b id=N>x</p>`
+/// repeated with distinct ids multiplies the elements of every later paragraph; real text
+/// nests a handful.
+pub const MAX_FORMATTING: usize = 8;
+
 /// `html` with tags nested deeper than `max_depth` dropped (their text kept) and everything from
 /// the first tag or text past `max_bytes` cut. Borrowed when nothing was changed.
 pub fn bound_markup(html: &str, max_depth: usize, max_bytes: usize) -> (Cow<'_, str>, Bounded) {
@@ -156,6 +162,7 @@ pub fn bound_markup(html: &str, max_depth: usize, max_bytes: usize) -> (Cow<'_, 
         open_names: HashMap::new(),
         reopened: HashMap::new(),
         reopened_total: 0,
+        formatting_open: 0,
         max_depth,
         bounded: Bounded::default(),
     };
@@ -190,6 +197,8 @@ struct Scan<'a> {
     /// re-opens at the next text: they count towards the depth too.
     reopened: HashMap<&'a str, u8>,
     reopened_total: usize,
+    /// Kept formatting elements on the stack.
+    formatting_open: usize,
     max_depth: usize,
     bounded: Bounded,
 }
@@ -274,7 +283,10 @@ impl<'a> Scan<'a> {
             return;
         }
         self.close_implied(&name);
-        let kept = self.depth() < self.max_depth;
+        let formatting = FORMATTING.contains(&&*name).then(|| &self.html[pos..end]);
+        let kept = self.depth() < self.max_depth
+            && (formatting.is_none()
+                || self.formatting_open + self.reopened_total < MAX_FORMATTING);
         if kept {
             self.keep(pos, end);
         } else {
@@ -282,7 +294,9 @@ impl<'a> Scan<'a> {
             self.bounded.flattened = true;
         }
         let foreign = in_foreign || name == "svg" || name == "math";
-        let formatting = FORMATTING.contains(&&*name).then(|| &self.html[pos..end]);
+        if kept && formatting.is_some() {
+            self.formatting_open += 1;
+        }
         *self.open_names.entry(name.clone()).or_insert(0) += 1;
         self.stack.push(Open {
             name,
@@ -353,6 +367,9 @@ impl<'a> Scan<'a> {
         for (i, open) in self.stack.drain(at..).enumerate() {
             if let Some(count) = self.open_names.get_mut(&open.name) {
                 *count = count.saturating_sub(1);
+            }
+            if open.kept && open.formatting.is_some() {
+                self.formatting_open -= 1;
             }
             if let (Some(tag), true, true) = (open.formatting, open.kept, i > 0) {
                 let count = self.reopened.entry(tag).or_insert(0);
@@ -703,6 +720,11 @@ mod tests {
 
     #[test]
     fn formatting_re_opened_after_a_block_counts() {
+        // The parser would re-create all of them in every later paragraph: past the limit they go.
+        let html: String = (0..100).map(|i| format!("<p><b id={i}>x</p>")).collect();
+        let (out, bounded) = bound_markup(&html, MAX_DEPTH, usize::MAX);
+        assert!(bounded.flattened);
+        assert_eq!(out.matches("<b ").count(), MAX_FORMATTING);
         // Each `<b>` differs, so the parser re-opens every one of them inside the next `<p>`.
         let html: String = (0..20)
             .map(|i| format!("<p><b id={i}>x</p>"))

@@ -497,15 +497,14 @@ fn text_html(text: &Text, sanitizer: &Sanitizer, base: &Url) -> String {
     }
 }
 
+const FLATTENED_NOTE: &str = "<p><em>[Tributary flattened markup of this entry that was nested too deeply; its text is kept.]</em></p>";
+
 /// What an entry's HTML says when [`bound`] had to change it; written after sanitizing, so it is
 /// ours and well formed.
 fn bound_note(bounded: bound::Bounded, max_bytes: usize) -> String {
     let mut note = String::new();
     if bounded.flattened {
-        note.push_str(&format!(
-            "<p><em>[Tributary removed the markup of this entry nested more than {} levels deep; its text is kept.]</em></p>",
-            bound::MAX_DEPTH
-        ));
+        note.push_str(FLATTENED_NOTE);
     }
     if bounded.cut {
         note.push_str(&format!(

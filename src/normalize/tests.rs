@@ -282,7 +282,7 @@ fn entry_html_nested_200k_divs_costs_bounded_work() {
     assert_eq!(stored.matches("</div>").count(), bound::MAX_DEPTH);
     assert!(
         stored.ends_with(
-            "<p><em>[Tributary removed the markup of this entry nested more than 256 levels deep; its text is kept.]</em></p>"
+            "<p><em>[Tributary flattened markup of this entry that was nested too deeply; its text is kept.]</em></p>"
         ),
         "{}",
         &stored[stored.len() - 200..]
@@ -296,7 +296,7 @@ fn entry_html_64k_nested_lists_are_flattened() {
     let stored = feed.entries[0].summary_html.as_deref().expect("summary");
     assert_eq!(stored.matches("<ul>").count(), bound::MAX_DEPTH / 2);
     assert_eq!(stored.matches("</li></ul>").count(), bound::MAX_DEPTH / 2);
-    assert!(stored.contains("item") && stored.contains("nested more than 256 levels"));
+    assert!(stored.contains("item") && stored.contains("nested too deeply"));
 }
 
 #[test]
