@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Elements nested deeper than this (as [`bound_markup`] counts them) lose their tags. Real
 /// articles stay far below it; at this depth html5ever's per-tag scans stay cheap.
@@ -138,6 +139,63 @@ const SPECIAL: &[&str] = &[
     "ul",
 ];
 
+/// What the parser's rules say about an element, as bits, looked up once per tag.
+mod kind {
+    pub const VOID: u16 = 1;
+    pub const RAW_TEXT: u16 = 1 << 1;
+    pub const CLOSES_P: u16 = 1 << 2;
+    pub const FORMATTING: u16 = 1 << 3;
+    /// In the "special" category or a scope boundary.
+    pub const SPECIAL: u16 = 1 << 4;
+    pub const SCOPE: u16 = 1 << 5;
+    pub const ADDRESS_DIV_P: u16 = 1 << 6;
+    /// html, table, template: where a search for an open table part stops.
+    pub const TABLE_SCOPE: u16 = 1 << 7;
+    pub const BUTTON: u16 = 1 << 8;
+}
+
+fn kind_of(name: &str) -> u16 {
+    static KINDS: OnceLock<HashMap<&'static str, u16, foldhash::fast::FixedState>> =
+        OnceLock::new();
+    let kinds = KINDS.get_or_init(|| {
+        let mut kinds: HashMap<&'static str, u16, foldhash::fast::FixedState> = HashMap::default();
+        let lists: [(&[&'static str], u16); 9] = [
+            (VOID, kind::VOID),
+            (RAW_TEXT, kind::RAW_TEXT),
+            (CLOSES_P, kind::CLOSES_P),
+            (FORMATTING, kind::FORMATTING),
+            (SPECIAL, kind::SPECIAL),
+            (SCOPE, kind::SPECIAL | kind::SCOPE),
+            (&["address", "div", "p"], kind::ADDRESS_DIV_P),
+            (&["html", "table", "template"], kind::TABLE_SCOPE),
+            (&["button"], kind::BUTTON),
+        ];
+        for (names, bits) in lists {
+            for name in names {
+                *kinds.entry(name).or_insert(0) |= bits;
+            }
+        }
+        kinds
+    });
+    kinds.get(name).copied().unwrap_or(0)
+}
+
+/// The elements whose open count is kept, so that a search for one that is not open is skipped:
+/// those a start tag may implicitly close.
+const TRACKED: [&[&str]; 7] = [
+    &["p"],
+    &["li"],
+    &["dd", "dt"],
+    &["td", "th"],
+    &["tr"],
+    &["tbody", "thead", "tfoot"],
+    &["a"],
+];
+
+fn tracked(name: &str) -> Option<usize> {
+    TRACKED.iter().position(|names| names.contains(&name))
+}
+
 /// How far down the modelled stack a search for an open element looks. Beyond it an element
 /// counts as still open, which can only overstate the depth.
 const LOOKBACK: usize = 2 * MAX_DEPTH;
@@ -159,7 +217,7 @@ pub fn bound_markup(html: &str, max_depth: usize, max_bytes: usize) -> (Cow<'_, 
         html,
         out: None,
         stack: Vec::new(),
-        open_names: HashMap::new(),
+        open_counts: [0; TRACKED.len()],
         reopened: HashMap::new(),
         reopened_total: 0,
         formatting_open: 0,
@@ -182,6 +240,9 @@ struct Open<'a> {
     kept: bool,
     /// In SVG or MathML, where `<x/>` closes itself.
     foreign: bool,
+    /// See [`kind`].
+    kind: u16,
+    tracked: Option<usize>,
     /// The whole start tag, for formatting elements: what the parser would re-open.
     formatting: Option<&'a str>,
 }
@@ -191,8 +252,8 @@ struct Scan<'a> {
     /// The output, once it differs from the input; until then it is `html[..position]`.
     out: Option<String>,
     stack: Vec<Open<'a>>,
-    /// How many elements of each name the stack holds, so that most searches are skipped.
-    open_names: HashMap<Cow<'a, str>, usize>,
+    /// How many elements of each [`TRACKED`] group the stack holds.
+    open_counts: [usize; TRACKED.len()],
     /// Formatting elements closed by something other than their own end tag, which the parser
     /// re-opens at the next text: they count towards the depth too.
     reopened: HashMap<&'a str, u8>,
@@ -253,7 +314,7 @@ impl<'a> Scan<'a> {
             match tag {
                 Tag::Other => self.keep(pos, end),
                 Tag::Start { name, tag } => self.start(pos, end, name, tag),
-                Tag::End { name } => self.end(pos, end, name),
+                Tag::End { name, kind } => self.end(pos, end, name, kind),
             }
             pos = end.max(pos + 1);
         }
@@ -278,12 +339,12 @@ impl<'a> Scan<'a> {
             return;
         }
         let closes_itself = tag.self_closing && (in_foreign || name == "svg" || name == "math");
-        if VOID.contains(&&*name) || closes_itself {
+        if tag.kind & kind::VOID != 0 || closes_itself {
             self.keep(pos, end);
             return;
         }
-        self.close_implied(&name);
-        let formatting = FORMATTING.contains(&&*name).then(|| &self.html[pos..end]);
+        self.close_implied(&name, tag.kind);
+        let formatting = (tag.kind & kind::FORMATTING != 0).then(|| &self.html[pos..end]);
         let kept = self.depth() < self.max_depth
             && (formatting.is_none()
                 || self.formatting_open + self.reopened_total < MAX_FORMATTING);
@@ -297,25 +358,29 @@ impl<'a> Scan<'a> {
         if kept && formatting.is_some() {
             self.formatting_open += 1;
         }
-        *self.open_names.entry(name.clone()).or_insert(0) += 1;
+        let tracked = tracked(&name);
+        if let Some(group) = tracked {
+            self.open_counts[group] += 1;
+        }
         self.stack.push(Open {
             name,
             kept,
             foreign,
+            kind: tag.kind,
+            tracked,
             formatting,
         });
     }
 
     /// The end tags the parser implies when `name` starts (§13.2.6.4.7).
-    fn close_implied(&mut self, name: &str) {
-        const TABLE: &[&str] = &["html", "table", "template"];
+    fn close_implied(&mut self, name: &str, bits: u16) {
         match name {
             "li" => self.close_open(&["li"], Stop::SpecialButAddressDivP),
             "dd" | "dt" => self.close_open(&["dd", "dt"], Stop::SpecialButAddressDivP),
-            "td" | "th" => self.close_open(&["td", "th"], Stop::Names(TABLE)),
-            "tr" => self.close_open(&["tr"], Stop::Names(TABLE)),
+            "td" | "th" => self.close_open(&["td", "th"], Stop::TableScope),
+            "tr" => self.close_open(&["tr"], Stop::TableScope),
             "tbody" | "thead" | "tfoot" => {
-                self.close_open(&["tbody", "thead", "tfoot"], Stop::Names(TABLE))
+                self.close_open(&["tbody", "thead", "tfoot"], Stop::TableScope)
             }
             // A new link ends the one still open, and the parser forgets the old one.
             "a" => {
@@ -327,7 +392,7 @@ impl<'a> Scan<'a> {
             }
             _ => {}
         }
-        if CLOSES_P.contains(&name) {
+        if bits & kind::CLOSES_P != 0 {
             self.close_open(&["p"], Stop::ButtonScope);
         }
         let heading = |n: &str| matches!(n, "h1" | "h2" | "h3" | "h4" | "h5" | "h6");
@@ -344,17 +409,15 @@ impl<'a> Scan<'a> {
     }
 
     fn find_open(&self, targets: &[&str], stop: Stop) -> Option<usize> {
-        if !targets
-            .iter()
-            .any(|t| self.open_names.get(*t).is_some_and(|&n| n > 0))
-        {
+        let group = targets.first().and_then(|t| tracked(t));
+        if group.is_some_and(|g| self.open_counts[g] == 0) {
             return None;
         }
         for (at, open) in self.stack.iter().enumerate().rev().take(LOOKBACK) {
             if targets.contains(&&*open.name) {
                 return Some(at);
             }
-            if stop.stops_at(&open.name) {
+            if stop.stops_at(open.kind) {
                 return None;
             }
         }
@@ -365,8 +428,8 @@ impl<'a> Scan<'a> {
     /// re-opened by the parser at the next text, so they keep counting.
     fn pop_to(&mut self, at: usize) {
         for (i, open) in self.stack.drain(at..).enumerate() {
-            if let Some(count) = self.open_names.get_mut(&open.name) {
-                *count = count.saturating_sub(1);
+            if let Some(group) = open.tracked {
+                self.open_counts[group] -= 1;
             }
             if open.kept && open.formatting.is_some() {
                 self.formatting_open -= 1;
@@ -396,14 +459,14 @@ impl<'a> Scan<'a> {
         });
     }
 
-    fn end(&mut self, pos: usize, end: usize, name: Cow<'a, str>) {
-        let formatting = FORMATTING.contains(&&*name);
+    fn end(&mut self, pos: usize, end: usize, name: Cow<'a, str>, bits: u16) {
+        let formatting = bits & kind::FORMATTING != 0;
         let stop = if formatting {
             // Past a block the adoption agency (§13.2.6.4.7) restructures rather than closes,
             // which makes nothing shallower.
             Stop::Special
-        } else if SPECIAL.contains(&&*name) || SCOPE.contains(&&*name) {
-            Stop::Names(SCOPE)
+        } else if bits & kind::SPECIAL != 0 {
+            Stop::Scope
         } else {
             Stop::Special
         };
@@ -436,20 +499,23 @@ enum Stop {
     Special,
     /// The same, except address, div and p (where a new `li`, `dd` or `dt` looks for the last).
     SpecialButAddressDivP,
+    /// At a scope boundary ("has an element in scope").
+    Scope,
     /// At a scope boundary or a button ("has an element in button scope").
     ButtonScope,
-    Names(&'static [&'static str]),
+    /// At html, table or template ("has an element in table scope").
+    TableScope,
 }
 
 impl Stop {
-    fn stops_at(self, name: &str) -> bool {
+    fn stops_at(self, bits: u16) -> bool {
+        let has = |flag: u16| bits & flag != 0;
         match self {
-            Stop::Special => SPECIAL.contains(&name) || SCOPE.contains(&name),
-            Stop::SpecialButAddressDivP => {
-                Stop::Special.stops_at(name) && !matches!(name, "address" | "div" | "p")
-            }
-            Stop::ButtonScope => SCOPE.contains(&name) || name == "button",
-            Stop::Names(names) => names.contains(&name),
+            Stop::Special => has(kind::SPECIAL),
+            Stop::SpecialButAddressDivP => has(kind::SPECIAL) && !has(kind::ADDRESS_DIV_P),
+            Stop::Scope => has(kind::SCOPE),
+            Stop::ButtonScope => has(kind::SCOPE) || has(kind::BUTTON),
+            Stop::TableScope => has(kind::TABLE_SCOPE),
         }
     }
 }
@@ -457,6 +523,8 @@ impl Stop {
 /// What a start tag says beyond its name.
 #[derive(Clone, Copy)]
 struct StartTag {
+    /// See [`kind`].
+    kind: u16,
     self_closing: bool,
     /// A raw-text element: the tag's span runs to the end of its end tag.
     raw_text: bool,
@@ -470,6 +538,7 @@ enum Tag<'a> {
     },
     End {
         name: Cow<'a, str>,
+        kind: u16,
     },
     /// A comment, doctype, processing instruction or a `<` that starts no tag.
     Other,
@@ -500,18 +569,20 @@ fn read_tag(html: &str, pos: usize) -> (usize, Tag<'_>) {
         .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
         .map_or(bytes.len(), |i| name_start + i);
     let name = lowercase(&html[name_start..name_end]);
+    let bits = kind_of(&name);
     let end = tag_end(bytes, name_end);
     if is_end {
-        return (end, Tag::End { name });
+        return (end, Tag::End { name, kind: bits });
     }
     let self_closing = end >= 2 && bytes[end - 1] == b'>' && bytes[end - 2] == b'/';
-    let raw_text = RAW_TEXT.contains(&&*name);
+    let raw_text = bits & kind::RAW_TEXT != 0;
     let end = if raw_text {
         raw_text_end(html, end, &name)
     } else {
         end
     };
     let tag = StartTag {
+        kind: bits,
         self_closing,
         raw_text,
     };
