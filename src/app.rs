@@ -95,6 +95,10 @@ pub fn configure_store(store: &Store, config: &Config) -> anyhow::Result<Vec<Sou
             allow_private: config.fetch.allow_private_networks || s.allow_private,
             identity: s.identity,
             tracking_params: tracking.clone(),
+            limits: crate::normalize::Limits {
+                max_entries: config.storage.max_entries_per_source,
+                max_entry_size: config.storage.max_entry_size,
+            },
             topics: s.topics.clone(),
             rules: rules.clone(),
             policy: crate::scheduler::Policy {

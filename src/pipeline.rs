@@ -23,6 +23,8 @@ pub struct SourceJob {
     /// `identity` from feeds.toml, when set.
     pub identity: Option<crate::normalize::Identity>,
     pub tracking_params: Arc<Vec<String>>,
+    /// How many entries of a document are stored, and how large each may be.
+    pub limits: crate::normalize::Limits,
     /// The topics this source lists in feeds.toml.
     pub topics: Vec<crate::model::TopicSlug>,
     /// Topic rules in force: which topics each stored entry goes into.
@@ -271,6 +273,7 @@ impl Pipeline {
                     _ => crate::normalize::Identity::Auto,
                 }),
             tracking_params: job.tracking_params.to_vec(),
+            limits: job.limits,
         };
         let (rules, listed) = (job.rules.clone(), job.topics.clone());
         // Parsing and normalizing are CPU work: keep them off the async workers.

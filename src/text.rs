@@ -19,6 +19,74 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// Whether XML 1.0 allows `c` in a document (§2.2, `Char`): every character but the C0 controls
+/// other than tab, line feed and carriage return, and U+FFFE and U+FFFF (a `str` holds no
+/// surrogates).
+pub fn is_xml_char(c: char) -> bool {
+    !matches!(c, '\0'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// The bytes of `text` at which a character XML 1.0 forbids starts, if any: C0 controls are
+/// single bytes in UTF-8, and U+FFFE/U+FFFF are `EF BF BE`/`EF BF BF`.
+fn has_xml_forbidden(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => false,
+        0..0x20 => true,
+        0xEF => bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)),
+        _ => false,
+    })
+}
+
+/// `text` without the characters XML 1.0 forbids (see [`is_xml_char`]); borrowed when it has
+/// none. One source's NUL in a title would otherwise make every merged document carrying it
+/// unreadable to any XML parser.
+pub fn xml_chars(text: &str) -> std::borrow::Cow<'_, str> {
+    if has_xml_forbidden(text.as_bytes()) {
+        std::borrow::Cow::Owned(text.chars().filter(|&c| is_xml_char(c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// [`xml_chars`] for an owned string, reusing it when it is clean.
+pub fn into_xml_chars(text: String) -> String {
+    match xml_chars(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
+    }
+}
+
+/// Removes from a UTF-8 document, in place, the characters XML 1.0 forbids (see
+/// [`is_xml_char`]); the rest stays byte for byte.
+pub fn strip_xml_forbidden(document: &mut Vec<u8>) {
+    if !has_xml_forbidden(document) {
+        return;
+    }
+    let mut write = 0;
+    let mut read = 0;
+    while read < document.len() {
+        let b = document[read];
+        let skip = match b {
+            b'\t' | b'\n' | b'\r' => 0,
+            0..0x20 => 1,
+            0xEF if document.get(read + 1) == Some(&0xBF)
+                && matches!(document.get(read + 2), Some(0xBE | 0xBF)) =>
+            {
+                3
+            }
+            _ => 0,
+        };
+        if skip > 0 {
+            read += skip;
+            continue;
+        }
+        document[write] = b;
+        write += 1;
+        read += 1;
+    }
+    document.truncate(write);
+}
+
 /// Plain text of an HTML fragment: tags dropped (with the contents of script and style), entities
 /// decoded, runs of white space folded to one space.
 pub fn html_to_text(html: &str) -> String {
@@ -640,6 +708,25 @@ mod tests {
             Some("<p>Xăng dầu, giá cả</p>"),
         );
         assert_eq!(folded.search_text(), "gia xang giam manh dau ca");
+    }
+
+    #[test]
+    fn xml_forbidden_characters_are_removed_and_the_rest_kept() {
+        let dirty = "a\0b\u{1}c\td\ne\rf\u{b}\u{1f}g\u{fffe}h\u{ffff}i\u{fffd}ệ\u{7f}";
+        assert_eq!(
+            xml_chars(dirty),
+            "abc\td\ne\rfgh i\u{fffd}ệ\u{7f}".replace(' ', "")
+        );
+        assert!(matches!(
+            xml_chars("Hà Nội\t\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let mut document = dirty.as_bytes().to_vec();
+        strip_xml_forbidden(&mut document);
+        assert_eq!(document, xml_chars(dirty).as_bytes());
+        let mut clean = "<a>Hà Nội\u{fffd}</a>".as_bytes().to_vec();
+        strip_xml_forbidden(&mut clean);
+        assert_eq!(clean, "<a>Hà Nội\u{fffd}</a>".as_bytes());
     }
 
     #[test]

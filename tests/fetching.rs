@@ -497,6 +497,7 @@ async fn harness(path: &str) -> Harness {
         },
         identity: None,
         tracking_params: Arc::new(Vec::new()),
+        limits: Default::default(),
         topics: Vec::new(),
         rules: Arc::new(tributary::topics::TopicRules::new(
             &tributary::config::Config::parse(std::path::Path::new("feeds.toml"), "")
@@ -680,6 +681,15 @@ async fn an_unchanged_body_without_validators_is_not_parsed_again() {
     h.script.on("plain", |_, _| feed_reply(&[]));
     assert!(matches!(h.poll().await.outcome, Outcome::Stored(s) if s.new == 3));
     assert!(matches!(h.poll().await.outcome, Outcome::Unchanged));
+}
+
+#[tokio::test]
+async fn max_entries_per_source_is_applied_at_ingest() {
+    let mut h = harness("many").await;
+    h.script.on("many", |_, _| feed_reply(&[]));
+    h.job.limits.max_entries = 2;
+    // The document carries three entries an hour apart: only the newest two are stored.
+    assert!(matches!(h.poll().await.outcome, Outcome::Stored(s) if s.new == 2));
 }
 
 #[tokio::test]

@@ -76,9 +76,15 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// Stories first seen and published longer ago than this are pruned.
     pub retention: Duration,
-    /// Each source keeps at most this many stories.
+    /// Each source keeps at most this many stories, and one document stores only its newest this
+    /// many.
     pub max_entries_per_source: usize,
+    /// Sanitized HTML kept of each entry's content and of its summary, in bytes.
+    pub max_entry_size: usize,
 }
+
+/// Least `[storage] max_entry_size`: below it the note on a cut entry would be most of it.
+pub const MIN_ENTRY_SIZE: u64 = 1024;
 
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
@@ -356,7 +362,25 @@ impl Config {
                 ));
             }
             Some(m) => *m.get_ref() as usize,
-            None => 1000,
+            None => crate::normalize::DEFAULT_MAX_ENTRIES,
+        };
+        let max_entry_size = match &storage.max_entry_size {
+            Some(m) => {
+                let size = parse_size(m.get_ref())
+                    .map_err(|msg| (m.span(), format!("storage.max_entry_size: {msg}")))?;
+                if size < MIN_ENTRY_SIZE {
+                    return Err((
+                        m.span(),
+                        format!(
+                            "storage.max_entry_size: \"{}\" is too small; at least 1KiB",
+                            m.get_ref()
+                        ),
+                    ));
+                }
+                usize::try_from(size)
+                    .map_err(|_| (m.span(), "storage.max_entry_size: too large".to_string()))?
+            }
+            None => crate::normalize::DEFAULT_MAX_ENTRY_SIZE,
         };
         let fetch = raw.fetch.unwrap_or_default();
         let interval = duration_or(
@@ -624,6 +648,7 @@ impl Config {
                 path: storage_path,
                 retention,
                 max_entries_per_source,
+                max_entry_size,
             },
             fetch: FetchConfig {
                 interval,

@@ -32,6 +32,7 @@ pub struct RawStorage {
     pub path: Option<Spanned<String>>,
     pub retention: Option<Spanned<String>>,
     pub max_entries_per_source: Option<Spanned<u32>>,
+    pub max_entry_size: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

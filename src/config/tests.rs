@@ -288,6 +288,21 @@ fn retention_settings_are_read() {
 }
 
 #[test]
+fn max_entry_size_is_read_and_checked_with_line_and_column() {
+    assert_eq!(parse("").expect("valid").storage.max_entry_size, 1 << 20);
+    let config = parse("[storage]\nmax_entry_size = \"256KiB\"\n").expect("valid");
+    assert_eq!(config.storage.max_entry_size, 256 * 1024);
+    assert_eq!(
+        error("[storage]\nmax_entry_size = \"100B\"\n"),
+        "feeds.toml:2:18: storage.max_entry_size: \"100B\" is too small; at least 1KiB"
+    );
+    assert!(
+        error("[storage]\n\nmax_entry_size = \"lots\"\n")
+            .starts_with("feeds.toml:3:18: storage.max_entry_size: invalid size \"lots\""),
+    );
+}
+
+#[test]
 fn topic_filters_are_read_and_checked_with_line_and_column() {
     let config = parse(
         "[[topic]]\nslug = \"sec\"\ntitle = \"Security\"\nall_sources = true\n[topic.filter]\nany = [\"an ninh mạng\"]\nregex = '(?i)cve-\\d+'\nlanguages = [\"vi-VN\", \"ID\"]\n",

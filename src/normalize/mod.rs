@@ -1,23 +1,69 @@
 //! Pure: a parsed feed, the URL it was fetched from and `now` → [`FeedMeta`] and [`NewEntry`]s.
 //!
 //! Owns entry identity within a source, sanitizing (ammonia: no active content, relative URLs made
-//! absolute) and the date policy. Does no I/O and never reads the clock.
+//! absolute), the date policy, and the bounds on what one document may store: how many entries,
+//! how large, how deeply nested, and no character XML 1.0 forbids. Does no I/O and never reads
+//! the clock.
 
+pub mod bound;
 pub mod canonical;
 pub mod fingerprint;
 
+use std::borrow::Cow;
+use std::cmp::Reverse;
 use std::collections::HashSet;
 
 use feed_rs::model::{Entry, Feed, Link, Text};
 use url::Url;
 
 use crate::model::{Enclosure, FeedMeta, NewEntry, Timestamp};
-use crate::text::{comparable_html, escape_html, fold_whitespace, hash_parts, html_to_text};
+use crate::text::{
+    comparable_html, escape_html, floor_char_boundary, fold_whitespace, hash_parts, html_to_text,
+    into_xml_chars, xml_chars,
+};
 
 /// Dates before this (1995-01-01) are placeholders or parse accidents, not publication times.
 const EARLIEST_PLAUSIBLE: Timestamp = 788_918_400;
 /// A date more than a day ahead is a publisher's clock or time-zone error.
 const FUTURE_SLACK: Timestamp = 24 * 60 * 60;
+
+/// Titles, ids, links, names and the like are kept up to this many bytes. Real ones are far
+/// shorter; a 10 MiB title would be copied into every page listing it.
+pub const MAX_FIELD_BYTES: usize = 4096;
+/// At most this much of a title's raw text or HTML is read before it is cut to
+/// [`MAX_FIELD_BYTES`].
+const MAX_RAW_FIELD_BYTES: usize = 16 * MAX_FIELD_BYTES;
+/// Categories, authors and enclosures kept per entry, the first ones in document order. Each is
+/// told apart from those before it, and 100,000 categories on one entry cost seconds.
+pub const MAX_CATEGORIES: usize = 64;
+pub const MAX_AUTHORS: usize = 32;
+pub const MAX_ENCLOSURES: usize = 32;
+/// `[storage] max_entry_size` when feeds.toml does not set it.
+pub const DEFAULT_MAX_ENTRY_SIZE: usize = 1 << 20;
+/// `[storage] max_entries_per_source` when feeds.toml does not set it.
+pub const DEFAULT_MAX_ENTRIES: usize = 1000;
+/// Raw HTML read per summary or content, as a multiple of `max_entry_size`: sanitizing drops
+/// scripts, styles and attributes, so what it keeps is often much shorter than what it reads.
+const RAW_HTML_FACTOR: usize = 2;
+
+/// What one document may put in the store (`[storage]` in feeds.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Entries kept of one document, the newest (`max_entries_per_source`).
+    pub max_entries: usize,
+    /// Sanitized HTML kept of an entry's content, and of its summary (`max_entry_size`); longer is
+    /// cut at an element boundary, with a note.
+    pub max_entry_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_entries: DEFAULT_MAX_ENTRIES,
+            max_entry_size: DEFAULT_MAX_ENTRY_SIZE,
+        }
+    }
+}
 
 /// The normalized form of one fetched document.
 #[derive(Debug, Clone)]
@@ -66,6 +112,7 @@ pub struct Options {
     pub identity: Identity,
     /// Query parameters to drop from canonical URLs, beyond [`canonical::TRACKING_PARAMS`].
     pub tracking_params: Vec<String>,
+    pub limits: Limits,
 }
 
 pub fn normalize(feed: &Feed, final_url: &Url, now: Timestamp) -> NormalizedFeed {
@@ -78,10 +125,19 @@ pub fn normalize_with(
     now: Timestamp,
     options: &Options,
 ) -> NormalizedFeed {
-    let sanitizer = Sanitizer::new(final_url.clone());
+    let sanitizer = Sanitizer::new(final_url.clone(), options.limits.max_entry_size);
     let feed_authors = person_names(&feed.authors);
-    let feed_language = feed.language.clone().filter(|l| !l.trim().is_empty());
-    let normalized = feed.entries.iter().map(|entry| {
+    let feed_language = language(feed.language.as_deref());
+    let published: Vec<Timestamp> = feed
+        .entries
+        .iter()
+        .map(|entry| published_at(entry, now))
+        .collect();
+    // Only the newest are normalized at all: one document of 100,000 entries would otherwise be
+    // sanitized and stored whole, to be pruned the next day.
+    let kept = newest(&published, options.limits.max_entries);
+    let normalized = kept.iter().map(|&position| {
+        let entry = &feed.entries[position];
         let mut normalized = normalize_entry(entry, final_url, &sanitizer, now, options);
         // RFC 4287 §4.2.1: an entry without authors has those of its feed.
         if normalized.authors.is_empty() {
@@ -91,11 +147,11 @@ pub fn normalize_with(
         if normalized.language.is_none() {
             normalized.language = feed_language.clone();
         }
-        normalized
+        (position, normalized)
     });
     let mut seen_keys = HashSet::new();
-    let mut entries = Vec::with_capacity(feed.entries.len());
-    for (position, mut normalized) in normalized.enumerate() {
+    let mut entries = Vec::with_capacity(kept.len());
+    for (position, mut normalized) in normalized {
         // A key repeated inside one document: the first keeps it, later ones are told apart by
         // their link, then by their position.
         // The published id follows, so that readers see distinct entries too.
@@ -124,6 +180,19 @@ pub fn normalize_with(
     }
 }
 
+/// Positions (in document order) of the `keep` newest entries, given each entry's publication
+/// time: newest first by time, ties in document order.
+pub fn newest(published: &[Timestamp], keep: usize) -> Vec<usize> {
+    if published.len() <= keep {
+        return (0..published.len()).collect();
+    }
+    let mut order: Vec<usize> = (0..published.len()).collect();
+    order.sort_by_key(|&position| (Reverse(published[position]), position));
+    order.truncate(keep);
+    order.sort_unstable();
+    order
+}
+
 fn feed_meta(feed: &Feed) -> FeedMeta {
     FeedMeta {
         title: feed
@@ -131,10 +200,63 @@ fn feed_meta(feed: &Feed) -> FeedMeta {
             .as_ref()
             .map(text_plain)
             .filter(|t| !t.is_empty()),
-        site_url: alternate_link(&feed.links).map(|l| l.href.clone()),
-        feed_id: Some(feed.id.trim().to_string()).filter(|id| !id.is_empty()),
-        language: feed.language.clone().filter(|l| !l.trim().is_empty()),
+        site_url: alternate_link(&feed.links)
+            .map(|l| into_xml_chars(l.href.clone()))
+            .filter(|u| u.len() <= MAX_FIELD_BYTES),
+        feed_id: Some(bounded_id(&xml_chars(feed.id.trim())).into_owned())
+            .filter(|id| !id.is_empty()),
+        language: language(feed.language.as_deref()),
     }
+}
+
+/// A language tag as given, when there is one of a sensible length.
+fn language(tag: Option<&str>) -> Option<String> {
+    tag.map(|l| xml_chars(l.trim()).into_owned())
+        .filter(|l| !l.is_empty() && l.len() <= MAX_FIELD_BYTES)
+}
+
+/// An id (guid, feed id) of at most [`MAX_FIELD_BYTES`]: a longer one keeps its start and gains a
+/// hash of the whole, so that it stays the same on every poll and distinct from its neighbours.
+fn bounded_id(id: &str) -> Cow<'_, str> {
+    if id.len() <= MAX_FIELD_BYTES {
+        return Cow::Borrowed(id);
+    }
+    let hash = hash_parts(&[id]);
+    let start = &id[..floor_char_boundary(id, MAX_FIELD_BYTES - 33)];
+    Cow::Owned(format!("{start}#{}", &hash[..32]))
+}
+
+/// Plain text of at most [`MAX_FIELD_BYTES`], cut between characters with an ellipsis.
+fn bounded_text(text: String) -> String {
+    if text.len() <= MAX_FIELD_BYTES {
+        return text;
+    }
+    let ellipsis = '…';
+    let cut = &text[..floor_char_boundary(&text, MAX_FIELD_BYTES - ellipsis.len_utf8())];
+    // Between words when there is a space near the end (scripts without spaces are cut anywhere).
+    let cut = match cut.rfind(' ') {
+        Some(space) if cut.len() - space < 64 => &cut[..space],
+        _ => cut,
+    };
+    let mut cut = cut.trim_end().to_string();
+    cut.push(ellipsis);
+    cut
+}
+
+/// The start of `text`, at most `max` bytes.
+fn prefix(text: &str, max: usize) -> &str {
+    &text[..floor_char_boundary(text, max)]
+}
+
+/// When the publisher says the entry was published (else updated), or `now` when that cannot be
+/// a real publication time.
+fn published_at(entry: &Entry, now: Timestamp) -> Timestamp {
+    entry
+        .published
+        .or(entry.updated)
+        .map(|d| d.timestamp())
+        .and_then(|t| plausible(t, now))
+        .unwrap_or(now)
 }
 
 fn normalize_entry(
@@ -149,9 +271,10 @@ fn normalize_entry(
         .as_deref()
         .and_then(|b| final_url.join(b).ok())
         .unwrap_or_else(|| final_url.clone());
+    // A link too long to keep is dropped rather than cut: a cut URL leads nowhere.
     let link = alternate_link(&entry.links)
         .and_then(|l| base.join(l.href.trim()).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.as_str().len() <= MAX_FIELD_BYTES)
         .map(String::from);
     let title = entry.title.as_ref().map(text_plain).unwrap_or_default();
     let summary_html = entry
@@ -167,7 +290,7 @@ fn normalize_entry(
             Some(if is_html(c.content_type.essence().to_string().as_str()) {
                 sanitizer.clean(body, &base)
             } else {
-                plain_to_html(body)
+                sanitizer.plain(body)
             })
         })
         .filter(|h| !h.trim().is_empty());
@@ -191,7 +314,9 @@ fn normalize_entry(
         ]);
         hash[..32].to_string()
     };
-    let guid = entry.id.trim();
+    let guid = xml_chars(entry.id.trim());
+    let guid = bounded_id(&guid);
+    let guid = guid.as_ref();
     let by_guid = (!guid.is_empty()).then(|| (format!("guid:{guid}"), guid.to_string()));
     let by_link = canonical_url
         .as_ref()
@@ -221,12 +346,7 @@ fn normalize_entry(
         }
     };
 
-    let published = entry
-        .published
-        .or(entry.updated)
-        .map(|d| d.timestamp())
-        .and_then(|t| plausible(t, now))
-        .unwrap_or(now);
+    let published = published_at(entry, now);
     let updated = entry
         .updated
         .map(|d| d.timestamp())
@@ -235,7 +355,11 @@ fn normalize_entry(
     let authors = person_names(&entry.authors);
     let mut categories: Vec<String> = Vec::new();
     for c in &entry.categories {
-        let name = c.label.as_deref().unwrap_or(&c.term).trim().to_string();
+        if categories.len() == MAX_CATEGORIES {
+            break;
+        }
+        let name = c.label.as_deref().unwrap_or(&c.term).trim();
+        let name = bounded_text(xml_chars(prefix(name, MAX_RAW_FIELD_BYTES)).into_owned());
         if !name.is_empty() && !categories.contains(&name) {
             categories.push(name);
         }
@@ -268,7 +392,7 @@ fn normalize_entry(
         authors,
         categories,
         enclosures: enclosures(entry, &base),
-        language: entry.language.clone().filter(|l| !l.trim().is_empty()),
+        language: language(entry.language.as_deref()),
         published,
         updated,
         content_hash,
@@ -278,7 +402,11 @@ fn normalize_entry(
 fn person_names(people: &[feed_rs::model::Person]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for name in people.iter().filter_map(|p| p.name.as_deref()) {
-        let name = crate::text::fold_whitespace(name);
+        if names.len() == MAX_AUTHORS {
+            break;
+        }
+        let name = fold_whitespace(prefix(name, MAX_RAW_FIELD_BYTES));
+        let name = bounded_text(into_xml_chars(name));
         if !name.is_empty() && !names.contains(&name) {
             names.push(name);
         }
@@ -303,9 +431,15 @@ fn alternate_link(links: &[Link]) -> Option<&Link> {
 fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
     let mut out: Vec<Enclosure> = Vec::new();
     let mut push = |url: Option<Url>, media_type: Option<String>, length: Option<u64>| {
-        if let Some(url) = url.filter(|u| matches!(u.scheme(), "http" | "https")) {
+        let url = url.filter(|u| {
+            matches!(u.scheme(), "http" | "https") && u.as_str().len() <= MAX_FIELD_BYTES
+        });
+        if let Some(url) = url {
             let url = String::from(url);
-            if !out.iter().any(|e| e.url == url) {
+            if out.len() < MAX_ENCLOSURES && !out.iter().any(|e| e.url == url) {
+                let media_type = media_type
+                    .map(into_xml_chars)
+                    .filter(|m| m.len() <= MAX_FIELD_BYTES);
                 out.push(Enclosure {
                     url,
                     media_type,
@@ -314,25 +448,25 @@ fn enclosures(entry: &Entry, base: &Url) -> Vec<Enclosure> {
             }
         }
     };
-    for link in entry
+    let links = entry
         .links
         .iter()
-        .filter(|l| l.rel.as_deref() == Some("enclosure"))
-    {
+        .filter(|l| l.rel.as_deref() == Some("enclosure"));
+    // Enough candidates to fill the list even when some repeat or are not http(s), and no more.
+    for link in links.take(4 * MAX_ENCLOSURES) {
         push(
             base.join(link.href.trim()).ok(),
             link.media_type.clone(),
             link.length,
         );
     }
-    for media in &entry.media {
-        for content in &media.content {
-            push(
-                content.url.clone(),
-                content.content_type.as_ref().map(|m| m.to_string()),
-                content.size,
-            );
-        }
+    let media = entry.media.iter().flat_map(|m| &m.content);
+    for content in media.take(4 * MAX_ENCLOSURES) {
+        push(
+            content.url.clone(),
+            content.content_type.as_ref().map(|m| m.to_string()),
+            content.size,
+        );
     }
     out
 }
@@ -344,40 +478,72 @@ fn is_html(essence: &str) -> bool {
     )
 }
 
+/// A title: plain text of at most [`MAX_FIELD_BYTES`] with only characters XML allows.
 fn text_plain(text: &Text) -> String {
-    if is_html(text.content_type.essence().to_string().as_str()) {
-        html_to_text(&text.content)
+    let raw = prefix(&text.content, MAX_RAW_FIELD_BYTES);
+    let plain = if is_html(text.content_type.essence().to_string().as_str()) {
+        html_to_text(&bound::bound_markup(raw, bound::MAX_DEPTH, usize::MAX).0)
     } else {
-        crate::text::fold_whitespace(&text.content)
-    }
+        fold_whitespace(raw)
+    };
+    bounded_text(into_xml_chars(plain))
 }
 
 fn text_html(text: &Text, sanitizer: &Sanitizer, base: &Url) -> String {
     if is_html(text.content_type.essence().to_string().as_str()) {
         sanitizer.clean(&text.content, base)
     } else {
-        plain_to_html(&text.content)
+        sanitizer.plain(&text.content)
     }
 }
 
-fn plain_to_html(text: &str) -> String {
-    escape_html(text.trim())
+const FLATTENED_NOTE: &str = "<p><em>[Tributary flattened markup of this entry that was nested too deeply; its text is kept.]</em></p>";
+
+/// What an entry's HTML says when [`bound`] had to change it; written after sanitizing, so it is
+/// ours and well formed.
+fn bound_note(bounded: bound::Bounded, max_bytes: usize) -> String {
+    let mut note = String::new();
+    if bounded.flattened {
+        note.push_str(FLATTENED_NOTE);
+    }
+    if bounded.cut {
+        note.push_str(&format!(
+            "<p><em>[…] Tributary cut the rest of this entry: it is longer than {}.</em></p>",
+            size_text(max_bytes)
+        ));
+    }
+    note
+}
+
+/// A size as an operator wrote it in feeds.toml: `1 MiB`, `512 KiB`, `1000 bytes`.
+fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    match bytes {
+        b if b >= KIB * KIB && b % (KIB * KIB) == 0 => format!("{} MiB", b / (KIB * KIB)),
+        b if b >= KIB && b % KIB == 0 => format!("{} KiB", b / KIB),
+        b => format!("{b} bytes"),
+    }
 }
 
 /// ammonia with relative URLs rewritten against the document's (or the entry's `xml:base`) URL.
 /// Its defaults already drop script, style, iframe, form, event handlers and any URL scheme other
 /// than http(s), mailto and the like (so `javascript:` and `data:` go).
+///
+/// Markup reaches ammonia only within [`bound`]'s depth and size limits, and what it returns is
+/// cut to `max_bytes`, so one entry costs a bounded amount of work and storage.
 struct Sanitizer {
     feed_base: Url,
     feed_builder: ammonia::Builder<'static>,
+    max_bytes: usize,
 }
 
 impl Sanitizer {
-    fn new(feed_base: Url) -> Sanitizer {
+    fn new(feed_base: Url, max_bytes: usize) -> Sanitizer {
         let feed_builder = Self::builder(feed_base.clone());
         Sanitizer {
             feed_base,
             feed_builder,
+            max_bytes,
         }
     }
 
@@ -389,7 +555,39 @@ impl Sanitizer {
         builder
     }
 
+    /// Sanitized HTML of an HTML field.
     fn clean(&self, html: &str, base: &Url) -> String {
+        let raw_limit = self.max_bytes.saturating_mul(RAW_HTML_FACTOR);
+        let (html, bounded) = bound::bound_markup(html, bound::MAX_DEPTH, raw_limit);
+        let sanitized = self.sanitize(&html, base);
+        self.finish(sanitized, bounded)
+    }
+
+    /// HTML of a plain-text field.
+    fn plain(&self, text: &str) -> String {
+        // Escaping can only lengthen the text: what lies past the limit is never kept.
+        let kept = prefix(text, self.max_bytes);
+        let bounded = bound::Bounded {
+            cut: kept.len() < text.len(),
+            ..Default::default()
+        };
+        self.finish(escape_html(kept.trim()), bounded)
+    }
+
+    /// Without characters XML forbids, cut to `max_bytes`, with a note on what was changed.
+    fn finish(&self, html: String, mut bounded: bound::Bounded) -> String {
+        let mut html = into_xml_chars(html);
+        if let Some(cut) = bound::cut_sanitized(&html, self.max_bytes) {
+            html = cut;
+            bounded.cut = true;
+        }
+        if bounded != bound::Bounded::default() {
+            html.push_str(&bound_note(bounded, self.max_bytes));
+        }
+        html
+    }
+
+    fn sanitize(&self, html: &str, base: &Url) -> String {
         let document = if *base == self.feed_base {
             self.feed_builder.clean(html)
         } else {

@@ -236,6 +236,7 @@ fn identity_can_be_chosen_per_source() {
             &Options {
                 identity,
                 tracking_params: vec![],
+                ..Options::default()
             },
         )
         .entries
@@ -249,4 +250,237 @@ fn identity_can_be_chosen_per_source() {
         "the published id stays the publisher's"
     );
     assert!(with(Identity::Content).key.starts_with("hash:"));
+}
+
+fn run_with(doc: &str, limits: Limits) -> NormalizedFeed {
+    let url = Url::parse("https://news.example.com/rss/feed.xml").expect("static URL");
+    let feed = crate::parse::parse_feed(doc.as_bytes(), &url, None).expect("fixture parses");
+    let options = Options {
+        limits,
+        ..Options::default()
+    };
+    normalize_with(&feed, &url, NOW, &options)
+}
+
+fn item_with_html(html: &str) -> String {
+    rss(&format!(
+        "<item><guid>1</guid><title>t</title><description><![CDATA[{html}]]></description></item>"
+    ))
+}
+
+#[test]
+fn entry_html_nested_200k_divs_costs_bounded_work() {
+    let html = format!(
+        "{}deep text{}",
+        "<div>".repeat(200_000),
+        "</div>".repeat(200_000)
+    );
+    let feed = run(&item_with_html(&html));
+    let stored = feed.entries[0].summary_html.as_deref().expect("summary");
+    assert!(stored.contains("deep text"), "the text is kept");
+    assert_eq!(stored.matches("<div>").count(), bound::MAX_DEPTH);
+    assert_eq!(stored.matches("</div>").count(), bound::MAX_DEPTH);
+    assert!(
+        stored.ends_with(
+            "<p><em>[Tributary flattened markup of this entry that was nested too deeply; its text is kept.]</em></p>"
+        ),
+        "{}",
+        &stored[stored.len() - 200..]
+    );
+}
+
+#[test]
+fn entry_html_64k_nested_lists_are_flattened() {
+    let html = format!("{}item", "<ul><li>".repeat(64_000));
+    let feed = run(&item_with_html(&html));
+    let stored = feed.entries[0].summary_html.as_deref().expect("summary");
+    assert_eq!(stored.matches("<ul>").count(), bound::MAX_DEPTH / 2);
+    assert_eq!(stored.matches("</li></ul>").count(), bound::MAX_DEPTH / 2);
+    assert!(stored.contains("item") && stored.contains("nested too deeply"));
+}
+
+#[test]
+fn ordinary_entries_are_not_changed_by_the_bounds() {
+    let html =
+        "<p>Giá <a href=\"/x\">xăng</a></p><ul><li>một<li>hai</ul><table><tr><td>1<td>2</table>";
+    let bounded = run(&item_with_html(html));
+    let url = Url::parse("https://news.example.com/rss/feed.xml").expect("static URL");
+    let plain = ammonia::Builder::default()
+        .url_relative(ammonia::UrlRelative::RewriteWithBase(url))
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(html)
+        .to_string();
+    assert_eq!(bounded.entries[0].summary_html.as_deref(), Some(&*plain));
+}
+
+#[test]
+fn entry_with_100k_categories_and_enclosures_keeps_bounded_lists() {
+    let categories: String = (0..100_000)
+        .map(|i| format!("<category>c{i}</category>"))
+        .collect();
+    let enclosures: String = (0..100_000)
+        .map(|i| {
+            format!("<enclosure url=\"https://cdn.example.com/{i}.mp3\" type=\"audio/mpeg\"/>")
+        })
+        .collect();
+    let feed = run(&rss(&format!(
+        "<item><guid>1</guid><title>t</title>{categories}{enclosures}</item>"
+    )));
+    let entry = &feed.entries[0];
+    assert_eq!(entry.categories.len(), MAX_CATEGORIES);
+    assert_eq!(entry.categories[0], "c0");
+    assert_eq!(
+        entry.categories[MAX_CATEGORIES - 1],
+        format!("c{}", MAX_CATEGORIES - 1)
+    );
+    assert_eq!(entry.enclosures.len(), MAX_ENCLOSURES);
+    assert_eq!(entry.enclosures[0].url, "https://cdn.example.com/0.mp3");
+}
+
+#[test]
+fn entry_content_over_max_entry_size_is_cut_at_an_element_boundary_with_a_note() {
+    let html: String = (0..1000)
+        .map(|i| format!("<p>paragraph <b>{i}</b></p>"))
+        .collect();
+    let limits = Limits {
+        max_entry_size: 4096,
+        ..Limits::default()
+    };
+    let feed = run_with(&item_with_html(&html), limits);
+    let stored = feed.entries[0].summary_html.as_deref().expect("summary");
+    let note = "<p><em>[…] Tributary cut the rest of this entry: it is longer than 4 KiB.</em></p>";
+    let kept = stored.strip_suffix(note).expect("ends with the note");
+    assert!(kept.len() <= 4096 && kept.len() > 4000, "{}", kept.len());
+    assert!(kept.starts_with("<p>paragraph <b>0</b></p>"));
+    assert!(kept.ends_with("</p>"), "{}", &kept[kept.len() - 40..]);
+    // Well formed: sanitizing it again changes nothing.
+    assert_eq!(ammonia::clean(kept), kept);
+    // Within the limit nothing changes.
+    let small = run_with(&item_with_html("<p>short</p>"), limits);
+    assert_eq!(
+        small.entries[0].summary_html.as_deref(),
+        Some("<p>short</p>")
+    );
+}
+
+#[test]
+fn plain_text_content_over_max_entry_size_is_cut_with_a_note() {
+    let doc = format!(
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><id>urn:f</id>
+        <entry><id>urn:e</id><title>t</title><content type="text">{}</content></entry></feed>"#,
+        "a &amp; b ".repeat(1000)
+    );
+    let limits = Limits {
+        max_entry_size: 1024,
+        ..Limits::default()
+    };
+    let stored = run_with(&doc, limits).entries[0]
+        .content_html
+        .clone()
+        .expect("content");
+    let kept = stored
+        .strip_suffix(
+            "<p><em>[…] Tributary cut the rest of this entry: it is longer than 1 KiB.</em></p>",
+        )
+        .expect("note");
+    assert!(
+        kept.len() <= 1024 && kept.starts_with("a &amp; b a &amp; b"),
+        "{kept}"
+    );
+    assert!(!kept.ends_with('&') && !kept.ends_with("&am"), "{kept}");
+}
+
+#[test]
+fn huge_titles_guids_and_links_are_bounded() {
+    let title = "word ".repeat(2 * 1024 * 1024);
+    let guid = |tail: &str| format!("{}{tail}", "g".repeat(5 * 1024 * 1024));
+    let link = format!("https://news.example.com/{}", "p".repeat(10_000));
+    let doc = rss(&format!(
+        "<item><guid>{}</guid><title>{title}</title><link>{link}</link></item>
+         <item><guid>{}</guid><title>short</title></item>",
+        guid("1"),
+        guid("2")
+    ));
+    let feed = run(&doc);
+    let [first, second] = &feed.entries[..] else {
+        panic!("two entries");
+    };
+    assert!(
+        first.title.len() <= MAX_FIELD_BYTES,
+        "{}",
+        first.title.len()
+    );
+    assert!(first.title.starts_with("word word") && first.title.ends_with("word…"));
+    assert!(first.public_id.len() <= MAX_FIELD_BYTES);
+    assert!(first.key.len() <= MAX_FIELD_BYTES + "guid:".len());
+    assert_ne!(first.key, second.key, "long guids stay distinct");
+    assert_eq!(first.key, run(&doc).entries[0].key, "and stable");
+    assert_eq!(
+        first.link, None,
+        "a link too long to keep is dropped, not cut"
+    );
+}
+
+#[test]
+fn control_characters_are_stripped_from_feed_and_entry_fields() {
+    let doc = "<rss version=\"2.0\"><channel><title>Feed&#1; title</title><link>https://news.example.com/</link>\
+         <item><guid>g&#2;1</guid><title>A&#0;B&#x1F;C</title><author>x@y (Nguy&#3;ễn)</author>\
+         <category>c&#4;at</category>\
+         <description><![CDATA[<p title=\"t\u{1}\">te\u{2}xt &#5; \u{b}</p>]]></description></item></channel></rss>";
+    let url = Url::parse("https://news.example.com/rss/feed.xml").expect("static URL");
+    let json = "{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"J\\u0000F\",\
+        \"items\":[{\"id\":\"j\\u0001\",\"title\":\"T\\u0000i\",\"content_text\":\"x\\u0002y\",\"tags\":[\"t\\u0003g\"]}]}";
+    for doc in [doc, json] {
+        let feed = crate::parse::parse_feed(doc.as_bytes(), &url, None).expect("parses");
+        let normalized = normalize(&feed, &url, NOW);
+        let mut texts = vec![format!("{:?}", normalized.meta)];
+        for e in &normalized.entries {
+            texts.push(format!("{e:?}"));
+        }
+        for text in texts {
+            assert!(
+                !text.contains(|c: char| !crate::text::is_xml_char(c))
+                    && !text.contains("\\u{")
+                    && !text.contains("\\0"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn max_entries_per_source_is_applied_at_ingest() {
+    let date = |day: u32| format!("<pubDate>{day:02} Nov 2026 08:00:00 GMT</pubDate>");
+    let doc = rss(&format!(
+        "<item><guid>old</guid><title>old</title>{}</item>
+         <item><guid>new</guid><title>new</title>{}</item>
+         <item><guid>tie-1</guid><title>tie 1</title>{}</item>
+         <item><guid>oldest</guid><title>oldest</title>{}</item>
+         <item><guid>tie-2</guid><title>tie 2</title>{}</item>",
+        date(2),
+        date(9),
+        date(5),
+        date(1),
+        date(5)
+    ));
+    let limits = Limits {
+        max_entries: 3,
+        ..Limits::default()
+    };
+    let feed = run_with(&doc, limits);
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.public_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["new", "tie-1", "tie-2"],
+        "the newest, in document order"
+    );
+    assert_eq!(run(&doc).entries.len(), 5);
+}
+
+#[test]
+fn newest_keeps_the_latest_with_ties_in_document_order() {
+    assert_eq!(newest(&[5, 9, 7, 7, 1], 3), [1, 2, 3]);
+    assert_eq!(newest(&[7, 7, 7, 7], 2), [0, 1]);
+    assert_eq!(newest(&[1, 2], 5), [0, 1]);
+    assert_eq!(newest(&[3, 1, 2], 0), Vec::<usize>::new());
 }

@@ -140,6 +140,9 @@ pub fn render_sources(base_url: &str, rows: &[SourceRow]) -> String {
 
 /// The search page: the form, and for a query the addresses of its feeds.
 pub fn render_search(base_url: &str, query: &str) -> String {
+    // A NUL or other control character in `q` is no part of any word searched for.
+    let query = crate::text::xml_chars(query);
+    let query = query.as_ref();
     let base = escape_html(base_url);
     let mut body = format!("<h1>Search</h1>\n{}", search_form(base_url, query));
     let mut head_links = String::new();
@@ -182,11 +185,13 @@ fn time_element(t: Timestamp) -> String {
     )
 }
 
+/// A whole page, without the control characters HTML forbids too (the ones XML forbids), whether
+/// they come from a stored title or from a request.
 fn page(title: &str, head: &str, body: &str) -> String {
-    format!(
+    crate::text::into_xml_chars(format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n{head}</head>\n<body>\n{body}</body>\n</html>\n",
         escape_html(title)
-    )
+    ))
 }

@@ -115,12 +115,17 @@ impl TopicPage {
     }
 }
 
+/// The document for one page. Atom and RSS never carry a character XML 1.0 forbids, even from
+/// rows stored before normalize removed them: one would make the whole merged feed unreadable.
+/// (JSON Feed escapes them, which JSON allows.)
 pub fn render(format: Format, page: &TopicPage) -> Vec<u8> {
-    match format {
+    let mut document = match format {
         Format::Atom => atom::render(page),
         Format::Rss => rss::render(page),
-        Format::Json => json::render(page),
-    }
+        Format::Json => return json::render(page),
+    };
+    crate::text::strip_xml_forbidden(&mut document);
+    document
 }
 
 /// The RFC 5005 paging links of a page, as (rel, href).

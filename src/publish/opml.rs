@@ -99,11 +99,13 @@ fn push_feed(out: &mut String, feed: &OpmlFeed, indent: &str) {
     out.push_str("/>\n");
 }
 
+/// The whole document, without characters XML forbids: a feed or source title stored with a
+/// control character would otherwise make the list unreadable.
 fn document(title: &str, body: &str) -> String {
-    format!(
+    crate::text::into_xml_chars(format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head>\n<title>{}</title>\n</head>\n<body>\n{body}</body>\n</opml>\n",
         escape_html(title)
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -429,3 +429,45 @@ fn paging_links_are_written_in_every_format() {
         serde_json::from_slice(&render(Format::Json, &paged)).expect("json");
     assert!(json.get("next_url").is_none());
 }
+
+#[test]
+fn rows_stored_with_control_characters_are_written_clean() {
+    let mut entry = stored("a\u{1}", "Title\u{0} with NUL\u{1f}", 1_795_000_000);
+    entry.summary_html = Some("<p>te\u{2}xt\u{fffe}</p>".into());
+    entry.categories = vec!["c\u{3}at".into()];
+    entry.authors = vec!["Nguy\u{4}ễn".into()];
+    entry.source.title = "Pub\u{5}lisher".into();
+    for format in [Format::Atom, Format::Rss] {
+        let mut topic = page(vec![entry.clone()], format.extension());
+        topic.title = "World\u{0}".into();
+        let body = String::from_utf8(render(format, &topic)).expect("UTF-8");
+        let doc = roxmltree::Document::parse(&body).expect("a well-formed XML document");
+        assert!(
+            !body.contains(|c: char| !crate::text::is_xml_char(c)),
+            "{body}"
+        );
+        assert!(body.contains("Title with NUL"), "{body}");
+        assert!(doc.descendants().any(|n| n.text() == Some("Publisher")));
+    }
+    let opml = render_opml_flat(
+        "All\u{0} sources",
+        &[OpmlFeed {
+            title: "Pub\u{1}lisher".into(),
+            xml_url: "https://pub.example/feed.xml".into(),
+            html_url: None,
+        }],
+    );
+    let doc = roxmltree::Document::parse(&opml).expect("well-formed OPML");
+    assert!(
+        doc.descendants()
+            .any(|n| n.attribute("title") == Some("Publisher"))
+    );
+}
+
+#[test]
+fn the_search_page_does_not_echo_control_characters() {
+    let html = render_search("http://h.test/", "an\u{0} ninh\u{1b}");
+    assert!(!html.contains(['\u{0}', '\u{1b}']), "{html}");
+    assert!(html.contains("value=\"an ninh\""), "{html}");
+    assert!(html.contains("search.atom?q=an+ninh\""), "{html}");
+}
