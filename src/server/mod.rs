@@ -8,7 +8,7 @@
 //! Rendering after a miss is the expensive path, so it is bounded: requests for one page share
 //! one render; at most [`MAX_ADMITTED_RENDERS`] renders are admitted at once (beyond that, 503
 //! with `Retry-After`), of which a few run at a time; and a render is abandoned, its SQLite query
-//! interrupted, once every request waiting for it has gone.
+//! interrupted, once every request waiting for it has gone. `/healthz` shares none of this.
 
 mod cache;
 mod conditional;
@@ -64,6 +64,7 @@ struct Inner {
     admitted: Arc<tokio::sync::Semaphore>,
     /// Renders running: reads and compression on a blocking thread.
     render_slots: Arc<tokio::sync::Semaphore>,
+    health: HealthProbe,
 }
 
 /// Renders after a cache miss that may be under way at once, each for a distinct page (requests
@@ -112,6 +113,7 @@ impl AppState {
                 clock,
                 admitted: Arc::new(tokio::sync::Semaphore::new(MAX_ADMITTED_RENDERS)),
                 render_slots: Arc::new(tokio::sync::Semaphore::new(render_slots())),
+                health: HealthProbe::default(),
             }),
         }
     }
@@ -336,10 +338,13 @@ async fn count_requests(request: axum::extract::Request, next: axum::middleware:
 
 /// 200 when the database answers and the scheduler is alive, else 503 with the reason.
 async fn healthz(State(state): State<AppState>) -> Response {
-    let store = &state.inner.store;
     let verdict = match &state.inner.observe.health {
-        Some(health) => health.check(store).await,
-        None => crate::systemd::database_answers(store).await,
+        Some(health) => health.scheduler_alive(),
+        None => Ok(()),
+    };
+    let verdict = match verdict {
+        Ok(()) => state.inner.health.database(&state.inner.store).await,
+        Err(reason) => Err(reason),
     };
     let mut response = match verdict {
         Ok(()) => (StatusCode::OK, "ok\n".to_string()).into_response(),
@@ -349,6 +354,77 @@ async fn healthz(State(state): State<AppState>) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The database check behind `/healthz`, on a thread of its own: not on the blocking threads,
+/// which renders may all hold during a burst, so that the check answers for as long as the
+/// database does. One check runs at a time; requests that waited for it take its verdict, and a
+/// check that overran its time is not started again while it still runs, so a stuck database
+/// costs one thread, not one per probe.
+#[derive(Default)]
+struct HealthProbe {
+    state: tokio::sync::Mutex<ProbeState>,
+}
+
+#[derive(Default)]
+struct ProbeState {
+    /// The latest verdict and when it came.
+    latest: Option<(std::time::Instant, Result<(), String>)>,
+    /// A check that overran [`crate::systemd::DATABASE_CHECK_TIMEOUT`] and may still answer.
+    overdue: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
+}
+
+impl HealthProbe {
+    async fn database(&self, store: &Arc<Store>) -> Result<(), String> {
+        let asked = std::time::Instant::now();
+        let mut probe = self.state.lock().await;
+        if let Some((at, verdict)) = &probe.latest
+            && *at >= asked
+        {
+            return verdict.clone();
+        }
+        let timeout = crate::systemd::DATABASE_CHECK_TIMEOUT;
+        let verdict = match probe.overdue.take() {
+            Some(mut overdue) => match overdue.try_recv() {
+                Ok(verdict) => verdict,
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                    probe.overdue = Some(overdue);
+                    Err(format!(
+                        "database has not answered a check for more than {} s",
+                        timeout.as_secs()
+                    ))
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    Err("database check failed".to_string())
+                }
+            },
+            None => {
+                let (answer, mut answered) = tokio::sync::oneshot::channel();
+                let store = store.clone();
+                let started = std::thread::Builder::new()
+                    .name("healthz".into())
+                    .spawn(move || {
+                        let _ = answer.send(store.ping().map_err(|e| format!("database: {e}")));
+                    });
+                match started {
+                    Err(e) => Err(format!("cannot start the database check: {e}")),
+                    Ok(_) => match tokio::time::timeout(timeout, &mut answered).await {
+                        Ok(Ok(verdict)) => verdict,
+                        Ok(Err(_)) => Err("database check failed".to_string()),
+                        Err(_) => {
+                            probe.overdue = Some(answered);
+                            Err(format!(
+                                "database did not answer within {} s",
+                                timeout.as_secs()
+                            ))
+                        }
+                    },
+                }
+            }
+        };
+        probe.latest = Some((std::time::Instant::now(), verdict.clone()));
+        verdict
+    }
 }
 
 /// Prometheus text exposition.

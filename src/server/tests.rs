@@ -1021,3 +1021,46 @@ async fn renders_beyond_the_bound_are_refused_with_retry_after() {
     let (status, _, _) = send(&state, "GET", "/topics/news.atom", &[]).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[test]
+fn healthz_answers_while_every_render_slot_and_blocking_thread_is_busy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Store::open(&dir.path().join("t.db")).expect("store"));
+    let config = Config::parse(std::path::Path::new("feeds.toml"), "[server]\n").expect("config");
+    let state = AppState::new(store.clone(), Arc::new(config), Arc::new(|| 1_800_000_000));
+    // One blocking thread, as a busy event loop's whole pool is.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .expect("runtime");
+    let (unblock, blocked) = std::sync::mpsc::channel::<()>();
+    let (status, body) = runtime.block_on(async {
+        let _renders = state
+            .inner
+            .render_slots
+            .clone()
+            .acquire_many_owned(u32::try_from(render_slots()).expect("small"))
+            .await
+            .expect("permits");
+        let _admitted = state
+            .inner
+            .admitted
+            .clone()
+            .acquire_many_owned(u32::try_from(MAX_ADMITTED_RENDERS).expect("small"))
+            .await
+            .expect("permits");
+        let pool = tokio::task::spawn_blocking(move || blocked.recv());
+        let _writer = store.hold_writer();
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            get_text(&state, "/healthz"),
+        )
+        .await
+        .expect("healthz answers");
+        let _ = unblock.send(());
+        let _ = pool.await;
+        answer
+    });
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+}
