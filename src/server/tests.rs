@@ -1064,3 +1064,30 @@ fn healthz_answers_while_every_render_slot_and_blocking_thread_is_busy() {
     });
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
 }
+
+#[tokio::test]
+async fn limit_over_500_is_clamped_as_the_readme_says() {
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains("`?limit=N` asks for up to 500; a larger N is answered with 500 entries"),
+        "the README documents clamping"
+    );
+    let (state, store) = state();
+    add_entry(&store, "first");
+    for (uri, self_link) in [
+        (
+            "/topics/news.json?limit=501",
+            "http://h.test/topics/news.json?limit=500",
+        ),
+        (
+            "/search.json?q=first&limit=501",
+            "http://h.test/search.json?q=first&limit=501",
+        ),
+    ] {
+        let (status, _, body) = send(&state, "GET", uri, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["feed_url"], self_link);
+        assert_eq!(json["items"].as_array().map(Vec::len), Some(1));
+    }
+}
