@@ -34,6 +34,36 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>
     Ok((Arc::new(store), jobs))
 }
 
+/// How often a daemon whose database cannot be written tries to take the writer back.
+pub const WRITE_RETRY: Duration = Duration::from_secs(5);
+
+/// [`open_store`], or, when the database exists but cannot be written (a full disk, a read-only
+/// file system), the database opened read-only with no jobs and its condition recorded: what is
+/// stored can still be served and read. `run` then polls nothing until [`recover_writes`] takes
+/// the writer back.
+pub fn open_store_or_read_only(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>)> {
+    let error = match open_store(config) {
+        Ok(opened) => return Ok(opened),
+        Err(e) => e,
+    };
+    let path = &config.storage.path;
+    let why = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<crate::store::StoreError>())
+        .and_then(crate::store::StoreError::cannot_write);
+    let Some(why) = why.filter(|_| path.exists()) else {
+        return Err(error);
+    };
+    let store = Store::open_read_only(path).with_context(|| {
+        format!(
+            "opening {} read-only after it could not be written ({error:#})",
+            path.display()
+        )
+    })?;
+    store.set_condition(format!("{why}: {error:#}"));
+    Ok((Arc::new(store), Vec::new()))
+}
+
 /// Makes the store's sources, dedup settings and topic membership follow `config` (at start and
 /// on reload). Returns the jobs in config order.
 pub fn configure_store(store: &Store, config: &Config) -> anyhow::Result<Vec<SourceJob>> {
@@ -93,7 +123,8 @@ fn update_membership(
         .map(|(id, s)| (*id, s.topics.as_slice()))
         .collect();
     let started = std::time::Instant::now();
-    let stories = store.rebuild_membership(rules.fingerprint(), |source, story| {
+    let now = chrono::Utc::now().timestamp();
+    let stories = store.rebuild_membership(rules.fingerprint(), now, |source, story| {
         // A source gone from feeds.toml lists no topics; its stories stay in `all` and in topics
         // that take every source.
         let listed = listed.get(&source).copied().unwrap_or_default();
@@ -217,7 +248,13 @@ pub async fn refresh_all(
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut signals = Signals::register()?;
     let config = Arc::new(config);
-    let (store, jobs) = open_store(&config)?;
+    let (store, jobs) = open_store_or_read_only(&config)?;
+    if let Some(condition) = store.condition() {
+        tracing::error!(
+            error = %condition,
+            "the database cannot be written: serving what is stored; polling starts once it can"
+        );
+    }
     let pipeline = build_pipeline(&config, store.clone())?;
     let notifier = Notifier::from_env();
     let health = Arc::new(Health::default());
@@ -265,6 +302,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
 
     let checkpointer = tokio::spawn(checkpoint_loop(store.clone(), stop_rx.clone()));
+    let recovery = store.is_read_only().then(|| {
+        tokio::spawn(recover_writes(
+            store.clone(),
+            config_tx.subscribe(),
+            reload_tx.clone(),
+            stop_rx.clone(),
+        ))
+    });
     let pruner = tokio::spawn(prune_loop(
         store.clone(),
         config_tx.subscribe(),
@@ -344,6 +389,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
     }
     let _ = checkpointer.await;
+    if let Some(recovery) = recovery {
+        let _ = recovery.await;
+    }
     let _ = pruner.await;
     let _ = watchdog.await;
     if let Some(websub) = websub {
@@ -355,6 +403,54 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     drop(store);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// While the database cannot be written, tries every [`WRITE_RETRY`] to take the writer back;
+/// once it can, makes the store follow the running config and hands the jobs to the scheduler,
+/// which starts polling.
+async fn recover_writes(
+    store: Arc<Store>,
+    config: watch::Receiver<Arc<Config>>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Vec<SourceJob>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut writable = false;
+    loop {
+        tokio::select! {
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+            _ = tokio::time::sleep(WRITE_RETRY) => {}
+        }
+        let store = store.clone();
+        let config = config.borrow().clone();
+        let attempt = tokio::task::spawn_blocking(move || {
+            if !writable && !store.reopen_writable() {
+                return (false, None);
+            }
+            (true, Some(configure_store(&store, &config)))
+        })
+        .await;
+        match attempt {
+            Ok((reopened, configured)) => {
+                writable = reopened;
+                match configured {
+                    Some(Ok(configured)) => {
+                        tracing::info!(
+                            sources = configured.len(),
+                            "the database can be written again: polling resumes"
+                        );
+                        let _ = jobs.send(configured);
+                        return;
+                    }
+                    Some(Err(e)) => tracing::warn!(
+                        error = %format!("{e:#}"),
+                        "the database can be written again but the sources could not be set up; retrying"
+                    ),
+                    None => {}
+                }
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 async fn schedule_loop(

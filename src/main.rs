@@ -241,13 +241,19 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
 }
 
 fn status(config: &Config, json: bool) -> ExitCode {
-    let (store, _) = match tributary::app::open_store(config) {
+    let (store, _) = match tributary::app::open_store_or_read_only(config) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::FAILURE;
         }
     };
+    if let Some(condition) = store.condition() {
+        eprintln!(
+            "warning: {} cannot be written: {condition}; the sources as last recorded:",
+            config.storage.path.display()
+        );
+    }
     let states = match store.source_states() {
         Ok(s) => s,
         Err(e) => {
@@ -292,7 +298,7 @@ fn prune(config: &Config) -> ExitCode {
 }
 
 fn test_topic(config: &Config, slug: &str, limit: usize) -> ExitCode {
-    let result = tributary::store::Store::open(&config.storage.path)
+    let result = tributary::store::Store::open_for_reading(&config.storage.path)
         .map_err(anyhow::Error::from)
         .and_then(|store| tributary::app::test_topic(&store, config, slug, limit));
     let test = match result {
@@ -342,10 +348,10 @@ fn import_opml(config_path: &Path, file: &Path, topic: Option<&str>) -> ExitCode
             return ExitCode::FAILURE;
         }
     };
-    let text = match std::fs::read_to_string(config_path) {
+    let text = match tributary::config::read_text(config_path) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", config_path.display());
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -401,7 +407,9 @@ fn import_opml(config_path: &Path, file: &Path, topic: Option<&str>) -> ExitCode
 fn export_opml(config: &Config) -> ExitCode {
     let database = &config.storage.path;
     let labels = if database.exists() {
-        match tributary::store::Store::open(database).and_then(|store| store.source_labels()) {
+        match tributary::store::Store::open_for_reading(database)
+            .and_then(|store| store.source_labels())
+        {
             Ok(labels) => labels,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -436,7 +444,8 @@ fn backup(config: &Config, dest: &Path) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let started = Instant::now();
-    let result = tributary::store::Store::open(database).and_then(|store| store.backup(dest));
+    let result =
+        tributary::store::Store::open_for_reading(database).and_then(|store| store.backup(dest));
     match result {
         Ok(()) => {
             let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);

@@ -719,3 +719,113 @@ async fn proxy_variables_are_ignored_and_status_shows_each_source() {
     assert_eq!(code, 0);
     assert_eq!(pruned.trim(), "pruned 0 stories, 0 sightings");
 }
+
+/// An RSS document of five stories at stable links whose guids carry `round`.
+fn churning_feed(round: usize) -> Vec<u8> {
+    let items: String = (1..=5)
+        .map(|i| {
+            format!(
+                "<item><title>Story {i}</title><link>https://churn.example/story/{i}</link>\
+                 <guid isPermaLink=\"false\">r{round}-{i}</guid>\
+                 <pubDate>Mon, 16 Nov 2026 0{i}:00:00 GMT</pubDate>\
+                 <description>Body of story {i}.</description></item>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Churn</title>\
+         <link>https://churn.example/</link><description>d</description>{items}</channel></rss>"
+    )
+    .into_bytes()
+}
+
+/// Ids of every stored story, as the `all` topic publishes them.
+async fn stored_ids(config: &Path) -> Vec<String> {
+    let app = app(config);
+    let json: serde_json::Value =
+        serde_json::from_slice(&get(&app, "/topics/all.json?limit=500", &[]).await.body)
+            .expect("json");
+    json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["url"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Regression: guids that change on every fetch while links stay switched the source to link
+/// identity, but the stories stored under guid keys were not re-keyed, so the third fetch stored
+/// all five again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guid_churn_duplicates_once() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = common::write_config(dir.path(), BASE, &server, "", &[("churn.xml", &["tech"])]);
+    let url = server.url("churn.xml");
+    let links: Vec<String> = (1..=5)
+        .rev()
+        .map(|i| format!("https://churn.example/story/{i}"))
+        .collect();
+    for round in 1..=5 {
+        server.set(
+            "churn.xml",
+            200,
+            "application/rss+xml",
+            churning_feed(round),
+        );
+        let (code, stdout, _) = fetch(&config, &[]).await;
+        assert_eq!(code, 0, "{stdout}");
+        let expected_new = if round == 1 { 5 } else { 0 };
+        assert_eq!(
+            line_for(&stdout, &url),
+            ("ok", expected_new, 0, 5 - expected_new),
+            "fetch {round}"
+        );
+        assert_eq!(stored_ids(&config).await, links, "after fetch {round}");
+    }
+    let (_, json, _) = tributary(&config, &["status", "--json"]);
+    assert!(json.contains("\"identity\":\"link\""), "{json}");
+}
+
+/// Changing `identity =` on a source re-keys what it stored: no story appears twice, whichever
+/// way the switch goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_switch_in_feeds_toml_rekeys_stored_stories() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = common::write_config(dir.path(), BASE, &server, "", &[("stable.xml", &["tech"])]);
+    server.set("stable.xml", 200, "application/rss+xml", churning_feed(1));
+    let url = server.url("stable.xml");
+    let (code, stdout, _) = fetch(&config, &[]).await;
+    assert_eq!((code, line_for(&stdout, &url)), (0, ("ok", 5, 0, 0)));
+    let original = std::fs::read_to_string(&config).expect("config");
+    for identity in ["link", "content", "guid", "content", "link"] {
+        std::fs::write(
+            &config,
+            original.replace(
+                "topics = [\"tech\"]\n",
+                &format!("topics = [\"tech\"]\nidentity = \"{identity}\"\n"),
+            ),
+        )
+        .expect("write config");
+        // Only a changed body is parsed again; a new item makes it change.
+        let mut body = String::from_utf8(churning_feed(1)).expect("utf-8");
+        body = body.replace(
+            "<title>Churn</title>",
+            &format!("<title>Churn {identity}</title>"),
+        );
+        server.set("stable.xml", 200, "application/rss+xml", body.into_bytes());
+        let (code, stdout, _) = fetch(&config, &[]).await;
+        assert_eq!(code, 0, "{stdout}");
+        assert_eq!(
+            line_for(&stdout, &url),
+            ("ok", 0, 0, 5),
+            "after switching to {identity}"
+        );
+        assert_eq!(
+            stored_ids(&config).await.len(),
+            5,
+            "after switching to {identity}"
+        );
+    }
+}

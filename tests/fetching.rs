@@ -189,6 +189,17 @@ async fn private_addresses_are_refused_in_every_spelling() {
             .await
             .starts_with("refused: 64:ff9b::a00:5 is a private address")
     );
+    // SIIT and RFC 8215 local-use NAT64 spellings of loopback.
+    assert!(
+        fetch_err(&fetcher, "http://[::ffff:0:127.0.0.1]/")
+            .await
+            .starts_with("refused: ::ffff:0:7f00:1 is a loopback address")
+    );
+    assert!(
+        fetch_err(&fetcher, "http://[64:ff9b:1::7f00:1]/")
+            .await
+            .starts_with("refused: 64:ff9b:1::7f00:1 is a local-use NAT64 address")
+    );
     assert_eq!(
         fetch_err(&fetcher, "ftp://example.com/feed").await,
         "refused: ftp://example.com/feed is not an http or https URL"

@@ -10,7 +10,7 @@ mod raw;
 use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -216,12 +216,20 @@ impl Config {
 
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            path: path.to_path_buf(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read config: {e}"),
-        })?;
+        let text = read_text(path)?;
+        if text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            // An empty file is a deployment mistake (a truncated copy, the wrong path under
+            // systemd), not a daemon that should start and poll nothing.
+            return Err(ConfigError {
+                path: path.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: "the file is empty: declare at least one [[source]]".into(),
+            });
+        }
         Config::parse(path, &text)
     }
 
@@ -328,11 +336,23 @@ impl Config {
             "storage.retention",
             Duration::from_secs(90 * 86_400),
         )?;
+        within(
+            &storage.retention,
+            "storage.retention",
+            retention,
+            &RETENTION,
+        )?;
         let max_entries_per_source = match &storage.max_entries_per_source {
             Some(m) if *m.get_ref() == 0 => {
                 return Err((
                     m.span(),
                     "storage.max_entries_per_source: must be at least 1".into(),
+                ));
+            }
+            Some(m) if *m.get_ref() > MAX_ENTRIES_PER_SOURCE => {
+                return Err((
+                    m.span(),
+                    format!("storage.max_entries_per_source: at most {MAX_ENTRIES_PER_SOURCE}"),
                 ));
             }
             Some(m) => *m.get_ref() as usize,
@@ -344,18 +364,38 @@ impl Config {
             "fetch.interval",
             Duration::from_secs(30 * 60),
         )?;
+        within(&fetch.interval, "fetch.interval", interval, &INTERVAL)?;
         let timeout = duration_or(&fetch.timeout, "fetch.timeout", Duration::from_secs(30))?;
+        within(&fetch.timeout, "fetch.timeout", timeout, &TIMEOUT)?;
         let concurrency = match &fetch.concurrency {
             Some(c) if *c.get_ref() == 0 => {
                 return Err((c.span(), "fetch.concurrency: must be at least 1".into()));
+            }
+            Some(c) if *c.get_ref() > MAX_CONCURRENCY => {
+                return Err((
+                    c.span(),
+                    format!("fetch.concurrency: at most {MAX_CONCURRENCY}"),
+                ));
             }
             Some(c) => usize::try_from(*c.get_ref())
                 .map_err(|_| (c.span(), "fetch.concurrency: too large".to_string()))?,
             None => 16,
         };
         let max_body = match &fetch.max_body {
-            Some(m) => parse_size(m.get_ref())
-                .map_err(|msg| (m.span(), format!("fetch.max_body: {msg}")))?,
+            Some(m) => {
+                let size = parse_size(m.get_ref())
+                    .map_err(|msg| (m.span(), format!("fetch.max_body: {msg}")))?;
+                if !MAX_BODY.contains(&size) {
+                    return Err((
+                        m.span(),
+                        format!(
+                            "fetch.max_body: \"{}\" is out of range (1KiB to 1GiB)",
+                            m.get_ref()
+                        ),
+                    ));
+                }
+                size
+            }
             None => 20 * 1024 * 1024,
         };
         let min_interval = duration_or(
@@ -367,6 +407,18 @@ impl Config {
             &fetch.max_interval,
             "fetch.max_interval",
             Duration::from_secs(24 * 60 * 60),
+        )?;
+        within(
+            &fetch.min_interval,
+            "fetch.min_interval",
+            min_interval,
+            &INTERVAL,
+        )?;
+        within(
+            &fetch.max_interval,
+            "fetch.max_interval",
+            max_interval,
+            &MAX_INTERVAL,
         )?;
         if min_interval > max_interval {
             let span = fetch
@@ -382,6 +434,9 @@ impl Config {
         let per_host = match &fetch.per_host {
             Some(c) if *c.get_ref() == 0 => {
                 return Err((c.span(), "fetch.per_host: must be at least 1".into()));
+            }
+            Some(c) if *c.get_ref() > MAX_PER_HOST => {
+                return Err((c.span(), format!("fetch.per_host: at most {MAX_PER_HOST}")));
             }
             Some(c) => usize::try_from(*c.get_ref())
                 .map_err(|_| (c.span(), "fetch.per_host: too large".to_string()))?,
@@ -399,6 +454,12 @@ impl Config {
             })?,
             None => Duration::from_secs(1),
         };
+        within(
+            &fetch.host_delay,
+            "fetch.host_delay",
+            host_delay,
+            &HOST_DELAY,
+        )?;
         let proxy = match &fetch.proxy {
             Some(p) => {
                 let url = Url::parse(p.get_ref().trim()).map_err(|e| {
@@ -442,6 +503,7 @@ impl Config {
             "dedup.window",
             Duration::from_secs(72 * 3600),
         )?;
+        within(&dedup.window, "dedup.window", window, &WINDOW)?;
         let mut tracking_params = Vec::new();
         for p in dedup.tracking_params.unwrap_or_default() {
             let name = p.get_ref().trim();
@@ -518,10 +580,12 @@ impl Config {
                 }
             }
             let interval = match &s.interval {
-                Some(i) => Some(
-                    parse_duration(i.get_ref())
-                        .map_err(|m| (i.span(), format!("source.interval: {m}")))?,
-                ),
+                Some(i) => {
+                    let d = parse_duration(i.get_ref())
+                        .map_err(|m| (i.span(), format!("source.interval: {m}")))?;
+                    within(&s.interval, "source.interval", d, &INTERVAL)?;
+                    Some(d)
+                }
                 None => None,
             };
             let identity = match &s.identity {
@@ -599,6 +663,106 @@ fn duration_or(
     match value {
         Some(v) => parse_duration(v.get_ref()).map_err(|m| (v.span(), format!("{key}: {m}"))),
         None => Ok(default),
+    }
+}
+
+/// The largest feeds.toml read: far above any real one (100,000 sources fit in about 15 MiB),
+/// and small enough that a wrong path such as `/dev/zero` fails fast instead of exhausting memory.
+pub const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Reads the text of a config file: at most [`MAX_CONFIG_BYTES`], UTF-8, with the line and
+/// column of the first byte that is not.
+pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let at = |line, column, message: String| ConfigError {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let file =
+        std::fs::File::open(path).map_err(|e| at(1, 1, format!("cannot read config: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| at(1, 1, format!("cannot read config: {e}")))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(at(
+            1,
+            1,
+            format!(
+                "cannot read config: larger than {} MiB",
+                MAX_CONFIG_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        // The prefix up to the bad byte is valid UTF-8 by definition.
+        let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let (line, column) = line_column(before, valid);
+        at(
+            line,
+            column,
+            format!(
+                "not valid UTF-8: byte 0x{:02X} at offset {valid} (save the file as UTF-8)",
+                bytes.get(valid).copied().unwrap_or_default()
+            ),
+        )
+    })
+}
+
+/// Sensible ranges: values outside them are typing mistakes (`"30"` read as seconds, a missing
+/// unit, a year for a minute) that would make the daemon hammer its sources, never poll them, or
+/// hold a connection for hours.
+const MINUTE: u64 = 60;
+const DAY: u64 = 86_400;
+const INTERVAL: Bounds = Bounds::new(MINUTE, 7 * DAY, "1m to 7d");
+const MAX_INTERVAL: Bounds = Bounds::new(MINUTE, 30 * DAY, "1m to 30d");
+const TIMEOUT: Bounds = Bounds::new(1, 10 * MINUTE, "1s to 10m");
+const HOST_DELAY: Bounds = Bounds::new(0, 10 * MINUTE, "0s to 10m");
+const WINDOW: Bounds = Bounds::new(MINUTE, 90 * DAY, "1m to 90d");
+const RETENTION: Bounds = Bounds::new(3600, 100 * 365 * DAY, "1h to 100y");
+const MAX_BODY: RangeInclusive<u64> = 1024..=1024 * 1024 * 1024;
+const MAX_CONCURRENCY: u32 = 1024;
+const MAX_PER_HOST: u32 = 64;
+const MAX_ENTRIES_PER_SOURCE: u32 = 1_000_000;
+
+/// The range a duration setting must be in, and how the error message writes it.
+struct Bounds {
+    min: Duration,
+    max: Duration,
+    text: &'static str,
+}
+
+impl Bounds {
+    const fn new(min_secs: u64, max_secs: u64, text: &'static str) -> Bounds {
+        Bounds {
+            min: Duration::from_secs(min_secs),
+            max: Duration::from_secs(max_secs),
+            text,
+        }
+    }
+}
+
+/// Checks a parsed duration against its range, naming the key and the range it must be in.
+fn within(
+    value: &Option<toml::Spanned<String>>,
+    key: &str,
+    duration: Duration,
+    bounds: &Bounds,
+) -> Result<(), (Range<usize>, String)> {
+    match value {
+        Some(v) if duration < bounds.min || duration > bounds.max => Err((
+            v.span(),
+            format!(
+                "{key}: \"{}\" is out of range ({})",
+                v.get_ref().trim(),
+                bounds.text
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -4,6 +4,9 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(Path::new("feeds.toml"), text)
 }
 
+/// The least a config file may say: one source; everything else has defaults.
+const MINIMAL: &str = "[[source]]\nurl = \"https://a.example/feed\"\n";
+
 fn error(text: &str) -> String {
     parse(text)
         .expect_err("config should be rejected")
@@ -378,4 +381,115 @@ fn cache_max_age_defaults_to_a_minute_and_is_bounded() {
         "feeds.toml:2:17: server.cache_max_age: at most 31536000 seconds (a year)"
     );
     assert!(error("[server]\ncache_max_age = -1\n").starts_with("feeds.toml:2:17: "));
+}
+
+/// Regression: an empty feeds.toml (a truncated copy, the wrong path) started a daemon that
+/// polled nothing.
+#[test]
+fn an_empty_config_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("feeds.toml");
+    for text in ["", "\n  \n", "# only comments\n# here\n"] {
+        std::fs::write(&path, text).expect("write");
+        let e = Config::load(&path).expect_err("refused");
+        assert_eq!(
+            (e.line, e.column, e.message.as_str()),
+            (1, 1, "the file is empty: declare at least one [[source]]")
+        );
+    }
+    std::fs::write(&path, MINIMAL).expect("write");
+    assert_eq!(Config::load(&path).expect("valid").sources.len(), 1);
+}
+
+/// Regression: zero and year-long intervals and other absurd values were accepted.
+#[test]
+fn absurd_config_values_are_refused_with_their_range() {
+    let cases = [
+        (
+            "[fetch]\ninterval = \"365d\"\n",
+            "feeds.toml:2:12: fetch.interval: \"365d\" is out of range (1m to 7d)",
+        ),
+        (
+            "[fetch]\ninterval = \"1s\"\n",
+            "feeds.toml:2:12: fetch.interval: \"1s\" is out of range (1m to 7d)",
+        ),
+        (
+            "[fetch]\ntimeout = \"2h\"\n",
+            "feeds.toml:2:11: fetch.timeout: \"2h\" is out of range (1s to 10m)",
+        ),
+        (
+            "[fetch]\nmax_interval = \"1y\"\n",
+            "feeds.toml:2:16: fetch.max_interval: \"1y\" is out of range (1m to 30d)",
+        ),
+        (
+            "[fetch]\nhost_delay = \"1d\"\n",
+            "feeds.toml:2:14: fetch.host_delay: \"1d\" is out of range (0s to 10m)",
+        ),
+        (
+            "[fetch]\nconcurrency = 100000\n",
+            "feeds.toml:2:15: fetch.concurrency: at most 1024",
+        ),
+        (
+            "[fetch]\nper_host = 1000\n",
+            "feeds.toml:2:12: fetch.per_host: at most 64",
+        ),
+        (
+            "[fetch]\nmax_body = \"10B\"\n",
+            "feeds.toml:2:12: fetch.max_body: \"10B\" is out of range (1KiB to 1GiB)",
+        ),
+        (
+            "[storage]\nretention = \"1s\"\n",
+            "feeds.toml:2:13: storage.retention: \"1s\" is out of range (1h to 100y)",
+        ),
+        (
+            "[storage]\nmax_entries_per_source = 4000000000\n",
+            "feeds.toml:2:26: storage.max_entries_per_source: at most 1000000",
+        ),
+        (
+            "[dedup]\nwindow = \"1y\"\n",
+            "feeds.toml:2:10: dedup.window: \"1y\" is out of range (1m to 90d)",
+        ),
+        (
+            "[[source]]\nurl = \"https://a.example/\"\ninterval = \"10s\"\n",
+            "feeds.toml:3:12: source.interval: \"10s\" is out of range (1m to 7d)",
+        ),
+    ];
+    for (text, expected) in cases {
+        // The source follows the setting, so that the line numbers are the case's own.
+        let text = if text.starts_with("[[source]]") {
+            text.to_string()
+        } else {
+            format!("{text}{MINIMAL}")
+        };
+        assert_eq!(error(&text), expected, "{text}");
+    }
+}
+
+/// Regression: feeds.toml was read whole whatever its size, so a wrong path such as `/dev/zero`
+/// ran the daemon out of memory.
+#[test]
+fn a_config_file_larger_than_the_cap_is_refused() {
+    let e = Config::load(Path::new("/dev/zero")).expect_err("refused");
+    assert_eq!(
+        e.to_string(),
+        "/dev/zero:1:1: cannot read config: larger than 32 MiB"
+    );
+}
+
+/// Regression: an invalid UTF-8 byte was reported at 1:1 instead of where it is.
+#[test]
+fn an_invalid_utf8_byte_is_reported_at_its_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("feeds.toml");
+    let mut text = b"[[source]]\nurl = \"https://a.example/feed\"\ntitle = \"Caf".to_vec();
+    text.push(0xE9); // é in Latin-1
+    text.extend_from_slice(b" Ti\xE1\xBA\xBFng\"\n");
+    std::fs::write(&path, &text).expect("write");
+    let e = Config::load(&path).expect_err("refused");
+    assert_eq!((e.line, e.column), (3, 13), "{e}");
+    assert!(
+        e.message
+            .starts_with("not valid UTF-8: byte 0xE9 at offset 54"),
+        "{e}"
+    );
 }

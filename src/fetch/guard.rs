@@ -54,6 +54,11 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
             None
         });
     }
+    if segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1 {
+        // RFC 8215 local-use NAT64: the prefix length, and so where the IPv4 address sits, is the
+        // local network's choice; the range only ever leads into a private network.
+        return Some("a local-use NAT64 address");
+    }
     match segments[0] {
         0xfc00..=0xfdff => Some("a private (unique local) address"), // RFC 4193
         0xfe80..=0xfebf => Some("a link-local address"),
@@ -61,19 +66,22 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         0xff00..=0xffff => Some("a multicast address"),
         0x2001 if segments[1] == 0x0db8 => Some("a documentation address"), // RFC 3849
         0x0100 if segments[1..4] == [0, 0, 0] => Some("a discard-only address"), // RFC 6666
+        0x2001 if segments[1] == 0x0002 && segments[2] == 0 => Some("a benchmarking address"), // RFC 5180
         _ => None,
     }
 }
 
-/// The IPv4 address inside IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`),
-/// NAT64 (`64:ff9b::a.b.c.d`, RFC 6052), 6to4 (`2002:AABB:CCDD::`, RFC 3056) and Teredo
-/// (`2001:0:…`, RFC 4380: the client address is the last 32 bits, inverted) addresses.
+/// The IPv4 address inside IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`,
+/// SIIT, RFC 2765), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`, RFC 6052), 6to4
+/// (`2002:AABB:CCDD::`, RFC 3056) and Teredo (`2001:0:…`, RFC 4380: the client address is the
+/// last 32 bits, inverted) addresses.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let from =
         |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     match s {
         [0, 0, 0, 0, 0, 0xffff, hi, lo] => Some(from(hi, lo)),
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => Some(from(hi, lo)),
         [0, 0, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
         [0x2002, hi, lo, ..] => Some(from(hi, lo)),
@@ -167,6 +175,9 @@ mod tests {
             ("64:ff9b::808:808", None),
             ("2002:c0a8:0101::1", Some("a private address")), // 6to4 of 192.168.1.1
             ("2002:7f00:0001::", Some("a loopback address")),
+            ("::ffff:0:127.0.0.1", Some("a loopback address")),
+            ("::ffff:0:10.0.0.5", Some("a private address")),
+            ("::ffff:0:8.8.8.8", None),
             // Teredo: client 10.0.0.5 obfuscated as its complement f5ff:fffa.
             (
                 "2001:0:4136:e378:8000:63bf:f5ff:fffa",
@@ -180,6 +191,26 @@ mod tests {
         for (ip, why) in cases {
             assert_eq!(v4(ip), why, "{ip}");
         }
+    }
+
+    /// Two forms a hostile pass found passing the guard: SIIT (`::ffff:0:0:0/96`) and RFC 8215
+    /// local-use NAT64 (`64:ff9b:1::/48`), whose IPv4 part may sit at any RFC 6052 position.
+    #[test]
+    fn siit_and_local_use_nat64_forms_of_loopback_are_refused() {
+        assert_eq!(v4("::ffff:0:127.0.0.1"), Some("a loopback address"));
+        assert_eq!(v4("::ffff:0:7f00:1"), Some("a loopback address"));
+        for ip in [
+            "64:ff9b:1::7f00:1",
+            "64:ff9b:1::a00:5",
+            "64:ff9b:1:7f00:1::",
+            "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            assert_eq!(v4(ip), Some("a local-use NAT64 address"), "{ip}");
+        }
+        // The neighbours stay public.
+        assert_eq!(v4("64:ff9b::808:808"), None);
+        assert_eq!(v4("64:ff9b:2::1"), None);
+        assert_eq!(v4("2001:2::1"), Some("a benchmarking address"));
     }
 
     #[test]

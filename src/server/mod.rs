@@ -342,10 +342,18 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Some(health) => health.scheduler_alive(),
         None => Ok(()),
     };
+    let store = &state.inner.store;
     let verdict = match verdict {
-        Ok(()) => state.inner.health.database(&state.inner.store).await,
+        Ok(()) => state.inner.health.database(store).await,
         Err(reason) => Err(reason),
-    };
+    }
+    .and_then(|()| match store.condition() {
+        // Stored entries are still served; new ones cannot be stored.
+        Some(condition) => Err(format!(
+            "database cannot be written: {condition}; serving what is stored"
+        )),
+        None => Ok(()),
+    });
     let mut response = match verdict {
         Ok(()) => (StatusCode::OK, "ok\n".to_string()).into_response(),
         Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
@@ -643,12 +651,15 @@ fn topic_page(
     Ok(move |store: &Store| {
         let slice = store.topic_page(&topic, request.before, request.limit())?;
         let entries = slice.entries;
-        // Last-Modified is when the page last changed, and never in the future.
+        // Last-Modified is when the page last changed, and never in the future: the newest change
+        // of an entry on it, or the last time stories left pages (which can change a page's
+        // entries without changing any of them).
         let last_modified = entries
             .iter()
             .map(|e| e.changed)
             .max()
             .unwrap_or(now)
+            .max(slice.shrank_at.unwrap_or(i64::MIN))
             .min(now);
         // Paging links only where there is more than one page (RFC 5005 §3).
         let paged = request.before.is_some() || slice.next.is_some();

@@ -1091,3 +1091,44 @@ async fn limit_over_500_is_clamped_as_the_readme_says() {
         assert_eq!(json["items"].as_array().map(Vec::len), Some(1));
     }
 }
+
+/// Regression: pruning changed a page (an entry left it) without moving `Last-Modified`, so a
+/// client revalidating with `If-Modified-Since` alone was told 304 and kept the pruned entry.
+#[tokio::test]
+async fn last_modified_moves_after_a_prune() {
+    let (state, store) = state();
+    add_entry_at(&store, "older story", 1_699_000_000);
+    add_entry_at(&store, "newer story", 1_700_000_000);
+    let (_, first, body) = send(&state, "GET", "/topics/news.atom", &[]).await;
+    assert!(String::from_utf8_lossy(&body).contains("older story"));
+    let date = header(&first, header::LAST_MODIFIED).to_string();
+    assert_eq!(date, "Tue, 14 Nov 2023 22:15:00 GMT");
+
+    // One story a source: the older one goes, at a time after every entry's last change.
+    let pruned = store.prune(1_750_000_000, i64::MAX / 2, 1).expect("prune");
+    assert_eq!(pruned.entries, 1);
+    let (status, headers, body) = send(
+        &state,
+        "GET",
+        "/topics/news.atom",
+        &[("if-modified-since", &date)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the page changed: not a 304");
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("newer story") && !body.contains("older story"));
+    assert_eq!(
+        header(&headers, header::LAST_MODIFIED),
+        "Sun, 15 Jun 2025 15:06:40 GMT",
+        "the time of the prune"
+    );
+    // And a revalidation at that time is a 304 again.
+    let (status, _, _) = send(
+        &state,
+        "GET",
+        "/topics/news.atom",
+        &[("if-modified-since", "Sun, 15 Jun 2025 15:06:40 GMT")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+}

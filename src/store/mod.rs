@@ -7,6 +7,7 @@
 //! once nobody wants the answer.
 
 mod backup;
+mod degraded;
 mod migrations;
 pub mod search;
 
@@ -54,6 +55,14 @@ pub enum StoreError {
     UnknownSource(i64),
     #[error("read abandoned: whoever asked for it no longer wants the answer")]
     Cancelled,
+    #[error(
+        "database {path} is at schema version {found} and needs migrating to {known}, which needs write access"
+    )]
+    NeedsMigration {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("{0} exists already; a backup never overwrites a file")]
     BackupExists(PathBuf),
     #[error("cannot write the backup {path}: {source}")]
@@ -163,6 +172,9 @@ pub struct TopicSlice {
     pub entries: Vec<StoredEntry>,
     /// Where the next (older) page starts; `None` on the last page.
     pub next: Option<PageCursor>,
+    /// When stories last left topic pages (pruned, or moved out by new rules): a page may have
+    /// changed then although none of its entries did.
+    pub shrank_at: Option<Timestamp>,
 }
 
 /// A source's fetch state, for `status` and the scheduler.
@@ -217,6 +229,9 @@ pub struct Store {
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// How connections are opened, and why writes are failing when they are (see
+    /// [`Store::condition`]).
+    access: degraded::Access,
     /// Bumped on every commit that changes what a topic page shows; the server's render cache
     /// compares it to decide whether a cached page is still current without asking SQLite.
     generation: AtomicU64,
@@ -327,25 +342,34 @@ pub const CHECKPOINT_AFTER_ENTRIES: u64 = 2_000;
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let conn = open_connection(path)?;
-        let opened = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        // Entries are a few KiB of HTML each: larger pages keep most rows off overflow pages.
-        // Only takes effect on a new database (before the first table exists).
-        conn.pragma_update(None, "page_size", 4096)
-            .map_err(opened)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(opened)?;
-        // Checkpoints (copying the WAL into the database, with two fsyncs) run on a background
-        // task through `checkpoint()`, so that refreshes wait at most for its short second
-        // pass; this is only the backstop that bounds the WAL if that task falls behind.
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-            .map_err(opened)?;
-        Self::from_writer(Some(path.to_path_buf()), conn)
+        let mut conn = open_writer(path)?;
+        migrations::apply(&mut conn)?;
+        Ok(Self::from_connection(Some(path.to_path_buf()), conn))
     }
+}
 
+/// The writer's connection to a database file, in WAL mode, before migrations.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_connection(path)?;
+    let opened = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Entries are a few KiB of HTML each: larger pages keep most rows off overflow pages.
+    // Only takes effect on a new database (before the first table exists).
+    conn.pragma_update(None, "page_size", 4096)
+        .map_err(opened)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(opened)?;
+    // Checkpoints (copying the WAL into the database, with two fsyncs) run on a background
+    // task through `checkpoint()`, so that refreshes wait at most for its short second
+    // pass; this is only the backstop that bounds the WAL if that task falls behind.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+        .map_err(opened)?;
+    Ok(conn)
+}
+
+impl Store {
     /// A private in-memory database (tests, benchmarks): reads share the writer connection.
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
@@ -361,12 +385,17 @@ impl Store {
 
     fn from_writer(path: Option<PathBuf>, mut conn: Connection) -> Result<Store, StoreError> {
         migrations::apply(&mut conn)?;
-        Ok(Store {
+        Ok(Self::from_connection(path, conn))
+    }
+
+    fn from_connection(path: Option<PathBuf>, conn: Connection) -> Store {
+        Store {
             near_duplicates: Mutex::new(NearDuplicates::default()),
             lsh: Mutex::new(Lsh::default()),
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            access: degraded::Access::default(),
             generation: AtomicU64::new(1),
             sources_generation: AtomicU64::new(1),
             changed_topics: Mutex::new(BTreeSet::new()),
@@ -375,7 +404,7 @@ impl Store {
             checkpoint_wanted: tokio::sync::Notify::new(),
             #[cfg(test)]
             reads: AtomicU64::new(0),
-        })
+        }
     }
 
     pub fn set_near_duplicates(&self, settings: NearDuplicates) {
@@ -492,7 +521,9 @@ impl Store {
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut conn)
+        let result = f(&mut conn);
+        self.access.note_write(&result);
+        result
     }
 
     fn with_reader<T>(
@@ -527,7 +558,7 @@ impl Store {
             .pop();
         let conn = match pooled {
             Some(c) => c,
-            None => open_connection(path)?,
+            None => self.access.open_reader(path)?,
         };
         let result = read(&conn);
         let mut pool = self
@@ -560,7 +591,7 @@ impl Store {
     /// write then starts the WAL from its beginning, over pages the kernel already has.
     pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
         self.written_since_checkpoint.store(0, Ordering::Release);
-        if self.path.is_none() {
+        if self.path.is_none() || self.access.is_read_only() {
             return Ok((0, 0));
         }
         self.with_reader(passive_checkpoint)?;
@@ -928,7 +959,19 @@ impl Store {
             // every row exactly once.
             let mut entries = distinct_ids(rows.into_iter().map(|(e, _)| e));
             attach_other_sources(conn, &mut entries)?;
-            Ok(TopicSlice { entries, next })
+            let shrank_at = conn
+                .prepare_cached("SELECT value FROM settings WHERE key = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([PAGES_SHRANK_SETTING], |r| r.get::<_, String>(0))
+                        .optional()
+                })
+                .context("reading topic")?
+                .and_then(|v| v.parse().ok());
+            Ok(TopicSlice {
+                entries,
+                next,
+                shrank_at,
+            })
         })
     }
 
@@ -1079,6 +1122,7 @@ impl Store {
     pub fn rebuild_membership(
         &self,
         fingerprint: &str,
+        now: Timestamp,
         mut assign: impl FnMut(SourceId, &StoryForTopics) -> Vec<TopicSlug>,
     ) -> Result<usize, StoreError> {
         let count = self.with_writer(|conn| {
@@ -1111,6 +1155,7 @@ impl Store {
                 params![MEMBERSHIP_SETTING, fingerprint],
             )
             .context("recording topic rules")?;
+            record_pages_shrank(&tx, now)?;
             tx.commit().context("committing membership rebuild")?;
             Ok(count)
         })?;
@@ -1197,6 +1242,9 @@ impl Store {
             )
             .context("re-attributing stories")?;
             tx.execute("DELETE FROM doomed", []).context("pruning")?;
+            if sightings > 0 {
+                record_pages_shrank(&tx, now)?;
+            }
             tx.commit().context("committing prune")?;
             Ok(PruneStats { entries, sightings })
         })?;
@@ -1370,6 +1418,21 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
 /// The setting holding the fingerprint of the topic rules entry_topics was computed with.
 pub const MEMBERSHIP_SETTING: &str = "membership_rules";
 
+/// The setting that holds [`TopicSlice::shrank_at`].
+const PAGES_SHRANK_SETTING: &str = "pages_shrank_at";
+
+/// Stories left topic pages at `now`: their `Last-Modified` must move although no entry left on
+/// them changed, or a client revalidating with `If-Modified-Since` alone keeps a stale page.
+fn record_pages_shrank(tx: &Transaction<'_>, now: Timestamp) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![PAGES_SHRANK_SETTING, now.to_string()],
+    )
+    .context("recording that pages changed")?;
+    Ok(())
+}
+
 const STORIES_FOR_TOPICS: &str = "SELECT e.id, e.title, e.link, e.summary_html, e.content_html, e.categories,
         e.authors, e.language, e.published_at, COALESCE(s.config_title, s.feed_title, s.url),
         (SELECT json_group_array(g.source_id) FROM
@@ -1534,7 +1597,8 @@ enum Upsert {
 /// instead of one per entry.
 #[derive(Default)]
 struct DocumentLookups {
-    /// Canonical URL → a sighting of this source with a guid that left the document.
+    /// Canonical URL → a sighting of this source whose key left the document: a guid that
+    /// changed, or a key of another kind after the source's identity switched.
     churn: HashMap<String, (String, Known)>,
     /// Canonical URL → another source's story at that address.
     same_url: HashMap<String, (i64, Timestamp)>,
@@ -1563,7 +1627,7 @@ fn document_lookups(
                         e.source_id = ?1, e.published_at
                  FROM sightings g JOIN entries e ON e.id = g.entry_id
                  WHERE g.source_id = ?1 AND g.canonical_url IN (SELECT value FROM json_each(?2))
-                   AND g.entry_key LIKE 'guid:%' AND g.entry_key NOT IN (SELECT value FROM json_each(?3))",
+                   AND g.entry_key NOT IN (SELECT value FROM json_each(?3))",
             )
             .context("looking for guid churn")?;
         let rows = stmt
@@ -1644,21 +1708,26 @@ fn upsert_entry(
     let DocumentContext {
         source, now, near, ..
     } = *doc;
+    // A story this source already carries under another key at the same address takes the new
+    // key: its guid changed (churn), or the source's identity switched (automatically, or by
+    // `identity =` in feeds.toml) and every stored key is of the old kind. Either way it is the
+    // same story and must not be stored twice.
     let known = match (known, &entry.canonical_url) {
         (Some(k), _) => Some(k),
-        (None, Some(canonical)) if entry.key.starts_with("guid:") => {
-            match lookups.churn.remove(canonical) {
-                Some((old_key, k)) => {
-                    stmts
-                        .rekey
-                        .execute(params![source.0, old_key, entry.key])
-                        .context("re-keying sighting")?;
+        (None, Some(canonical)) => match lookups.churn.remove(canonical) {
+            Some((old_key, k)) => {
+                stmts
+                    .rekey
+                    .execute(params![source.0, old_key, entry.key])
+                    .context("re-keying sighting")?;
+                // Only a guid replaced by another guid says the publisher's guids are unstable.
+                if old_key.starts_with("guid:") && entry.key.starts_with("guid:") {
                     lookups.churned += 1;
-                    Some(k)
                 }
-                None => None,
+                Some(k)
             }
-        }
+            None => None,
+        },
         (None, _) => None,
     };
     let seen = |stmts: &mut EntryStatements<'_>| {

@@ -334,7 +334,7 @@ fn membership_is_rebuilt_from_every_sighting_with_the_rules_fingerprint() {
     // "tech". The shared story is in the union over its two sightings.
     let mut seen = Vec::new();
     let stories = store
-        .rebuild_membership("rules-2", |source, story| {
+        .rebuild_membership("rules-2", 5000, |source, story| {
             seen.push((source, story.title.clone()));
             let mut topics = vec![TopicSlug::all()];
             if source == a && story.title == "One" {
