@@ -189,7 +189,7 @@ impl RenderCache {
     /// The page for `key` at `generation`: from memory; else from the render of it already under
     /// way; else from the future `start` returns, which renders it and puts it in the cache.
     /// `start` is only called when this request is the first to miss, so it is where a render is
-    /// refused (a full set of render slots).
+    /// refused (too many renders under way).
     pub async fn get_or_render(
         &self,
         key: &PageKey,
