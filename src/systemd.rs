@@ -17,7 +17,7 @@ use crate::store::Store;
 pub const SCHEDULER_STALL: Duration = Duration::from_secs(30);
 
 /// How long the database may take to answer a health check.
-const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends notifications to systemd when it asked for them.
 #[derive(Debug, Clone)]

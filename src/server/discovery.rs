@@ -1,19 +1,26 @@
 //! Discovery: the HTML index at `/`, subscription lists (`/sources.opml`, `/topics/{slug}.opml`)
 //! and the source health table at `/sources`. Reads the config and the store; renders through
-//! `publish`.
+//! `publish`. The index and the sources table aggregate over every entry or sighting, so they go
+//! through the render cache like feeds: rendered once per store generation, not per request.
 
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
-use super::{AppState, ServeError};
+use super::cache::PageKey;
+use super::{AppState, PageBody, ServeError, cached_page, respond};
 use crate::config::ALL_TOPIC;
 use crate::publish::{self, IndexTopic, OpmlFeed, SourceHealth, SourceRow};
 use crate::store::{Store, StoreError};
 
 const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
+const HTML_TYPE: &str = "text/html; charset=utf-8";
+/// The HTML pages are revalidated on every view (a 304 from memory while current): people look
+/// at them to see what changed.
+const HTML_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-cache");
+const DAY_SECS: i64 = 86_400;
 /// How many days the source health sparklines cover.
 const HEALTH_DAYS: usize = 30;
 
@@ -27,34 +34,45 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ServeError::Internal(e.to_string()))??)
 }
 
-pub(super) async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeError> {
-    let summaries = blocking(&state, Store::topic_summaries).await?;
+/// `GET /`: every topic with its entry count and last update.
+pub(super) async fn index(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ServeError> {
     let config = state.config();
-    let topic = |slug: &str, title: &str, description: Option<&str>| {
-        let summary = summaries.get(slug);
-        IndexTopic {
-            slug: slug.to_string(),
-            title: title.to_string(),
-            description: description.map(str::to_string),
-            entries: summary.map_or(0, |s| s.entries),
-            updated: summary.and_then(|s| s.updated),
-        }
-    };
-    let mut topics = vec![topic(
-        ALL_TOPIC,
-        "All entries",
-        Some("Every entry from every source."),
-    )];
-    topics.extend(
-        config
-            .topics
-            .iter()
-            .map(|t| topic(t.slug.as_str(), &t.title, t.description.as_deref())),
-    );
-    Ok(Html(publish::render_index(
-        config.server.base_url.as_str(),
-        &topics,
-    )))
+    let now = (state.inner.clock)();
+    let generation = state.inner.store.generation();
+    let rendered = cached_page(&state, PageKey::Index, generation, move |store| {
+        let summaries = store.topic_summaries()?;
+        let topic = |slug: &str, title: &str, description: Option<&str>| {
+            let summary = summaries.get(slug);
+            IndexTopic {
+                slug: slug.to_string(),
+                title: title.to_string(),
+                description: description.map(str::to_string),
+                entries: summary.map_or(0, |s| s.entries),
+                updated: summary.and_then(|s| s.updated),
+            }
+        };
+        let mut topics = vec![topic(
+            ALL_TOPIC,
+            "All entries",
+            Some("Every entry from every source."),
+        )];
+        topics.extend(
+            config
+                .topics
+                .iter()
+                .map(|t| topic(t.slug.as_str(), &t.title, t.description.as_deref())),
+        );
+        Ok(PageBody {
+            content_type: HTML_TYPE,
+            body: publish::render_index(config.server.base_url.as_str(), &topics).into_bytes(),
+            last_modified: now,
+        })
+    })
+    .await?;
+    Ok(respond(&rendered, &headers, &HTML_CACHE_CONTROL))
 }
 
 fn opml_response(body: String) -> Response {
@@ -101,46 +119,52 @@ pub(super) async fn topic_opml(state: &AppState, slug: &str) -> Result<Response,
     )))
 }
 
-/// `GET /sources`: one row per configured source with its health and a 30-day sparkline.
+/// `GET /sources`: one row per configured source with its health and a 30-day sparkline. Current
+/// while no fetch was recorded and the day has not changed.
 pub(super) async fn sources_page(
     State(state): State<AppState>,
-) -> Result<Html<String>, ServeError> {
+    headers: HeaderMap,
+) -> Result<Response, ServeError> {
+    let config = state.config();
     let now = (state.inner.clock)();
-    let (states, labels, daily) = blocking(&state, move |store| {
-        Ok((
-            store.source_states()?,
-            store.source_labels()?,
-            store.daily_new_entries(HEALTH_DAYS, now)?,
-        ))
+    let generation = state.inner.store.sources_generation();
+    let key = PageKey::Sources {
+        day: now.div_euclid(DAY_SECS),
+    };
+    let rendered = cached_page(&state, key, generation, move |store| {
+        let states = store.source_states()?;
+        let labels = store.source_labels()?;
+        let daily = store.daily_new_entries(HEALTH_DAYS, now)?;
+        let states: HashMap<&str, &crate::store::SourceState> =
+            states.iter().map(|s| (s.url.as_str(), s)).collect();
+        let rows: Vec<SourceRow> = config
+            .sources
+            .iter()
+            .map(|source| {
+                let url = source.url.as_str();
+                let stored = states.get(url).copied();
+                let feed = publish::opml_feed(source, &labels);
+                SourceRow {
+                    title: feed.title,
+                    url: url.to_string(),
+                    health: stored.map_or(SourceHealth::NotYetFetched, |s| {
+                        SourceHealth::of(s.last_fetch_at, s.consecutive_failures)
+                    }),
+                    last_fetch: stored.and_then(|s| s.last_fetch_at),
+                    last_error: stored.and_then(|s| s.last_error.clone()),
+                    entries: stored.map_or(0, |s| s.entries),
+                    daily: stored
+                        .and_then(|s| daily.get(&s.id).cloned())
+                        .unwrap_or_else(|| vec![0; HEALTH_DAYS]),
+                }
+            })
+            .collect();
+        Ok(PageBody {
+            content_type: HTML_TYPE,
+            body: publish::render_sources(config.server.base_url.as_str(), &rows).into_bytes(),
+            last_modified: now,
+        })
     })
     .await?;
-    let config = state.config();
-    let states: HashMap<&str, &crate::store::SourceState> =
-        states.iter().map(|s| (s.url.as_str(), s)).collect();
-    let rows: Vec<SourceRow> = config
-        .sources
-        .iter()
-        .map(|source| {
-            let url = source.url.as_str();
-            let stored = states.get(url).copied();
-            let feed = publish::opml_feed(source, &labels);
-            SourceRow {
-                title: feed.title,
-                url: url.to_string(),
-                health: stored.map_or(SourceHealth::NotYetFetched, |s| {
-                    SourceHealth::of(s.last_fetch_at, s.consecutive_failures)
-                }),
-                last_fetch: stored.and_then(|s| s.last_fetch_at),
-                last_error: stored.and_then(|s| s.last_error.clone()),
-                entries: stored.map_or(0, |s| s.entries),
-                daily: stored
-                    .and_then(|s| daily.get(&s.id).cloned())
-                    .unwrap_or_else(|| vec![0; HEALTH_DAYS]),
-            }
-        })
-        .collect();
-    Ok(Html(publish::render_sources(
-        config.server.base_url.as_str(),
-        &rows,
-    )))
+    Ok(respond(&rendered, &headers, &HTML_CACHE_CONTROL))
 }

@@ -2,7 +2,13 @@
 //!
 //! A topic page is rendered once per store generation and kept, in every coding, with strong
 //! ETags derived from its bytes (see `cache`); a request whose `If-None-Match` matches the cached
-//! page is answered 304 without touching SQLite.
+//! page is answered 304 without touching SQLite. Search feeds, the index and the sources table
+//! are cached the same way.
+//!
+//! Rendering after a miss is the expensive path, so it is bounded: requests for one page share
+//! one render; at most [`MAX_ADMITTED_RENDERS`] renders are admitted at once (beyond that, 503
+//! with `Retry-After`), of which a few run at a time; and a render is abandoned, its SQLite query
+//! interrupted, once every request waiting for it has gone. `/healthz` shares none of this.
 
 mod cache;
 mod conditional;
@@ -15,14 +21,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::FutureExt;
 
 use crate::config::Config;
-use crate::model::TopicSlug;
+use crate::model::{Timestamp, TopicSlug};
 use crate::publish::{self, Format, TopicPage};
-use crate::store::{Store, StoreError};
+use crate::store::{ReadCancel, Store, StoreError};
 
 use cache::{PageKey, RenderCache, Rendered};
 pub use connections::{MAX_CONNECTIONS, connection_cap};
@@ -55,6 +62,26 @@ struct Inner {
     /// applies a change).
     cache_control: HeaderValue,
     clock: crate::pipeline::Clock,
+    /// Renders admitted (running or waiting for a slot); see [`MAX_ADMITTED_RENDERS`].
+    admitted: Arc<tokio::sync::Semaphore>,
+    /// Renders running: reads and compression on a blocking thread.
+    render_slots: Arc<tokio::sync::Semaphore>,
+    health: HealthProbe,
+}
+
+/// Renders after a cache miss that may be under way at once, each for a distinct page (requests
+/// for the same page wait for one render and count once). Beyond this a miss is answered 503
+/// with `Retry-After`: a burst of distinct pages would otherwise queue work that outlives the
+/// burst by minutes.
+pub const MAX_ADMITTED_RENDERS: usize = 64;
+
+/// Seconds a client refused for load is asked to wait.
+const RETRY_AFTER_SECS: u32 = 2;
+
+/// Renders that run at once: one per core keeps the blocking threads (four per event loop) from
+/// all being taken by renders, so that `/metrics` and the like still get one.
+fn render_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 impl AppState {
@@ -86,6 +113,9 @@ impl AppState {
                 cache: RenderCache::default(),
                 cache_control,
                 clock,
+                admitted: Arc::new(tokio::sync::Semaphore::new(MAX_ADMITTED_RENDERS)),
+                render_slots: Arc::new(tokio::sync::Semaphore::new(render_slots())),
+                health: HealthProbe::default(),
             }),
         }
     }
@@ -329,14 +359,33 @@ enum ServeError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    #[error("busy: too many pages being rendered; retry in a moment")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The failure of a render that several requests waited for (logged once, when it failed).
+    #[error(transparent)]
+    Shared(Arc<ServeError>),
 }
 
-impl IntoResponse for ServeError {
-    fn into_response(self) -> Response {
+impl ServeError {
+    /// Logs what is ours to fix.
+    fn log(&self) {
+        match self {
+            ServeError::Store(StoreError::Cancelled) => {
+                tracing::debug!(error = %self, "render abandoned");
+            }
+            ServeError::Store(_) | ServeError::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+            }
+            _ => {}
+        }
+    }
+
+    /// The response for this error: internals stay in the log.
+    fn response(&self) -> Response {
         match self {
             ServeError::UnknownTopic(_) | ServeError::NotFound => {
                 (StatusCode::NOT_FOUND, format!("{self}\n")).into_response()
@@ -344,12 +393,24 @@ impl IntoResponse for ServeError {
             ServeError::BadRequest(_) => {
                 (StatusCode::BAD_REQUEST, format!("{self}\n")).into_response()
             }
+            ServeError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS))],
+                format!("{self}\n"),
+            )
+                .into_response(),
             ServeError::Store(_) | ServeError::Internal(_) => {
-                // Ours to fix: log the detail, tell the client only that it failed.
-                tracing::error!(error = %self, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
             }
+            ServeError::Shared(inner) => inner.response(),
         }
+    }
+}
+
+impl IntoResponse for ServeError {
+    fn into_response(self) -> Response {
+        self.log();
+        self.response()
     }
 }
 
@@ -380,10 +441,14 @@ async fn count_requests(request: axum::extract::Request, next: axum::middleware:
 
 /// 200 when the database answers and the scheduler is alive, else 503 with the reason.
 async fn healthz(State(state): State<AppState>) -> Response {
-    let store = &state.inner.store;
     let verdict = match &state.inner.observe.health {
-        Some(health) => health.check(store).await,
-        None => crate::systemd::database_answers(store).await,
+        Some(health) => health.scheduler_alive(),
+        None => Ok(()),
+    };
+    let store = &state.inner.store;
+    let verdict = match verdict {
+        Ok(()) => state.inner.health.database(store).await,
+        Err(reason) => Err(reason),
     }
     .and_then(|()| match store.condition() {
         // Stored entries are still served; new ones cannot be stored.
@@ -400,6 +465,77 @@ async fn healthz(State(state): State<AppState>) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The database check behind `/healthz`, on a thread of its own: not on the blocking threads,
+/// which renders may all hold during a burst, so that the check answers for as long as the
+/// database does. One check runs at a time; requests that waited for it take its verdict, and a
+/// check that overran its time is not started again while it still runs, so a stuck database
+/// costs one thread, not one per probe.
+#[derive(Default)]
+struct HealthProbe {
+    state: tokio::sync::Mutex<ProbeState>,
+}
+
+#[derive(Default)]
+struct ProbeState {
+    /// The latest verdict and when it came.
+    latest: Option<(std::time::Instant, Result<(), String>)>,
+    /// A check that overran [`crate::systemd::DATABASE_CHECK_TIMEOUT`] and may still answer.
+    overdue: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
+}
+
+impl HealthProbe {
+    async fn database(&self, store: &Arc<Store>) -> Result<(), String> {
+        let asked = std::time::Instant::now();
+        let mut probe = self.state.lock().await;
+        if let Some((at, verdict)) = &probe.latest
+            && *at >= asked
+        {
+            return verdict.clone();
+        }
+        let timeout = crate::systemd::DATABASE_CHECK_TIMEOUT;
+        let verdict = match probe.overdue.take() {
+            Some(mut overdue) => match overdue.try_recv() {
+                Ok(verdict) => verdict,
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                    probe.overdue = Some(overdue);
+                    Err(format!(
+                        "database has not answered a check for more than {} s",
+                        timeout.as_secs()
+                    ))
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    Err("database check failed".to_string())
+                }
+            },
+            None => {
+                let (answer, mut answered) = tokio::sync::oneshot::channel();
+                let store = store.clone();
+                let started = std::thread::Builder::new()
+                    .name("healthz".into())
+                    .spawn(move || {
+                        let _ = answer.send(store.ping().map_err(|e| format!("database: {e}")));
+                    });
+                match started {
+                    Err(e) => Err(format!("cannot start the database check: {e}")),
+                    Ok(_) => match tokio::time::timeout(timeout, &mut answered).await {
+                        Ok(Ok(verdict)) => verdict,
+                        Ok(Err(_)) => Err("database check failed".to_string()),
+                        Err(_) => {
+                            probe.overdue = Some(answered);
+                            Err(format!(
+                                "database did not answer within {} s",
+                                timeout.as_secs()
+                            ))
+                        }
+                    },
+                }
+            }
+        };
+        probe.latest = Some((std::time::Instant::now(), verdict.clone()));
+        verdict
+    }
 }
 
 /// Prometheus text exposition.
@@ -442,7 +578,7 @@ async fn topic_feed(
     let format = Format::from_extension(ext).ok_or(ServeError::NotFound)?;
     let page =
         paging::PageRequest::from_query(request.uri().query()).map_err(ServeError::BadRequest)?;
-    let key = PageKey {
+    let key = PageKey::Topic {
         topic: slug.to_string(),
         format,
         page,
@@ -456,18 +592,136 @@ async fn topic_feed(
             if slug != crate::config::ALL_TOPIC && state.config().topic(slug).is_none() {
                 return Err(ServeError::UnknownTopic(slug.to_string()));
             }
-            let rendered = Arc::new(render(&state, &key, generation).await?);
-            state.inner.cache.insert(key, rendered.clone());
-            rendered
+            let render = topic_page(&state, &key)?;
+            cached_page(&state, key, generation, render).await?
         }
     };
-    Ok(respond(&state, &rendered, &request))
+    Ok(respond(
+        &rendered,
+        request.headers(),
+        &state.inner.cache_control,
+    ))
 }
 
-/// Reads and renders one page in every coding, off the async workers.
-async fn render(state: &AppState, key: &PageKey, generation: u64) -> Result<Rendered, ServeError> {
+/// What a render produces before it is compressed.
+struct PageBody {
+    content_type: &'static str,
+    body: Vec<u8>,
+    last_modified: Timestamp,
+}
+
+/// The page for `key` at `generation`: from the cache, else from the render of it already under
+/// way, else rendered by `render` on a blocking thread — when admitted (fewer than
+/// [`MAX_ADMITTED_RENDERS`] under way, else [`ServeError::Busy`]) and once a render slot is
+/// free. The render is abandoned when every request waiting for it is gone.
+async fn cached_page<F>(
+    state: &AppState,
+    key: PageKey,
+    generation: u64,
+    render: F,
+) -> Result<Arc<Rendered>, ServeError>
+where
+    F: FnOnce(&Store) -> Result<PageBody, StoreError> + Send + 'static,
+{
+    let start = || {
+        let admitted = state
+            .inner
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ServeError::Busy)?;
+        let state = state.clone();
+        let key = key.clone();
+        Ok(async move {
+            let _admitted = admitted;
+            match render_off_thread(&state, generation, render).await {
+                Ok(rendered) => {
+                    let rendered = Arc::new(rendered);
+                    state.inner.cache.insert(key, rendered.clone());
+                    Ok(rendered)
+                }
+                Err(e) => {
+                    e.log();
+                    Err(Arc::new(e))
+                }
+            }
+        }
+        .boxed())
+    };
+    state
+        .inner
+        .cache
+        .get_or_render(&key, generation, start)
+        .await
+        .map_err(ServeError::Shared)
+}
+
+/// Runs `render` and compresses its page on a blocking thread once a render slot is free. The
+/// slot is held until the thread is done, not only until this future is: a render abandoned
+/// mid-query holds it until SQLite has stopped.
+async fn render_off_thread<F>(
+    state: &AppState,
+    generation: u64,
+    render: F,
+) -> Result<Rendered, ServeError>
+where
+    F: FnOnce(&Store) -> Result<PageBody, StoreError> + Send + 'static,
+{
+    let slot = state
+        .inner
+        .render_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ServeError::Internal(e.to_string()))?;
+    let cancel = Arc::new(ReadCancel::default());
+    let _abandon = AbandonOnDrop(cancel.clone());
+    let store = state.inner.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let page = Store::cancellable(cancel.clone(), || render(&store))?;
+        // Compression is the other half of the cost: not for nobody.
+        if cancel.is_cancelled() {
+            return Err(StoreError::Cancelled);
+        }
+        Ok(Rendered::new(
+            generation,
+            page.content_type,
+            page.body,
+            page.last_modified,
+        ))
+    })
+    .await
+    .map_err(|e| ServeError::Internal(e.to_string()))?
+    .map_err(ServeError::from)
+}
+
+/// Cancels the reads of a render when the future waiting for it is dropped: hyper drops a
+/// request's future when its client disconnects, and the render's future when the last request
+/// waiting for it is gone.
+struct AbandonOnDrop(Arc<ReadCancel>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// The render of one topic feed page (see [`cached_page`]).
+fn topic_page(
+    state: &AppState,
+    key: &PageKey,
+) -> Result<impl FnOnce(&Store) -> Result<PageBody, StoreError> + Send + 'static, ServeError> {
+    let PageKey::Topic {
+        topic: slug,
+        format,
+        page: request,
+    } = key
+    else {
+        return Err(ServeError::Internal(format!("not a topic page: {key:?}")));
+    };
+    let (format, request) = (*format, *request);
     let config = state.config();
-    let slug = key.topic.as_str();
     let (title, description) = match config.topic(slug) {
         Some(topic) => (topic.title.clone(), topic.description.clone()),
         None => (
@@ -476,8 +730,6 @@ async fn render(state: &AppState, key: &PageKey, generation: u64) -> Result<Rend
         ),
     };
     let base = &config.server.base_url;
-    let format = key.format;
-    let request = key.page;
     let feed_url = publish::topic_feed_url(base.as_str(), slug, format);
     let page = TopicPage {
         slug: slug.to_string(),
@@ -497,10 +749,9 @@ async fn render(state: &AppState, key: &PageKey, generation: u64) -> Result<Rend
             .map(|h| h.to_string())
             .collect(),
     };
-    let store = state.inner.store.clone();
     let topic = TopicSlug::new(slug).map_err(ServeError::BadRequest)?;
     let now = (state.inner.clock)();
-    tokio::task::spawn_blocking(move || -> Result<Rendered, StoreError> {
+    Ok(move |store: &Store| {
         let slice = store.topic_page(&topic, request.before, request.limit())?;
         let entries = slice.entries;
         // Last-Modified is when the page last changed, and never in the future: the newest change
@@ -527,18 +778,17 @@ async fn render(state: &AppState, key: &PageKey, generation: u64) -> Result<Rend
             next_url: slice.next.map(|next| request.next_url(&feed_url, next)),
             ..page
         };
-        let body = publish::render(format, &page);
-        Ok(Rendered::new(generation, format, body, last_modified))
+        Ok(PageBody {
+            content_type: format.media_type(),
+            body: publish::render(format, &page),
+            last_modified,
+        })
     })
-    .await
-    .map_err(|e| ServeError::Internal(e.to_string()))?
-    .map_err(ServeError::from)
 }
 
 /// A 200 or 304 for a cached page, in the coding the client prefers. Every header value was made
 /// when the page was rendered; only reference counts change here.
-fn respond(state: &AppState, rendered: &Rendered, request: &Request) -> Response {
-    let headers = request.headers();
+fn respond(rendered: &Rendered, headers: &HeaderMap, cache_control: &HeaderValue) -> Response {
     let coding = encoding::negotiate(headers.get(header::ACCEPT_ENCODING));
     let variant = rendered.variant(coding);
     let not_modified = conditional::not_modified(headers, rendered.etags(), rendered.last_modified);
@@ -558,7 +808,7 @@ fn respond(state: &AppState, rendered: &Rendered, request: &Request) -> Response
     let out = response.headers_mut();
     out.insert(header::ETAG, variant.etag_header.clone());
     out.insert(header::LAST_MODIFIED, rendered.last_modified_header.clone());
-    out.insert(header::CACHE_CONTROL, state.inner.cache_control.clone());
+    out.insert(header::CACHE_CONTROL, cache_control.clone());
     out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }

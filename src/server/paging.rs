@@ -17,7 +17,8 @@ pub struct PageRequest {
 }
 
 /// A `?limit=` value: 1 or more, capped at [`MAX_LIMIT`]. A bad value is an error message for a
-/// 400.
+/// 400. Capped rather than refused: a feed reader subscribed to a URL with a larger limit has
+/// been answered all along, and a 400 now would end its subscription (the README says so).
 pub fn parse_limit(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n.min(MAX_LIMIT)),

@@ -1,14 +1,16 @@
 //! Search as a feed: `/search.atom?q=…` (and `.rss`, `.json`) lists the stories matching every
 //! word of `q`, newest first, so a saved search is something a feed reader can subscribe to;
 //! `/search` is the HTML form. The query reaches SQLite only as quoted, folded words (see
-//! `store::search::match_expression`).
+//! `store::search::match_expression`). Search feeds go through the render cache like topic feeds
+//! (ETag, 304, compression), keyed by the query as given, which their self link repeats.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{AppState, DEFAULT_LIMIT, ServeError};
+use super::cache::PageKey;
+use super::{AppState, DEFAULT_LIMIT, PageBody, ServeError, cached_page, respond};
 use crate::publish::{self, Format, TopicPage};
 
 /// Longest query accepted, in characters.
@@ -20,16 +22,28 @@ pub(super) struct SearchQuery {
     limit: Option<String>,
 }
 
-pub(super) async fn atom(state: State<AppState>, query: Query<SearchQuery>) -> Response {
-    feed(Format::Atom, state, query).await
+pub(super) async fn atom(
+    state: State<AppState>,
+    query: Query<SearchQuery>,
+    headers: HeaderMap,
+) -> Response {
+    feed(Format::Atom, state, query, headers).await
 }
 
-pub(super) async fn rss(state: State<AppState>, query: Query<SearchQuery>) -> Response {
-    feed(Format::Rss, state, query).await
+pub(super) async fn rss(
+    state: State<AppState>,
+    query: Query<SearchQuery>,
+    headers: HeaderMap,
+) -> Response {
+    feed(Format::Rss, state, query, headers).await
 }
 
-pub(super) async fn json(state: State<AppState>, query: Query<SearchQuery>) -> Response {
-    feed(Format::Json, state, query).await
+pub(super) async fn json(
+    state: State<AppState>,
+    query: Query<SearchQuery>,
+    headers: HeaderMap,
+) -> Response {
+    feed(Format::Json, state, query, headers).await
 }
 
 /// The query text, checked: present, not blank, not too long.
@@ -52,8 +66,9 @@ async fn feed(
     format: Format,
     State(state): State<AppState>,
     Query(query): Query<SearchQuery>,
+    headers: HeaderMap,
 ) -> Response {
-    match search_feed(format, &state, &query).await {
+    match search_feed(format, &state, &query, &headers).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -63,6 +78,7 @@ async fn search_feed(
     format: Format,
     state: &AppState,
     query: &SearchQuery,
+    headers: &HeaderMap,
 ) -> Result<Response, ServeError> {
     let q = checked_query(query.q.as_deref())?.to_string();
     let limit = match query.limit.as_deref() {
@@ -89,44 +105,51 @@ async fn search_feed(
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let now = (state.inner.clock)();
-    let store = state.inner.store.clone();
-    let search_q = q.clone();
-    let entries = tokio::task::spawn_blocking(move || store.search(&search_q, limit))
-        .await
-        .map_err(|e| ServeError::Internal(e.to_string()))??;
-    let page = TopicPage {
-        slug: "search".into(),
-        title: format!("Search: {shown}"),
-        description: Some(format!("Entries matching “{shown}”, newest first.")),
-        feed_id: format!("{base}search?{q_only}"),
-        self_url: format!("{base}search.{}?{params}", format.extension()),
-        // One page: a search lists its newest matches only.
-        first_url: None,
-        next_url: None,
-        home_url: format!("{base}search?{q_only}"),
-        updated: entries
+    let key = PageKey::Search {
+        format,
+        q: q.clone(),
+        limit: query.limit.clone(),
+    };
+    let feed_id = format!("{base}search?{q_only}");
+    let self_url = format!("{base}search.{}?{params}", format.extension());
+    let generation = state.inner.store.generation();
+    let rendered = cached_page(state, key, generation, move |store| {
+        let entries = store.search(&q, limit)?;
+        // As for topic pages: when the newest match last changed, and never in the future.
+        let last_modified = entries
             .iter()
-            .map(|e| e.updated)
+            .map(|e| e.changed)
             .max()
             .unwrap_or(now)
-            .min(now),
-        entries,
-        // Search feeds are not announced, so they name no hub.
-        hubs: Vec::new(),
-    };
-    let body = publish::render(format, &page);
-    Ok((
-        StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(format.media_type()),
-            ),
-            (header::CACHE_CONTROL, state.inner.cache_control.clone()),
-        ],
-        body,
-    )
-        .into_response())
+            .min(now);
+        let page = TopicPage {
+            slug: "search".into(),
+            title: format!("Search: {shown}"),
+            description: Some(format!("Entries matching “{shown}”, newest first.")),
+            home_url: feed_id.clone(),
+            feed_id,
+            self_url,
+            // One page: a search lists its newest matches only.
+            first_url: None,
+            next_url: None,
+            updated: entries
+                .iter()
+                .map(|e| e.updated)
+                .max()
+                .unwrap_or(now)
+                .min(now),
+            entries,
+            // Search feeds are not announced, so they name no hub.
+            hubs: Vec::new(),
+        };
+        Ok(PageBody {
+            content_type: format.media_type(),
+            body: publish::render(format, &page),
+            last_modified,
+        })
+    })
+    .await?;
+    Ok(respond(&rendered, headers, &state.inner.cache_control))
 }
 
 /// `GET /search`: the form, and for a query the links to its three feeds.

@@ -6,12 +6,15 @@ use axum::http::{HeaderMap, Request};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+const CONFIG: &str =
+    "[server]\nbase_url = \"http://h.test/\"\n[[topic]]\nslug = \"news\"\ntitle = \"News\"\n";
+
 fn state() -> (AppState, Arc<Store>) {
-    let config = Config::parse(
-        std::path::Path::new("feeds.toml"),
-        "[server]\nbase_url = \"http://h.test/\"\n[[topic]]\nslug = \"news\"\ntitle = \"News\"\n",
-    )
-    .expect("config");
+    state_from(CONFIG)
+}
+
+fn state_from(text: &str) -> (AppState, Arc<Store>) {
+    let config = Config::parse(std::path::Path::new("feeds.toml"), text).expect("config");
     let store = Arc::new(Store::open_in_memory().expect("store"));
     (
         AppState::new(store.clone(), Arc::new(config), Arc::new(|| 1_800_000_000)),
@@ -33,6 +36,7 @@ fn add_entry_at(store: &Store, title: &str, published: i64) {
         .expect("sync");
     let entry = NewEntry {
         topics: vec![TopicSlug::all(), TopicSlug::new("news").expect("slug")],
+        search_text: crate::text::search_text(title, None, None),
         ..NewEntry::bare(title, title, published)
     };
     store
@@ -678,7 +682,7 @@ async fn bad_cursor_is_a_400() {
 async fn many_cursors_do_not_grow_the_cache_without_bound() {
     let (state, store) = state();
     add_entry(&store, "first");
-    for i in 0..(cache::MAX_PAGES + 50) {
+    for i in 0..600 {
         let (status, _, _) = send(
             &state,
             "GET",
@@ -688,7 +692,8 @@ async fn many_cursors_do_not_grow_the_cache_without_bound() {
         .await;
         assert_eq!(status, StatusCode::OK);
     }
-    assert!(state.inner.cache.len() <= cache::MAX_PAGES);
+    assert!(state.inner.cache.bytes() <= cache::MAX_BYTES);
+    assert!(state.inner.cache.len() <= 600);
 }
 
 #[tokio::test]
@@ -736,6 +741,355 @@ async fn serve_answers_over_a_socket_and_stops_on_request() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "the port is closed"
     );
+}
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut decoded)
+        .expect("gunzip");
+    decoded
+}
+
+fn unbrotli(body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut decoded = Vec::new();
+    brotli::Decompressor::new(body, 4096)
+        .read_to_end(&mut decoded)
+        .expect("unbrotli");
+    decoded
+}
+
+/// Polls `done` every few milliseconds for up to ten seconds; whether it came true.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..2000 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    done()
+}
+
+#[tokio::test]
+async fn search_feeds_answer_304_and_compress_like_topic_feeds() {
+    let (state, store) = state();
+    add_entry(&store, "first light");
+    let uri = "/search.atom?q=first";
+    let (status, headers, plain) = send(&state, "GET", uri, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&plain).contains("<title>first light</title>"));
+    let etag = header(&headers, header::ETAG).to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "strong: {etag}"
+    );
+    assert_eq!(header(&headers, header::VARY), "accept-encoding");
+    assert_eq!(
+        header(&headers, header::CACHE_CONTROL),
+        "public, max-age=60"
+    );
+    assert!(headers.contains_key(header::LAST_MODIFIED));
+
+    let reads = store.read_count();
+    let (status, headers, body) = send(&state, "GET", uri, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert_eq!(header(&headers, header::ETAG), etag);
+
+    let (status, headers, gz) = send(&state, "GET", uri, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), "gzip");
+    assert_eq!(gunzip(&gz), plain);
+    let (_, headers, br) = send(&state, "GET", uri, &[("accept-encoding", "br, gzip")]).await;
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), "br");
+    assert_eq!(unbrotli(&br), plain);
+    assert_eq!(store.read_count(), reads, "answered from memory");
+
+    // A new entry changes the search's page like a topic's.
+    add_entry(&store, "first snow");
+    let (status, _, body) = send(&state, "GET", uri, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("first snow"));
+}
+
+#[tokio::test]
+async fn search_feed_self_link_keeps_the_query_as_given() {
+    let (state, store) = state();
+    add_entry(&store, "first light");
+    // Both queries find the same entry, but each page names its own query.
+    for (uri, self_link) in [
+        (
+            "/search.json?q=FIRST&limit=07",
+            "http://h.test/search.json?q=FIRST&limit=07",
+        ),
+        ("/search.json?q=first", "http://h.test/search.json?q=first"),
+        (
+            "/search.json?q=FIRST&limit=07",
+            "http://h.test/search.json?q=FIRST&limit=07",
+        ),
+    ] {
+        let (status, _, body) = send(&state, "GET", uri, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["feed_url"], self_link, "{uri}");
+        assert_eq!(json["items"][0]["title"], "first light");
+    }
+}
+
+#[tokio::test]
+async fn index_and_sources_render_once_per_change() {
+    let (state, store) = state_from(&format!(
+        "{CONFIG}[[source]]\nurl = \"https://a.example/feed\"\ntopics = [\"news\"]\n"
+    ));
+    add_entry(&store, "first");
+    let (status, headers, index) = send(&state, "GET", "/", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(header(&headers, header::CACHE_CONTROL), "no-cache");
+    let index_etag = header(&headers, header::ETAG).to_string();
+    let (status, headers, sources) = send(&state, "GET", "/sources", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&sources).contains("https://a.example/feed"));
+    let sources_etag = header(&headers, header::ETAG).to_string();
+
+    let reads = store.read_count();
+    for _ in 0..3 {
+        assert_eq!(send(&state, "GET", "/", &[]).await.2, index);
+        assert_eq!(send(&state, "GET", "/sources", &[]).await.2, sources);
+        let (status, _, _) = send(&state, "GET", "/", &[("if-none-match", &index_etag)]).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+    }
+    let (_, headers, gz) = send(&state, "GET", "/sources", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), "gzip");
+    assert_eq!(gunzip(&gz), sources);
+    assert_eq!(store.read_count(), reads, "answered from memory");
+
+    // A recorded fetch changes the sources table but no topic: only /sources is read again.
+    let id = store.source_states().expect("states")[0].id;
+    store
+        .record_failure(id, "connection refused", "network", None, 1_700_000_200)
+        .expect("failure");
+    let reads = store.read_count();
+    let (status, _, _) = send(&state, "GET", "/", &[("if-none-match", &index_etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(store.read_count(), reads);
+    let (status, _, body) = send(
+        &state,
+        "GET",
+        "/sources",
+        &[("if-none-match", &sources_etag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("connection refused"));
+
+    // A new entry changes both.
+    add_entry(&store, "second");
+    let (status, _, _) = send(&state, "GET", "/", &[("if-none-match", &index_etag)]).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn concurrent_misses_of_the_index_render_it_once() {
+    let (state, store) = state();
+    add_entry(&store, "first");
+    let generation = store.generation();
+    let reads = store.read_count();
+    // The render waits for the connection this holds, so every request below misses while it
+    // is under way.
+    let writer = store.hold_writer();
+    let requests = futures_util::future::join_all((0..20).map(|_| send(&state, "GET", "/", &[])));
+    let release = async {
+        assert!(
+            eventually(|| state.inner.cache.rendering(&PageKey::Index, generation)).await,
+            "the render started"
+        );
+        // Every request has been polled up to its wait by now; let any straggler catch up.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        drop(writer);
+    };
+    let (responses, ()) = tokio::join!(requests, release);
+    assert_eq!(
+        store.read_count(),
+        reads + 1,
+        "one render for twenty requests"
+    );
+    let first = &responses[0].2;
+    assert!(String::from_utf8_lossy(first).contains("News"));
+    for (status, _, body) in &responses {
+        assert_eq!(*status, StatusCode::OK);
+        assert_eq!(body, first);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_cancels_its_render() {
+    use tokio::io::AsyncWriteExt;
+    let (state, store) = state();
+    add_entry(&store, "first");
+    let listener = listener("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        serve(listener, router(state.clone()), async move {
+            let _ = stopped.await;
+        })
+        .expect("start the workers"),
+    );
+    let generation = store.generation();
+    let writer = store.hold_writer();
+    let reads = store.read_count();
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .expect("write");
+    assert!(
+        eventually(|| state.inner.cache.rendering(&PageKey::Index, generation)).await,
+        "the render started"
+    );
+    drop(stream);
+    assert!(
+        eventually(|| !state.inner.cache.rendering(&PageKey::Index, generation)).await,
+        "the render was dropped with its only request"
+    );
+    drop(writer);
+    let slots = render_slots();
+    assert!(
+        eventually(|| state.inner.render_slots.available_permits() == slots).await,
+        "the render's blocking work ended"
+    );
+    assert_eq!(
+        store.read_count(),
+        reads,
+        "the abandoned render never queried"
+    );
+    assert!(state.inner.cache.get(&PageKey::Index, generation).is_none());
+    assert_eq!(
+        state.inner.admitted.available_permits(),
+        MAX_ADMITTED_RENDERS
+    );
+
+    // The next client gets the page.
+    let (status, body) = get_text(&state, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("News"));
+    let _ = stop.send(());
+    tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("serve returns after shutdown")
+        .expect("task");
+}
+
+#[tokio::test]
+async fn renders_beyond_the_bound_are_refused_with_retry_after() {
+    let (state, store) = state();
+    add_entry(&store, "first");
+    let (status, _, cached) = send(&state, "GET", "/topics/news.rss", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let taken = state
+        .inner
+        .admitted
+        .clone()
+        .acquire_many_owned(u32::try_from(MAX_ADMITTED_RENDERS).expect("small"))
+        .await
+        .expect("permits");
+    for uri in ["/topics/news.atom", "/", "/sources", "/search.json?q=first"] {
+        let (status, headers, body) = send(&state, "GET", uri, &[]).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
+        assert_eq!(header(&headers, header::RETRY_AFTER), "2", "{uri}");
+        assert_eq!(
+            body,
+            b"busy: too many pages being rendered; retry in a moment\n"
+        );
+    }
+    // Pages already rendered are still served.
+    let (status, _, body) = send(&state, "GET", "/topics/news.rss", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, cached);
+    drop(taken);
+    let (status, _, _) = send(&state, "GET", "/topics/news.atom", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn healthz_answers_while_every_render_slot_and_blocking_thread_is_busy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Store::open(&dir.path().join("t.db")).expect("store"));
+    let config = Config::parse(std::path::Path::new("feeds.toml"), "[server]\n").expect("config");
+    let state = AppState::new(store.clone(), Arc::new(config), Arc::new(|| 1_800_000_000));
+    // One blocking thread, as a busy event loop's whole pool is.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .expect("runtime");
+    let (unblock, blocked) = std::sync::mpsc::channel::<()>();
+    let (status, body) = runtime.block_on(async {
+        let _renders = state
+            .inner
+            .render_slots
+            .clone()
+            .acquire_many_owned(u32::try_from(render_slots()).expect("small"))
+            .await
+            .expect("permits");
+        let _admitted = state
+            .inner
+            .admitted
+            .clone()
+            .acquire_many_owned(u32::try_from(MAX_ADMITTED_RENDERS).expect("small"))
+            .await
+            .expect("permits");
+        let pool = tokio::task::spawn_blocking(move || blocked.recv());
+        let _writer = store.hold_writer();
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            get_text(&state, "/healthz"),
+        )
+        .await
+        .expect("healthz answers");
+        let _ = unblock.send(());
+        let _ = pool.await;
+        answer
+    });
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+}
+
+#[tokio::test]
+async fn limit_over_500_is_clamped_as_the_readme_says() {
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains("`?limit=N` asks for up to 500; a larger N is answered with 500 entries"),
+        "the README documents clamping"
+    );
+    let (state, store) = state();
+    add_entry(&store, "first");
+    for (uri, self_link) in [
+        (
+            "/topics/news.json?limit=501",
+            "http://h.test/topics/news.json?limit=500",
+        ),
+        (
+            "/search.json?q=first&limit=501",
+            "http://h.test/search.json?q=first&limit=501",
+        ),
+    ] {
+        let (status, _, body) = send(&state, "GET", uri, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["feed_url"], self_link);
+        assert_eq!(json["items"].as_array().map(Vec::len), Some(1));
+    }
 }
 
 /// Regression: pruning changed a page (an entry left it) without moving `Last-Modified`, so a

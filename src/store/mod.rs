@@ -3,17 +3,20 @@
 //! One writer connection behind a mutex (SQLite allows one writer at a time anyway) and a small
 //! pool of read connections for the server, which WAL lets run beside the writer. All methods are
 //! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
+//! A caller may run its reads under a [`ReadCancel`] (see [`Store::cancellable`]) to abandon them
+//! once nobody wants the answer.
 
 mod backup;
 mod degraded;
 mod migrations;
 pub mod search;
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -50,6 +53,8 @@ pub enum StoreError {
     },
     #[error("unknown source id {0}")]
     UnknownSource(i64),
+    #[error("read abandoned: whoever asked for it no longer wants the answer")]
+    Cancelled,
     #[error(
         "database {path} is at schema version {found} and needs migrating to {known}, which needs write access"
     )]
@@ -230,6 +235,9 @@ pub struct Store {
     /// Bumped on every commit that changes what a topic page shows; the server's render cache
     /// compares it to decide whether a cached page is still current without asking SQLite.
     generation: AtomicU64,
+    /// Bumped with `generation` and on every fetch recorded or source synced: what the source
+    /// health table shows.
+    sources_generation: AtomicU64,
     /// Topics that gained or changed entries since [`Store::take_changed_topics`] last asked.
     changed_topics: Mutex<BTreeSet<String>>,
     topic_changes: tokio::sync::Notify,
@@ -240,6 +248,84 @@ pub struct Store {
     /// Read operations started (see [`Store::read_count`]).
     #[cfg(test)]
     reads: AtomicU64,
+}
+
+/// See [`Store::hold_writer`].
+#[cfg(test)]
+pub struct HeldWriter {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(test)]
+impl Drop for HeldWriter {
+    fn drop(&mut self) {
+        self.release.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+thread_local! {
+    /// The [`ReadCancel`] that reads on this thread answer to (see [`Store::cancellable`]).
+    static READ_CANCEL: RefCell<Option<Arc<ReadCancel>>> = const { RefCell::new(None) };
+}
+
+/// A way to abandon reads from another thread (see [`Store::cancellable`]).
+#[derive(Default)]
+pub struct ReadCancel {
+    cancelled: AtomicBool,
+    /// The connection running a read for this token, while it runs. Only held under this lock,
+    /// and cleared before the connection goes back to the pool, so that an interrupt never
+    /// reaches a read made for someone else.
+    running: Mutex<Option<rusqlite::InterruptHandle>>,
+}
+
+impl ReadCancel {
+    /// Abandons the reads made under this token: the one running, if any, and every later one.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        if let Some(handle) = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            handle.interrupt();
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Registers `conn` as running a read for this token, unless it was cancelled already.
+    fn enter(&self, conn: &Connection) -> Result<Running<'_>, StoreError> {
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Under the lock: a `cancel` that finds no connection has set the flag before this looks.
+        if self.is_cancelled() {
+            return Err(StoreError::Cancelled);
+        }
+        *running = Some(conn.get_interrupt_handle());
+        Ok(Running(self))
+    }
+}
+
+/// Unregisters the connection of a read when it ends.
+struct Running<'a>(&'a ReadCancel);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        *self
+            .0
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
 }
 
 const MAX_IDLE_READERS: usize = 8;
@@ -311,6 +397,7 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             access: degraded::Access::default(),
             generation: AtomicU64::new(1),
+            sources_generation: AtomicU64::new(1),
             changed_topics: Mutex::new(BTreeSet::new()),
             topic_changes: tokio::sync::Notify::new(),
             written_since_checkpoint: AtomicU64::new(0),
@@ -329,6 +416,13 @@ impl Store {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Changes whenever what [`Store::source_states`], [`Store::source_labels`] or
+    /// [`Store::daily_new_entries`] would answer may have changed: every recorded fetch moves it,
+    /// so a page built from them is current while this stays put.
+    pub fn sources_generation(&self) -> u64 {
+        self.sources_generation.load(Ordering::Acquire)
     }
 
     /// The topics that gained or changed entries in refreshes committed since the last call.
@@ -369,8 +463,52 @@ impl Store {
         self.reads.load(Ordering::Relaxed)
     }
 
+    /// Holds the writer connection (which an in-memory store reads through as well) on a thread
+    /// of its own until the returned value is dropped: lets tests keep a read waiting.
+    #[cfg(test)]
+    pub fn hold_writer(self: &Arc<Self>) -> HeldWriter {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (held, holding) = std::sync::mpsc::channel::<()>();
+        let store = self.clone();
+        let thread = std::thread::spawn(move || {
+            let _conn = store
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _ = held.send(());
+            // Returns when the sender is dropped.
+            let _ = released.recv();
+        });
+        let _ = holding.recv();
+        HeldWriter {
+            release: Some(release),
+            thread: Some(thread),
+        }
+    }
+
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.bump_sources();
+    }
+
+    fn bump_sources(&self) {
+        self.sources_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Runs `f` on this thread with every read of a store it makes tied to `cancel`: once
+    /// [`ReadCancel::cancel`] is called, a read not yet started fails with
+    /// [`StoreError::Cancelled`] without asking SQLite, and one running is interrupted
+    /// (`sqlite3_interrupt`). The server uses it so that a client that went away stops costing
+    /// database time (an aggregate over every entry can take seconds).
+    pub fn cancellable<T>(cancel: Arc<ReadCancel>, f: impl FnOnce() -> T) -> T {
+        struct Restore(Option<Arc<ReadCancel>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                READ_CANCEL.set(self.0.take());
+            }
+        }
+        let _restore = Restore(READ_CANCEL.replace(Some(cancel)));
+        f()
     }
 
     fn with_writer<T>(
@@ -392,10 +530,26 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        #[cfg(test)]
-        self.reads.fetch_add(1, Ordering::Relaxed);
+        let cancel = READ_CANCEL.with_borrow(Clone::clone);
+        let read = |conn: &Connection| {
+            // Checked once the connection is ours: a read that waited for it may have been
+            // abandoned meanwhile.
+            let _running = match &cancel {
+                Some(cancel) => Some(cancel.enter(conn)?),
+                None => None,
+            };
+            #[cfg(test)]
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let result = f(conn);
+            match &cancel {
+                Some(cancel) if result.is_err() && cancel.is_cancelled() => {
+                    Err(StoreError::Cancelled)
+                }
+                _ => result,
+            }
+        };
         let Some(path) = &self.path else {
-            return self.with_writer(|c| f(c));
+            return self.with_writer(|c| read(c));
         };
         let pooled = self
             .readers
@@ -406,7 +560,7 @@ impl Store {
             Some(c) => c,
             None => self.access.open_reader(path)?,
         };
-        let result = f(&conn);
+        let result = read(&conn);
         let mut pool = self
             .readers
             .lock()
@@ -636,6 +790,8 @@ impl Store {
         })?;
         if stats.new > 0 || stats.updated > 0 || regrouped {
             self.bump();
+        } else {
+            self.bump_sources();
         }
         let written = (stats.new + stats.updated) as u64;
         if written > 0 {
@@ -682,7 +838,9 @@ impl Store {
             )
             .context("recording not-modified")?;
             Ok(())
-        })
+        })?;
+        self.bump_sources();
+        Ok(())
     }
 
     /// A failed refresh: recorded on the source row; stored entries are untouched.
@@ -704,7 +862,9 @@ impl Store {
             )
             .context("recording failure")?;
             Ok(())
-        })
+        })?;
+        self.bump_sources();
+        Ok(())
     }
 
     pub fn record_schedule(

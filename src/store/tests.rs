@@ -1040,3 +1040,45 @@ fn checkpoints_beside_a_sustained_ingest_let_the_wal_start_over() {
         "times the WAL was started over after 3 checkpoints"
     );
 }
+
+#[test]
+fn abandoned_read_is_interrupted_and_later_reads_never_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Store::open(&dir.path().join("t.db")).expect("open"));
+    let cancel = Arc::new(ReadCancel::default());
+    // A query that only ends when interrupted: it stands for an aggregate over a large table.
+    let endless = {
+        let (store, cancel) = (store.clone(), cancel.clone());
+        std::thread::spawn(move || {
+            Store::cancellable(cancel, || {
+                store.with_reader(|conn| {
+                    conn.query_row(
+                        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)
+                         SELECT count(*) FROM n",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .context("counting forever")
+                })
+            })
+        })
+    };
+    let started = std::time::Instant::now();
+    while store.read_count() == 0 && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(store.read_count(), 1, "the endless read started");
+    cancel.cancel();
+    let result = endless.join().expect("reader thread");
+    assert!(
+        matches!(result, Err(StoreError::Cancelled)),
+        "interrupted: {result:?}"
+    );
+    // A later read under the same token is refused before it asks SQLite.
+    let later = Store::cancellable(cancel, || store.topic_summaries());
+    assert!(matches!(later, Err(StoreError::Cancelled)), "{later:?}");
+    assert_eq!(store.read_count(), 1);
+    // Reads outside the token are unaffected, on the same pooled connection.
+    assert!(store.topic_summaries().is_ok());
+    assert_eq!(store.read_count(), 2);
+}
