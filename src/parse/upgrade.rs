@@ -17,9 +17,10 @@ const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 /// The document in a form feed-rs reads, or `None` when it reads it as it is.
 pub fn upgrade_legacy(text: &str) -> Option<String> {
     let old = old_format(text);
-    match readable_root(old.as_deref().unwrap_or(text)) {
-        Some(fixed) => Some(fixed),
-        None => old,
+    let rooted = readable_root(old.as_deref().unwrap_or(text)).or(old);
+    match unnest_entries(rooted.as_deref().unwrap_or(text)) {
+        Some(flat) => Some(flat),
+        None => rooted,
     }
 }
 
@@ -128,6 +129,121 @@ fn readable_root(text: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// Items (or Atom entries) nested inside another item made siblings, the way feedparser reads them:
+/// an item's start begins a new entry, its end ends the entry, and what follows an inner item's end
+/// up to the outer one's is in no entry (dropped). feed-rs would skip a nested item whole.
+fn unnest_entries(text: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    if !has_nested_entries(text) {
+        return None;
+    }
+    let is_entry = |local: &str| matches!(local, "item" | "entry");
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().check_end_names = false;
+    let mut out = String::with_capacity(text.len() + 64);
+    // Elements opened since the entry now being written began, outermost first.
+    let mut open: Vec<String> = Vec::new();
+    let mut writing_entry = false;
+    // How many entry elements are open in the input, nested ones included.
+    let mut entry_depth = 0usize;
+    let mut changed = false;
+    let mut position = 0usize;
+    loop {
+        let event = reader.read_event().ok()?;
+        let end = usize::try_from(reader.buffer_position()).ok()?;
+        let raw = text.get(position..end)?;
+        position = end;
+        let skipping = !writing_entry && entry_depth > 0;
+        match event {
+            Event::Eof => break,
+            Event::Start(e) if is_entry(e.local_name().as_ref()) => {
+                if writing_entry {
+                    for name in open.drain(..).rev() {
+                        out.push_str(&format!("</{name}>"));
+                    }
+                    changed = true;
+                }
+                entry_depth += 1;
+                writing_entry = true;
+                open.push(e.name().as_ref().to_string());
+                out.push_str(raw);
+            }
+            Event::Empty(e) if is_entry(e.local_name().as_ref()) => {
+                if writing_entry {
+                    for name in open.drain(..).rev() {
+                        out.push_str(&format!("</{name}>"));
+                    }
+                    changed = true;
+                    writing_entry = false;
+                }
+                out.push_str(raw);
+            }
+            Event::End(e) if is_entry(e.local_name().as_ref()) => {
+                entry_depth = entry_depth.saturating_sub(1);
+                if writing_entry {
+                    open.clear();
+                    writing_entry = false;
+                    out.push_str(raw);
+                } else {
+                    changed = true;
+                }
+            }
+            _ if skipping => changed = true,
+            Event::Start(e) => {
+                if writing_entry {
+                    open.push(e.name().as_ref().to_string());
+                }
+                out.push_str(raw);
+            }
+            Event::End(_) => {
+                if writing_entry {
+                    open.pop();
+                }
+                out.push_str(raw);
+            }
+            _ => out.push_str(raw),
+        }
+    }
+    out.push_str(text.get(position..)?);
+    changed.then_some(out)
+}
+
+/// Whether an `<item>` or `<entry>` start tag appears before the previous one is closed: a cheap
+/// scan that lets well-formed documents skip [`unnest_entries`]. It may say yes for one inside a
+/// CDATA section; the real pass then finds nothing to change.
+fn has_nested_entries(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut at = 0;
+    while let Some(found) = text[at..].find('<') {
+        let tag = at + found + 1;
+        at = tag;
+        let (closing, name_start) = match bytes.get(tag) {
+            Some(b'/') => (true, tag + 1),
+            _ => (false, tag),
+        };
+        let name = &bytes[name_start..];
+        let len = if name.starts_with(b"item") {
+            4
+        } else if name.starts_with(b"entry") {
+            5
+        } else {
+            continue;
+        };
+        match name.get(len) {
+            Some(b'>' | b' ' | b'\t' | b'\n' | b'\r') if closing => depth = depth.saturating_sub(1),
+            Some(b'>' | b' ' | b'\t' | b'\n' | b'\r') => {
+                depth += 1;
+                if depth > 1 {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Byte range of the root element's start tag: past the XML declaration, processing
@@ -277,5 +393,57 @@ mod tests {
         ] {
             assert_eq!(super::upgrade_legacy(doc), None, "{doc}");
         }
+    }
+
+    #[test]
+    fn items_nested_inside_items_are_read_as_feedparser_reads_them() {
+        // feedparser: outer, inner, third; the outer's description after the inner item is in
+        // no entry.
+        let doc = r#"<rss version="2.0"><channel><title>c</title>
+            <item><title>outer</title><link>http://e.com/o</link>
+              <item><title>inner</title><link>http://e.com/i</link></item>
+              <description>after</description></item>
+            <item><title>third</title><link>http://e.com/3</link></item></channel></rss>"#;
+        assert_eq!(
+            entries(doc),
+            [
+                ("outer".into(), Some("http://e.com/o".into())),
+                ("inner".into(), Some("http://e.com/i".into())),
+                ("third".into(), Some("http://e.com/3".into())),
+            ]
+        );
+        let base = Url::parse("http://example.com/").expect("url");
+        let feed = crate::parse::parse_feed(doc.as_bytes(), &base, None).expect("parses");
+        assert!(feed.entries.iter().all(|e| e.summary.is_none()));
+    }
+
+    #[test]
+    fn an_item_nested_inside_a_child_element_closes_that_element_too() {
+        let doc = r#"<rss version="2.0"><channel><title>c</title>
+            <item><title>outer</title><description>d<item><title>inner</title></item></description></item>
+            </channel></rss>"#;
+        let flat = super::unnest_entries(doc).expect("rewritten");
+        assert!(
+            flat.contains("<description>d</description></item><item><title>inner</title></item>"),
+            "{flat}"
+        );
+        let titles: Vec<String> = entries(doc).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(titles, ["outer", "inner"]);
+    }
+
+    #[test]
+    fn atom_entries_nested_inside_entries_are_read() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>c</title><id>urn:f</id>
+            <entry><title>outer</title><id>urn:1</id><entry><title>inner</title><id>urn:2</id></entry>
+            <summary>after</summary></entry></feed>"#;
+        let titles: Vec<String> = entries(doc).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(titles, ["outer", "inner"]);
+    }
+
+    #[test]
+    fn flat_items_are_not_rewritten() {
+        let doc = r#"<rss version="2.0"><channel><items/><item><title>a</title></item>
+            <item><description><![CDATA[<item>not an item</item>]]></description></item></channel></rss>"#;
+        assert_eq!(super::unnest_entries(doc), None);
     }
 }
