@@ -9,6 +9,7 @@
 //! repaired (`recover`) and it is tried once more; what still fails is reported with its line and
 //! column.
 
+mod carriers;
 mod dates;
 pub(crate) mod decode;
 mod json;
@@ -66,7 +67,7 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     let text = upgrade::upgrade_legacy(&decoded.text);
     let text = text.as_deref().unwrap_or(&decoded.text);
     let first_error = match parse(text.as_bytes()) {
-        Ok(feed) => return Ok(with_document_base(feed, text, base)),
+        Ok(feed) => return Ok(read_document(feed, text, base)),
         Err(e) => e,
     };
     if looks_like_html(text.trim_start().as_bytes()) {
@@ -77,7 +78,7 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     let repaired = recover::repair_xml(text);
     if let Some(repaired) = &repaired {
         if let Ok(feed) = parse(repaired.as_bytes()) {
-            return Ok(with_document_base(feed, repaired, base));
+            return Ok(read_document(feed, repaired, base));
         }
     }
     let located = recover::locate_error(repaired.as_deref().unwrap_or(text));
@@ -85,6 +86,13 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
         Some((line, column, why)) => format!("{first_error} (line {line}, column {column}: {why})"),
         None => first_error,
     }))
+}
+
+/// What feed-rs does not take from the document itself: entry text in elements it ignores, and
+/// `xml:base`.
+fn read_document(mut feed: Feed, text: &str, base: &Url) -> Feed {
+    carriers::apply(&mut feed, text);
+    with_document_base(feed, text, base)
 }
 
 /// Applies `xml:base` (XML Base, as Atom uses it) on the root and on each entry to the entries'
