@@ -31,9 +31,28 @@ pub enum ParseError {
     Invalid(String),
 }
 
+/// A parsed document, and what about it deserves the operator's attention although it parsed.
+#[derive(Debug, Clone)]
+pub struct ParsedFeed {
+    pub feed: Feed,
+    /// Set when the document yielded no entries although its text has `<item>` or `<entry>`
+    /// elements: a format or namespace we do not read, which would otherwise pass for an empty
+    /// feed.
+    pub warning: Option<String>,
+}
+
 /// Parses a feed document (RSS 0.9x/1.0/2.0, Atom, JSON Feed) from its raw bytes, as served with
 /// `content_type` (whose `charset` is a hint for undeclared legacy encodings).
 pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed, ParseError> {
+    parse_document(body, base, content_type).map(|parsed| parsed.feed)
+}
+
+/// [`parse_feed`], with the warning a document that parsed may deserve.
+pub fn parse_document(
+    body: &[u8],
+    base: &Url,
+    content_type: Option<&str>,
+) -> Result<ParsedFeed, ParseError> {
     let start = body
         .iter()
         .position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF)
@@ -58,7 +77,12 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     };
     if body[start] == b'{' {
         let fixed = json::normalize_json_feed(body);
-        return parse(fixed.as_deref().unwrap_or(body)).map_err(ParseError::Invalid);
+        return parse(fixed.as_deref().unwrap_or(body))
+            .map(|feed| ParsedFeed {
+                feed,
+                warning: None,
+            })
+            .map_err(ParseError::Invalid);
     }
     let decoded = decode::decode(body, content_type.and_then(charset_of));
     if decoded.encoding != "UTF-8" {
@@ -67,7 +91,7 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     let text = upgrade::upgrade_legacy(&decoded.text);
     let text = text.as_deref().unwrap_or(&decoded.text);
     let first_error = match parse(text.as_bytes()) {
-        Ok(feed) => return Ok(read_document(feed, text, base)),
+        Ok(feed) => return Ok(checked(read_document(feed, text, base), text)),
         Err(e) => e,
     };
     if looks_like_html(text.trim_start().as_bytes()) {
@@ -78,7 +102,7 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     let repaired = recover::repair_xml(text);
     if let Some(repaired) = &repaired {
         if let Ok(feed) = parse(repaired.as_bytes()) {
-            return Ok(read_document(feed, repaired, base));
+            return Ok(checked(read_document(feed, repaired, base), repaired));
         }
     }
     let located = recover::locate_error(repaired.as_deref().unwrap_or(text));
@@ -86,6 +110,55 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
         Some((line, column, why)) => format!("{first_error} (line {line}, column {column}: {why})"),
         None => first_error,
     }))
+}
+
+/// The feed with a warning when it has no entries while `text` has entry elements.
+fn checked(feed: Feed, text: &str) -> ParsedFeed {
+    let warning = if feed.entries.is_empty() {
+        let (items, entries) = entry_elements(text);
+        match (items, entries) {
+            (0, 0) => None,
+            (items, 0) => Some(format!(
+                "no entries read, although the document has {items} <item> element{}",
+                if items == 1 { "" } else { "s" }
+            )),
+            (0, entries) => Some(format!(
+                "no entries read, although the document has {entries} <entry> element{}",
+                if entries == 1 { "" } else { "s" }
+            )),
+            (items, entries) => Some(format!(
+                "no entries read, although the document has {items} <item> and {entries} <entry> elements"
+            )),
+        }
+    } else {
+        None
+    };
+    ParsedFeed { feed, warning }
+}
+
+/// How many `<item>` and `<entry>` start tags (with any prefix) the text has.
+fn entry_elements(text: &str) -> (usize, usize) {
+    let (mut items, mut entries) = (0, 0);
+    let mut at = 0;
+    while let Some(found) = text[at..].find('<') {
+        at += found + 1;
+        let name = &text.as_bytes()[at..];
+        let end = name
+            .iter()
+            .position(|b| matches!(b, b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(name.len());
+        let qualified = &name[..end];
+        let local = match qualified.iter().rposition(|b| *b == b':') {
+            Some(colon) => &qualified[colon + 1..],
+            None => qualified,
+        };
+        match local {
+            b"item" => items += 1,
+            b"entry" => entries += 1,
+            _ => {}
+        }
+    }
+    (items, entries)
 }
 
 /// What feed-rs does not take from the document itself: entry text in elements it ignores, and
@@ -468,6 +541,35 @@ mod tests {
             err.to_string(),
             "not a feed: HTML page (it advertises a feed at http://example.com/blog/atom.xml; use that URL)"
         );
+    }
+
+    #[test]
+    fn items_that_yield_no_entries_are_a_warning() {
+        // Items in a namespace nothing reads: they parse, but as nothing.
+        let doc = br#"<rss version="2.0"><channel><title>t</title>
+            <x:item xmlns:x="urn:elsewhere"><x:title>a</x:title></x:item>
+            <x:item xmlns:x="urn:elsewhere"><x:title>b</x:title></x:item></channel></rss>"#;
+        let parsed = parse_document(doc, &base(), None).expect("parses");
+        assert!(parsed.feed.entries.is_empty());
+        assert_eq!(
+            parsed.warning.as_deref(),
+            Some("no entries read, although the document has 2 <item> elements")
+        );
+    }
+
+    #[test]
+    fn an_empty_feed_or_one_with_entries_has_no_warning() {
+        let empty = br#"<rss version="2.0"><channel><title>t</title><items/></channel></rss>"#;
+        assert_eq!(
+            parse_document(empty, &base(), None)
+                .expect("parses")
+                .warning,
+            None
+        );
+        let one = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+            <entry><id>urn:1</id><title>a</title></entry></feed>"#;
+        let parsed = parse_document(one, &base(), None).expect("parses");
+        assert_eq!((parsed.feed.entries.len(), parsed.warning), (1, None));
     }
 
     #[test]
