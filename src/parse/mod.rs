@@ -4,10 +4,12 @@
 //! generator that leaves such ids empty so that `normalize` can tell "the publisher gave no id"
 //! apart and derive a stable identity of its own.
 //!
-//! Before feed-rs sees a document it is decoded to UTF-8 (`decode`), old formats are brought to
-//! the ones feed-rs reads (`upgrade`), and when it still does not parse, common mistakes are
-//! repaired (`recover`) and it is tried once more; what still fails is reported with its line and
-//! column.
+//! Before feed-rs sees a document it is decoded to UTF-8 (`decode`), old formats, roots and
+//! shapes are brought to the ones feed-rs reads (`upgrade`), and when it still does not parse,
+//! common mistakes are repaired (`recover`) and it is tried once more; what still fails is
+//! reported with its line and column. After it parsed, entry text in elements feed-rs ignores is
+//! added (`carriers`), and a document with entry elements but no entries gets a warning rather
+//! than passing for an empty feed.
 
 mod carriers;
 mod dates;
