@@ -114,31 +114,20 @@ fn html_text(html: &str) -> Option<Text> {
     })
 }
 
-/// Whether any element that may be a carrier feed-rs ignores appears: a cheap scan of the tag
-/// names, so that most documents are not read again.
+/// Whether any element that may be a carrier feed-rs ignores appears: one search of the text for
+/// the tag names (the regex engine looks for the literal names first, with SIMD), so that most
+/// documents are not read again.
 fn mentions_carriers(text: &str, atom: bool) -> bool {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while let Some(found) = text[at..].find('<') {
-        at += found + 1;
-        let name = &bytes[at..];
-        let name_end = name
-            .iter()
-            .position(|b| matches!(b, b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r'))
-            .unwrap_or(name.len());
-        let qualified = &name[..name_end];
-        let local = match qualified.iter().rposition(|b| *b == b':') {
-            Some(colon) => &qualified[colon + 1..],
-            None => qualified,
-        };
-        if local == b"body" || local == b"fullitem" {
-            return true;
-        }
-        if !atom && (qualified == b"content" || qualified == b"summary") {
-            return true;
-        }
-    }
-    false
+    static ANY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"<(?:[A-Za-z_][\w.-]*:)?(?:body|fullitem)[\s/>]").ok()
+    });
+    static RSS: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"<(?:(?:[A-Za-z_][\w.-]*:)?(?:body|fullitem)|content|summary)[\s/>]")
+            .ok()
+    });
+    let pattern = if atom { &*ANY } else { &*RSS };
+    // Without the pattern (it is a constant, so it compiles), read the document as if it had one.
+    pattern.as_ref().is_none_or(|p| p.is_match(text))
 }
 
 /// The carriers of every `item`/`entry` element, in document order; `None` when the document

@@ -210,37 +210,28 @@ fn unnest_entries(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
-/// Whether an `<item>` or `<entry>` start tag appears before the previous one is closed: a cheap
-/// scan that lets well-formed documents skip [`unnest_entries`]. It may say yes for one inside a
-/// CDATA section; the real pass then finds nothing to change.
+/// Whether an `<item>` or `<entry>` start tag appears before the previous one is closed: one
+/// search for the entry tags (the regex engine looks for their literal names with SIMD) that lets
+/// well-formed documents skip [`unnest_entries`]. It may say yes for one inside a CDATA section;
+/// the real pass then finds nothing to change.
 fn has_nested_entries(text: &str) -> bool {
-    let bytes = text.as_bytes();
+    static ENTRY_TAG: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"</?(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]").ok()
+    });
+    // Without the pattern (it is a constant, so it compiles), check the document properly.
+    let Some(pattern) = ENTRY_TAG.as_ref() else {
+        return true;
+    };
     let mut depth = 0usize;
-    let mut at = 0;
-    while let Some(found) = text[at..].find('<') {
-        let tag = at + found + 1;
-        at = tag;
-        let (closing, name_start) = match bytes.get(tag) {
-            Some(b'/') => (true, tag + 1),
-            _ => (false, tag),
-        };
-        let name = &bytes[name_start..];
-        let len = if name.starts_with(b"item") {
-            4
-        } else if name.starts_with(b"entry") {
-            5
-        } else {
-            continue;
-        };
-        match name.get(len) {
-            Some(b'>' | b' ' | b'\t' | b'\n' | b'\r') if closing => depth = depth.saturating_sub(1),
-            Some(b'>' | b' ' | b'\t' | b'\n' | b'\r') => {
-                depth += 1;
-                if depth > 1 {
-                    return true;
-                }
+    for tag in pattern.find_iter(text) {
+        let tag = tag.as_str();
+        if tag.starts_with("</") {
+            depth = depth.saturating_sub(1);
+        } else if !tag.ends_with('/') {
+            depth += 1;
+            if depth > 1 {
+                return true;
             }
-            _ => {}
         }
     }
     false
