@@ -114,20 +114,23 @@ fn html_text(html: &str) -> Option<Text> {
     })
 }
 
-/// Whether any element that may be a carrier feed-rs ignores appears: one search of the text for
-/// the tag names (the regex engine looks for the literal names first, with SIMD), so that most
-/// documents are not read again.
+/// Whether any element that may be a carrier feed-rs ignores appears: one search for their
+/// literal names (see `tags_named`), so that most documents are not read again.
 fn mentions_carriers(text: &str, atom: bool) -> bool {
-    static ANY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"<(?:[A-Za-z_][\w.-]*:)?(?:body|fullitem)[\s/>]").ok()
-    });
-    static RSS: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"<(?:(?:[A-Za-z_][\w.-]*:)?(?:body|fullitem)|content|summary)[\s/>]")
-            .ok()
-    });
-    let pattern = if atom { &*ANY } else { &*RSS };
+    static NAMES: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| super::literal_names("body|fullitem|content|summary"));
     // Without the pattern (it is a constant, so it compiles), read the document as if it had one.
-    pattern.as_ref().is_none_or(|p| p.is_match(text))
+    let Some(names) = NAMES.as_ref() else {
+        return true;
+    };
+    super::tags_named(text, names).any(|tag| {
+        !tag.closing
+            && match tag.name {
+                "body" | "fullitem" => true,
+                // Only RSS's own, unprefixed `content` and `summary`; feed-rs reads Atom's.
+                _ => !atom && !tag.prefixed,
+            }
+    })
 }
 
 /// The carriers of every `item`/`entry` element, in document order; `None` when the document

@@ -114,6 +114,64 @@ pub fn parse_document(
     }))
 }
 
+/// The start and end tags named by a literal `names` finds (`item|entry`). Searching for the
+/// literal names lets the regex engine skip ahead with SIMD instead of stopping at every `<`, and
+/// the few hits are then checked to be tag names (optionally prefixed, `<rss:item>`).
+pub(super) fn tags_named<'t>(
+    text: &'t str,
+    names: &'t regex::Regex,
+) -> impl Iterator<Item = TagHit<'t>> + 't {
+    let bytes = text.as_bytes();
+    names.find_iter(text).filter_map(move |hit| {
+        let after = bytes.get(hit.end()).copied();
+        if !matches!(after, Some(b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r')) {
+            return None;
+        }
+        let mut start = hit.start();
+        let prefixed = start > 0 && bytes[start - 1] == b':';
+        // A prefix: name characters back to a `:`.
+        if prefixed {
+            start -= 1;
+            while start > 0
+                && (bytes[start - 1].is_ascii_alphanumeric()
+                    || matches!(bytes[start - 1], b'_' | b'-' | b'.'))
+            {
+                start -= 1;
+            }
+        }
+        match (
+            start.checked_sub(1).map(|i| bytes[i]),
+            start.checked_sub(2).map(|i| bytes[i]),
+        ) {
+            (Some(closing @ b'/'), Some(b'<')) | (Some(closing @ b'<'), _) => Some(TagHit {
+                name: hit.as_str(),
+                closing: closing == b'/',
+                self_closing: closing == b'<' && after == Some(b'/'),
+                prefixed,
+            }),
+            _ => None,
+        }
+    })
+}
+
+/// One tag found by [`tags_named`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct TagHit<'t> {
+    /// The local name.
+    pub name: &'t str,
+    /// An end tag (`</item>`).
+    pub closing: bool,
+    /// Closed right after its name (`<item/>`).
+    pub self_closing: bool,
+    /// Written with a prefix (`<rss:item>`).
+    pub prefixed: bool,
+}
+
+/// A regex for a constant alternation of literal names; `None` never happens in practice.
+pub(super) fn literal_names(pattern: &str) -> Option<regex::Regex> {
+    regex::Regex::new(pattern).ok()
+}
+
 /// The feed with a warning when it has no entries while `text` has entry elements.
 fn checked(feed: Feed, text: &str) -> ParsedFeed {
     let warning = if feed.entries.is_empty() {
@@ -141,22 +199,13 @@ fn checked(feed: Feed, text: &str) -> ParsedFeed {
 /// How many `<item>` and `<entry>` start tags (with any prefix) the text has.
 fn entry_elements(text: &str) -> (usize, usize) {
     let (mut items, mut entries) = (0, 0);
-    let mut at = 0;
-    while let Some(found) = text[at..].find('<') {
-        at += found + 1;
-        let name = &text.as_bytes()[at..];
-        let end = name
-            .iter()
-            .position(|b| matches!(b, b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r'))
-            .unwrap_or(name.len());
-        let qualified = &name[..end];
-        let local = match qualified.iter().rposition(|b| *b == b':') {
-            Some(colon) => &qualified[colon + 1..],
-            None => qualified,
-        };
-        match local {
-            b"item" => items += 1,
-            b"entry" => entries += 1,
+    let Some(names) = literal_names("item|entry") else {
+        return (0, 0);
+    };
+    for tag in tags_named(text, &names) {
+        match (tag.name, tag.closing) {
+            ("item", false) => items += 1,
+            ("entry", false) => entries += 1,
             _ => {}
         }
     }
@@ -572,6 +621,26 @@ mod tests {
             <entry><id>urn:1</id><title>a</title></entry></feed>"#;
         let parsed = parse_document(one, &base(), None).expect("parses");
         assert_eq!((parsed.feed.entries.len(), parsed.warning), (1, None));
+    }
+
+    #[test]
+    fn tags_are_told_from_words_with_the_same_name() {
+        let names = literal_names("item|entry").expect("pattern");
+        let text =
+            "<item a='1'>an item, an entry<rss:item/><items></item ><entry/></rss:entry><!-- <item";
+        let hits: Vec<(&str, bool, bool, bool)> = tags_named(text, &names)
+            .map(|t| (t.name, t.closing, t.self_closing, t.prefixed))
+            .collect();
+        assert_eq!(
+            hits,
+            [
+                ("item", false, false, false),
+                ("item", false, true, true),
+                ("item", true, false, false),
+                ("entry", false, true, false),
+                ("entry", true, false, true),
+            ]
+        );
     }
 
     #[test]

@@ -211,23 +211,21 @@ fn unnest_entries(text: &str) -> Option<String> {
 }
 
 /// Whether an `<item>` or `<entry>` start tag appears before the previous one is closed: one
-/// search for the entry tags (the regex engine looks for their literal names with SIMD) that lets
+/// search for the entry tags' literal names (see `tags_named`) that lets
 /// well-formed documents skip [`unnest_entries`]. It may say yes for one inside a CDATA section;
 /// the real pass then finds nothing to change.
 fn has_nested_entries(text: &str) -> bool {
-    static ENTRY_TAG: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"</?(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]").ok()
-    });
+    static ENTRY_NAMES: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| super::literal_names("item|entry"));
     // Without the pattern (it is a constant, so it compiles), check the document properly.
-    let Some(pattern) = ENTRY_TAG.as_ref() else {
+    let Some(names) = ENTRY_NAMES.as_ref() else {
         return true;
     };
     let mut depth = 0usize;
-    for tag in pattern.find_iter(text) {
-        let tag = tag.as_str();
-        if tag.starts_with("</") {
+    for tag in super::tags_named(text, names) {
+        if tag.closing {
             depth = depth.saturating_sub(1);
-        } else if !tag.ends_with('/') {
+        } else if !tag.self_closing {
             depth += 1;
             if depth > 1 {
                 return true;
