@@ -30,10 +30,11 @@ enum Carrier {
 }
 
 /// Fills the content and summary of `feed`'s entries from the carriers feed-rs ignores in `text`,
-/// the document feed-rs parsed.
+/// the document feed-rs parsed. The caller runs it only when a search of the tag names found
+/// such an element (`TagSurvey`), so that most documents are not read again.
 pub(super) fn apply(feed: &mut Feed, text: &str) {
     let atom = matches!(feed.feed_type, FeedType::Atom);
-    if feed.entries.is_empty() || !mentions_carriers(text, atom) {
+    if feed.entries.is_empty() {
         return;
     }
     let Some(found) = entry_carriers(text, atom) else {
@@ -111,25 +112,6 @@ fn html_text(html: &str) -> Option<Text> {
         content_type,
         src: None,
         content: html.trim().to_string(),
-    })
-}
-
-/// Whether any element that may be a carrier feed-rs ignores appears: one search for their
-/// literal names (see `tags_named`), so that most documents are not read again.
-fn mentions_carriers(text: &str, atom: bool) -> bool {
-    static NAMES: std::sync::LazyLock<Option<regex::Regex>> =
-        std::sync::LazyLock::new(|| super::literal_names("body|fullitem|content|summary"));
-    // Without the pattern (it is a constant, so it compiles), read the document as if it had one.
-    let Some(names) = NAMES.as_ref() else {
-        return true;
-    };
-    super::tags_named(text, names).any(|tag| {
-        !tag.closing
-            && match tag.name {
-                "body" | "fullitem" => true,
-                // Only RSS's own, unprefixed `content` and `summary`; feed-rs reads Atom's.
-                _ => !atom && !tag.prefixed,
-            }
     })
 }
 

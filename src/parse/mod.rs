@@ -90,10 +90,12 @@ pub fn parse_document(
     if decoded.encoding != "UTF-8" {
         tracing::debug!(url = %base, encoding = decoded.encoding, "decoded a legacy encoding");
     }
-    let text = upgrade::upgrade_legacy(&decoded.text);
+    // One search of the document for the tag names that the passes after decoding look for.
+    let tags = TagSurvey::of(&decoded.text);
+    let text = upgrade::upgrade_legacy(&decoded.text, tags.nested_entries);
     let text = text.as_deref().unwrap_or(&decoded.text);
     let first_error = match parse(text.as_bytes()) {
-        Ok(feed) => return Ok(checked(read_document(feed, text, base), text)),
+        Ok(feed) => return Ok(checked(read_document(feed, text, base, tags), text)),
         Err(e) => e,
     };
     if looks_like_html(text.trim_start().as_bytes()) {
@@ -104,7 +106,7 @@ pub fn parse_document(
     let repaired = recover::repair_xml(text);
     if let Some(repaired) = &repaired {
         if let Ok(feed) = parse(repaired.as_bytes()) {
-            return Ok(checked(read_document(feed, repaired, base), repaired));
+            return Ok(checked(read_document(feed, repaired, base, tags), repaired));
         }
     }
     let located = recover::locate_error(repaired.as_deref().unwrap_or(text));
@@ -152,6 +154,52 @@ pub(super) fn tags_named<'t>(
             _ => None,
         }
     })
+}
+
+/// What one search for tag names found in a document: whether entries nest, and whether
+/// elements that may carry entry text feed-rs ignores are there (see `carriers`). Rewriting in
+/// `upgrade` or `recover` neither adds nor removes such tags, so the decoded text is searched
+/// once.
+#[derive(Debug, Clone, Copy, Default)]
+struct TagSurvey {
+    /// An `<item>`/`<entry>` starts before the previous one ended.
+    nested_entries: bool,
+    /// A `<body>` (any prefix) or `<fullitem>`.
+    body_or_fullitem: bool,
+    /// An unprefixed `<content>` or `<summary>` (RSS's own; feed-rs reads Atom's).
+    unprefixed_content_or_summary: bool,
+}
+
+impl TagSurvey {
+    fn of(text: &str) -> TagSurvey {
+        static NAMES: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| literal_names("item|entry|body|fullitem|content|summary"));
+        // Without the pattern (it is a constant, so it compiles), every pass runs.
+        let Some(names) = NAMES.as_ref() else {
+            return TagSurvey {
+                nested_entries: true,
+                body_or_fullitem: true,
+                unprefixed_content_or_summary: true,
+            };
+        };
+        let mut survey = TagSurvey::default();
+        let mut depth = 0usize;
+        for tag in tags_named(text, names) {
+            match tag.name {
+                "item" | "entry" if tag.closing => depth = depth.saturating_sub(1),
+                "item" | "entry" if !tag.self_closing => {
+                    depth += 1;
+                    survey.nested_entries |= depth > 1;
+                }
+                "body" | "fullitem" => survey.body_or_fullitem |= !tag.closing,
+                "content" | "summary" => {
+                    survey.unprefixed_content_or_summary |= !tag.closing && !tag.prefixed
+                }
+                _ => {}
+            }
+        }
+        survey
+    }
 }
 
 /// One tag found by [`tags_named`].
@@ -214,8 +262,11 @@ fn entry_elements(text: &str) -> (usize, usize) {
 
 /// What feed-rs does not take from the document itself: entry text in elements it ignores, and
 /// `xml:base`.
-fn read_document(mut feed: Feed, text: &str, base: &Url) -> Feed {
-    carriers::apply(&mut feed, text);
+fn read_document(mut feed: Feed, text: &str, base: &Url, tags: TagSurvey) -> Feed {
+    let atom = matches!(feed.feed_type, feed_rs::model::FeedType::Atom);
+    if tags.body_or_fullitem || (!atom && tags.unprefixed_content_or_summary) {
+        carriers::apply(&mut feed, text);
+    }
     with_document_base(feed, text, base)
 }
 

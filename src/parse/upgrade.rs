@@ -15,13 +15,15 @@ const ATOM_03: &str = "http://purl.org/atom/ns#";
 const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 
 /// The document in a form feed-rs reads, or `None` when it reads it as it is.
-pub fn upgrade_legacy(text: &str) -> Option<String> {
+/// `nested_entries` says whether an entry element starts inside another (`TagSurvey`), so that
+/// the un-nesting pass runs only then.
+pub fn upgrade_legacy(text: &str, nested_entries: bool) -> Option<String> {
     let old = old_format(text);
     let rooted = readable_root(old.as_deref().unwrap_or(text)).or(old);
-    match unnest_entries(rooted.as_deref().unwrap_or(text)) {
-        Some(flat) => Some(flat),
-        None => rooted,
-    }
+    let flat = nested_entries
+        .then(|| unnest_entries(rooted.as_deref().unwrap_or(text)))
+        .flatten();
+    flat.or(rooted)
 }
 
 /// RSS 0.90 and Atom 0.3 in their modern form, or `None` when the document is neither.
@@ -136,9 +138,6 @@ fn readable_root(text: &str) -> Option<String> {
 /// up to the outer one's is in no entry (dropped). feed-rs would skip a nested item whole.
 fn unnest_entries(text: &str) -> Option<String> {
     use quick_xml::events::Event;
-    if !has_nested_entries(text) {
-        return None;
-    }
     let is_entry = |local: &str| matches!(local, "item" | "entry");
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().check_end_names = false;
@@ -208,31 +207,6 @@ fn unnest_entries(text: &str) -> Option<String> {
     }
     out.push_str(text.get(position..)?);
     changed.then_some(out)
-}
-
-/// Whether an `<item>` or `<entry>` start tag appears before the previous one is closed: one
-/// search for the entry tags' literal names (see `tags_named`) that lets
-/// well-formed documents skip [`unnest_entries`]. It may say yes for one inside a CDATA section;
-/// the real pass then finds nothing to change.
-fn has_nested_entries(text: &str) -> bool {
-    static ENTRY_NAMES: std::sync::LazyLock<Option<regex::Regex>> =
-        std::sync::LazyLock::new(|| super::literal_names("item|entry"));
-    // Without the pattern (it is a constant, so it compiles), check the document properly.
-    let Some(names) = ENTRY_NAMES.as_ref() else {
-        return true;
-    };
-    let mut depth = 0usize;
-    for tag in super::tags_named(text, names) {
-        if tag.closing {
-            depth = depth.saturating_sub(1);
-        } else if !tag.self_closing {
-            depth += 1;
-            if depth > 1 {
-                return true;
-            }
-        }
-    }
-    false
 }
 
 /// Byte range of the root element's start tag: past the XML declaration, processing
@@ -380,7 +354,7 @@ mod tests {
             r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>"#,
             r#"<feed xmlns="http://www.w3.org/2005/Atom"/>"#,
         ] {
-            assert_eq!(super::upgrade_legacy(doc), None, "{doc}");
+            assert_eq!(super::upgrade_legacy(doc, false), None, "{doc}");
         }
     }
 
