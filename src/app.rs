@@ -893,6 +893,9 @@ pub struct StatusRow {
     pub moved_to: Option<String>,
     /// `link` when the source's guids were seen to change on every fetch.
     pub identity: Option<String>,
+    /// What the last parsed document deserved a warning for (it yielded no entries although it
+    /// has `<item>`/`<entry>` elements).
+    pub warning: Option<String>,
 }
 
 impl From<&crate::store::SourceState> for StatusRow {
@@ -925,6 +928,7 @@ impl From<&crate::store::SourceState> for StatusRow {
             entries: s.entries,
             moved_to,
             identity: s.identity_mode.clone(),
+            warning: s.warning.clone(),
         }
     }
 }
@@ -940,8 +944,9 @@ pub fn status_table(rows: &[StatusRow]) -> String {
         "FAILURES",
         "ENTRIES",
         "LAST ERROR",
+        "WARNING",
     ];
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
             let error = match (&r.moved_to, &r.last_error) {
@@ -966,6 +971,7 @@ pub fn status_table(rows: &[StatusRow]) -> String {
                 r.failures.to_string(),
                 r.entries.to_string(),
                 error,
+                r.warning.clone().unwrap_or_default(),
             ]
         })
         .collect();

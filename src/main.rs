@@ -200,8 +200,13 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
             Outcome::Stored(s) => {
                 ok += 1;
                 totals.add(*s);
+                let warning = report
+                    .warning
+                    .as_deref()
+                    .map(|w| format!(" warning: {w}"))
+                    .unwrap_or_default();
                 format!(
-                    "{} ok new={} updated={} unchanged={} {ms}ms",
+                    "{} ok new={} updated={} unchanged={} {ms}ms{warning}",
                     report.url, s.new, s.updated, s.unchanged
                 )
             }

@@ -78,6 +78,9 @@ pub struct RefreshReport {
     pub elapsed: Duration,
     /// When the source is due again.
     pub next_due: Timestamp,
+    /// What the stored document deserves a warning for although it parsed (it yielded no
+    /// entries while it has entry elements); also recorded on the source.
+    pub warning: Option<String>,
 }
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -108,6 +111,8 @@ struct Learned {
     published: Vec<Timestamp>,
     /// The body, when one was fetched: sources sharing the URL use it instead of fetching.
     document: Option<Arc<Document>>,
+    /// The parsed document's warning, when it deserved one.
+    warning: Option<String>,
 }
 
 impl Pipeline {
@@ -143,7 +148,7 @@ impl Pipeline {
                 .await
                 .and_then(|r| r.map_err(RefreshError::from))
         };
-        let (outcome, learned) = match &state {
+        let (outcome, mut learned) = match &state {
             Ok(state) => match self.exchange(job, state, shared).await {
                 Ok((outcome, learned)) => (outcome, Some(learned)),
                 Err(error) => (Outcome::Failed(error), None),
@@ -187,6 +192,13 @@ impl Pipeline {
                 tracing::warn!(url = %job.url, status = e.http_status(), error = %e, class = e.class().as_str(), elapsed_ms = ms, "refresh failed")
             }
         }
+        let warning = learned.as_mut().and_then(|l| l.warning.take());
+        if let (Some(warning), Some(learned)) = (&warning, &learned) {
+            tracing::warn!(
+                source = %job.url, url = %learned.info.final_url,
+                "the document parsed, but {warning}"
+            );
+        }
         let document = learned.and_then(|l| l.document);
         (
             RefreshReport {
@@ -194,6 +206,7 @@ impl Pipeline {
                 outcome,
                 elapsed,
                 next_due,
+                warning,
             },
             document,
         )
@@ -236,6 +249,7 @@ impl Pipeline {
                         feed_hints: None,
                         published: Vec::new(),
                         document: None,
+                        warning: None,
                     };
                     return Ok((Outcome::NotModified, learned));
                 }
@@ -258,6 +272,7 @@ impl Pipeline {
                 feed_hints: None,
                 published: Vec::new(),
                 document: Some(doc),
+                warning: None,
             };
             return Ok((Outcome::Unchanged, learned));
         }
@@ -277,8 +292,8 @@ impl Pipeline {
         };
         let (rules, listed) = (job.rules.clone(), job.topics.clone());
         // Parsing and normalizing are CPU work: keep them off the async workers.
-        let (stats, hints, published) = blocking(move || -> Result<_, RefreshError> {
-            let feed = crate::parse::parse_feed(
+        let (stats, hints, published, warning) = blocking(move || -> Result<_, RefreshError> {
+            let crate::parse::ParsedFeed { feed, warning } = crate::parse::parse_document(
                 &doc.body,
                 &doc.info.final_url,
                 doc.content_type.as_deref(),
@@ -296,10 +311,11 @@ impl Pipeline {
                 status: doc.info.status,
                 body_hash: Some(&body_hash),
                 unconditional,
+                warning: warning.as_deref(),
             };
             let stats =
                 store.record_document(id, &normalized.meta, &normalized.entries, &fetched, now)?;
-            Ok((stats, hints, published))
+            Ok((stats, hints, published, warning))
         })
         .await??;
         Ok((
@@ -309,6 +325,7 @@ impl Pipeline {
                 feed_hints: Some(hints),
                 published,
                 document: Some(keep),
+                warning,
             },
         ))
     }
@@ -330,6 +347,7 @@ impl Pipeline {
                 status,
                 body_hash: body_hash.as_deref(),
                 unconditional,
+                warning: None,
             };
             store.record_not_modified(id, &fetched, now)
         })

@@ -354,3 +354,60 @@ sys.exit(1 if errors else 0)
         );
     }
 }
+
+const FEEDPARSER_TEXT_SCRIPT: &str = r#"
+import json, sys, feedparser
+d = feedparser.parse(sys.argv[1])
+def text(e):
+    content = e.get("content") or []
+    return content[0].get("value") if content else e.get("summary")
+print(json.dumps([{"title": e.get("title"), "link": e.get("link"), "text": text(e)} for e in d.entries]))
+"#;
+
+/// feedparser is the reference: on our reading fixtures it finds the same entries as we do, and
+/// the same text (compared as plain text: both sanitize, each in its own way).
+#[test]
+#[ignore = "needs Python feedparser (apt-get install python3-feedparser); run by .ci/run"]
+fn feedparser_and_we_read_the_same_entries_and_text_from_odd_documents() {
+    let python = python_with_feedparser();
+    let base = url::Url::parse("http://fixtures.example/feed.xml").expect("url");
+    for name in [
+        "content_carriers.xml",
+        "rss_userland_namespace.xml",
+        "rdf_without_namespace.xml",
+        "rss_without_version.xml",
+        "nested_items.xml",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let output = Command::new(&python)
+            .args(["-c", FEEDPARSER_TEXT_SCRIPT])
+            .arg(&path)
+            .output()
+            .expect("run feedparser");
+        assert!(output.status.success(), "{name}: {output:?}");
+        let theirs: Vec<serde_json::Value> =
+            serde_json::from_slice(&output.stdout).expect("feedparser's JSON");
+        let body = std::fs::read(&path).expect("fixture");
+        let feed = tributary::parse::parse_feed(&body, &base, None).expect("parses");
+        let ours = tributary::normalize::normalize(&feed, &base, 1_795_000_000).entries;
+        assert_eq!(ours.len(), theirs.len(), "{name}: entry count");
+        let plain = |html: &str| tributary::text::html_to_text(html);
+        for (mine, theirs) in ours.iter().zip(&theirs) {
+            assert_eq!(
+                Some(mine.title.as_str()),
+                theirs["title"].as_str(),
+                "{name}"
+            );
+            let their_text = plain(theirs["text"].as_str().unwrap_or(""));
+            let my_text = plain(
+                mine.content_html
+                    .as_deref()
+                    .or(mine.summary_html.as_deref())
+                    .unwrap_or(""),
+            );
+            assert_eq!(my_text, their_text, "{name}: {}", mine.title);
+        }
+    }
+}

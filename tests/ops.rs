@@ -506,3 +506,65 @@ async fn export_opml_groups_sources_by_topic_and_imports_back() {
         text(&out.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_read_as_empty_despite_its_items_is_a_warning_in_fetch_and_status() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Items in a namespace nothing reads: the document parses, and yields nothing.
+    let hidden = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Hidden</title>
+        <x:item xmlns:x="urn:elsewhere"><x:title>a</x:title></x:item>
+        <x:item xmlns:x="urn:elsewhere"><x:title>b</x:title></x:item></channel></rss>"#;
+    server.set("hidden.xml", 200, "application/rss+xml", hidden.into());
+    let config = write_config(dir.path(), BASE, &server, "", &[("hidden.xml", &["tech"])]);
+    let url = server.url("hidden.xml");
+    let warning = "no entries read, although the document has 2 <item> elements";
+
+    let out = output(command(&config, &["--log-level", "warn", "fetch"])).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning is no failure: {stderr}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&url))
+        .expect("the source's line");
+    assert!(
+        line.starts_with(&format!("{url} ok new=0 updated=0 unchanged=0 ")),
+        "{line}"
+    );
+    assert!(line.ends_with(&format!("ms warning: {warning}")), "{line}");
+    assert!(stderr.contains(warning), "logged at warn: {stderr}");
+    assert!(stderr.contains(&format!("source={url}")), "{stderr}");
+
+    let (code, table, _) = tributary(&config, &["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap_or("")
+            .ends_with("LAST ERROR  WARNING"),
+        "{table}"
+    );
+    let row = table.lines().find(|l| l.starts_with(&url)).expect("row");
+    assert!(row.ends_with(warning), "{row}");
+    let (_, json, _) = tributary(&config, &["status", "--json"]);
+    let row: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON row");
+    assert_eq!(row["warning"], warning);
+
+    // The next document with entries clears it.
+    let fixed = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Hidden</title>
+        <item><title>a</title><link>http://hidden.example/a</link></item></channel></rss>"#;
+    server.set("hidden.xml", 200, "application/rss+xml", fixed.into());
+    let out = output(command(&config, &["fetch"])).await;
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with(&url)).expect("line");
+    assert!(line.starts_with(&format!("{url} ok new=1 ")), "{line}");
+    assert!(!line.contains("warning"), "{line}");
+    let (_, json, _) = tributary(&config, &["status", "--json"]);
+    let row: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON row");
+    assert_eq!(row["warning"], serde_json::Value::Null);
+}

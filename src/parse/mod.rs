@@ -4,11 +4,14 @@
 //! generator that leaves such ids empty so that `normalize` can tell "the publisher gave no id"
 //! apart and derive a stable identity of its own.
 //!
-//! Before feed-rs sees a document it is decoded to UTF-8 (`decode`), old formats are brought to
-//! the ones feed-rs reads (`upgrade`), and when it still does not parse, common mistakes are
-//! repaired (`recover`) and it is tried once more; what still fails is reported with its line and
-//! column.
+//! Before feed-rs sees a document it is decoded to UTF-8 (`decode`), old formats, roots and
+//! shapes are brought to the ones feed-rs reads (`upgrade`), and when it still does not parse,
+//! common mistakes are repaired (`recover`) and it is tried once more; what still fails is
+//! reported with its line and column. After it parsed, entry text in elements feed-rs ignores is
+//! added (`carriers`), and a document with entry elements but no entries gets a warning rather
+//! than passing for an empty feed.
 
+mod carriers;
 mod dates;
 pub(crate) mod decode;
 mod json;
@@ -30,9 +33,28 @@ pub enum ParseError {
     Invalid(String),
 }
 
+/// A parsed document, and what about it deserves the operator's attention although it parsed.
+#[derive(Debug, Clone)]
+pub struct ParsedFeed {
+    pub feed: Feed,
+    /// Set when the document yielded no entries although its text has `<item>` or `<entry>`
+    /// elements: a format or namespace we do not read, which would otherwise pass for an empty
+    /// feed.
+    pub warning: Option<String>,
+}
+
 /// Parses a feed document (RSS 0.9x/1.0/2.0, Atom, JSON Feed) from its raw bytes, as served with
 /// `content_type` (whose `charset` is a hint for undeclared legacy encodings).
 pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result<Feed, ParseError> {
+    parse_document(body, base, content_type).map(|parsed| parsed.feed)
+}
+
+/// [`parse_feed`], with the warning a document that parsed may deserve.
+pub fn parse_document(
+    body: &[u8],
+    base: &Url,
+    content_type: Option<&str>,
+) -> Result<ParsedFeed, ParseError> {
     let start = body
         .iter()
         .position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF)
@@ -57,16 +79,23 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     };
     if body[start] == b'{' {
         let fixed = json::normalize_json_feed(body);
-        return parse(fixed.as_deref().unwrap_or(body)).map_err(ParseError::Invalid);
+        return parse(fixed.as_deref().unwrap_or(body))
+            .map(|feed| ParsedFeed {
+                feed,
+                warning: None,
+            })
+            .map_err(ParseError::Invalid);
     }
     let decoded = decode::decode(body, content_type.and_then(charset_of));
     if decoded.encoding != "UTF-8" {
         tracing::debug!(url = %base, encoding = decoded.encoding, "decoded a legacy encoding");
     }
-    let text = upgrade::upgrade_legacy(&decoded.text);
+    // One search of the document for the tag names that the passes after decoding look for.
+    let tags = TagSurvey::of(&decoded.text);
+    let text = upgrade::upgrade_legacy(&decoded.text, tags.nested_entries);
     let text = text.as_deref().unwrap_or(&decoded.text);
     let first_error = match parse(text.as_bytes()) {
-        Ok(feed) => return Ok(with_document_base(feed, text, base)),
+        Ok(feed) => return Ok(checked(read_document(feed, text, base, tags), text)),
         Err(e) => e,
     };
     if looks_like_html(text.trim_start().as_bytes()) {
@@ -77,7 +106,7 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
     let repaired = recover::repair_xml(text);
     if let Some(repaired) = &repaired {
         if let Ok(feed) = parse(repaired.as_bytes()) {
-            return Ok(with_document_base(feed, repaired, base));
+            return Ok(checked(read_document(feed, repaired, base, tags), repaired));
         }
     }
     let located = recover::locate_error(repaired.as_deref().unwrap_or(text));
@@ -85,6 +114,160 @@ pub fn parse_feed(body: &[u8], base: &Url, content_type: Option<&str>) -> Result
         Some((line, column, why)) => format!("{first_error} (line {line}, column {column}: {why})"),
         None => first_error,
     }))
+}
+
+/// The start and end tags named by a literal `names` finds (`item|entry`). Searching for the
+/// literal names lets the regex engine skip ahead with SIMD instead of stopping at every `<`, and
+/// the few hits are then checked to be tag names (optionally prefixed, `<rss:item>`).
+pub(super) fn tags_named<'t>(
+    text: &'t str,
+    names: &'t regex::Regex,
+) -> impl Iterator<Item = TagHit<'t>> + 't {
+    let bytes = text.as_bytes();
+    names.find_iter(text).filter_map(move |hit| {
+        let after = bytes.get(hit.end()).copied();
+        if !matches!(after, Some(b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r')) {
+            return None;
+        }
+        let mut start = hit.start();
+        let prefixed = start > 0 && bytes[start - 1] == b':';
+        // A prefix: name characters back to a `:`.
+        if prefixed {
+            start -= 1;
+            while start > 0
+                && (bytes[start - 1].is_ascii_alphanumeric()
+                    || matches!(bytes[start - 1], b'_' | b'-' | b'.'))
+            {
+                start -= 1;
+            }
+        }
+        match (
+            start.checked_sub(1).map(|i| bytes[i]),
+            start.checked_sub(2).map(|i| bytes[i]),
+        ) {
+            (Some(closing @ b'/'), Some(b'<')) | (Some(closing @ b'<'), _) => Some(TagHit {
+                name: hit.as_str(),
+                closing: closing == b'/',
+                self_closing: closing == b'<' && after == Some(b'/'),
+                prefixed,
+            }),
+            _ => None,
+        }
+    })
+}
+
+/// What one search for tag names found in a document: whether entries nest, and whether
+/// elements that may carry entry text feed-rs ignores are there (see `carriers`). Rewriting in
+/// `upgrade` or `recover` neither adds nor removes such tags, so the decoded text is searched
+/// once.
+#[derive(Debug, Clone, Copy, Default)]
+struct TagSurvey {
+    /// An `<item>`/`<entry>` starts before the previous one ended.
+    nested_entries: bool,
+    /// A `<body>` (any prefix) or `<fullitem>`.
+    body_or_fullitem: bool,
+    /// An unprefixed `<content>` or `<summary>` (RSS's own; feed-rs reads Atom's).
+    unprefixed_content_or_summary: bool,
+}
+
+impl TagSurvey {
+    fn of(text: &str) -> TagSurvey {
+        static NAMES: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| literal_names("item|entry|body|fullitem|content|summary"));
+        // Without the pattern (it is a constant, so it compiles), every pass runs.
+        let Some(names) = NAMES.as_ref() else {
+            return TagSurvey {
+                nested_entries: true,
+                body_or_fullitem: true,
+                unprefixed_content_or_summary: true,
+            };
+        };
+        let mut survey = TagSurvey::default();
+        let mut depth = 0usize;
+        for tag in tags_named(text, names) {
+            match tag.name {
+                "item" | "entry" if tag.closing => depth = depth.saturating_sub(1),
+                "item" | "entry" if !tag.self_closing => {
+                    depth += 1;
+                    survey.nested_entries |= depth > 1;
+                }
+                "body" | "fullitem" => survey.body_or_fullitem |= !tag.closing,
+                "content" | "summary" => {
+                    survey.unprefixed_content_or_summary |= !tag.closing && !tag.prefixed
+                }
+                _ => {}
+            }
+        }
+        survey
+    }
+}
+
+/// One tag found by [`tags_named`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct TagHit<'t> {
+    /// The local name.
+    pub name: &'t str,
+    /// An end tag (`</item>`).
+    pub closing: bool,
+    /// Closed right after its name (`<item/>`).
+    pub self_closing: bool,
+    /// Written with a prefix (`<rss:item>`).
+    pub prefixed: bool,
+}
+
+/// A regex for a constant alternation of literal names; `None` never happens in practice.
+pub(super) fn literal_names(pattern: &str) -> Option<regex::Regex> {
+    regex::Regex::new(pattern).ok()
+}
+
+/// The feed with a warning when it has no entries while `text` has entry elements.
+fn checked(feed: Feed, text: &str) -> ParsedFeed {
+    let warning = if feed.entries.is_empty() {
+        let (items, entries) = entry_elements(text);
+        match (items, entries) {
+            (0, 0) => None,
+            (items, 0) => Some(format!(
+                "no entries read, although the document has {items} <item> element{}",
+                if items == 1 { "" } else { "s" }
+            )),
+            (0, entries) => Some(format!(
+                "no entries read, although the document has {entries} <entry> element{}",
+                if entries == 1 { "" } else { "s" }
+            )),
+            (items, entries) => Some(format!(
+                "no entries read, although the document has {items} <item> and {entries} <entry> elements"
+            )),
+        }
+    } else {
+        None
+    };
+    ParsedFeed { feed, warning }
+}
+
+/// How many `<item>` and `<entry>` start tags (with any prefix) the text has.
+fn entry_elements(text: &str) -> (usize, usize) {
+    let (mut items, mut entries) = (0, 0);
+    let Some(names) = literal_names("item|entry") else {
+        return (0, 0);
+    };
+    for tag in tags_named(text, &names) {
+        match (tag.name, tag.closing) {
+            ("item", false) => items += 1,
+            ("entry", false) => entries += 1,
+            _ => {}
+        }
+    }
+    (items, entries)
+}
+
+/// What feed-rs does not take from the document itself: entry text in elements it ignores, and
+/// `xml:base`.
+fn read_document(mut feed: Feed, text: &str, base: &Url, tags: TagSurvey) -> Feed {
+    let atom = matches!(feed.feed_type, feed_rs::model::FeedType::Atom);
+    if tags.body_or_fullitem || (!atom && tags.unprefixed_content_or_summary) {
+        carriers::apply(&mut feed, text);
+    }
+    with_document_base(feed, text, base)
 }
 
 /// Applies `xml:base` (XML Base, as Atom uses it) on the root and on each entry to the entries'
@@ -459,6 +642,55 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "not a feed: HTML page (it advertises a feed at http://example.com/blog/atom.xml; use that URL)"
+        );
+    }
+
+    #[test]
+    fn items_that_yield_no_entries_are_a_warning() {
+        // Items in a namespace nothing reads: they parse, but as nothing.
+        let doc = br#"<rss version="2.0"><channel><title>t</title>
+            <x:item xmlns:x="urn:elsewhere"><x:title>a</x:title></x:item>
+            <x:item xmlns:x="urn:elsewhere"><x:title>b</x:title></x:item></channel></rss>"#;
+        let parsed = parse_document(doc, &base(), None).expect("parses");
+        assert!(parsed.feed.entries.is_empty());
+        assert_eq!(
+            parsed.warning.as_deref(),
+            Some("no entries read, although the document has 2 <item> elements")
+        );
+    }
+
+    #[test]
+    fn an_empty_feed_or_one_with_entries_has_no_warning() {
+        let empty = br#"<rss version="2.0"><channel><title>t</title><items/></channel></rss>"#;
+        assert_eq!(
+            parse_document(empty, &base(), None)
+                .expect("parses")
+                .warning,
+            None
+        );
+        let one = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+            <entry><id>urn:1</id><title>a</title></entry></feed>"#;
+        let parsed = parse_document(one, &base(), None).expect("parses");
+        assert_eq!((parsed.feed.entries.len(), parsed.warning), (1, None));
+    }
+
+    #[test]
+    fn tags_are_told_from_words_with_the_same_name() {
+        let names = literal_names("item|entry").expect("pattern");
+        let text =
+            "<item a='1'>an item, an entry<rss:item/><items></item ><entry/></rss:entry><!-- <item";
+        let hits: Vec<(&str, bool, bool, bool)> = tags_named(text, &names)
+            .map(|t| (t.name, t.closing, t.self_closing, t.prefixed))
+            .collect();
+        assert_eq!(
+            hits,
+            [
+                ("item", false, false, false),
+                ("item", false, true, true),
+                ("item", true, false, false),
+                ("entry", false, true, false),
+                ("entry", true, false, true),
+            ]
         );
     }
 

@@ -108,6 +108,8 @@ pub struct SourceRow {
     pub health: SourceHealth,
     pub last_fetch: Option<Timestamp>,
     pub last_error: Option<String>,
+    /// What the last parsed document deserved a warning for although it parsed.
+    pub warning: Option<String>,
     pub entries: u64,
     /// New entries per day, oldest first, today last.
     pub daily: Vec<u64>,
@@ -116,17 +118,18 @@ pub struct SourceRow {
 pub fn render_sources(base_url: &str, rows: &[SourceRow]) -> String {
     let mut body = String::from(
         "<h1>Sources</h1>\n<table>\n<thead><tr><th>Source</th><th>State</th><th>Last fetch</th>\
-         <th>Last error</th><th>Stored entries</th><th>New entries per day (30 days)</th></tr></thead>\n<tbody>\n",
+         <th>Last error</th><th>Warning</th><th>Stored entries</th><th>New entries per day (30 days)</th></tr></thead>\n<tbody>\n",
     );
     for row in rows {
         let title = escape_html(&row.title);
         let url = escape_html(&row.url);
         body.push_str(&format!(
-            "<tr class=\"{}\"><td><a href=\"{url}\">{title}</a><br><small>{url}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr class=\"{}\"><td><a href=\"{url}\">{title}</a><br><small>{url}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             row.health.class(),
             row.health.describe(),
             row.last_fetch.map(time_element).unwrap_or_else(|| "never".into()),
             row.last_error.as_deref().map(escape_html).unwrap_or_default(),
+            row.warning.as_deref().map(escape_html).unwrap_or_default(),
             row.entries,
             sparkline::render(&row.daily, &row.title),
         ));

@@ -313,6 +313,7 @@ fn source_health_escapes_errors_and_draws_a_sparkline_per_source() {
             health: SourceHealth::of(Some(1_700_000_000), 2),
             last_fetch: Some(1_700_000_000),
             last_error: Some("HTTP 500 <script>alert(1)</script>".into()),
+            warning: None,
             entries: 7,
             daily: vec![0, 1, 2],
         },
@@ -322,6 +323,7 @@ fn source_health_escapes_errors_and_draws_a_sparkline_per_source() {
             health: SourceHealth::of(None, 0),
             last_fetch: None,
             last_error: None,
+            warning: None,
             entries: 0,
             daily: vec![0; 30],
         },
@@ -337,6 +339,32 @@ fn source_health_escapes_errors_and_draws_a_sparkline_per_source() {
     // The stored-entries column, just before each row's sparkline.
     assert!(html.contains("</td><td>7</td><td><svg "), "{html}");
     assert!(html.contains("</td><td>0</td><td><svg "), "{html}");
+}
+
+#[test]
+fn source_health_shows_a_document_warning_in_its_own_column() {
+    let rows = [SourceRow {
+        title: "Quiet".into(),
+        url: "https://q.example/rss".into(),
+        health: SourceHealth::of(Some(1_700_000_000), 0),
+        last_fetch: Some(1_700_000_000),
+        last_error: None,
+        warning: Some("no entries read, although the document has 10 <item> elements".into()),
+        entries: 0,
+        daily: vec![0; 30],
+    }];
+    let html = render_sources("http://h.test/", &rows);
+    assert!(
+        html.contains("<th>Last error</th><th>Warning</th>"),
+        "{html}"
+    );
+    // Last error empty, then the warning, escaped, then the stored entries.
+    assert!(
+        html.contains(
+            "<td></td><td>no entries read, although the document has 10 &lt;item&gt; elements</td><td>0</td><td><svg "
+        ),
+        "{html}"
+    );
 }
 
 #[test]

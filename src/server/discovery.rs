@@ -152,6 +152,7 @@ pub(super) async fn sources_page(
                     }),
                     last_fetch: stored.and_then(|s| s.last_fetch_at),
                     last_error: stored.and_then(|s| s.last_error.clone()),
+                    warning: stored.and_then(|s| s.warning.clone()),
                     entries: stored.map_or(0, |s| s.entries),
                     daily: stored
                         .and_then(|s| daily.get(&s.id).cloned())

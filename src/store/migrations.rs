@@ -36,6 +36,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0007_search.sql",
         include_str!("../../migrations/0007_search.sql"),
     ),
+    (
+        "0008_source_warning.sql",
+        include_str!("../../migrations/0008_source_warning.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -107,6 +107,9 @@ pub struct Fetched<'a> {
     pub body_hash: Option<&'a str>,
     /// Whether the request was sent without validators.
     pub unconditional: bool,
+    /// What the parsed document deserves a warning for (see `parse::ParsedFeed::warning`);
+    /// recorded by [`Store::record_document`], replacing the last one.
+    pub warning: Option<&'a str>,
 }
 
 impl<'a> Fetched<'a> {
@@ -117,6 +120,7 @@ impl<'a> Fetched<'a> {
             status: 200,
             body_hash: None,
             unconditional: false,
+            warning: None,
         }
     }
 }
@@ -206,6 +210,8 @@ pub struct SourceState {
     pub skip_days: Vec<u8>,
     /// `link` once guid churn was detected.
     pub identity_mode: Option<String>,
+    /// The warning the last parsed document deserved, if any.
+    pub warning: Option<String>,
 }
 
 /// What the scheduler decided after a refresh, and what it remembers for the next one.
@@ -765,7 +771,8 @@ impl Store {
                         etag = ?6, last_modified = ?7, last_fetch_at = ?8, last_success_at = ?8,
                         last_status = ?9, last_error = NULL, consecutive_failures = 0,
                         failure_class = NULL, gone_streak = 0, body_hash = ?10,
-                        last_unconditional_at = CASE WHEN ?11 THEN ?8 ELSE last_unconditional_at END
+                        last_unconditional_at = CASE WHEN ?11 THEN ?8 ELSE last_unconditional_at END,
+                        warning = ?12
                      WHERE id = ?1",
                     params![
                         source.0,
@@ -778,7 +785,8 @@ impl Store {
                         now,
                         fetched.status,
                         fetched.body_hash,
-                        fetched.unconditional
+                        fetched.unconditional,
+                        fetched.warning
                     ],
                 )
                 .context("recording refresh")?;
@@ -1362,7 +1370,7 @@ const SOURCE_STATE_SELECT: &str =
         (SELECT COUNT(*) FROM sightings g WHERE g.source_id = s.id),
         s.fetch_url, s.redirect_target, s.redirect_streak, s.body_hash, s.last_unconditional_at,
         s.failure_class, s.gone_streak, s.retry_after_until, s.adaptive_secs, s.interval_secs,
-        s.feed_hint_secs, s.skip_hours, s.skip_days, s.identity_mode
+        s.feed_hint_secs, s.skip_hours, s.skip_days, s.identity_mode, s.warning
      FROM sources s";
 
 fn small_list(text: Option<String>) -> Vec<u8> {
@@ -1407,6 +1415,7 @@ fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
         skip_hours: small_list(r.get(22)?),
         skip_days: small_list(r.get(23)?),
         identity_mode: r.get(24)?,
+        warning: r.get(25)?,
     })
 }
 

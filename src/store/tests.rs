@@ -840,9 +840,11 @@ fn the_search_migration_indexes_stories_already_stored() {
     {
         let mut conn = Connection::open(&path).expect("conn");
         migrations::apply(&mut conn).expect("migrate");
-        // Back to the schema before search, with a story stored by that version.
+        // Back to the schema before search (undoing the later migrations too), with a story
+        // stored by that version.
         conn.execute_batch(
-            "DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
+            "ALTER TABLE sources DROP COLUMN warning;
+             DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
              PRAGMA user_version = 6;
              INSERT INTO sources (id, url) VALUES (1, 'https://a.example/feed');
              INSERT INTO entries (source_id, public_id, title, content_html, published_at,
@@ -1081,4 +1083,52 @@ fn abandoned_read_is_interrupted_and_later_reads_never_start() {
     // Reads outside the token are unaffected, on the same pooled connection.
     assert!(store.topic_summaries().is_ok());
     assert_eq!(store.read_count(), 2);
+}
+
+#[test]
+fn a_document_warning_is_kept_until_a_document_without_one() {
+    let (store, id) = store_with_source(&[]);
+    let validators = Validators::default();
+    let warning = "no entries read, although the document has 10 <item> elements";
+    store
+        .record_document(
+            id,
+            &FeedMeta::default(),
+            &[],
+            &Fetched {
+                warning: Some(warning),
+                ..Fetched::plain(&validators)
+            },
+            1000,
+        )
+        .expect("store");
+    assert_eq!(
+        store.source_state(id).expect("state").warning.as_deref(),
+        Some(warning)
+    );
+    // A 304 says the document did not change: so does the warning.
+    store
+        .record_not_modified(
+            id,
+            &Fetched {
+                status: 304,
+                ..Fetched::plain(&validators)
+            },
+            2000,
+        )
+        .expect("304");
+    assert_eq!(
+        store.source_state(id).expect("state").warning.as_deref(),
+        Some(warning)
+    );
+    store
+        .record_document(
+            id,
+            &FeedMeta::default(),
+            &[entry("1", "One", 100)],
+            &Fetched::plain(&validators),
+            3000,
+        )
+        .expect("store");
+    assert_eq!(store.source_state(id).expect("state").warning, None);
 }
