@@ -696,22 +696,45 @@ async fn many_cursors_do_not_grow_the_cache_without_bound() {
     assert!(state.inner.cache.len() <= 600);
 }
 
+/// The router served on a loopback socket by the real HTTP workers.
+struct Served {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    async fn start(state: AppState) -> Served {
+        let listener = listener("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(
+            serve(listener, router(state), async move {
+                let _ = stopped.await;
+            })
+            .expect("start the workers"),
+        );
+        Served { addr, stop, server }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(std::time::Duration::from_secs(5), self.server)
+            .await
+            .expect("serve returns after shutdown")
+            .expect("task");
+    }
+}
+
 #[tokio::test]
 async fn serve_answers_over_a_socket_and_stops_on_request() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (state, store) = state();
     add_entry(&store, "first");
-    let listener = listener("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        serve(listener, router(state), async move {
-            let _ = stopped.await;
-        })
-        .expect("start the workers"),
-    );
+    let running = Served::start(state).await;
+    let addr = running.addr;
 
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     // Two requests on one connection: HEAD, then GET.
@@ -732,11 +755,7 @@ async fn serve_answers_over_a_socket_and_stops_on_request() {
         "HEAD has no body"
     );
 
-    let _ = stop.send(());
-    tokio::time::timeout(std::time::Duration::from_secs(5), server)
-        .await
-        .expect("serve returns after shutdown")
-        .expect("task");
+    running.stop().await;
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "the port is closed"
@@ -934,17 +953,8 @@ async fn a_client_that_disconnects_cancels_its_render() {
     use tokio::io::AsyncWriteExt;
     let (state, store) = state();
     add_entry(&store, "first");
-    let listener = listener("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        serve(listener, router(state.clone()), async move {
-            let _ = stopped.await;
-        })
-        .expect("start the workers"),
-    );
+    let running = Served::start(state.clone()).await;
+    let addr = running.addr;
     let generation = store.generation();
     let writer = store.hold_writer();
     let reads = store.read_count();
@@ -984,11 +994,7 @@ async fn a_client_that_disconnects_cancels_its_render() {
     let (status, body) = get_text(&state, "/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("News"));
-    let _ = stop.send(());
-    tokio::time::timeout(std::time::Duration::from_secs(5), server)
-        .await
-        .expect("serve returns after shutdown")
-        .expect("task");
+    running.stop().await;
 }
 
 #[tokio::test]
