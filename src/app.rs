@@ -905,17 +905,7 @@ impl From<&crate::store::SourceState> for StatusRow {
                 .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())
         };
         let moved_to = s.fetch_url.clone().filter(|f| *f != s.url);
-        let state = if s.last_fetch_at.is_none() {
-            "new"
-        } else if s.gone_streak >= crate::scheduler::GONE_AFTER {
-            "gone"
-        } else if s.consecutive_failures > 0 {
-            "failing"
-        } else if moved_to.is_some() {
-            "moved"
-        } else {
-            "ok"
-        };
+        let state = s.health().as_str();
         StatusRow {
             url: s.url.clone(),
             state,

@@ -177,6 +177,18 @@ pub fn render(handle: Option<&PrometheusHandle>, sources: &[SourceState], db_byt
             s.consecutive_failures
         );
     }
+    // Every state, zero included, so that an alert on gone or failing sources sees the series.
+    out.push_str(
+        "# HELP tributary_sources Sources in each state (as `status` classifies them).\n\
+         # TYPE tributary_sources gauge\n",
+    );
+    for state in ["new", "ok", "failing", "gone", "moved"] {
+        let count = sources
+            .iter()
+            .filter(|s| s.health().as_str() == state)
+            .count();
+        let _ = writeln!(out, "tributary_sources{{state=\"{state}\"}} {count}");
+    }
     let _ = write!(
         out,
         "# HELP tributary_database_size_bytes Size of the SQLite database and its WAL.\n\
@@ -294,5 +306,38 @@ mod tests {
         ));
         assert!(text.contains("tributary_database_size_bytes 4096\n"));
         assert!(!text.contains("last_success_timestamp_seconds{source=\"http://b.example"));
+    }
+
+    #[test]
+    fn sources_are_counted_in_every_state_by_the_shared_classification() {
+        let store = crate::store::Store::open_in_memory().expect("store");
+        let specs: Vec<crate::store::SourceSpec> = (0..4)
+            .map(|i| crate::store::SourceSpec {
+                url: format!("http://s{i}.example/feed"),
+                title: None,
+                topics: Vec::new(),
+            })
+            .collect();
+        store.sync_sources(&specs).expect("sync");
+        let mut states = store.source_states().expect("states");
+        states.sort_by(|a, b| a.url.cmp(&b.url));
+        // s0 new; s1 failing twice; s2 gone; s3 ok after moving.
+        states[1].last_fetch_at = Some(1);
+        states[1].consecutive_failures = 2;
+        states[2].last_fetch_at = Some(1);
+        states[2].consecutive_failures = 5;
+        states[2].gone_streak = crate::model::GONE_AFTER;
+        states[3].last_fetch_at = Some(1);
+        states[3].fetch_url = Some("http://elsewhere.example/feed".into());
+        let text = render(None, &states, 0);
+        for line in [
+            "tributary_sources{state=\"new\"} 1",
+            "tributary_sources{state=\"ok\"} 0",
+            "tributary_sources{state=\"failing\"} 1",
+            "tributary_sources{state=\"gone\"} 1",
+            "tributary_sources{state=\"moved\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+        }
     }
 }

@@ -381,7 +381,7 @@ impl Pipeline {
         match (outcome, learned) {
             (Outcome::Failed(error), _) => {
                 let failures = state.consecutive_failures + 1;
-                let gone = error.http_status().is_some_and(|s| s == 404 || s == 410)
+                let gone = error.http_status().is_some_and(crate::model::says_gone)
                     && state.gone_streak + 1 >= scheduler::GONE_AFTER;
                 let interval =
                     Duration::from_secs(u64::try_from(record.interval_secs).unwrap_or(0));

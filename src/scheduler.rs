@@ -16,8 +16,7 @@ use crate::model::{SourceId, Timestamp};
 pub const JITTER: f64 = 0.10;
 /// Longest wait after failures, and how often a gone source is still tried.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 60 * 60);
-/// 404/410 this many times in a row makes a source `gone` (still retried daily).
-pub const GONE_AFTER: u32 = 5;
+pub use crate::model::GONE_AFTER;
 /// A permanent redirect is adopted after this many polls in a row saw the same target.
 pub const ADOPT_REDIRECT_AFTER: u32 = 3;
 /// Servers with broken validators get one unconditional request this often.

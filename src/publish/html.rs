@@ -65,39 +65,26 @@ pub fn render_index(base_url: &str, topics: &[IndexTopic]) -> String {
     )
 }
 
-/// How a source is doing, from what the store records of its last fetches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceHealth {
-    NotYetFetched,
-    Ok,
-    /// The last `n` fetches failed.
-    Failing(u32),
+pub use crate::model::SourceHealth;
+
+/// The health column's words.
+fn describe(health: SourceHealth) -> String {
+    match health {
+        SourceHealth::New => "not yet fetched".into(),
+        SourceHealth::Ok => "ok".into(),
+        SourceHealth::Failing(1) => "failing (1 fetch)".into(),
+        SourceHealth::Failing(n) => format!("failing ({n} fetches)"),
+        SourceHealth::Gone => "gone (404/410, tried daily)".into(),
+        SourceHealth::Moved => "moved (permanent redirect adopted)".into(),
+    }
 }
 
-impl SourceHealth {
-    pub fn of(last_fetch_at: Option<Timestamp>, consecutive_failures: u32) -> SourceHealth {
-        match (last_fetch_at, consecutive_failures) {
-            (None, _) => SourceHealth::NotYetFetched,
-            (Some(_), 0) => SourceHealth::Ok,
-            (Some(_), n) => SourceHealth::Failing(n),
-        }
-    }
-
-    fn describe(self) -> String {
-        match self {
-            SourceHealth::NotYetFetched => "not yet fetched".into(),
-            SourceHealth::Ok => "ok".into(),
-            SourceHealth::Failing(1) => "failing (1 fetch)".into(),
-            SourceHealth::Failing(n) => format!("failing ({n} fetches)"),
-        }
-    }
-
-    fn class(self) -> &'static str {
-        match self {
-            SourceHealth::NotYetFetched => "pending",
-            SourceHealth::Ok => "ok",
-            SourceHealth::Failing(_) => "failing",
-        }
+/// The health cell's CSS class: gone is styled as failing, moved as ok.
+fn health_class(health: SourceHealth) -> &'static str {
+    match health {
+        SourceHealth::New => "pending",
+        SourceHealth::Ok | SourceHealth::Moved => "ok",
+        SourceHealth::Failing(_) | SourceHealth::Gone => "failing",
     }
 }
 
@@ -125,8 +112,8 @@ pub fn render_sources(base_url: &str, rows: &[SourceRow]) -> String {
         let url = escape_html(&row.url);
         body.push_str(&format!(
             "<tr class=\"{}\"><td><a href=\"{url}\">{title}</a><br><small>{url}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            row.health.class(),
-            row.health.describe(),
+            health_class(row.health),
+            describe(row.health),
             row.last_fetch.map(time_element).unwrap_or_else(|| "never".into()),
             row.last_error.as_deref().map(escape_html).unwrap_or_default(),
             row.warning.as_deref().map(escape_html).unwrap_or_default(),

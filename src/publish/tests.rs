@@ -310,7 +310,7 @@ fn source_health_escapes_errors_and_draws_a_sparkline_per_source() {
         SourceRow {
             title: "A <feed>".into(),
             url: "https://a.example/feed?x=1&y=2".into(),
-            health: SourceHealth::of(Some(1_700_000_000), 2),
+            health: SourceHealth::Failing(2),
             last_fetch: Some(1_700_000_000),
             last_error: Some("HTTP 500 <script>alert(1)</script>".into()),
             warning: None,
@@ -320,7 +320,7 @@ fn source_health_escapes_errors_and_draws_a_sparkline_per_source() {
         SourceRow {
             title: "B".into(),
             url: "https://b.example/feed".into(),
-            health: SourceHealth::of(None, 0),
+            health: SourceHealth::New,
             last_fetch: None,
             last_error: None,
             warning: None,
@@ -342,11 +342,49 @@ fn source_health_escapes_errors_and_draws_a_sparkline_per_source() {
 }
 
 #[test]
+fn source_health_names_gone_and_moved_sources_as_status_does() {
+    let row = |url: &str, health| SourceRow {
+        title: url.into(),
+        url: url.into(),
+        health,
+        last_fetch: Some(1_700_000_000),
+        last_error: None,
+        warning: None,
+        entries: 0,
+        daily: vec![0; 30],
+    };
+    let html = render_sources(
+        "http://h.test/",
+        &[
+            row("https://gone.example/rss", SourceHealth::Gone),
+            row("https://moved.example/rss", SourceHealth::Moved),
+        ],
+    );
+    let row_of = |url: &str| -> &str {
+        html.lines()
+            .find(|l| l.contains(url))
+            .unwrap_or_else(|| panic!("no row for {url} in {html}"))
+    };
+    let gone = row_of("https://gone.example/rss");
+    assert!(
+        gone.starts_with("<tr class=\"failing\">")
+            && gone.contains("<td>gone (404/410, tried daily)</td>"),
+        "{gone}"
+    );
+    let moved = row_of("https://moved.example/rss");
+    assert!(
+        moved.starts_with("<tr class=\"ok\">")
+            && moved.contains("<td>moved (permanent redirect adopted)</td>"),
+        "{moved}"
+    );
+}
+
+#[test]
 fn source_health_shows_a_document_warning_in_its_own_column() {
     let rows = [SourceRow {
         title: "Quiet".into(),
         url: "https://q.example/rss".into(),
-        health: SourceHealth::of(Some(1_700_000_000), 0),
+        health: SourceHealth::Ok,
         last_fetch: Some(1_700_000_000),
         last_error: None,
         warning: Some("no entries read, although the document has 10 <item> elements".into()),

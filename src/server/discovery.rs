@@ -147,9 +147,7 @@ pub(super) async fn sources_page(
                 SourceRow {
                     title: feed.title,
                     url: url.to_string(),
-                    health: stored.map_or(SourceHealth::NotYetFetched, |s| {
-                        SourceHealth::of(s.last_fetch_at, s.consecutive_failures)
-                    }),
+                    health: stored.map_or(SourceHealth::New, |s| s.health()),
                     last_fetch: stored.and_then(|s| s.last_fetch_at),
                     last_error: stored.and_then(|s| s.last_error.clone()),
                     warning: stored.and_then(|s| s.warning.clone()),

@@ -214,6 +214,18 @@ pub struct SourceState {
     pub warning: Option<String>,
 }
 
+impl SourceState {
+    /// The source's health, by the one classification [`crate::model::SourceHealth::classify`].
+    pub fn health(&self) -> crate::model::SourceHealth {
+        crate::model::SourceHealth::classify(
+            self.last_fetch_at,
+            self.consecutive_failures,
+            self.gone_streak,
+            self.fetch_url.as_deref().is_some_and(|f| f != self.url),
+        )
+    }
+}
+
 /// What the scheduler decided after a refresh, and what it remembers for the next one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScheduleRecord {
@@ -864,9 +876,16 @@ impl Store {
             conn.execute(
                 "UPDATE sources SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
                     consecutive_failures = consecutive_failures + 1, failure_class = ?5,
-                    gone_streak = CASE WHEN ?3 IN (404, 410) THEN gone_streak + 1 ELSE 0 END
+                    gone_streak = CASE WHEN ?6 THEN gone_streak + 1 ELSE 0 END
                  WHERE id = ?1",
-                params![source.0, now, status, error, class],
+                params![
+                    source.0,
+                    now,
+                    status,
+                    error,
+                    class,
+                    status.is_some_and(crate::model::says_gone)
+                ],
             )
             .context("recording failure")?;
             Ok(())
