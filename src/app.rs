@@ -917,7 +917,7 @@ impl From<&crate::store::SourceState> for StatusRow {
             last_error: s.last_error.clone(),
             entries: s.entries,
             moved_to,
-            identity: s.identity_mode.clone(),
+            identity: s.identity_mode.map(|i| i.as_str().to_string()),
             warning: s.warning.clone(),
         }
     }

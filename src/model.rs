@@ -148,6 +148,40 @@ pub struct NewEntry {
     pub topics: Vec<TopicSlug>,
 }
 
+/// How a source's entries are told apart (`identity` in feeds.toml).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Identity {
+    /// The publisher's guid/id, else the canonical link, else a hash of title and text.
+    #[default]
+    Auto,
+    Guid,
+    /// The canonical link (for sources whose guids change on every fetch).
+    Link,
+    /// A hash of title and text.
+    Content,
+}
+
+impl Identity {
+    pub fn parse(text: &str) -> Option<Identity> {
+        match text {
+            "guid" => Some(Identity::Guid),
+            "link" => Some(Identity::Link),
+            "content" => Some(Identity::Content),
+            "auto" => Some(Identity::Auto),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Identity::Auto => "auto",
+            Identity::Guid => "guid",
+            Identity::Link => "link",
+            Identity::Content => "content",
+        }
+    }
+}
+
 #[cfg(test)]
 impl NewEntry {
     /// An entry for tests: guid `id`, the title as its only text and its content hash, in `all`.

@@ -21,7 +21,7 @@ pub struct SourceJob {
     pub allow_private: bool,
     pub policy: Policy,
     /// `identity` from feeds.toml, when set.
-    pub identity: Option<crate::normalize::Identity>,
+    pub identity: Option<crate::model::Identity>,
     pub tracking_params: Arc<Vec<String>>,
     /// How many entries of a document are stored, and how large each may be.
     pub limits: crate::normalize::Limits,
@@ -283,10 +283,8 @@ impl Pipeline {
             // The operator's choice, else link identity once guid churn was seen.
             identity: job
                 .identity
-                .unwrap_or(match state.identity_mode.as_deref() {
-                    Some("link") => crate::normalize::Identity::Link,
-                    _ => crate::normalize::Identity::Auto,
-                }),
+                .or(state.identity_mode)
+                .unwrap_or(crate::model::Identity::Auto),
             tracking_params: job.tracking_params.to_vec(),
             limits: job.limits,
         };

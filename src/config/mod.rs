@@ -127,7 +127,7 @@ pub struct SourceConfig {
     pub allow_private: bool,
     /// How entries are told apart; `None` lets Tributary decide (guid, switching to link when
     /// guids churn).
-    pub identity: Option<crate::normalize::Identity>,
+    pub identity: Option<crate::model::Identity>,
 }
 
 #[derive(Debug, Clone)]
@@ -614,7 +614,7 @@ impl Config {
             };
             let identity = match &s.identity {
                 Some(i) => Some(
-                    crate::normalize::Identity::parse(i.get_ref().trim()).ok_or_else(|| {
+                    crate::model::Identity::parse(i.get_ref().trim()).ok_or_else(|| {
                         (
                             i.span(),
                             format!(

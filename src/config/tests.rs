@@ -238,7 +238,7 @@ fn identity_and_tracking_params_are_read_and_checked() {
     assert_eq!(config.dedup.tracking_params, ["src", "ito_*"]);
     assert_eq!(
         config.sources[0].identity,
-        Some(crate::normalize::Identity::Link)
+        Some(crate::model::Identity::Link)
     );
     assert_eq!(
         error("[[source]]\nurl = \"https://a.example/\"\nidentity = \"title\"\n"),

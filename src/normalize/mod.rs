@@ -72,39 +72,7 @@ pub struct NormalizedFeed {
     pub entries: Vec<NewEntry>,
 }
 
-/// How a source's entries are told apart (`identity` in feeds.toml).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Identity {
-    /// The publisher's guid/id, else the canonical link, else a hash of title and text.
-    #[default]
-    Auto,
-    Guid,
-    /// The canonical link (for sources whose guids change on every fetch).
-    Link,
-    /// A hash of title and text.
-    Content,
-}
-
-impl Identity {
-    pub fn parse(text: &str) -> Option<Identity> {
-        match text {
-            "guid" => Some(Identity::Guid),
-            "link" => Some(Identity::Link),
-            "content" => Some(Identity::Content),
-            "auto" => Some(Identity::Auto),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Identity::Auto => "auto",
-            Identity::Guid => "guid",
-            Identity::Link => "link",
-            Identity::Content => "content",
-        }
-    }
-}
+pub use crate::model::Identity;
 
 /// Per-source settings of normalization.
 #[derive(Debug, Clone, Default)]

@@ -209,7 +209,7 @@ pub struct SourceState {
     pub skip_hours: Vec<u8>,
     pub skip_days: Vec<u8>,
     /// `link` once guid churn was detected.
-    pub identity_mode: Option<String>,
+    pub identity_mode: Option<crate::model::Identity>,
     /// The warning the last parsed document deserved, if any.
     pub warning: Option<String>,
 }
@@ -770,8 +770,8 @@ impl Store {
                 if churned >= 2 && churned * 2 >= entries.len() {
                     let switched = tx
                         .execute(
-                            "UPDATE sources SET identity_mode = 'link' WHERE id = ?1 AND identity_mode IS NULL",
-                            [source.0],
+                            "UPDATE sources SET identity_mode = ?2 WHERE id = ?1 AND identity_mode IS NULL",
+                            params![source.0, crate::model::Identity::Link.as_str()],
                         )
                         .context("switching identity")?;
                     stats.switched_to_link = switched > 0;
@@ -1433,7 +1433,10 @@ fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
         feed_hint_secs: r.get(21)?,
         skip_hours: small_list(r.get(22)?),
         skip_days: small_list(r.get(23)?),
-        identity_mode: r.get(24)?,
+        identity_mode: r
+            .get::<_, Option<String>>(24)?
+            .as_deref()
+            .and_then(crate::model::Identity::parse),
         warning: r.get(25)?,
     })
 }

@@ -594,12 +594,8 @@ fn guid_churn_is_recognized_and_switches_the_source_to_link_identity() {
     );
     assert!(second.switched_to_link);
     assert_eq!(
-        store
-            .source_state(id)
-            .expect("state")
-            .identity_mode
-            .as_deref(),
-        Some("link")
+        store.source_state(id).expect("state").identity_mode,
+        Some(crate::model::Identity::Link)
     );
     assert_eq!(
         store
