@@ -4,6 +4,7 @@
 //! Data flows one way: config → scheduler → fetch → parse → normalize → store → publish → serve.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod dedup;
 pub mod fetch;

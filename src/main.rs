@@ -273,15 +273,15 @@ fn status(config: &Config, json: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rows: Vec<tributary::app::StatusRow> =
-        states.iter().map(tributary::app::StatusRow::from).collect();
+    let rows: Vec<tributary::cli::StatusRow> =
+        states.iter().map(tributary::cli::StatusRow::from).collect();
     let mut out = std::io::stdout();
     if json {
         for row in &rows {
             let _ = writeln!(out, "{}", serde_json::to_string(row).unwrap_or_default());
         }
     } else {
-        let _ = write!(out, "{}", tributary::app::status_table(&rows));
+        let _ = write!(out, "{}", tributary::cli::status_table(&rows));
     }
     ExitCode::SUCCESS
 }

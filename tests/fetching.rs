@@ -590,7 +590,7 @@ async fn a_gone_source_is_retried_daily_and_never_dropped() {
     assert_eq!(last, Some(86_400));
     let state = h.state();
     assert_eq!(state.gone_streak, 7);
-    let row = tributary::app::StatusRow::from(&state);
+    let row = tributary::cli::StatusRow::from(&state);
     assert_eq!(row.state, "gone");
     assert_eq!(row.last_status, Some(410));
     assert_eq!(h.script.hits("gone"), 7, "still polled");
@@ -614,9 +614,9 @@ async fn a_permanent_redirect_is_adopted_after_three_polls_and_a_temporary_one_n
         h.state().fetch_url.as_deref(),
         Some(h.script.url("new").as_str())
     );
-    let row = tributary::app::StatusRow::from(&h.state());
+    let row = tributary::cli::StatusRow::from(&h.state());
     assert_eq!(row.state, "moved");
-    assert!(tributary::app::status_table(&[row]).contains(&format!(
+    assert!(tributary::cli::status_table(&[row]).contains(&format!(
         "moved permanently to {}, update feeds.toml",
         h.script.url("new")
     )));
