@@ -182,11 +182,15 @@ pub fn render(handle: Option<&PrometheusHandle>, sources: &[SourceState], db_byt
         "# HELP tributary_sources Sources in each state (as `status` classifies them).\n\
          # TYPE tributary_sources gauge\n",
     );
-    for state in ["new", "ok", "failing", "gone", "moved"] {
-        let count = sources
-            .iter()
-            .filter(|s| s.health().as_str() == state)
-            .count();
+    let states = ["new", "ok", "failing", "gone", "moved"];
+    let mut counts = [0usize; 5];
+    for s in sources {
+        let state = s.health().as_str();
+        if let Some(i) = states.iter().position(|&name| name == state) {
+            counts[i] += 1;
+        }
+    }
+    for (state, count) in states.iter().zip(counts) {
         let _ = writeln!(out, "tributary_sources{{state=\"{state}\"}} {count}");
     }
     let _ = write!(

@@ -1138,3 +1138,25 @@ async fn last_modified_moves_after_a_prune() {
     .await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
 }
+
+/// A database that cannot be written is reported by `/healthz` (503 with the reason) while its
+/// stored pages are still served.
+#[tokio::test]
+async fn healthz_reports_a_database_that_cannot_be_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.db");
+    add_entry(&Store::open(&path).expect("open"), "stored");
+    let store = Arc::new(Store::open_read_only(&path).expect("read-only"));
+    let (writable, _) = state();
+    let state = AppState::new(store, writable.config(), Arc::new(|| 1_800_000_000));
+    let (status, body) = get_text(&state, "/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body.starts_with("database cannot be written: ")
+            && body.ends_with("; serving what is stored\n"),
+        "{body}"
+    );
+    let (status, body) = get_text(&state, "/topics/news.atom").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("stored"));
+}

@@ -227,34 +227,30 @@ impl Store {
 /// — safe only because then nothing can be writing the database, and only when no WAL holds
 /// committed transactions that immutable reading would skip.
 fn open_read_only_connection(path: &Path) -> Result<(Connection, String), StoreError> {
-    let opened = |source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    };
     let base = file_uri(path);
     let uri = format!("{base}?mode=ro");
-    let first = open_uri(path, &uri).and_then(|conn| {
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map_err(opened)?;
-        Ok(conn)
-    });
-    match first {
+    match open_readable(path, &uri) {
         Ok(conn) => Ok((conn, uri)),
-        Err(e) => {
-            if !wal_is_empty(path) {
-                return Err(e);
-            }
+        Err(e) if !wal_is_empty(path) => Err(e),
+        Err(_) => {
             let uri = format!("{base}?immutable=1");
-            let conn = open_uri(path, &uri)?;
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_err(opened)?;
-            Ok((conn, uri))
+            Ok((open_readable(path, &uri)?, uri))
         }
     }
+}
+
+/// A read-only connection through `uri` that has read the schema: opening alone succeeds even
+/// where the first read will not (SQLite opens the WAL's side files lazily).
+fn open_readable(path: &Path, uri: &str) -> Result<Connection, StoreError> {
+    let conn = open_uri(path, uri)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(conn)
 }
 
 fn open_uri(path: &Path, uri: &str) -> Result<Connection, StoreError> {
