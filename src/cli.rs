@@ -25,8 +25,8 @@ pub struct StatusRow {
     pub warning: Option<String>,
 }
 
-impl From<&crate::store::SourceState> for StatusRow {
-    fn from(s: &crate::store::SourceState) -> StatusRow {
+impl From<&crate::model::SourceState> for StatusRow {
+    fn from(s: &crate::model::SourceState) -> StatusRow {
         let time = |t: Option<Timestamp>| {
             t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
                 .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())

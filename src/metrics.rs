@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::model::SourceState;
 use crate::pipeline::Outcome;
-use crate::store::SourceState;
 
 pub const FETCHES: &str = "tributary_fetches_total";
 pub const FETCH_DURATION: &str = "tributary_fetch_duration_seconds";

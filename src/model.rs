@@ -3,6 +3,15 @@
 
 use std::fmt;
 
+mod source;
+mod story;
+
+pub use source::{GONE_AFTER, ScheduleRecord, SourceHealth, SourceState, says_gone};
+pub use story::{SourceLabel, SourceRef, StoredEntry, TopicSlice, TopicSummary};
+
+/// The topic every entry belongs to; it cannot be declared in feeds.toml.
+pub const ALL_TOPIC: &str = "all";
+
 /// Row id of a source in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceId(pub i64);
@@ -74,7 +83,7 @@ impl TopicSlug {
 
     /// The built-in topic holding every entry.
     pub fn all() -> TopicSlug {
-        TopicSlug(crate::config::ALL_TOPIC.to_string())
+        TopicSlug(ALL_TOPIC.to_string())
     }
 
     pub fn as_str(&self) -> &str {
@@ -295,85 +304,5 @@ impl FailureClass {
             FailureClass::Refused => "refused",
             FailureClass::Internal => "internal",
         }
-    }
-}
-
-/// 404 Not Found and 410 Gone: the statuses that say a feed is gone. A source that answered one of
-/// them [`GONE_AFTER`] times in a row is [`SourceHealth::Gone`].
-pub fn says_gone(status: u16) -> bool {
-    matches!(status, 404 | 410)
-}
-
-/// How many gone answers ([`says_gone`]) in a row make a source gone (still tried daily).
-pub const GONE_AFTER: u32 = 5;
-
-/// How a source is doing: the one classification `status`, `/sources` and `/metrics` share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceHealth {
-    /// Never fetched yet.
-    New,
-    Ok,
-    /// The last `n` fetches failed.
-    Failing(u32),
-    /// Answered 404/410 [`GONE_AFTER`] times in a row; tried once a day.
-    Gone,
-    /// Healthy, fetched from the target of a permanent redirect it adopted.
-    Moved,
-}
-
-impl SourceHealth {
-    pub fn classify(
-        last_fetch_at: Option<Timestamp>,
-        consecutive_failures: u32,
-        gone_streak: u32,
-        moved: bool,
-    ) -> SourceHealth {
-        match (last_fetch_at, consecutive_failures) {
-            (None, _) => SourceHealth::New,
-            _ if gone_streak >= GONE_AFTER => SourceHealth::Gone,
-            (Some(_), 0) if moved => SourceHealth::Moved,
-            (Some(_), 0) => SourceHealth::Ok,
-            (Some(_), n) => SourceHealth::Failing(n),
-        }
-    }
-
-    /// The state's name in `status` output and metrics labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceHealth::New => "new",
-            SourceHealth::Ok => "ok",
-            SourceHealth::Failing(_) => "failing",
-            SourceHealth::Gone => "gone",
-            SourceHealth::Moved => "moved",
-        }
-    }
-}
-
-#[cfg(test)]
-mod health_tests {
-    use super::*;
-
-    #[test]
-    fn source_health_is_classified_once_for_every_reader() {
-        let cases = [
-            // (last fetch, failures, gone streak, moved) → health
-            (None, 0, 0, false, SourceHealth::New),
-            (None, 3, 0, true, SourceHealth::New),
-            (Some(1), 0, 0, false, SourceHealth::Ok),
-            (Some(1), 0, 0, true, SourceHealth::Moved),
-            (Some(1), 1, 0, false, SourceHealth::Failing(1)),
-            (Some(1), 4, 4, false, SourceHealth::Failing(4)),
-            (Some(1), 5, GONE_AFTER, false, SourceHealth::Gone),
-            (Some(1), 9, GONE_AFTER + 3, true, SourceHealth::Gone),
-        ];
-        for (at, failures, streak, moved, expected) in cases {
-            assert_eq!(
-                SourceHealth::classify(at, failures, streak, moved),
-                expected,
-                "{at:?} {failures} {streak} {moved}"
-            );
-        }
-        assert!(says_gone(404) && says_gone(410));
-        assert!(!says_gone(403) && !says_gone(500) && !says_gone(200));
     }
 }

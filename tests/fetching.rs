@@ -520,7 +520,7 @@ impl Harness {
     fn advance(&self, secs: i64) -> i64 {
         self.now.fetch_add(secs, Ordering::SeqCst) + secs
     }
-    fn state(&self) -> tributary::store::SourceState {
+    fn state(&self) -> tributary::model::SourceState {
         self.store.source_state(self.job.id).expect("state")
     }
 }
@@ -764,7 +764,7 @@ async fn sources_sharing_one_url_are_fetched_once_per_cycle() {
     h.store
         .record_schedule(
             ids[1],
-            &tributary::store::ScheduleRecord {
+            &tributary::model::ScheduleRecord {
                 fetch_url: Some(h.job.url.to_string()),
                 ..Default::default()
             },

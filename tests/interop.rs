@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use common::{FixtureServer, fetch, standard_sources};
 use tributary::config::Config;
+use tributary::model::StoredEntry;
 use tributary::model::TopicSlug;
 use tributary::server::{AppState, router};
-use tributary::store::{Store, StoredEntry};
+use tributary::store::Store;
 
 const TOPICS: [&str; 4] = ["all", "tech", "vietnam", "local"];
 

@@ -19,8 +19,12 @@ use url::Url;
 use crate::model::TopicSlug;
 use crate::text::line_column;
 
-/// The topic every entry belongs to; it cannot be declared in feeds.toml.
-pub const ALL_TOPIC: &str = "all";
+pub use crate::model::ALL_TOPIC;
+
+/// `[storage] max_entry_size` when feeds.toml does not set it.
+pub const DEFAULT_MAX_ENTRY_SIZE: usize = 1 << 20;
+/// `[storage] max_entries_per_source` when feeds.toml does not set it.
+pub const DEFAULT_MAX_ENTRIES: usize = 1000;
 
 /// A configuration problem, located in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,7 +366,7 @@ impl Config {
                 ));
             }
             Some(m) => *m.get_ref() as usize,
-            None => crate::normalize::DEFAULT_MAX_ENTRIES,
+            None => DEFAULT_MAX_ENTRIES,
         };
         let max_entry_size = match &storage.max_entry_size {
             Some(m) => {
@@ -380,7 +384,7 @@ impl Config {
                 usize::try_from(size)
                     .map_err(|_| (m.span(), "storage.max_entry_size: too large".to_string()))?
             }
-            None => crate::normalize::DEFAULT_MAX_ENTRY_SIZE,
+            None => DEFAULT_MAX_ENTRY_SIZE,
         };
         let fetch = raw.fetch.unwrap_or_default();
         let interval = duration_or(

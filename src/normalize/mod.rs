@@ -38,10 +38,7 @@ const MAX_RAW_FIELD_BYTES: usize = 16 * MAX_FIELD_BYTES;
 pub const MAX_CATEGORIES: usize = 64;
 pub const MAX_AUTHORS: usize = 32;
 pub const MAX_ENCLOSURES: usize = 32;
-/// `[storage] max_entry_size` when feeds.toml does not set it.
-pub const DEFAULT_MAX_ENTRY_SIZE: usize = 1 << 20;
-/// `[storage] max_entries_per_source` when feeds.toml does not set it.
-pub const DEFAULT_MAX_ENTRIES: usize = 1000;
+pub use crate::config::{DEFAULT_MAX_ENTRIES, DEFAULT_MAX_ENTRY_SIZE};
 /// Raw HTML read per summary or content, as a multiple of `max_entry_size`: sanitizing drops
 /// scripts, styles and attributes, so what it keeps is often much shorter than what it reads.
 const RAW_HTML_FACTOR: usize = 2;

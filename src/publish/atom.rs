@@ -57,7 +57,7 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
     out
 }
 
-fn entry(e: &crate::store::StoredEntry) -> Entry {
+fn entry(e: &crate::model::StoredEntry) -> Entry {
     let mut links = Vec::new();
     if let Some(link) = &e.link {
         links.push(Link {
@@ -149,7 +149,7 @@ fn entry(e: &crate::store::StoredEntry) -> Entry {
 /// is; any other (RSS guids such as "eng-1003") becomes the fragment of its source feed's URL,
 /// which is absolute, stable, and unique as long as the guid is unique within its source. Readers
 /// would otherwise resolve a relative id against our URL and get a different one per topic.
-pub(super) fn atom_id(e: &crate::store::StoredEntry) -> String {
+pub(super) fn atom_id(e: &crate::model::StoredEntry) -> String {
     if is_absolute_iri(&e.public_id) {
         return e.public_id.clone();
     }

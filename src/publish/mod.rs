@@ -17,8 +17,8 @@ pub use opml::{
 
 use chrono::{DateTime, FixedOffset, Utc};
 
+use crate::model::StoredEntry;
 use crate::model::Timestamp;
-use crate::store::StoredEntry;
 
 /// The output formats of a topic, with their file extensions and media types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::config::{Config, SourceConfig};
-use crate::store::SourceLabel;
+use crate::model::SourceLabel;
 use crate::text::escape_html;
 
 /// A source as an outline: its title from feeds.toml, else the feed's own, else its URL.

@@ -45,7 +45,7 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
     out
 }
 
-fn item(e: &crate::store::StoredEntry) -> Item {
+fn item(e: &crate::model::StoredEntry) -> Item {
     let mut item = Item::default();
     item.set_title(Some(display_title(e)));
     item.set_link(e.link.clone());

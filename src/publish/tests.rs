@@ -1,6 +1,6 @@
 use super::*;
 use crate::model::Enclosure;
-use crate::store::SourceRef;
+use crate::model::SourceRef;
 
 fn stored(id: &str, title: &str, published: Timestamp) -> StoredEntry {
     StoredEntry {

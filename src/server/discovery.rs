@@ -135,7 +135,7 @@ pub(super) async fn sources_page(
         let states = store.source_states()?;
         let labels = store.source_labels()?;
         let daily = store.daily_new_entries(HEALTH_DAYS, now)?;
-        let states: HashMap<&str, &crate::store::SourceState> =
+        let states: HashMap<&str, &crate::model::SourceState> =
             states.iter().map(|s| (s.url.as_str(), s)).collect();
         let rows: Vec<SourceRow> = config
             .sources

@@ -23,8 +23,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::dedup::Lsh;
 pub use crate::dedup::NearDuplicates;
 use crate::model::{
-    Enclosure, FeedMeta, NewEntry, PageCursor, RefreshStats, SourceId, StoryForTopics, Timestamp,
-    TopicSlug, Validators,
+    FeedMeta, NewEntry, PageCursor, RefreshStats, SourceId, StoryForTopics, Timestamp, TopicSlug,
+    Validators,
+};
+pub use crate::model::{
+    ScheduleRecord, SourceLabel, SourceRef, SourceState, StoredEntry, TopicSlice, TopicSummary,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -123,122 +126,6 @@ impl<'a> Fetched<'a> {
             warning: None,
         }
     }
-}
-
-/// Who carried an entry: enough to credit them in every output format.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceRef {
-    pub url: String,
-    /// feeds.toml title, else the feed's own, else the URL.
-    pub title: String,
-    pub site_url: Option<String>,
-    pub feed_id: Option<String>,
-}
-
-/// An entry as stored, with its attribution, ready to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEntry {
-    pub id: i64,
-    pub public_id: String,
-    pub link: Option<String>,
-    pub title: String,
-    pub summary_html: Option<String>,
-    pub content_html: Option<String>,
-    pub authors: Vec<String>,
-    pub categories: Vec<String>,
-    pub enclosures: Vec<Enclosure>,
-    pub language: Option<String>,
-    pub published: Timestamp,
-    pub updated: Timestamp,
-    pub changed: Timestamp,
-    pub source: SourceRef,
-    /// Every other source that carried the story, first seen first, with its link to it.
-    pub also: Vec<(SourceRef, Option<String>)>,
-}
-
-/// A topic's size and freshness, for the index page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TopicSummary {
-    pub entries: u64,
-    pub updated: Option<Timestamp>,
-}
-
-/// What a source calls itself, as its feed last said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceLabel {
-    pub feed_title: Option<String>,
-    pub site_url: Option<String>,
-}
-
-/// One page of a topic, as [`Store::topic_page`] reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicSlice {
-    pub entries: Vec<StoredEntry>,
-    /// Where the next (older) page starts; `None` on the last page.
-    pub next: Option<PageCursor>,
-    /// When stories last left topic pages (pruned, or moved out by new rules): a page may have
-    /// changed then although none of its entries did.
-    pub shrank_at: Option<Timestamp>,
-}
-
-/// A source's fetch state, for `status` and the scheduler.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceState {
-    pub id: SourceId,
-    pub url: String,
-    pub validators: Validators,
-    pub last_fetch_at: Option<Timestamp>,
-    pub last_success_at: Option<Timestamp>,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub consecutive_failures: u32,
-    pub next_due_at: Option<Timestamp>,
-    pub entries: u64,
-    /// Where the source is fetched from when a permanent redirect was adopted.
-    pub fetch_url: Option<String>,
-    pub redirect_target: Option<String>,
-    pub redirect_streak: u32,
-    pub body_hash: Option<String>,
-    pub last_unconditional_at: Option<Timestamp>,
-    pub failure_class: Option<String>,
-    pub gone_streak: u32,
-    pub retry_after_until: Option<Timestamp>,
-    pub publishing_secs: Option<i64>,
-    pub interval_secs: Option<i64>,
-    pub feed_hint_secs: Option<i64>,
-    pub skip_hours: Vec<u8>,
-    pub skip_days: Vec<u8>,
-    /// `link` once guid churn was detected.
-    pub identity_mode: Option<crate::model::Identity>,
-    /// The warning the last parsed document deserved, if any.
-    pub warning: Option<String>,
-}
-
-impl SourceState {
-    /// The source's health, by the one classification [`crate::model::SourceHealth::classify`].
-    pub fn health(&self) -> crate::model::SourceHealth {
-        crate::model::SourceHealth::classify(
-            self.last_fetch_at,
-            self.consecutive_failures,
-            self.gone_streak,
-            self.fetch_url.as_deref().is_some_and(|f| f != self.url),
-        )
-    }
-}
-
-/// What the scheduler decided after a refresh, and what it remembers for the next one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScheduleRecord {
-    pub next_due_at: Timestamp,
-    pub interval_secs: i64,
-    pub publishing_secs: Option<i64>,
-    pub feed_hint_secs: Option<i64>,
-    pub skip_hours: Vec<u8>,
-    pub skip_days: Vec<u8>,
-    pub retry_after_until: Option<Timestamp>,
-    pub fetch_url: Option<String>,
-    pub redirect_target: Option<String>,
-    pub redirect_streak: u32,
 }
 
 pub struct Store {

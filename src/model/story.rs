@@ -1,0 +1,59 @@
+//! Stories as stored and published: what every output format renders and credits.
+
+use super::{Enclosure, PageCursor, Timestamp};
+
+/// Who carried an entry: enough to credit them in every output format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef {
+    pub url: String,
+    /// feeds.toml title, else the feed's own, else the URL.
+    pub title: String,
+    pub site_url: Option<String>,
+    pub feed_id: Option<String>,
+}
+
+/// An entry as stored, with its attribution, ready to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub id: i64,
+    pub public_id: String,
+    pub link: Option<String>,
+    pub title: String,
+    pub summary_html: Option<String>,
+    pub content_html: Option<String>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub enclosures: Vec<Enclosure>,
+    pub language: Option<String>,
+    pub published: Timestamp,
+    pub updated: Timestamp,
+    pub changed: Timestamp,
+    pub source: SourceRef,
+    /// Every other source that carried the story, first seen first, with its link to it.
+    pub also: Vec<(SourceRef, Option<String>)>,
+}
+
+/// A topic's size and freshness, for the index page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicSummary {
+    pub entries: u64,
+    pub updated: Option<Timestamp>,
+}
+
+/// What a source calls itself, as its feed last said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLabel {
+    pub feed_title: Option<String>,
+    pub site_url: Option<String>,
+}
+
+/// One page of a topic, as the store's `topic_page` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSlice {
+    pub entries: Vec<StoredEntry>,
+    /// Where the next (older) page starts; `None` on the last page.
+    pub next: Option<PageCursor>,
+    /// When stories last left topic pages (pruned, or moved out by new rules): a page may have
+    /// changed then although none of its entries did.
+    pub shrank_at: Option<Timestamp>,
+}
