@@ -60,7 +60,7 @@ fn build_store(dir: &Path) -> Arc<Store> {
                  and some <em>emphasis</em> for good measure.</p>"
             );
             NewEntry {
-                key: format!("guid:story-{i}"),
+                key: tributary::model::EntryKey::guid(&format!("story-{i}")),
                 public_id: format!("https://news.example/{i}.html"),
                 link: Some(format!("https://news.example/{i}.html")),
                 canonical_url: Some(format!("https://news.example/{i}.html")),

@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+mod key;
 mod source;
 mod story;
 
+pub use key::{EntryKey, KeyKind};
 pub use source::{GONE_AFTER, ScheduleRecord, SourceHealth, SourceState, says_gone};
 pub use story::{SourceLabel, SourceRef, StoredEntry, TopicSlice, TopicSummary};
 
@@ -119,8 +121,8 @@ pub struct Enclosure {
 /// One entry as normalized from a source document, ready for dedup and storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEntry {
-    /// Identity within its source: `guid:…`, `link:…` or `hash:…`.
-    pub key: String,
+    /// Identity within its source.
+    pub key: EntryKey,
     /// The id we republish: the publisher's guid/id, else its link, else a URN of the content hash.
     pub public_id: String,
     pub link: Option<String>,
@@ -196,7 +198,7 @@ impl NewEntry {
     /// An entry for tests: guid `id`, the title as its only text and its content hash, in `all`.
     pub(crate) fn bare(id: &str, title: &str, published: Timestamp) -> NewEntry {
         NewEntry {
-            key: format!("guid:{id}"),
+            key: EntryKey::guid(id),
             public_id: id.into(),
             link: None,
             canonical_url: None,

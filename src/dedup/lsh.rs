@@ -1,7 +1,7 @@
 //! The band index of near-duplicate signatures over the stories first seen within the window,
 //! kept in memory. As SQLite indexes, six randomly keyed inserts per story dominated the write
-//! volume of a refresh; here a lookup is six hash probes. It is filled from the database the first
-//! time a document is stored, and stale ids (pruned stories) are harmless: their rows are gone.
+//! volume of a refresh; here a lookup is six hash probes. Stale ids (pruned stories) are harmless:
+//! their rows are gone.
 
 use std::collections::HashMap;
 
@@ -44,7 +44,6 @@ impl Bucket {
 #[derive(Default)]
 pub struct Lsh {
     buckets: HashMap<i64, Bucket>,
-    pub loaded: bool,
     since_expiry: usize,
 }
 

@@ -1,9 +1,15 @@
-//! The rules that decide "same story". The store applies them in order inside each refresh's
-//! transaction — the same key within a source, then the same canonical URL from another source,
-//! then a near-duplicate — asking this module for the near-duplicate decision; no SQL runs here.
+//! The rules that decide "same story": the order of the rules and the decision for one entry
+//! ([`decide`]), the near-duplicate rule, and the near-duplicate index ([`NearIndex`]). Engines
+//! look candidates up and carry decisions out; no SQL runs here.
 
+mod decide;
+mod index;
 mod lsh;
 
+pub use decide::{
+    Action, Decision, Found, Known, OtherStory, Reason, decide, switch_to_link, wants_neighbours,
+};
+pub use index::NearIndex;
 pub use lsh::Lsh;
 
 use crate::model::{NewEntry, Timestamp};
@@ -87,7 +93,7 @@ mod tests {
 
     fn story(title: &str, text: &str) -> NewEntry {
         NewEntry {
-            key: format!("guid:{title}"),
+            key: crate::model::EntryKey::guid(title),
             public_id: title.to_string(),
             link: None,
             canonical_url: None,

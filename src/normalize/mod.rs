@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use feed_rs::model::{Entry, Feed, Link, Text};
 use url::Url;
 
-use crate::model::{Enclosure, FeedMeta, NewEntry, Timestamp};
+use crate::model::{Enclosure, EntryKey, FeedMeta, NewEntry, Timestamp};
 use crate::text::{
     comparable_html, escape_html, floor_char_boundary, fold_whitespace, hash_parts, html_to_text,
     into_xml_chars, xml_chars,
@@ -121,17 +121,14 @@ pub fn normalize_with(
         // their link, then by their position.
         // The published id follows, so that readers see distinct entries too.
         if !seen_keys.insert(normalized.key.clone()) {
-            let by_link = normalized
-                .canonical_url
-                .as_ref()
-                .map(|l| format!("link:{l}"));
+            let by_link = normalized.canonical_url.as_ref().map(|l| EntryKey::link(l));
             match (by_link, &normalized.link) {
                 (Some(k), Some(link)) if !seen_keys.contains(&k) => {
                     normalized.key = k;
                     normalized.public_id = link.clone();
                 }
                 _ => {
-                    normalized.key = format!("{}#{position}", normalized.key);
+                    normalized.key = normalized.key.at_position(position);
                     normalized.public_id = format!("{}#{position}", normalized.public_id);
                 }
             }
@@ -282,18 +279,18 @@ fn normalize_entry(
     let guid = xml_chars(entry.id.trim());
     let guid = bounded_id(&guid);
     let guid = guid.as_ref();
-    let by_guid = (!guid.is_empty()).then(|| (format!("guid:{guid}"), guid.to_string()));
+    let by_guid = (!guid.is_empty()).then(|| (EntryKey::guid(guid), guid.to_string()));
     let by_link = canonical_url
         .as_ref()
         .zip(link.as_ref())
-        .map(|(canonical, link)| (format!("link:{canonical}"), link.clone()));
+        .map(|(canonical, link)| (EntryKey::link(canonical), link.clone()));
     let by_content = || {
         let short = text_hash();
         // The public id also names the document, so that two sources carrying identical text
         // still publish distinct ids.
         let public = hash_parts(&[final_url.as_str(), &short]);
         (
-            format!("hash:{short}"),
+            EntryKey::content(&short),
             format!("urn:tributary:{}", &public[..32]),
         )
     };

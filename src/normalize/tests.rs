@@ -249,7 +249,7 @@ fn identity_can_be_chosen_per_source() {
         by_link.public_id, "g-1",
         "the published id stays the publisher's"
     );
-    assert!(with(Identity::Content).key.starts_with("hash:"));
+    assert!(with(Identity::Content).key.kind() == crate::model::KeyKind::Content);
 }
 
 fn run_with(doc: &str, limits: Limits) -> NormalizedFeed {
@@ -412,7 +412,7 @@ fn huge_titles_guids_and_links_are_bounded() {
     );
     assert!(first.title.starts_with("word word") && first.title.ends_with("word…"));
     assert!(first.public_id.len() <= MAX_FIELD_BYTES);
-    assert!(first.key.len() <= MAX_FIELD_BYTES + "guid:".len());
+    assert!(first.key.as_str().len() <= MAX_FIELD_BYTES + "guid:".len());
     assert_ne!(first.key, second.key, "long guids stay distinct");
     assert_eq!(first.key, run(&doc).entries[0].key, "and stable");
     assert_eq!(

@@ -20,11 +20,11 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::dedup::Lsh;
 pub use crate::dedup::NearDuplicates;
+use crate::dedup::{Action, Decision, Found, Known, NearIndex, OtherStory};
 use crate::model::{
-    FeedMeta, NewEntry, PageCursor, RefreshStats, SourceId, StoryForTopics, Timestamp, TopicSlug,
-    Validators,
+    EntryKey, FeedMeta, NewEntry, PageCursor, RefreshStats, SourceId, StoryForTopics, Timestamp,
+    TopicSlug, Validators,
 };
 pub use crate::model::{
     ScheduleRecord, SourceLabel, SourceRef, SourceState, StoredEntry, TopicSlice, TopicSummary,
@@ -129,8 +129,8 @@ impl<'a> Fetched<'a> {
 }
 
 pub struct Store {
-    near_duplicates: Mutex<NearDuplicates>,
-    lsh: Mutex<Lsh>,
+    /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]).
+    near: Mutex<NearIndex>,
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -295,8 +295,7 @@ impl Store {
 
     fn from_connection(path: Option<PathBuf>, conn: Connection) -> Store {
         Store {
-            near_duplicates: Mutex::new(NearDuplicates::default()),
-            lsh: Mutex::new(Lsh::default()),
+            near: Mutex::new(NearIndex::default()),
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
@@ -313,10 +312,10 @@ impl Store {
     }
 
     pub fn set_near_duplicates(&self, settings: NearDuplicates) {
-        *self
-            .near_duplicates
+        self.near
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = settings;
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .configure(settings);
     }
 
     pub fn generation(&self) -> u64 {
@@ -620,20 +619,21 @@ impl Store {
                 let keys_json = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
                 let mut known = known_entries(&tx, source, &keys_json)?;
                 let mut lookups = document_lookups(&tx, source, entries, &keys_json)?;
-                let near = *self.near_duplicates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let mut lsh = self.lsh.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if !lsh.loaded {
-                    load_lsh(&tx, &mut lsh, now - near.window, near.window)?;
+                let mut index = self.near.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(since) = index.wants_loading(now) {
+                    load_index(&tx, &mut index, since)?;
                 }
+                let near = index.settings();
                 let mut stmts = EntryStatements::prepare(&tx)?;
-                let context = DocumentContext {
-                    source,
-                    now,
-                    near,
-                };
+                let mut churned = 0;
                 for entry in entries {
-                    let stored = known.remove(entry.key.as_str());
-                    let upsert = upsert_entry(&mut stmts, &context, &mut lookups, &mut lsh, entry, stored)?;
+                    let mut found = lookups.found(entry, known.remove(entry.key.as_str()));
+                    if crate::dedup::wants_neighbours(&found) {
+                        found.neighbours = neighbours(&mut stmts, &index, entry, source, now)?;
+                    }
+                    let decision = crate::dedup::decide(entry, &found, near, now);
+                    churned += usize::from(decision.churned);
+                    let upsert = carry_out(&mut stmts, source, now, &mut index, entry, &decision)?;
                     if !matches!(upsert, Upsert::Unchanged) {
                         changed_topics.extend(entry.topics.iter().map(|t| t.as_str().to_string()));
                     }
@@ -651,10 +651,8 @@ impl Store {
                         Upsert::Unchanged => stats.unchanged += 1,
                     }
                 }
-                let churned = lookups.churned;
                 stats.churned = churned;
-                // Guids that change on every fetch while links stay: identify by link from now on.
-                if churned >= 2 && churned * 2 >= entries.len() {
+                if crate::dedup::switch_to_link(churned, entries.len()) {
                     let switched = tx
                         .execute(
                             "UPDATE sources SET identity_mode = ?2 WHERE id = ?1 AND identity_mode IS NULL",
@@ -1383,19 +1381,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
 
-/// What the store holds of one of this source's stories.
-#[derive(Debug, Clone)]
-struct Known {
-    entry_id: i64,
-    /// This source's version of it.
-    hash: String,
-    updated_at: Timestamp,
-    /// Where the story sorts in its topics.
-    published_at: Timestamp,
-    /// Whether this source is the one the story is published under (its first sighting).
-    primary: bool,
-}
-
 /// What the store already holds of this document's entries, by key. One query for the whole
 /// document instead of one per entry.
 fn known_entries(
@@ -1417,7 +1402,7 @@ fn known_entries(
             Ok((
                 r.get::<_, String>(0)?,
                 Known {
-                    entry_id: r.get(1)?,
+                    story: r.get(1)?,
                     hash: r.get(2)?,
                     updated_at: r.get(3)?,
                     primary: r.get(4)?,
@@ -1517,12 +1502,32 @@ enum Upsert {
 struct DocumentLookups {
     /// Canonical URL → a sighting of this source whose key left the document: a guid that
     /// changed, or a key of another kind after the source's identity switched.
-    churn: HashMap<String, (String, Known)>,
+    moved: HashMap<String, (EntryKey, Known)>,
     /// Canonical URL → another source's story at that address.
-    same_url: HashMap<String, (i64, Timestamp)>,
+    same_url: HashMap<String, OtherStory>,
     /// Keys this source had pruned.
     tombstoned: std::collections::HashSet<String>,
-    churned: usize,
+}
+
+impl DocumentLookups {
+    /// The candidates for one entry, given this source's sighting under its key. A moved key is
+    /// taken by the first entry at its address, so that two entries never claim one story.
+    fn found(&mut self, entry: &NewEntry, same_key: Option<Known>) -> Found {
+        let moved_key = match (&same_key, &entry.canonical_url) {
+            (None, Some(canonical)) => self.moved.remove(canonical),
+            _ => None,
+        };
+        Found {
+            same_key,
+            moved_key,
+            tombstoned: self.tombstoned.contains(entry.key.as_str()),
+            same_url: entry
+                .canonical_url
+                .as_ref()
+                .and_then(|c| self.same_url.get(c).copied()),
+            neighbours: Vec::new(),
+        }
+    }
 }
 
 fn document_lookups(
@@ -1554,7 +1559,7 @@ fn document_lookups(
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     Known {
-                        entry_id: r.get(2)?,
+                        story: r.get(2)?,
                         hash: r.get(3)?,
                         updated_at: r.get(4)?,
                         primary: r.get(5)?,
@@ -1565,7 +1570,10 @@ fn document_lookups(
             .context("looking for guid churn")?;
         for row in rows {
             let (canonical, key, known) = row.context("looking for guid churn")?;
-            lookups.churn.entry(canonical).or_insert((key, known));
+            lookups
+                .moved
+                .entry(canonical)
+                .or_insert((EntryKey::from_stored(key), known));
         }
     }
     {
@@ -1581,7 +1589,13 @@ fn document_lookups(
             .context("matching canonical URLs")?;
         let rows = stmt
             .query_map(params![canonicals, source.0], |r| {
-                Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    OtherStory {
+                        story: r.get(1)?,
+                        published_at: r.get(2)?,
+                    },
+                ))
             })
             .context("matching canonical URLs")?;
         for row in rows {
@@ -1607,53 +1621,27 @@ fn document_lookups(
     Ok(lookups)
 }
 
-/// What every entry of one document shares.
-#[derive(Clone, Copy)]
-struct DocumentContext {
+/// Carries out the same-story decision for one entry of a document.
+fn carry_out(
+    stmts: &mut EntryStatements<'_>,
     source: SourceId,
     now: Timestamp,
-    near: NearDuplicates,
-}
-
-fn upsert_entry(
-    stmts: &mut EntryStatements<'_>,
-    doc: &DocumentContext,
-    lookups: &mut DocumentLookups,
-    lsh: &mut Lsh,
+    index: &mut NearIndex,
     entry: &NewEntry,
-    known: Option<Known>,
+    decision: &Decision,
 ) -> Result<Upsert, StoreError> {
-    let DocumentContext {
-        source, now, near, ..
-    } = *doc;
-    // A story this source already carries under another key at the same address takes the new
-    // key: its guid changed (churn), or the source's identity switched (automatically, or by
-    // `identity =` in feeds.toml) and every stored key is of the old kind. Either way it is the
-    // same story and must not be stored twice.
-    let known = match (known, &entry.canonical_url) {
-        (Some(k), _) => Some(k),
-        (None, Some(canonical)) => match lookups.churn.remove(canonical) {
-            Some((old_key, k)) => {
-                stmts
-                    .rekey
-                    .execute(params![source.0, old_key, entry.key])
-                    .context("re-keying sighting")?;
-                // Only a guid replaced by another guid says the publisher's guids are unstable.
-                if old_key.starts_with("guid:") && entry.key.starts_with("guid:") {
-                    lookups.churned += 1;
-                }
-                Some(k)
-            }
-            None => None,
-        },
-        (None, _) => None,
-    };
+    if let Some(old_key) = &decision.rekey {
+        stmts
+            .rekey
+            .execute(params![source.0, old_key.as_str(), entry.key.as_str()])
+            .context("re-keying sighting")?;
+    }
     let seen = |stmts: &mut EntryStatements<'_>| {
         stmts
             .seen
             .execute(params![
                 source.0,
-                entry.key,
+                entry.key.as_str(),
                 now,
                 entry.content_hash,
                 entry.link,
@@ -1661,40 +1649,43 @@ fn upsert_entry(
             ])
             .context("marking entry seen")
     };
-    match known {
-        Some(k) if k.hash == entry.content_hash => {
+    // Changed text may qualify for more topics; it leaves none (another sighting may be what put
+    // it there) until the next recomputation of membership. True when it joined one.
+    let join_topics = |stmts: &mut EntryStatements<'_>, story: i64, sort_at: Timestamp| {
+        let mut joined = false;
+        for topic in &entry.topics {
+            joined |= stmts
+                .topic
+                .execute(params![topic.as_str(), sort_at, story])
+                .context("inserting entry topics")?
+                > 0;
+        }
+        Ok::<_, StoreError>(joined)
+    };
+    match decision.action {
+        Action::Unchanged { .. } => {
             seen(stmts)?;
             Ok(Upsert::Unchanged)
         }
-        Some(k) => {
+        Action::CopyChanged { story, sort_at } => {
             seen(stmts)?;
-            // Changed text may qualify for more topics; it leaves none (another sighting may be
-            // what put it there), until the next recomputation of membership.
-            let mut regrouped = false;
-            for topic in &entry.topics {
-                regrouped |= stmts
-                    .topic
-                    .execute(params![topic.as_str(), k.published_at, k.entry_id])
-                    .context("inserting entry topics")?
-                    > 0;
-            }
-            if !k.primary {
-                // Another source's copy changed; the story is published from its first sighting.
-                return Ok(if regrouped {
-                    Upsert::Regrouped
-                } else {
-                    Upsert::Unchanged
-                });
-            }
-            // The publisher's own update time when it moved forward, else the time we noticed.
-            let updated = entry
-                .updated
-                .filter(|u| *u > k.updated_at)
-                .unwrap_or(now.max(k.updated_at));
+            Ok(if join_topics(stmts, story, sort_at)? {
+                Upsert::Regrouped
+            } else {
+                Upsert::Unchanged
+            })
+        }
+        Action::Update {
+            story,
+            updated,
+            sort_at,
+        } => {
+            seen(stmts)?;
+            join_topics(stmts, story, sort_at)?;
             stmts
                 .update
                 .execute(params![
-                    k.entry_id,
+                    story,
                     entry.public_id,
                     entry.link,
                     entry.title,
@@ -1712,108 +1703,96 @@ fn upsert_entry(
                 .context("updating entry")?;
             stmts
                 .unindex
-                .execute(params![k.entry_id])
+                .execute(params![story])
                 .context("indexing entry for search")?;
             stmts
                 .search
-                .execute(params![k.entry_id, entry.search_text])
+                .execute(params![story, entry.search_text])
                 .context("indexing entry for search")?;
             Ok(Upsert::Updated)
         }
-        None if lookups.tombstoned.contains(&entry.key) => {
-            // Pruned before: the feed still lists it, but it stays gone.
-            Ok(Upsert::Unchanged)
+        Action::Skip => Ok(Upsert::Unchanged),
+        Action::Merge { story, sort_at } => {
+            add_sighting(stmts, source, now, entry, story, sort_at)?;
+            Ok(Upsert::Merged)
         }
-        None => {
-            let existing: Option<(i64, Timestamp)> = entry
-                .canonical_url
-                .as_ref()
-                .and_then(|c| lookups.same_url.get(c).copied());
-            let existing = match existing {
-                Some(found) => Some(found),
-                None => near_duplicate(stmts, lsh, entry, source, now, near)?,
-            };
-            let (id, sort_at, outcome) = match existing {
-                Some((id, published)) => (id, published, Upsert::Merged),
-                None => {
-                    let updated = entry
-                        .updated
-                        .unwrap_or(entry.published)
-                        .max(entry.published);
-                    let id = stmts
-                        .insert
-                        .insert(params![
-                            source.0,
-                            entry.public_id,
-                            entry.link,
-                            entry.title,
-                            entry.summary_html,
-                            entry.content_html,
-                            to_json(&entry.authors),
-                            to_json(&entry.categories),
-                            to_json(&entry.enclosures),
-                            entry.language,
-                            entry.published,
-                            updated,
-                            now,
-                            entry.content_hash,
-                            entry.canonical_url,
-                            entry
-                                .signature
-                                .as_ref()
-                                .map(crate::normalize::fingerprint::to_bytes),
-                            entry.title_numbers
-                        ])
-                        .context("inserting entry")?;
-                    stmts
-                        .search
-                        .execute(params![id, entry.search_text])
-                        .context("indexing entry for search")?;
-                    if let Some(signature) = &entry.signature {
-                        let keys = crate::dedup::keys(signature, &entry.title_numbers);
-                        lsh.add(&keys, id, now, near.window);
-                    }
-                    (id, entry.published, Upsert::New)
-                }
-            };
-            stmts
-                .sighting
-                .execute(params![
+        Action::New { updated } => {
+            let story = stmts
+                .insert
+                .insert(params![
                     source.0,
-                    entry.key,
-                    id,
+                    entry.public_id,
+                    entry.link,
+                    entry.title,
+                    entry.summary_html,
+                    entry.content_html,
+                    to_json(&entry.authors),
+                    to_json(&entry.categories),
+                    to_json(&entry.enclosures),
+                    entry.language,
+                    entry.published,
+                    updated,
                     now,
                     entry.content_hash,
-                    entry.link,
-                    entry.canonical_url
+                    entry.canonical_url,
+                    entry
+                        .signature
+                        .as_ref()
+                        .map(crate::normalize::fingerprint::to_bytes),
+                    entry.title_numbers
                 ])
-                .context("inserting sighting")?;
-            for topic in &entry.topics {
-                stmts
-                    .topic
-                    .execute(params![topic.as_str(), sort_at, id])
-                    .context("inserting entry topics")?;
-            }
-            Ok(outcome)
+                .context("inserting entry")?;
+            stmts
+                .search
+                .execute(params![story, entry.search_text])
+                .context("indexing entry for search")?;
+            index.remember(story, entry, now);
+            add_sighting(stmts, source, now, entry, story, entry.published)?;
+            Ok(Upsert::New)
         }
     }
 }
 
-/// Another source's story in the window that is the same story under another URL, by the
-/// near-duplicate rule in [`crate::dedup::near_duplicate`]; the store only reads the candidates.
-fn near_duplicate(
+/// This source's sighting of `story`, and the story in the topics it puts it in.
+fn add_sighting(
     stmts: &mut EntryStatements<'_>,
-    lsh: &Lsh,
+    source: SourceId,
+    now: Timestamp,
+    entry: &NewEntry,
+    story: i64,
+    sort_at: Timestamp,
+) -> Result<(), StoreError> {
+    stmts
+        .sighting
+        .execute(params![
+            source.0,
+            entry.key.as_str(),
+            story,
+            now,
+            entry.content_hash,
+            entry.link,
+            entry.canonical_url
+        ])
+        .context("inserting sighting")?;
+    for topic in &entry.topics {
+        stmts
+            .topic
+            .execute(params![topic.as_str(), sort_at, story])
+            .context("inserting entry topics")?;
+    }
+    Ok(())
+}
+
+/// The stories the index finds near `entry` that another source carries, read for comparison.
+fn neighbours(
+    stmts: &mut EntryStatements<'_>,
+    index: &NearIndex,
     entry: &NewEntry,
     source: SourceId,
     now: Timestamp,
-    near: NearDuplicates,
-) -> Result<Option<(i64, Timestamp)>, StoreError> {
-    let Some(keys) = crate::dedup::band_keys(entry, near) else {
-        return Ok(None);
-    };
+) -> Result<Vec<crate::dedup::Candidate>, StoreError> {
     let mut candidates = Vec::new();
-    for id in lsh.candidates(&keys, now - near.window) {
+    for id in index.neighbours(entry, now) {
         let row = stmts
             .near
             .query_row(params![id, source.0], |r| {
@@ -1836,15 +1815,14 @@ fn near_duplicate(
             });
         }
     }
-    Ok(crate::dedup::near_duplicate(entry, near, &candidates))
+    Ok(candidates)
 }
 
-/// Fills the band index from the stories first seen since `since`.
-fn load_lsh(
+/// Fills the near-duplicate index from the stories first seen since `since`.
+fn load_index(
     tx: &Transaction<'_>,
-    lsh: &mut Lsh,
+    index: &mut NearIndex,
     since: Timestamp,
-    window: i64,
 ) -> Result<(), StoreError> {
     use crate::normalize::fingerprint;
     let mut stmt = tx
@@ -1860,13 +1838,18 @@ fn load_lsh(
             ))
         })
         .context("loading near-duplicate index")?;
+    let mut stories = Vec::new();
     for row in rows {
         let (id, seen, bytes, numbers) = row.context("loading near-duplicate index")?;
         if let Some(signature) = fingerprint::from_bytes(&bytes) {
-            lsh.add(&crate::dedup::keys(&signature, &numbers), id, seen, window);
+            stories.push((id, seen, signature, numbers));
         }
     }
-    lsh.loaded = true;
+    index.load(
+        stories
+            .iter()
+            .map(|(id, seen, signature, numbers)| (*id, *seen, *signature, numbers.as_str())),
+    );
     Ok(())
 }
 

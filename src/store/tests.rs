@@ -1,10 +1,11 @@
 use super::*;
+use crate::model::EntryKey;
 use crate::model::{FeedMeta, NewEntry};
 use std::sync::atomic::AtomicUsize;
 
 fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
     NewEntry {
-        key: format!("guid:{key}"),
+        key: EntryKey::guid(key),
         public_id: key.to_string(),
         link: Some(format!("https://example.com/{key}")),
         canonical_url: None,

@@ -1,0 +1,484 @@
+//! The one decision "is this the same story?", for one normalized entry, from what the store
+//! found. Pure: the store looks candidates up ([`Found`]), calls [`decide`], and carries out the
+//! [`Decision`]; every engine shares this order of the rules.
+//!
+//! The rules, first match wins:
+//! 1. **Same key**: this source already carries the entry under its key. Unchanged text is only
+//!    seen again; changed text updates the story when this source is the one it is published
+//!    from, and otherwise leaves the story as published (another source's copy changed).
+//! 2. **Moved key**: this source carries a story at the entry's canonical URL under a key that
+//!    left the document (its guid changed, or the source's identity switched): the same story,
+//!    re-keyed, then as rule 1.
+//! 3. **Tombstone**: the key was pruned; the feed still lists it, but it stays gone.
+//! 4. **Same canonical URL** in another source: one more sighting of that story.
+//! 5. **Near duplicate** in another source (see [`super::near_duplicate`]): one more sighting.
+//! 6. Otherwise a new story.
+
+use crate::model::{EntryKey, KeyKind, NewEntry, Timestamp};
+
+use super::{Candidate, NearDuplicates};
+
+/// What the store holds of one of this source's stories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub story: i64,
+    /// The hash of this source's version of it.
+    pub hash: String,
+    pub updated_at: Timestamp,
+    /// Where the story sorts in its topics.
+    pub published_at: Timestamp,
+    /// Whether this source is the one the story is published under (its first sighting).
+    pub primary: bool,
+}
+
+/// Another source's story, as far as a merge needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtherStory {
+    pub story: i64,
+    pub published_at: Timestamp,
+}
+
+/// What the store found that bears on one entry of a document.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    /// This source's sighting under the entry's key.
+    pub same_key: Option<Known>,
+    /// A sighting of this source at the entry's canonical URL whose key left the document, with
+    /// that key.
+    pub moved_key: Option<(EntryKey, Known)>,
+    /// This source pruned a story under the entry's key.
+    pub tombstoned: bool,
+    /// Another source's story at the entry's canonical URL.
+    pub same_url: Option<OtherStory>,
+    /// Other sources' stories sharing a band key with the entry; only looked up when
+    /// [`wants_neighbours`] says the earlier rules found nothing.
+    pub neighbours: Vec<Candidate>,
+}
+
+/// What to do with the entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Mark this source's sighting seen; the story is as stored.
+    Unchanged { story: i64 },
+    /// This source's text changed and the story is published from it: rewrite the story with
+    /// `updated` as its update time.
+    Update {
+        story: i64,
+        updated: Timestamp,
+        sort_at: Timestamp,
+    },
+    /// Another source publishes the story and this source's copy changed: record the copy's new
+    /// text on the sighting, and put the story in any new topics the text qualifies for.
+    CopyChanged { story: i64, sort_at: Timestamp },
+    /// Nothing: the story was pruned from this source.
+    Skip,
+    /// Add this source's sighting to another source's story.
+    Merge { story: i64, sort_at: Timestamp },
+    /// Store a new story, updated at `updated`.
+    New { updated: Timestamp },
+}
+
+/// Which rule decided, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    SameKey,
+    MovedKey,
+    Tombstone,
+    SameCanonicalUrl,
+    NearDuplicate,
+    NoMatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    pub reason: Reason,
+    /// The key this source's sighting is stored under now and must be replaced by the entry's.
+    pub rekey: Option<EntryKey>,
+    /// A guid replaced by another guid: evidence that the publisher's guids are unstable (see
+    /// [`switch_to_link`]).
+    pub churned: bool,
+}
+
+/// Whether the rules before the near-duplicate one found nothing, so that the store should look
+/// up neighbours (a lookup per band key, not worth making for a story already known).
+pub fn wants_neighbours(found: &Found) -> bool {
+    found.same_key.is_none()
+        && found.moved_key.is_none()
+        && !found.tombstoned
+        && found.same_url.is_none()
+}
+
+/// Decides what becomes of `entry`, seen at `now` by one source, given what the store found.
+pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timestamp) -> Decision {
+    let decision = |action, reason| Decision {
+        action,
+        reason,
+        rekey: None,
+        churned: false,
+    };
+    if let Some(known) = &found.same_key {
+        return decision(known_story(entry, known, now), Reason::SameKey);
+    }
+    if let Some((old_key, known)) = &found.moved_key {
+        return Decision {
+            action: known_story(entry, known, now),
+            reason: Reason::MovedKey,
+            rekey: Some(old_key.clone()),
+            churned: old_key.kind() == KeyKind::Guid && entry.key.kind() == KeyKind::Guid,
+        };
+    }
+    if found.tombstoned {
+        return decision(Action::Skip, Reason::Tombstone);
+    }
+    if let Some(other) = found.same_url {
+        return decision(
+            Action::Merge {
+                story: other.story,
+                sort_at: other.published_at,
+            },
+            Reason::SameCanonicalUrl,
+        );
+    }
+    if let Some((story, sort_at)) = super::near_duplicate(entry, near, &found.neighbours) {
+        return decision(Action::Merge { story, sort_at }, Reason::NearDuplicate);
+    }
+    decision(
+        Action::New {
+            updated: entry
+                .updated
+                .unwrap_or(entry.published)
+                .max(entry.published),
+        },
+        Reason::NoMatch,
+    )
+}
+
+/// Rule 1 for a story this source carries.
+fn known_story(entry: &NewEntry, known: &Known, now: Timestamp) -> Action {
+    if known.hash == entry.content_hash {
+        return Action::Unchanged { story: known.story };
+    }
+    if !known.primary {
+        return Action::CopyChanged {
+            story: known.story,
+            sort_at: known.published_at,
+        };
+    }
+    // The publisher's own update time when it moved forward, else the time we noticed.
+    let updated = entry
+        .updated
+        .filter(|u| *u > known.updated_at)
+        .unwrap_or(now.max(known.updated_at));
+    Action::Update {
+        story: known.story,
+        updated,
+        sort_at: known.published_at,
+    }
+}
+
+/// Whether a document's guid churn (see [`Decision::churned`]) says the source's guids change on
+/// every fetch while its links stay, so that it should be identified by link from now on: at
+/// least two churned entries, and at least half of the document.
+pub fn switch_to_link(churned: usize, entries: usize) -> bool {
+    churned >= 2 && churned * 2 >= entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::fingerprint;
+
+    const NOW: Timestamp = 1_800_000_000;
+    const TEXT: &str = "Thành phố Hà Nội công bố kế hoạch xây dựng ba tuyến đường sắt đô thị mới \
+        trong giai đoạn tới với tổng vốn đầu tư lớn nhằm giảm ùn tắc giao thông cho người dân";
+
+    fn entry(key: EntryKey, hash: &str) -> NewEntry {
+        let title = "Hà Nội xây 3 tuyến đường sắt";
+        let mut e = NewEntry::bare("x", title, NOW - 3_600);
+        e.key = key;
+        e.content_hash = hash.into();
+        e.signature = fingerprint::signature(title, TEXT);
+        e.title_numbers = fingerprint::title_numbers(title);
+        e
+    }
+
+    fn known(story: i64, hash: &str, primary: bool) -> Known {
+        Known {
+            story,
+            hash: hash.into(),
+            updated_at: NOW - 7_200,
+            published_at: NOW - 9_000,
+            primary,
+        }
+    }
+
+    fn neighbour(story: i64, of: &NewEntry, title_numbers: &str) -> Candidate {
+        Candidate {
+            id: story,
+            published: NOW - 500,
+            signature: of.signature,
+            title_numbers: title_numbers.into(),
+        }
+    }
+
+    /// (case, entry, found, expected action, reason, re-keyed from, churned)
+    type Case = (
+        &'static str,
+        NewEntry,
+        Found,
+        Action,
+        Reason,
+        Option<EntryKey>,
+        bool,
+    );
+
+    #[test]
+    fn same_story_decisions_follow_the_rules_in_order() {
+        let guid = || EntryKey::guid("g-2");
+        let e = entry(guid(), "h1");
+        let other = OtherStory {
+            story: 70,
+            published_at: NOW - 100,
+        };
+        let twin = neighbour(80, &e, &e.title_numbers);
+        let part_two = neighbour(81, &e, "2");
+        let near = NearDuplicates::default();
+        let cases: Vec<Case> = vec![
+            (
+                "same key, same text: seen again",
+                e.clone(),
+                Found {
+                    same_key: Some(known(1, "h1", true)),
+                    same_url: Some(other),
+                    neighbours: vec![twin.clone()],
+                    ..Found::default()
+                },
+                Action::Unchanged { story: 1 },
+                Reason::SameKey,
+                None,
+                false,
+            ),
+            (
+                "same key, new text, published from this source: updated now",
+                e.clone(),
+                Found {
+                    same_key: Some(known(1, "h0", true)),
+                    ..Found::default()
+                },
+                Action::Update {
+                    story: 1,
+                    updated: NOW,
+                    sort_at: NOW - 9_000,
+                },
+                Reason::SameKey,
+                None,
+                false,
+            ),
+            (
+                "same key, new text with the publisher's later update time",
+                NewEntry {
+                    updated: Some(NOW - 60),
+                    ..e.clone()
+                },
+                Found {
+                    same_key: Some(known(1, "h0", true)),
+                    ..Found::default()
+                },
+                Action::Update {
+                    story: 1,
+                    updated: NOW - 60,
+                    sort_at: NOW - 9_000,
+                },
+                Reason::SameKey,
+                None,
+                false,
+            ),
+            (
+                "same key, new text with an update time older than stored: now",
+                NewEntry {
+                    updated: Some(NOW - 80_000),
+                    ..e.clone()
+                },
+                Found {
+                    same_key: Some(known(1, "h0", true)),
+                    ..Found::default()
+                },
+                Action::Update {
+                    story: 1,
+                    updated: NOW,
+                    sort_at: NOW - 9_000,
+                },
+                Reason::SameKey,
+                None,
+                false,
+            ),
+            (
+                "same key, new text, another source publishes the story",
+                e.clone(),
+                Found {
+                    same_key: Some(known(2, "h0", false)),
+                    ..Found::default()
+                },
+                Action::CopyChanged {
+                    story: 2,
+                    sort_at: NOW - 9_000,
+                },
+                Reason::SameKey,
+                None,
+                false,
+            ),
+            (
+                "guid changed, link stayed: re-keyed, counted as churn",
+                e.clone(),
+                Found {
+                    moved_key: Some((EntryKey::guid("g-1"), known(3, "h1", true))),
+                    tombstoned: true,
+                    same_url: Some(other),
+                    ..Found::default()
+                },
+                Action::Unchanged { story: 3 },
+                Reason::MovedKey,
+                Some(EntryKey::guid("g-1")),
+                true,
+            ),
+            (
+                "identity switched to link: re-keyed, not churn",
+                entry(EntryKey::link("https://x.example/a"), "h2"),
+                Found {
+                    moved_key: Some((EntryKey::guid("g-1"), known(3, "h1", true))),
+                    ..Found::default()
+                },
+                Action::Update {
+                    story: 3,
+                    updated: NOW,
+                    sort_at: NOW - 9_000,
+                },
+                Reason::MovedKey,
+                Some(EntryKey::guid("g-1")),
+                false,
+            ),
+            (
+                "pruned key listed again: stays gone, even with a twin elsewhere",
+                e.clone(),
+                Found {
+                    tombstoned: true,
+                    same_url: Some(other),
+                    neighbours: vec![twin.clone()],
+                    ..Found::default()
+                },
+                Action::Skip,
+                Reason::Tombstone,
+                None,
+                false,
+            ),
+            (
+                "another source's story at the same canonical URL wins over a near duplicate",
+                e.clone(),
+                Found {
+                    same_url: Some(other),
+                    neighbours: vec![twin.clone()],
+                    ..Found::default()
+                },
+                Action::Merge {
+                    story: 70,
+                    sort_at: NOW - 100,
+                },
+                Reason::SameCanonicalUrl,
+                None,
+                false,
+            ),
+            (
+                "a near duplicate in another source",
+                e.clone(),
+                Found {
+                    neighbours: vec![part_two.clone(), twin.clone()],
+                    ..Found::default()
+                },
+                Action::Merge {
+                    story: 80,
+                    sort_at: NOW - 500,
+                },
+                Reason::NearDuplicate,
+                None,
+                false,
+            ),
+            (
+                "hard negative: same text, different number in the title",
+                e.clone(),
+                Found {
+                    neighbours: vec![part_two],
+                    ..Found::default()
+                },
+                Action::New {
+                    updated: NOW - 3_600,
+                },
+                Reason::NoMatch,
+                None,
+                false,
+            ),
+            (
+                "nothing found: new, updated when the publisher says if later than published",
+                NewEntry {
+                    updated: Some(NOW - 10),
+                    ..e.clone()
+                },
+                Found::default(),
+                Action::New { updated: NOW - 10 },
+                Reason::NoMatch,
+                None,
+                false,
+            ),
+        ];
+        for (case, entry, found, action, reason, rekey, churned) in cases {
+            let decision = decide(&entry, &found, near, NOW);
+            assert_eq!(decision.action, action, "{case}");
+            assert_eq!(decision.reason, reason, "{case}");
+            assert_eq!(decision.rekey, rekey, "{case}");
+            assert_eq!(decision.churned, churned, "{case}");
+            assert_eq!(
+                wants_neighbours(&found),
+                matches!(reason, Reason::NearDuplicate | Reason::NoMatch),
+                "{case}: neighbours are wanted exactly when the earlier rules found nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn near_duplicates_turned_off_never_merge() {
+        let e = entry(EntryKey::guid("g"), "h");
+        let found = Found {
+            neighbours: vec![neighbour(5, &e, &e.title_numbers)],
+            ..Found::default()
+        };
+        let off = NearDuplicates {
+            threshold: 1.5,
+            window: 3_600,
+        };
+        assert_eq!(decide(&e, &found, off, NOW).reason, Reason::NoMatch);
+        assert_eq!(
+            decide(&e, &found, NearDuplicates::default(), NOW).reason,
+            Reason::NearDuplicate
+        );
+    }
+
+    #[test]
+    fn switching_to_link_identity_needs_two_churned_entries_and_half_the_document() {
+        for (churned, entries, switch) in [
+            (0, 10, false),
+            (1, 1, false),
+            (1, 2, false),
+            (2, 2, true),
+            (2, 4, true),
+            (2, 5, false),
+            (5, 10, true),
+            (4, 10, false),
+        ] {
+            assert_eq!(
+                switch_to_link(churned, entries),
+                switch,
+                "{churned}/{entries}"
+            );
+        }
+    }
+}
