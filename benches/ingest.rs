@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tributary::model::{FeedMeta, TopicSlug, Validators};
-use tributary::store::{Fetched, SourceSpec, Store};
+use tributary::store::{Fetched, SourceSpec, SqliteStore, Store};
 use url::Url;
 
 const WORDS: &[&str] = &[
@@ -178,7 +178,7 @@ fn full_path(corpus: &[(Url, String)], threads: usize, round: usize) -> (Duratio
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let store = Arc::new(Store::open(&dir.join("bench.db")).expect("store"));
+    let store = Arc::new(SqliteStore::open(&dir.join("bench.db")).expect("store"));
     let specs: Vec<SourceSpec> = corpus
         .iter()
         .map(|(url, _)| SourceSpec {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tributary::config::Config;
 use tributary::model::{FeedMeta, NewEntry, TopicSlug, Validators};
 use tributary::server::{self, AppState};
-use tributary::store::{Fetched, SourceSpec, Store};
+use tributary::store::{Fetched, SourceSpec, SqliteStore, Store};
 
 const ENTRIES: usize = 50;
 const PATH: &str = "/topics/bench.atom";
@@ -43,8 +43,8 @@ fn installed(program: &str) -> bool {
 
 /// A store holding one topic of `ENTRIES` entries of typical size (a paragraph of summary, a few
 /// of content, categories and an author).
-fn build_store(dir: &Path) -> Arc<Store> {
-    let store = Store::open(&dir.join("bench.db")).expect("open store");
+fn build_store(dir: &Path) -> Arc<dyn Store> {
+    let store = SqliteStore::open(&dir.join("bench.db")).expect("open store");
     let ids = store
         .sync_sources(&[SourceSpec {
             url: "https://news.example/feed.xml".into(),

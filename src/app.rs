@@ -28,11 +28,11 @@ const DRAIN_TIMEOUT: Duration = crate::server::SHUTDOWN_GRACE;
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// Opens the store and makes its sources match the config. Returns the jobs in config order.
-pub fn open_store(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>)> {
-    let store = Store::open(&config.storage.path)
+pub fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Vec<SourceJob>)> {
+    let store = crate::store::open(&config.storage.path)
         .with_context(|| format!("opening {}", config.storage.path.display()))?;
-    let jobs = configure_store(&store, config)?;
-    Ok((Arc::new(store), jobs))
+    let jobs = configure_store(store.as_ref(), config)?;
+    Ok((store, jobs))
 }
 
 /// How often a daemon whose database cannot be written tries to take the writer back.
@@ -42,7 +42,9 @@ pub const WRITE_RETRY: Duration = Duration::from_secs(5);
 /// file system), the database opened read-only with no jobs and its condition recorded: what is
 /// stored can still be served and read. `run` then polls nothing until [`recover_writes`] takes
 /// the writer back.
-pub fn open_store_or_read_only(config: &Config) -> anyhow::Result<(Arc<Store>, Vec<SourceJob>)> {
+pub fn open_store_or_read_only(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn Store>, Vec<SourceJob>)> {
     let error = match open_store(config) {
         Ok(opened) => return Ok(opened),
         Err(e) => e,
@@ -55,19 +57,19 @@ pub fn open_store_or_read_only(config: &Config) -> anyhow::Result<(Arc<Store>, V
     let Some(why) = why.filter(|_| path.exists()) else {
         return Err(error);
     };
-    let store = Store::open_read_only(path).with_context(|| {
+    let store = crate::store::open_read_only(path).with_context(|| {
         format!(
             "opening {} read-only after it could not be written ({error:#})",
             path.display()
         )
     })?;
     store.set_condition(format!("{why}: {error:#}"));
-    Ok((Arc::new(store), Vec::new()))
+    Ok((store, Vec::new()))
 }
 
 /// Makes the store's sources, dedup settings and topic membership follow `config` (at start and
 /// on reload). Returns the jobs in config order.
-pub fn configure_store(store: &Store, config: &Config) -> anyhow::Result<Vec<SourceJob>> {
+pub fn configure_store(store: &dyn Store, config: &Config) -> anyhow::Result<Vec<SourceJob>> {
     let specs: Vec<SourceSpec> = config
         .sources
         .iter()
@@ -114,7 +116,7 @@ pub fn configure_store(store: &Store, config: &Config) -> anyhow::Result<Vec<Sou
 /// Recomputes the topics of stored entries when the topic rules or the sources' topics differ
 /// from those the stored membership was computed with.
 fn update_membership(
-    store: &Store,
+    store: &dyn Store,
     config: &Config,
     ids: &[SourceId],
     rules: &TopicRules,
@@ -129,7 +131,7 @@ fn update_membership(
         .collect();
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
-    let stories = store.rebuild_membership(rules.fingerprint(), now, |source, story| {
+    let stories = store.rebuild_membership(rules.fingerprint(), now, &mut |source, story| {
         // A source gone from feeds.toml lists no topics; its stories stay in `all` and in topics
         // that take every source.
         let listed = listed.get(&source).copied().unwrap_or_default();
@@ -143,7 +145,7 @@ fn update_membership(
     Ok(())
 }
 
-pub fn build_pipeline(config: &Config, store: Arc<Store>) -> anyhow::Result<Pipeline> {
+pub fn build_pipeline(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Pipeline> {
     let mut settings = FetchSettings::new(
         config.fetch.user_agent.clone(),
         config.fetch.timeout,
@@ -171,7 +173,7 @@ const TASKS_PER_SLOT: usize = 8;
 /// target), so that sources sharing one URL are fetched once per cycle, and orders the groups so
 /// that consecutive ones name different hosts where possible: a batch of sources from one
 /// publisher then waits on its host's spacing without holding up everyone else.
-pub fn plan_cycle(store: &Store, jobs: Vec<SourceJob>) -> Vec<Vec<SourceJob>> {
+pub fn plan_cycle(store: &dyn Store, jobs: Vec<SourceJob>) -> Vec<Vec<SourceJob>> {
     let fetch_urls = store.adopted_fetch_urls().unwrap_or_default();
     let mut groups: Vec<(String, Vec<SourceJob>)> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -221,7 +223,7 @@ pub async fn refresh_all(
     let tasks = Arc::new(Semaphore::new(concurrency.max(1) * TASKS_PER_SLOT));
     let mut set = JoinSet::new();
     let store = pipeline.store.clone();
-    let groups = tokio::task::spawn_blocking(move || plan_cycle(&store, jobs))
+    let groups = tokio::task::spawn_blocking(move || plan_cycle(&*store, jobs))
         .await
         .unwrap_or_default();
     for group in groups {
@@ -420,7 +422,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// once it can, makes the store follow the running config and hands the jobs to the scheduler,
 /// which starts polling.
 async fn recover_writes(
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     config: watch::Receiver<Arc<Config>>,
     jobs: tokio::sync::mpsc::UnboundedSender<Vec<SourceJob>>,
     mut stop: watch::Receiver<bool>,
@@ -437,7 +439,7 @@ async fn recover_writes(
             if !writable && !store.reopen_writable() {
                 return (false, None);
             }
-            (true, Some(configure_store(&store, &config)))
+            (true, Some(configure_store(&*store, &config)))
         })
         .await;
         match attempt {
@@ -539,7 +541,7 @@ async fn schedule_loop(
         in_flight.extend(due.iter().map(|j| j.id));
         if !due.is_empty() {
             let store = pipeline.store.clone();
-            let groups = tokio::task::spawn_blocking(move || plan_cycle(&store, due))
+            let groups = tokio::task::spawn_blocking(move || plan_cycle(&*store, due))
                 .await
                 .unwrap_or_default();
             for group in groups {
@@ -599,7 +601,7 @@ async fn schedule_loop(
 /// need a restart (changed ones are kept as they were, with a warning).
 async fn reload(
     current: &Arc<Config>,
-    store: &Arc<Store>,
+    store: &Arc<dyn Store>,
 ) -> anyhow::Result<(Arc<Config>, Vec<SourceJob>)> {
     let path = current.path.clone();
     let mut next = tokio::task::spawn_blocking(move || {
@@ -624,7 +626,7 @@ async fn reload(
     let jobs = {
         let store = store.clone();
         let next = next.clone();
-        tokio::task::spawn_blocking(move || configure_store(&store, &next))
+        tokio::task::spawn_blocking(move || configure_store(&*store, &next))
             .await
             .context("applying the configuration")??
     };
@@ -672,7 +674,7 @@ async fn adopt_jobs(
 
 /// Applies the retention settings now.
 pub fn prune_now(
-    store: &Store,
+    store: &dyn Store,
     config: &Config,
 ) -> Result<crate::store::PruneStats, crate::store::StoreError> {
     let now = chrono::Utc::now().timestamp();
@@ -703,7 +705,7 @@ pub struct TopicTest {
 /// Evaluates topic `slug`'s rules as feeds.toml has them now against every stored story, without
 /// changing the store (so rules can be tried before the daemon is reloaded).
 pub fn test_topic(
-    store: &Store,
+    store: &dyn Store,
     config: &Config,
     slug: &str,
     limit: usize,
@@ -730,7 +732,7 @@ pub fn test_topic(
         })
         .collect();
     let mut test = TopicTest::default();
-    store.visit_stories(|story| {
+    store.visit_stories(&mut |story| {
         test.stories += 1;
         let view = crate::topics::stored_view(story);
         let reasons = story.sources.iter().find_map(|source| {
@@ -757,7 +759,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 /// Prunes once a day (the first time an hour after start, so that a restart loop does not prune
 /// over and over).
 async fn prune_loop(
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     config: watch::Receiver<Arc<Config>>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -771,7 +773,7 @@ async fn prune_loop(
             _ = tick.tick() => {
                 // The retention settings in force now, after any reload.
                 let (store, config) = (store.clone(), config.borrow().clone());
-                match tokio::task::spawn_blocking(move || prune_now(&store, &config)).await {
+                match tokio::task::spawn_blocking(move || prune_now(&*store, &config)).await {
                     Ok(Ok(stats)) => tracing::info!(entries = stats.entries, sightings = stats.sightings, "pruned"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "prune failed"),
                     Err(e) => tracing::warn!(error = %e, "prune task failed"),
@@ -787,7 +789,7 @@ async fn prune_loop(
 async fn watchdog_loop(
     notifier: Notifier,
     health: Arc<Health>,
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     mut stop: watch::Receiver<bool>,
 ) {
     let Some(every) = notifier.watchdog_interval() else {
@@ -816,7 +818,7 @@ async fn watchdog_loop(
 /// Runs `work` with the WAL checkpointed in the background meanwhile (as `run` does), for
 /// one-shot commands that store many refreshes.
 pub async fn with_checkpoints<T>(
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     work: impl std::future::Future<Output = T>,
 ) -> T {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -829,7 +831,7 @@ pub async fn with_checkpoints<T>(
 
 /// Moves the WAL into the database off the refresh path: every [`CHECKPOINT_INTERVAL`], and
 /// sooner whenever enough was written for one to be due (see [`Store::checkpoint_due`]).
-async fn checkpoint_loop(store: Arc<Store>, mut stop: watch::Receiver<bool>) {
+async fn checkpoint_loop(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(crate::store::CHECKPOINT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -884,7 +886,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_checkpoint_task_runs_once_enough_was_written_not_only_on_the_interval() {
-        let store = Arc::new(Store::open_in_memory().expect("store"));
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::SqliteStore::open_in_memory().expect("store"));
         let ids = store
             .sync_sources(&[SourceSpec {
                 url: "https://a.example/feed".into(),

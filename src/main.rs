@@ -294,7 +294,7 @@ fn prune(config: &Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match tributary::app::prune_now(&store, config) {
+    match tributary::app::prune_now(&*store, config) {
         Ok(stats) => {
             println!(
                 "pruned {} stories, {} sightings",
@@ -310,9 +310,9 @@ fn prune(config: &Config) -> ExitCode {
 }
 
 fn test_topic(config: &Config, slug: &str, limit: usize) -> ExitCode {
-    let result = tributary::store::Store::open_for_reading(&config.storage.path)
+    let result = tributary::store::open_for_reading(&config.storage.path)
         .map_err(anyhow::Error::from)
-        .and_then(|store| tributary::app::test_topic(&store, config, slug, limit));
+        .and_then(|store| tributary::app::test_topic(&*store, config, slug, limit));
     let test = match result {
         Ok(test) => test,
         Err(e) => {
@@ -419,9 +419,7 @@ fn import_opml(config_path: &Path, file: &Path, topic: Option<&str>) -> ExitCode
 fn export_opml(config: &Config) -> ExitCode {
     let database = &config.storage.path;
     let labels = if database.exists() {
-        match tributary::store::Store::open_for_reading(database)
-            .and_then(|store| store.source_labels())
-        {
+        match tributary::store::open_for_reading(database).and_then(|store| store.source_labels()) {
             Ok(labels) => labels,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -456,8 +454,7 @@ fn backup(config: &Config, dest: &Path) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let started = Instant::now();
-    let result =
-        tributary::store::Store::open_for_reading(database).and_then(|store| store.backup(dest));
+    let result = tributary::store::open_for_reading(database).and_then(|store| store.backup(dest));
     match result {
         Ok(()) => {
             let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);

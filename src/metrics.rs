@@ -219,6 +219,7 @@ fn label_value(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn a_stored_refresh_counts_new_updated_and_merged_entries_apart() {
@@ -281,7 +282,7 @@ mod tests {
 
     #[test]
     fn source_gauges_and_database_size_are_rendered_escaped() {
-        let store = crate::store::Store::open_in_memory().expect("store");
+        let store = crate::store::SqliteStore::open_in_memory().expect("store");
         let spec = |url: &str| crate::store::SourceSpec {
             url: url.to_string(),
             title: None,
@@ -314,7 +315,7 @@ mod tests {
 
     #[test]
     fn sources_are_counted_in_every_state_by_the_shared_classification() {
-        let store = crate::store::Store::open_in_memory().expect("store");
+        let store = crate::store::SqliteStore::open_in_memory().expect("store");
         let specs: Vec<crate::store::SourceSpec> = (0..4)
             .map(|i| crate::store::SourceSpec {
                 url: format!("http://s{i}.example/feed"),

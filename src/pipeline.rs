@@ -9,9 +9,10 @@ use url::Url;
 
 use crate::fetch::{Document, FetchError, FetchOutcome, Fetcher, ResponseInfo};
 use crate::model::{FailureClass, RefreshStats, SourceId, Timestamp};
+use crate::model::{ScheduleRecord, SourceState};
 use crate::parse::ParseError;
 use crate::scheduler::{self, Hints, Policy};
-use crate::store::{Fetched, ScheduleRecord, SourceState, Store, StoreError};
+use crate::store::{Fetched, Store, StoreError};
 
 /// A source to refresh: its row, its key URL from feeds.toml, and its settings.
 #[derive(Debug, Clone)]
@@ -98,7 +99,7 @@ pub fn random_jitter() -> Jitter {
 
 #[derive(Clone)]
 pub struct Pipeline {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     pub fetcher: Fetcher,
     pub clock: Clock,
     pub jitter: Jitter,

@@ -133,7 +133,7 @@ pub fn inherited_listener() -> std::io::Result<Option<std::net::TcpListener>> {
 }
 
 /// `Err` with the reason when the database does not answer `SELECT 1` in time.
-pub async fn database_answers(store: &Arc<Store>) -> Result<(), String> {
+pub async fn database_answers(store: &Arc<dyn Store>) -> Result<(), String> {
     let store = store.clone();
     match tokio::time::timeout(
         DATABASE_CHECK_TIMEOUT,
@@ -248,7 +248,7 @@ impl Health {
     }
 
     /// `Err` with the reason when the scheduler is stuck or the database does not answer.
-    pub async fn check(&self, store: &Arc<Store>) -> Result<(), String> {
+    pub async fn check(&self, store: &Arc<dyn Store>) -> Result<(), String> {
         self.scheduler_alive()?;
         database_answers(store).await
     }

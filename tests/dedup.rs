@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use tributary::model::TopicSlug;
-use tributary::store::{Fetched, SourceSpec, Store};
+use tributary::store::{Fetched, SourceSpec, SqliteStore, Store};
 use url::Url;
 
 const VI: &[&str] = &[
@@ -335,7 +335,7 @@ fn rss(items: &[&Item]) -> String {
 fn merge_decisions_meet_the_precision_and_recall_bars() {
     let items = build();
     assert!(items.len() >= 200, "{} items", items.len());
-    let store = Store::open_in_memory().expect("store");
+    let store = SqliteStore::open_in_memory().expect("store");
     let specs: Vec<SourceSpec> = (0..SOURCES)
         .map(|s| SourceSpec {
             url: format!("https://source{s}.example/feed"),

@@ -18,7 +18,7 @@ const BASE: &str = "http://feeds.test/";
 
 struct World {
     app: axum::Router,
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     fixtures: FixtureServer,
     _dir: tempfile::TempDir,
 }

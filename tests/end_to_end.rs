@@ -14,13 +14,13 @@ use tower::ServiceExt;
 use common::{FixtureServer, fetch, standard_sources, tributary};
 use tributary::config::Config;
 use tributary::server::{AppState, router};
-use tributary::store::Store;
+use tributary::store::{SqliteStore, Store};
 
 const BASE: &str = "http://feeds.test/";
 
 fn app(config_path: &Path) -> axum::Router {
     let config = Config::load(config_path).expect("config");
-    let store = Store::open(&config.storage.path).expect("store");
+    let store = SqliteStore::open(&config.storage.path).expect("store");
     router(AppState::new(
         Arc::new(store),
         Arc::new(config),
@@ -586,7 +586,7 @@ async fn failing_sources_are_reported_and_never_stop_the_others() {
     );
 
     // The errors are recorded on the source rows.
-    let store = Store::open(&dir.path().join("tributary.db")).expect("store");
+    let store = SqliteStore::open(&dir.path().join("tributary.db")).expect("store");
     let states = store.source_states().expect("states");
     let gone = states
         .iter()

@@ -20,7 +20,7 @@ use tributary::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher};
 use tributary::model::TopicSlug;
 use tributary::pipeline::{Outcome, Pipeline, SourceJob};
 use tributary::scheduler::Policy;
-use tributary::store::{SourceSpec, Store};
+use tributary::store::{SourceSpec, SqliteStore, Store};
 use url::Url;
 
 type Handler = Arc<dyn Fn(&HeaderMap, usize) -> Response<Body> + Send + Sync>;
@@ -458,7 +458,7 @@ async fn a_drip_fed_body_is_ended_by_the_total_deadline() {
 
 struct Harness {
     script: Script,
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     now: Arc<AtomicI64>,
     pipeline: Pipeline,
     job: SourceJob,
@@ -469,7 +469,7 @@ const INTERVAL: u64 = 1800;
 
 async fn harness(path: &str) -> Harness {
     let script = Script::start().await;
-    let store = Arc::new(Store::open_in_memory().expect("store"));
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
     let url = script.url(path);
     let ids = store
         .sync_sources(&[SourceSpec {

@@ -14,13 +14,13 @@ use tributary::config::Config;
 use tributary::model::StoredEntry;
 use tributary::model::TopicSlug;
 use tributary::server::{AppState, router};
-use tributary::store::Store;
+use tributary::store::{SqliteStore, Store};
 
 const TOPICS: [&str; 4] = ["all", "tech", "vietnam", "local"];
 
 /// Fetches the fixtures, then serves the real router on 127.0.0.1; returns the base URL and the
 /// store to compare against.
-async fn serve_fixtures(dir: &Path) -> (String, Arc<Store>) {
+async fn serve_fixtures(dir: &Path) -> (String, Arc<dyn Store>) {
     let server = FixtureServer::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -30,7 +30,7 @@ async fn serve_fixtures(dir: &Path) -> (String, Arc<Store>) {
     let (code, stdout, stderr) = fetch(&config_path, &[]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let config = Config::load(&config_path).expect("config");
-    let store = Arc::new(Store::open(&config.storage.path).expect("store"));
+    let store = Arc::new(SqliteStore::open(&config.storage.path).expect("store"));
     let app = router(AppState::new(
         store.clone(),
         Arc::new(config),
@@ -51,7 +51,7 @@ fn atom_id(e: &StoredEntry) -> String {
     }
 }
 
-fn stored(store: &Store, topic: &str) -> Vec<StoredEntry> {
+fn stored(store: &dyn Store, topic: &str) -> Vec<StoredEntry> {
     store
         .topic_entries(&TopicSlug::new(topic).expect("slug"), 50)
         .expect("read")
@@ -97,7 +97,7 @@ async fn feedparser_reads_every_topic_without_bozo() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (base, store) = serve_fixtures(dir.path()).await;
     for topic in TOPICS {
-        let expected = stored(&store, topic);
+        let expected = stored(&*store, topic);
         assert!(!expected.is_empty(), "{topic} has entries");
         for (ext, version) in [("atom", "atom10"), ("rss", "rss20")] {
             let url = format!("{base}topics/{topic}.{ext}");
@@ -166,7 +166,7 @@ async fn newsboat_subscribes_to_every_topic() {
     let (base, store) = serve_fixtures(dir.path()).await;
     // newsboat keeps one row per guid across all its feeds, so each feed gets a cache of its own.
     for topic in TOPICS {
-        let expected = stored(&store, topic);
+        let expected = stored(&*store, topic);
         for ext in ["atom", "rss"] {
             let url = format!("{base}topics/{topic}.{ext}");
             let run_dir = dir.path().join(format!("newsboat-{topic}-{ext}"));
@@ -292,7 +292,7 @@ async fn sfeed_parses_every_entry_and_date() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (base, store) = serve_fixtures(dir.path()).await;
     for topic in TOPICS {
-        let expected = stored(&store, topic);
+        let expected = stored(&*store, topic);
         for ext in ["atom", "rss"] {
             let url = format!("{base}topics/{topic}.{ext}");
             // sfeed reads a feed on standard input and writes one TSV line per entry:
@@ -350,7 +350,7 @@ sys.exit(1 if errors else 0)
         let feed: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(
             feed["items"].as_array().map(Vec::len),
-            Some(stored(&store, topic).len()),
+            Some(stored(&*store, topic).len()),
             "{url}"
         );
     }

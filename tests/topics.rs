@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{FixtureServer, fetch, tributary};
 use tributary::config::Config;
 use tributary::server::{AppState, router};
-use tributary::store::Store;
+use tributary::store::SqliteStore;
 
 const BASE: &str = "http://feeds.test/";
 
@@ -67,7 +67,7 @@ url = "{id}"
 /// The entry ids of a topic's JSON Feed, newest first.
 async fn topic_ids(config: &Path, slug: &str) -> Vec<String> {
     let config = Config::load(config).expect("config");
-    let store = Store::open(&config.storage.path).expect("store");
+    let store = SqliteStore::open(&config.storage.path).expect("store");
     let app = router(AppState::new(
         Arc::new(store),
         Arc::new(config),

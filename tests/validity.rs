@@ -12,7 +12,7 @@ use std::sync::Arc;
 use common::{FixtureServer, fetch, standard_sources};
 use tributary::config::Config;
 use tributary::server::{AppState, router};
-use tributary::store::Store;
+use tributary::store::SqliteStore;
 
 const BASE: &str = "http://feeds.test/";
 const ATOM: &str = "http://www.w3.org/2005/Atom";
@@ -327,7 +327,7 @@ async fn every_topic_is_valid_atom_and_rss_without_active_content() {
     let (code, stdout, stderr) = fetch(&config_path, &[]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let config = Config::load(&config_path).expect("config");
-    let store = Store::open(&config.storage.path).expect("store");
+    let store = SqliteStore::open(&config.storage.path).expect("store");
     let app = router(AppState::new(
         Arc::new(store),
         Arc::new(config),

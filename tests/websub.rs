@@ -118,7 +118,7 @@ fn expected_urls() -> BTreeSet<String> {
 struct Running {
     _dir: tempfile::TempDir,
     config: Config,
-    store: Arc<tributary::store::Store>,
+    store: Arc<dyn tributary::store::Store>,
     jobs: Vec<tributary::pipeline::SourceJob>,
     pipeline: tributary::pipeline::Pipeline,
     stop: watch::Sender<bool>,

@@ -26,10 +26,10 @@ const HEALTH_DAYS: usize = 30;
 
 async fn blocking<T: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ServeError> {
     let store = state.inner.store.clone();
-    Ok(tokio::task::spawn_blocking(move || f(&store))
+    Ok(tokio::task::spawn_blocking(move || f(&*store))
         .await
         .map_err(|e| ServeError::Internal(e.to_string()))??)
 }
@@ -87,7 +87,7 @@ fn opml_response(body: String) -> Response {
 /// `GET /sources.opml`: every source, under one outline per topic it feeds; sources that feed no
 /// declared topic under "Other".
 pub(super) async fn sources_opml(State(state): State<AppState>) -> Result<Response, ServeError> {
-    let labels = blocking(&state, Store::source_labels).await?;
+    let labels = blocking(&state, |s: &dyn Store| s.source_labels()).await?;
     let config = state.config();
     let groups = publish::opml_groups(&config, &labels);
     Ok(opml_response(publish::render_opml_grouped(
@@ -107,7 +107,7 @@ pub(super) async fn topic_opml(state: &AppState, slug: &str) -> Result<Response,
             .ok_or_else(|| ServeError::UnknownTopic(slug.to_string()))?;
         (topic.title.clone(), Some(topic))
     };
-    let labels = blocking(state, Store::source_labels).await?;
+    let labels = blocking(state, |s: &dyn Store| s.source_labels()).await?;
     let feeds: Vec<OpmlFeed> = config
         .topic_sources(topic)
         .into_iter()

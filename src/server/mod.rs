@@ -54,7 +54,7 @@ pub struct Observe {
 
 struct Inner {
     observe: Observe,
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     /// The configuration in force; `run` replaces it on reload.
     config: tokio::sync::watch::Receiver<Arc<Config>>,
     cache: RenderCache,
@@ -86,7 +86,11 @@ fn render_slots() -> usize {
 
 impl AppState {
     /// State over a fixed configuration.
-    pub fn new(store: Arc<Store>, config: Arc<Config>, clock: crate::pipeline::Clock) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Arc<Config>,
+        clock: crate::pipeline::Clock,
+    ) -> AppState {
         AppState::following(
             store,
             tokio::sync::watch::channel(config).1,
@@ -97,7 +101,7 @@ impl AppState {
 
     /// State that follows the configuration sent on `config` (reloads).
     pub fn following(
-        store: Arc<Store>,
+        store: Arc<dyn Store>,
         config: tokio::sync::watch::Receiver<Arc<Config>>,
         clock: crate::pipeline::Clock,
         observe: Observe,
@@ -486,7 +490,7 @@ struct ProbeState {
 }
 
 impl HealthProbe {
-    async fn database(&self, store: &Arc<Store>) -> Result<(), String> {
+    async fn database(&self, store: &Arc<dyn Store>) -> Result<(), String> {
         let asked = std::time::Instant::now();
         let mut probe = self.state.lock().await;
         if let Some((at, verdict)) = &probe.latest
@@ -621,7 +625,7 @@ async fn cached_page<F>(
     render: F,
 ) -> Result<Arc<Rendered>, ServeError>
 where
-    F: FnOnce(&Store) -> Result<PageBody, StoreError> + Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<PageBody, StoreError> + Send + 'static,
 {
     let start = || {
         let admitted = state
@@ -665,7 +669,7 @@ async fn render_off_thread<F>(
     render: F,
 ) -> Result<Rendered, ServeError>
 where
-    F: FnOnce(&Store) -> Result<PageBody, StoreError> + Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<PageBody, StoreError> + Send + 'static,
 {
     let slot = state
         .inner
@@ -679,7 +683,7 @@ where
     let store = state.inner.store.clone();
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        let page = Store::cancellable(cancel.clone(), || render(&store))?;
+        let page = crate::store::cancellable(cancel.clone(), || render(&*store))?;
         // Compression is the other half of the cost: not for nobody.
         if cancel.is_cancelled() {
             return Err(StoreError::Cancelled);
@@ -711,7 +715,7 @@ impl Drop for AbandonOnDrop {
 fn topic_page(
     state: &AppState,
     key: &PageKey,
-) -> Result<impl FnOnce(&Store) -> Result<PageBody, StoreError> + Send + 'static, ServeError> {
+) -> Result<impl FnOnce(&dyn Store) -> Result<PageBody, StoreError> + Send + 'static, ServeError> {
     let PageKey::Topic {
         topic: slug,
         format,
@@ -751,7 +755,7 @@ fn topic_page(
     };
     let topic = TopicSlug::new(slug).map_err(ServeError::BadRequest)?;
     let now = (state.inner.clock)();
-    Ok(move |store: &Store| {
+    Ok(move |store: &dyn Store| {
         let slice = store.topic_page(&topic, request.before, request.limit())?;
         let entries = slice.entries;
         // Last-Modified is when the page last changed, and never in the future: the newest change

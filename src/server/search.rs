@@ -1,7 +1,7 @@
 //! Search as a feed: `/search.atom?q=…` (and `.rss`, `.json`) lists the stories matching every
 //! word of `q`, newest first, so a saved search is something a feed reader can subscribe to;
 //! `/search` is the HTML form. The query reaches SQLite only as quoted, folded words (see
-//! `store::search::match_expression`). Search feeds go through the render cache like topic feeds
+//! `store::sqlite::search::match_expression`). Search feeds go through the render cache like topic feeds
 //! (ETag, 304, compression), keyed by the query as given, which their self link repeats.
 
 use axum::extract::{Query, State};

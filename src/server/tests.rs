@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::{FeedMeta, NewEntry, Validators};
+use crate::store::SqliteStore;
 use crate::store::{Fetched, SourceSpec};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request};
@@ -9,24 +10,24 @@ use tower::ServiceExt;
 const CONFIG: &str =
     "[server]\nbase_url = \"http://h.test/\"\n[[topic]]\nslug = \"news\"\ntitle = \"News\"\n";
 
-fn state() -> (AppState, Arc<Store>) {
+fn state() -> (AppState, Arc<SqliteStore>) {
     state_from(CONFIG)
 }
 
-fn state_from(text: &str) -> (AppState, Arc<Store>) {
+fn state_from(text: &str) -> (AppState, Arc<SqliteStore>) {
     let config = Config::parse(std::path::Path::new("feeds.toml"), text).expect("config");
-    let store = Arc::new(Store::open_in_memory().expect("store"));
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
     (
         AppState::new(store.clone(), Arc::new(config), Arc::new(|| 1_800_000_000)),
         store,
     )
 }
 
-fn add_entry(store: &Store, title: &str) {
+fn add_entry(store: &SqliteStore, title: &str) {
     add_entry_at(store, title, 1_700_000_000);
 }
 
-fn add_entry_at(store: &Store, title: &str, published: i64) {
+fn add_entry_at(store: &SqliteStore, title: &str, published: i64) {
     let ids = store
         .sync_sources(&[SourceSpec {
             url: "https://a.example/feed".into(),
@@ -518,7 +519,7 @@ async fn max_age_comes_from_the_config() {
         "[server]\nbase_url = \"http://h.test/\"\ncache_max_age = 300\n",
     )
     .expect("config");
-    let store = Arc::new(Store::open_in_memory().expect("store"));
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
     let state = AppState::new(store, Arc::new(config), Arc::new(|| 1_800_000_000));
     let (status, headers, _) = send(&state, "GET", "/topics/all.rss", &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -1031,7 +1032,7 @@ async fn renders_beyond_the_bound_are_refused_with_retry_after() {
 #[test]
 fn healthz_answers_while_every_render_slot_and_blocking_thread_is_busy() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(&dir.path().join("t.db")).expect("store"));
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).expect("store"));
     let config = Config::parse(std::path::Path::new("feeds.toml"), "[server]\n").expect("config");
     let state = AppState::new(store.clone(), Arc::new(config), Arc::new(|| 1_800_000_000));
     // One blocking thread, as a busy event loop's whole pool is.
@@ -1145,8 +1146,8 @@ async fn last_modified_moves_after_a_prune() {
 async fn healthz_reports_a_database_that_cannot_be_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("t.db");
-    add_entry(&Store::open(&path).expect("open"), "stored");
-    let store = Arc::new(Store::open_read_only(&path).expect("read-only"));
+    add_entry(&SqliteStore::open(&path).expect("open"), "stored");
+    let store = Arc::new(SqliteStore::open_read_only(&path).expect("read-only"));
     let (writable, _) = state();
     let state = AppState::new(store, writable.config(), Arc::new(|| 1_800_000_000));
     let (status, body) = get_text(&state, "/healthz").await;

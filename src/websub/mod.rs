@@ -174,7 +174,7 @@ pub async fn publish(
 
 /// Announces changed topic feeds to `hub` until `stop` turns true.
 pub async fn run(
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     hub: Url,
     base_url: Url,
     timing: Timing,

@@ -10,35 +10,35 @@ use super::StoreError;
 pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_initial.sql",
-        include_str!("../../migrations/0001_initial.sql"),
+        include_str!("../../../migrations/0001_initial.sql"),
     ),
     (
         "0002_polite_fetching.sql",
-        include_str!("../../migrations/0002_polite_fetching.sql"),
+        include_str!("../../../migrations/0002_polite_fetching.sql"),
     ),
     (
         "0003_dedup.sql",
-        include_str!("../../migrations/0003_dedup.sql"),
+        include_str!("../../../migrations/0003_dedup.sql"),
     ),
     (
         "0004_near_duplicates.sql",
-        include_str!("../../migrations/0004_near_duplicates.sql"),
+        include_str!("../../../migrations/0004_near_duplicates.sql"),
     ),
     (
         "0005_retention.sql",
-        include_str!("../../migrations/0005_retention.sql"),
+        include_str!("../../../migrations/0005_retention.sql"),
     ),
     (
         "0006_topic_rules.sql",
-        include_str!("../../migrations/0006_topic_rules.sql"),
+        include_str!("../../../migrations/0006_topic_rules.sql"),
     ),
     (
         "0007_search.sql",
-        include_str!("../../migrations/0007_search.sql"),
+        include_str!("../../../migrations/0007_search.sql"),
     ),
     (
         "0008_source_warning.sql",
-        include_str!("../../migrations/0008_source_warning.sql"),
+        include_str!("../../../migrations/0008_source_warning.sql"),
     ),
 ];
 

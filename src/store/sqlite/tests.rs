@@ -1,6 +1,10 @@
 use super::*;
+use crate::model::Validators;
+use std::sync::Arc;
+
 use crate::model::EntryKey;
 use crate::model::{FeedMeta, NewEntry};
+use crate::store::{CHECKPOINT_AFTER_ENTRIES, Fetched, PruneStats, ReadCancel, SourceSpec, Store};
 use std::sync::atomic::AtomicUsize;
 
 fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
@@ -41,14 +45,14 @@ fn slug(s: &str) -> TopicSlug {
     TopicSlug::new(s).expect("slug")
 }
 
-fn store_with_source(topics: &[&str]) -> (Store, SourceId) {
-    let store = Store::open_in_memory().expect("in-memory store");
+fn store_with_source(topics: &[&str]) -> (SqliteStore, SourceId) {
+    let store = SqliteStore::open_in_memory().expect("in-memory store");
     let id = add_source(&store, topics);
     (store, id)
 }
 
 /// Source A in the given topics, as the only source of `store`.
-fn add_source(store: &Store, topics: &[&str]) -> SourceId {
+fn add_source(store: &SqliteStore, topics: &[&str]) -> SourceId {
     let ids = store
         .sync_sources(&[SourceSpec {
             url: "https://a.example/feed".into(),
@@ -303,7 +307,7 @@ fn failure_is_recorded_and_keeps_entries_and_validators() {
 
 #[test]
 fn membership_is_rebuilt_from_every_sighting_with_the_rules_fingerprint() {
-    let store = Store::open_in_memory().expect("store");
+    let store = SqliteStore::open_in_memory().expect("store");
     let (a, b) = two_sources(&store);
     let none = Validators::default();
     let meta = FeedMeta::default();
@@ -335,7 +339,7 @@ fn membership_is_rebuilt_from_every_sighting_with_the_rules_fingerprint() {
     // "tech". The shared story is in the union over its two sightings.
     let mut seen = Vec::new();
     let stories = store
-        .rebuild_membership("rules-2", 5000, |source, story| {
+        .rebuild_membership("rules-2", 5000, &mut |source, story| {
             seen.push((source, story.title.clone()));
             let mut topics = vec![TopicSlug::all()];
             if source == a && story.title == "One" {
@@ -381,7 +385,7 @@ fn membership_is_rebuilt_from_every_sighting_with_the_rules_fingerprint() {
     // Stories are visited newest first, with every source that carried them.
     let mut visited = Vec::new();
     store
-        .visit_stories(|story| {
+        .visit_stories(&mut |story| {
             visited.push((story.title.clone(), story.sources.clone()));
             ControlFlow::Continue(())
         })
@@ -418,7 +422,7 @@ fn removed_source_keeps_its_entries_but_leaves_the_active_list() {
 fn file_database_uses_wal_and_reader_connections() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("t.db");
-    let store = Store::open(&path).expect("open");
+    let store = SqliteStore::open(&path).expect("open");
     let mode: String = store
         .with_writer(|c| {
             c.pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -435,7 +439,7 @@ fn file_database_uses_wal_and_reader_connections() {
     assert_eq!(fk, 1, "PRAGMAs are set on reader connections too");
     drop(store);
     // Reopening an up-to-date database applies nothing and succeeds.
-    Store::open(&path).expect("reopen");
+    SqliteStore::open(&path).expect("reopen");
 }
 
 fn linked(key: &str, link: &str, title: &str) -> NewEntry {
@@ -446,7 +450,7 @@ fn linked(key: &str, link: &str, title: &str) -> NewEntry {
     }
 }
 
-fn two_sources(store: &Store) -> (SourceId, SourceId) {
+fn two_sources(store: &SqliteStore) -> (SourceId, SourceId) {
     let ids = store
         .sync_sources(&[
             SourceSpec {
@@ -466,7 +470,7 @@ fn two_sources(store: &Store) -> (SourceId, SourceId) {
 
 #[test]
 fn one_story_from_two_sources_is_one_entry_crediting_both() {
-    let store = Store::open_in_memory().expect("store");
+    let store = SqliteStore::open_in_memory().expect("store");
     let (a, b) = two_sources(&store);
     let meta = FeedMeta::default();
     let none = Validators::default();
@@ -685,7 +689,7 @@ fn prune_removes_old_stories_and_tombstones_keep_them_out() {
 
 #[test]
 fn prune_keeps_each_sources_newest_and_stories_others_still_carry() {
-    let store = Store::open_in_memory().expect("store");
+    let store = SqliteStore::open_in_memory().expect("store");
     let (a, b) = two_sources(&store);
     let meta = FeedMeta::default();
     let none = Validators::default();
@@ -768,7 +772,7 @@ fn an_updated_story_gains_the_topics_its_new_text_matches() {
     assert_eq!(rows[0].published, 100, "sorted by its publication time");
 }
 
-fn store_entries(store: &Store, id: SourceId, entries: &[NewEntry], now: Timestamp) {
+fn store_entries(store: &SqliteStore, id: SourceId, entries: &[NewEntry], now: Timestamp) {
     store
         .record_document(
             id,
@@ -850,7 +854,7 @@ fn the_search_migration_indexes_stories_already_stored() {
         )
         .expect("downgrade");
     }
-    let store = Store::open(&path).expect("open migrates");
+    let store = SqliteStore::open(&path).expect("open migrates");
     assert_eq!(
         titles(&store.search("gia xang", 50).expect("search")),
         ["Kinh tế"]
@@ -897,7 +901,7 @@ fn a_query_word_the_index_splits_in_two_is_not_an_error() {
 
 #[test]
 fn another_sources_changed_copy_that_joins_a_topic_changes_that_topics_pages() {
-    let store = Store::open_in_memory().expect("store");
+    let store = SqliteStore::open_in_memory().expect("store");
     let (a, b) = two_sources(&store);
     let link = "https://news.example/story";
     store_entries(
@@ -961,9 +965,12 @@ async fn a_checkpoint_is_wanted_once_enough_entries_were_written() {
     }
     assert!(store.checkpoint_due());
     // The notification was stored for the checkpoint task: it resolves at once.
-    tokio::time::timeout(std::time::Duration::from_secs(1), store.checkpoint_wanted())
-        .await
-        .expect("a checkpoint is wanted");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        store.signals().checkpoint_wanted(),
+    )
+    .await
+    .expect("a checkpoint is wanted");
     store.checkpoint().expect("checkpoint");
     assert!(!store.checkpoint_due());
     // Seeing the same entries again writes nothing: no checkpoint becomes due.
@@ -978,7 +985,7 @@ fn checkpoints_beside_a_sustained_ingest_let_the_wal_start_over() {
     // SQLite starts the WAL over only once all of it is in the database: without the second
     // pass the WAL would grow for as long as the ingest lasts.
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("store.db")).expect("open");
+    let store = SqliteStore::open(&dir.path().join("store.db")).expect("open");
     let source = add_source(&store, &[]);
     let body = "<p>Người dân thành phố Hà Nội đọc tin tức mỗi sáng.</p>".repeat(60);
     let document = |d: usize| -> Vec<NewEntry> {
@@ -1043,13 +1050,13 @@ fn checkpoints_beside_a_sustained_ingest_let_the_wal_start_over() {
 #[test]
 fn abandoned_read_is_interrupted_and_later_reads_never_start() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(&dir.path().join("t.db")).expect("open"));
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).expect("open"));
     let cancel = Arc::new(ReadCancel::default());
     // A query that only ends when interrupted: it stands for an aggregate over a large table.
     let endless = {
         let (store, cancel) = (store.clone(), cancel.clone());
         std::thread::spawn(move || {
-            Store::cancellable(cancel, || {
+            crate::store::cancellable(cancel, || {
                 store.with_reader(|conn| {
                     conn.query_row(
                         "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)
@@ -1074,7 +1081,7 @@ fn abandoned_read_is_interrupted_and_later_reads_never_start() {
         "interrupted: {result:?}"
     );
     // A later read under the same token is refused before it asks SQLite.
-    let later = Store::cancellable(cancel, || store.topic_summaries());
+    let later = crate::store::cancellable(cancel, || store.topic_summaries());
     assert!(matches!(later, Err(StoreError::Cancelled)), "{later:?}");
     assert_eq!(store.read_count(), 1);
     // Reads outside the token are unaffected, on the same pooled connection.

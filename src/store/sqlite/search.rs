@@ -1,9 +1,13 @@
 //! Full-text search: the `search_text` SQL function the FTS5 index of `migrations/0007_search.sql`
-//! is built from, and how a reader's query becomes an FTS5 expression. No statement runs here.
+//! is built from, how a reader's query becomes an FTS5 expression, and the search itself.
 
-use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, params};
 
+use super::pages::{STORED_ENTRY_COLUMNS, attach_other_sources, distinct_ids, stored_entry_row};
+use super::{Context, SqliteStore};
+use crate::model::StoredEntry;
+use crate::store::StoreError;
 use crate::text::{fold_words, search_text};
 
 /// Registers `search_text(title, summary_html, content_html)` on `conn`, for the migration that
@@ -37,6 +41,45 @@ pub fn match_expression(query: &str) -> Option<String> {
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect();
     Some(quoted.join(" AND "))
+}
+
+/// How many of the latest-seen matches a search sorts by publication time: a common word must
+/// not make every request sort the whole index.
+const SEARCH_CANDIDATES: usize = 2000;
+
+/// The newest `limit` stories matching every word of `query` (folded as the index is: see
+/// [`match_expression`]), newest first, from the [`SEARCH_CANDIDATES`] matches
+/// seen last. A query without words matches nothing.
+pub(super) fn search(
+    store: &SqliteStore,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<StoredEntry>, StoreError> {
+    let Some(expression) = match_expression(query) else {
+        return Ok(Vec::new());
+    };
+    store.with_reader(|conn| {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {STORED_ENTRY_COLUMNS}
+                 FROM entries e
+                 JOIN sources s ON s.id = e.source_id
+                 WHERE e.id IN (SELECT rowid FROM entry_search WHERE entry_search MATCH ?1
+                                ORDER BY rowid DESC LIMIT {})
+                 ORDER BY e.published_at DESC, e.id DESC
+                 LIMIT ?2",
+                SEARCH_CANDIDATES
+            ))
+            .context("searching")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![expression, limit], stored_entry_row)
+            .context("searching")?;
+        let rows = rows.collect::<Result<Vec<_>, _>>().context("searching")?;
+        let mut entries = distinct_ids(rows);
+        attach_other_sources(conn, &mut entries)?;
+        Ok(entries)
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use super::{Store, StoreError, configure, migrations, open_connection, open_writer};
+use super::{SqliteStore, configure, migrations, open_connection, open_writer};
+use crate::store::{Store, StoreError};
 
 /// How the store opens connections, and why writing fails when it does.
 #[derive(Default)]
@@ -103,11 +104,11 @@ impl StoreError {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens an existing database without writing to it: not even the side files SQLite keeps
     /// beside a WAL database are created when the file system refuses them. The schema must be
     /// current (migrating needs write access: [`StoreError::NeedsMigration`]).
-    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
         let (conn, uri) = open_read_only_connection(path)?;
         let found: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -126,7 +127,7 @@ impl Store {
                 known,
             });
         }
-        let store = Store::from_connection(Some(path.to_path_buf()), conn);
+        let store = SqliteStore::from_connection(Some(path.to_path_buf()), conn);
         *store
             .access
             .read_only
@@ -136,90 +137,86 @@ impl Store {
     }
 
     /// Opens the database to read: read-only when it exists, so that a full disk or a read-only
-    /// file system does not stop a command that only reads, else created as [`Store::open`]
+    /// file system does not stop a command that only reads, else created as [`SqliteStore::open`]
     /// does (an older schema is migrated the same way).
-    pub fn open_for_reading(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_for_reading(path: &Path) -> Result<SqliteStore, StoreError> {
         if !path.exists() {
-            return Store::open(path);
+            return SqliteStore::open(path);
         }
-        match Store::open_read_only(path) {
-            Err(StoreError::NeedsMigration { .. }) => Store::open(path),
+        match SqliteStore::open_read_only(path) {
+            Err(StoreError::NeedsMigration { .. }) => SqliteStore::open(path),
             other => other,
         }
     }
+}
 
-    /// Whether connections are read-only (see [`Store::open_read_only`]).
-    pub fn is_read_only(&self) -> bool {
-        self.access.is_read_only()
+/// Why the database cannot be written now, when it cannot: opened read-only, or the last
+/// write failed for want of space or write access. `None` when writing works.
+pub(super) fn condition(store: &SqliteStore) -> Option<String> {
+    if store.access.is_read_only() {
+        return Some(store.access.trouble().unwrap_or_else(|| {
+            "the database is open read-only: the disk could not be written".to_string()
+        }));
     }
+    store.access.trouble()
+}
 
-    /// Why the database cannot be written now, when it cannot: opened read-only, or the last
-    /// write failed for want of space or write access. `None` when writing works.
-    pub fn condition(&self) -> Option<String> {
-        if self.access.is_read_only() {
-            return Some(self.access.trouble().unwrap_or_else(|| {
-                "the database is open read-only: the disk could not be written".to_string()
-            }));
-        }
-        self.access.trouble()
+/// Records why a read-only store could not be opened for writing, for [`Store::condition`].
+pub(super) fn set_condition(store: &SqliteStore, why: String) {
+    store.access.set_trouble(Some(why));
+}
+
+/// Takes the writer back for a store opened read-only, once the database can be written
+/// again (space was freed, the file system remounted read-write): opens a writing connection,
+/// applies pending migrations, and drops the read-only readers. Whether it did: `false` when
+/// the store was writable already or still cannot write ([`Store::condition`] says why).
+pub(super) fn reopen_writable(store: &SqliteStore) -> bool {
+    if !store.access.is_read_only() {
+        return false;
     }
-
-    /// Records why a read-only store could not be opened for writing, for [`Store::condition`].
-    pub fn set_condition(&self, why: String) {
-        self.access.set_trouble(Some(why));
-    }
-
-    /// Takes the writer back for a store opened read-only, once the database can be written
-    /// again (space was freed, the file system remounted read-write): opens a writing connection,
-    /// applies pending migrations, and drops the read-only readers. Whether it did: `false` when
-    /// the store was writable already or still cannot write ([`Store::condition`] says why).
-    pub fn reopen_writable(&self) -> bool {
-        if !self.access.is_read_only() {
+    let Some(path) = store.path.as_deref() else {
+        return false;
+    };
+    let attempt = open_writer(path).and_then(|mut conn| {
+        migrations::apply(&mut conn)?;
+        // A write that proves the disk takes it: opening alone succeeds on a full disk
+        // once SQLite's side files exist.
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('writable_at', strftime('%s', 'now'))
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [],
+        )
+        .map_err(|source| StoreError::Sql {
+            context: "checking that the database can be written",
+            source,
+        })?;
+        Ok(conn)
+    });
+    let conn = match attempt {
+        Ok(conn) => conn,
+        Err(e) => {
+            store.access.note_write::<()>(&Err(e));
             return false;
         }
-        let Some(path) = self.path.as_deref() else {
-            return false;
-        };
-        let attempt = open_writer(path).and_then(|mut conn| {
-            migrations::apply(&mut conn)?;
-            // A write that proves the disk takes it: opening alone succeeds on a full disk
-            // once SQLite's side files exist.
-            conn.execute(
-                "INSERT INTO settings (key, value) VALUES ('writable_at', strftime('%s', 'now'))
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [],
-            )
-            .map_err(|source| StoreError::Sql {
-                context: "checking that the database can be written",
-                source,
-            })?;
-            Ok(conn)
-        });
-        let conn = match attempt {
-            Ok(conn) => conn,
-            Err(e) => {
-                self.access.note_write::<()>(&Err(e));
-                return false;
-            }
-        };
-        *self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = conn;
-        // Readers opened read-only (possibly immutable) would not see what is written now.
-        self.readers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
-        *self
-            .access
-            .read_only
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        self.access.set_trouble(None);
-        self.invalidate();
-        true
-    }
+    };
+    *store
+        .writer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = conn;
+    // Readers opened read-only (possibly immutable) would not see what is written now.
+    store
+        .readers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clear();
+    *store
+        .access
+        .read_only
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    store.access.set_trouble(None);
+    store.invalidate();
+    true
 }
 
 /// A read-only connection and the URI it was opened with. `mode=ro` first; on a read-only file
@@ -292,7 +289,7 @@ mod tests {
     fn a_read_only_store_reads_and_refuses_writes_with_a_condition() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("odd ?#name.db");
-        let store = Store::open(&path).expect("open");
+        let store = SqliteStore::open(&path).expect("open");
         store
             .sync_sources(&[crate::store::SourceSpec {
                 url: "https://a.example/feed".into(),
@@ -302,7 +299,7 @@ mod tests {
             .expect("sync");
         drop(store);
 
-        let read = Store::open_read_only(&path).expect("read-only");
+        let read = SqliteStore::open_read_only(&path).expect("read-only");
         assert_eq!(read.source_states().expect("states").len(), 1);
         assert!(read.condition().is_some(), "read-only is a condition");
         let e = read.sync_sources(&[]).expect_err("no writes");
@@ -326,7 +323,7 @@ mod tests {
             .expect("version");
         drop(conn);
         assert!(matches!(
-            Store::open_read_only(&path),
+            SqliteStore::open_read_only(&path),
             Err(StoreError::NeedsMigration { found: 1, .. })
         ));
     }

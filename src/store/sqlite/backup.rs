@@ -7,43 +7,42 @@
 
 use std::path::Path;
 
-use super::{Context, Store, StoreError};
+use super::{Context, SqliteStore};
+use crate::store::StoreError;
 
-impl Store {
-    /// Writes a consistent copy of the database to `dest`, which must not exist.
-    pub fn backup(&self, dest: &Path) -> Result<(), StoreError> {
-        if dest.symlink_metadata().is_ok() {
-            return Err(StoreError::BackupExists(dest.to_path_buf()));
-        }
-        let io_error = |source| StoreError::Backup {
-            path: dest.to_path_buf(),
-            source,
-        };
-        let (dir, partial) = crate::files::temp_beside(dest, "backup", "partial");
-        let Some(partial_str) = partial.to_str() else {
-            return Err(io_error(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the path is not valid UTF-8",
-            )));
-        };
-        let written = self.with_reader(|conn| {
-            conn.execute("VACUUM INTO ?1", [partial_str])
-                .context("writing a backup (VACUUM INTO)")
-        });
-        let finished = written.and_then(|_| {
-            // SQLite does not sync the file VACUUM INTO writes.
-            std::fs::File::open(&partial)
-                .and_then(|f| f.sync_all())
-                .map_err(io_error)?;
-            publish(&partial, dest).map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => StoreError::BackupExists(dest.to_path_buf()),
-                _ => io_error(e),
-            })?;
-            crate::files::sync_dir(&dir).map_err(io_error)
-        });
-        let _ = std::fs::remove_file(&partial);
-        finished
+/// Writes a consistent copy of the database to `dest`, which must not exist.
+pub(super) fn backup(store: &SqliteStore, dest: &Path) -> Result<(), StoreError> {
+    if dest.symlink_metadata().is_ok() {
+        return Err(StoreError::BackupExists(dest.to_path_buf()));
     }
+    let io_error = |source| StoreError::Backup {
+        path: dest.to_path_buf(),
+        source,
+    };
+    let (dir, partial) = crate::files::temp_beside(dest, "backup", "partial");
+    let Some(partial_str) = partial.to_str() else {
+        return Err(io_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path is not valid UTF-8",
+        )));
+    };
+    let written = store.with_reader(|conn| {
+        conn.execute("VACUUM INTO ?1", [partial_str])
+            .context("writing a backup (VACUUM INTO)")
+    });
+    let finished = written.and_then(|_| {
+        // SQLite does not sync the file VACUUM INTO writes.
+        std::fs::File::open(&partial)
+            .and_then(|f| f.sync_all())
+            .map_err(io_error)?;
+        publish(&partial, dest).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => StoreError::BackupExists(dest.to_path_buf()),
+            _ => io_error(e),
+        })?;
+        crate::files::sync_dir(&dir).map_err(io_error)
+    });
+    let _ = std::fs::remove_file(&partial);
+    finished
 }
 
 /// Gives `partial` the name `dest` unless `dest` exists: a hard link fails on an existing name
@@ -61,11 +60,12 @@ fn publish(partial: &Path, dest: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn backup_is_a_complete_database_and_never_overwrites() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("live.db")).expect("open");
+        let store = SqliteStore::open(&dir.path().join("live.db")).expect("open");
         store
             .with_writer(|c| {
                 c.execute_batch("CREATE TABLE extra(x); INSERT INTO extra VALUES (1), (2);")

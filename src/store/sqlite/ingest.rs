@@ -1,0 +1,399 @@
+//! Recording a parsed document: one transaction per refresh in which every entry's candidates are
+//! looked up (`lookups.rs`), the same-story decision is asked of [`crate::dedup::decide`], and
+//! the decision is carried out here, with the source row's new validators.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::lookups::{document_lookups, known_entries, load_index};
+use super::{Context, SqliteStore, to_json};
+use crate::dedup::{Action, Decision, NearIndex};
+use crate::model::{FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
+use crate::store::{Fetched, StoreError};
+
+/// Stores one successfully parsed document: feed metadata, every entry (new ones inserted,
+/// changed ones updated in place, unchanged ones only marked seen), topic membership and the
+/// new validators — all in one transaction, so a crash never leaves validators that would
+/// answer 304 for entries that were not stored.
+pub(super) fn record_document(
+    store: &SqliteStore,
+    source: SourceId,
+    meta: &FeedMeta,
+    entries: &[NewEntry],
+    fetched: &Fetched<'_>,
+    now: Timestamp,
+) -> Result<RefreshStats, StoreError> {
+    let mut changed_topics = BTreeSet::new();
+    // A story joined a topic without being new or updated: topic pages changed all the same.
+    let mut regrouped = false;
+    let stats = store.with_writer(|conn| {
+        let tx = conn.transaction().context("starting refresh")?;
+        let mut stats = RefreshStats::default();
+        {
+            let keys_json = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
+            let mut known = known_entries(&tx, source, &keys_json)?;
+            let mut lookups = document_lookups(&tx, source, entries, &keys_json)?;
+            let mut index = store.near.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(since) = index.wants_loading(now) {
+                load_index(&tx, &mut index, since)?;
+            }
+            let near = index.settings();
+            let mut stmts = EntryStatements::prepare(&tx)?;
+            let mut churned = 0;
+            for entry in entries {
+                let mut found = lookups.found(entry, known.remove(entry.key.as_str()));
+                if crate::dedup::wants_neighbours(&found) {
+                    found.neighbours = neighbours(&mut stmts, &index, entry, source, now)?;
+                }
+                let decision = crate::dedup::decide(entry, &found, near, now);
+                churned += usize::from(decision.churned);
+                let upsert = carry_out(&mut stmts, source, now, &mut index, entry, &decision)?;
+                if !matches!(upsert, Upsert::Unchanged) {
+                    changed_topics.extend(entry.topics.iter().map(|t| t.as_str().to_string()));
+                }
+                match upsert {
+                    Upsert::New => stats.new += 1,
+                    Upsert::Merged => {
+                        stats.new += 1;
+                        stats.merged += 1;
+                    }
+                    Upsert::Updated => stats.updated += 1,
+                    Upsert::Regrouped => {
+                        stats.unchanged += 1;
+                        regrouped = true;
+                    }
+                    Upsert::Unchanged => stats.unchanged += 1,
+                }
+            }
+            stats.churned = churned;
+            if crate::dedup::switch_to_link(churned, entries.len()) {
+                let switched = tx
+                    .execute(
+                        "UPDATE sources SET identity_mode = ?2 WHERE id = ?1 AND identity_mode IS NULL",
+                        params![source.0, crate::model::Identity::Link.as_str()],
+                    )
+                    .context("switching identity")?;
+                stats.switched_to_link = switched > 0;
+            }
+        }
+        let changed = tx
+            .execute(
+                "UPDATE sources SET feed_title = ?2, site_url = ?3, feed_id = ?4, language = ?5,
+                    etag = ?6, last_modified = ?7, last_fetch_at = ?8, last_success_at = ?8,
+                    last_status = ?9, last_error = NULL, consecutive_failures = 0,
+                    failure_class = NULL, gone_streak = 0, body_hash = ?10,
+                    last_unconditional_at = CASE WHEN ?11 THEN ?8 ELSE last_unconditional_at END,
+                    warning = ?12
+                 WHERE id = ?1",
+                params![
+                    source.0,
+                    meta.title,
+                    meta.site_url,
+                    meta.feed_id,
+                    meta.language,
+                    fetched.validators.etag,
+                    fetched.validators.last_modified,
+                    now,
+                    fetched.status,
+                    fetched.body_hash,
+                    fetched.unconditional,
+                    fetched.warning
+                ],
+            )
+            .context("recording refresh")?;
+        if changed == 0 {
+            return Err(StoreError::UnknownSource(source.0));
+        }
+        tx.commit().context("committing refresh")?;
+        Ok(stats)
+    })?;
+    if stats.new > 0 || stats.updated > 0 || regrouped {
+        store.signals.bump();
+    } else {
+        store.signals.bump_sources();
+    }
+    store
+        .signals
+        .note_written((stats.new + stats.updated) as u64);
+    store.signals.note_changed_topics(changed_topics);
+    Ok(stats)
+}
+
+/// The statements one refresh runs per entry, prepared once per document.
+pub(super) struct EntryStatements<'tx> {
+    seen: rusqlite::CachedStatement<'tx>,
+    update: rusqlite::CachedStatement<'tx>,
+    insert: rusqlite::CachedStatement<'tx>,
+    sighting: rusqlite::CachedStatement<'tx>,
+    topic: rusqlite::CachedStatement<'tx>,
+    rekey: rusqlite::CachedStatement<'tx>,
+    near: rusqlite::CachedStatement<'tx>,
+    search: rusqlite::CachedStatement<'tx>,
+    unindex: rusqlite::CachedStatement<'tx>,
+}
+
+impl<'tx> EntryStatements<'tx> {
+    fn prepare(tx: &'tx Transaction<'_>) -> Result<EntryStatements<'tx>, StoreError> {
+        Ok(EntryStatements {
+            seen: tx
+                .prepare_cached(
+                    "UPDATE sightings SET last_seen_at = ?3, content_hash = ?4, link = ?5, canonical_url = ?6
+                     WHERE source_id = ?1 AND entry_key = ?2",
+                )
+                .context("marking entry seen")?,
+            update: tx
+                .prepare_cached(
+                    "UPDATE entries SET public_id = ?2, link = ?3, title = ?4, summary_html = ?5, content_html = ?6,
+                        authors = ?7, categories = ?8, enclosures = ?9, language = ?10,
+                        updated_at = ?11, changed_at = ?12, content_hash = ?13, canonical_url = ?14
+                     WHERE id = ?1",
+                )
+                .context("updating entry")?,
+            insert: tx
+                .prepare_cached(
+                    "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
+                        authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
+                        changed_at, content_hash, canonical_url, signature, title_numbers)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17)",
+                )
+                .context("inserting entry")?,
+            sighting: tx
+                .prepare_cached(
+                    "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at,
+                        content_hash, link, canonical_url)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+                )
+                .context("inserting sighting")?,
+            topic: tx
+                .prepare_cached("INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id) VALUES (?1, ?2, ?3)")
+                .context("inserting entry topics")?,
+            rekey: tx
+                .prepare_cached("UPDATE sightings SET entry_key = ?3 WHERE source_id = ?1 AND entry_key = ?2")
+                .context("re-keying sighting")?,
+            // A candidate story, unless this source carries it already.
+            near: tx
+                .prepare_cached(
+                    "SELECT e.published_at, e.signature, e.title_numbers FROM entries e
+                     WHERE e.id = ?1
+                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)",
+                )
+                .context("matching near duplicates")?,
+            // The search text is made by normalize, off the single writer.
+            search: tx
+                .prepare_cached("INSERT INTO entry_search (rowid, body) VALUES (?1, ?2)")
+                .context("indexing entry for search")?,
+            unindex: tx
+                .prepare_cached("DELETE FROM entry_search WHERE rowid = ?1")
+                .context("indexing entry for search")?,
+        })
+    }
+}
+
+enum Upsert {
+    New,
+    /// A story another source carried already: one more sighting of it.
+    Merged,
+    Updated,
+    /// Another source's copy changed: the story stays as published, but its changed text put it
+    /// in more topics.
+    Regrouped,
+    Unchanged,
+}
+
+/// Carries out the same-story decision for one entry of a document.
+fn carry_out(
+    stmts: &mut EntryStatements<'_>,
+    source: SourceId,
+    now: Timestamp,
+    index: &mut NearIndex,
+    entry: &NewEntry,
+    decision: &Decision,
+) -> Result<Upsert, StoreError> {
+    if let Some(old_key) = &decision.rekey {
+        stmts
+            .rekey
+            .execute(params![source.0, old_key.as_str(), entry.key.as_str()])
+            .context("re-keying sighting")?;
+    }
+    let seen = |stmts: &mut EntryStatements<'_>| {
+        stmts
+            .seen
+            .execute(params![
+                source.0,
+                entry.key.as_str(),
+                now,
+                entry.content_hash,
+                entry.link,
+                entry.canonical_url
+            ])
+            .context("marking entry seen")
+    };
+    // Changed text may qualify for more topics; it leaves none (another sighting may be what put
+    // it there) until the next recomputation of membership. True when it joined one.
+    let join_topics = |stmts: &mut EntryStatements<'_>, story: i64, sort_at: Timestamp| {
+        let mut joined = false;
+        for topic in &entry.topics {
+            joined |= stmts
+                .topic
+                .execute(params![topic.as_str(), sort_at, story])
+                .context("inserting entry topics")?
+                > 0;
+        }
+        Ok::<_, StoreError>(joined)
+    };
+    match decision.action {
+        Action::Unchanged { .. } => {
+            seen(stmts)?;
+            Ok(Upsert::Unchanged)
+        }
+        Action::CopyChanged { story, sort_at } => {
+            seen(stmts)?;
+            Ok(if join_topics(stmts, story, sort_at)? {
+                Upsert::Regrouped
+            } else {
+                Upsert::Unchanged
+            })
+        }
+        Action::Update {
+            story,
+            updated,
+            sort_at,
+        } => {
+            seen(stmts)?;
+            join_topics(stmts, story, sort_at)?;
+            stmts
+                .update
+                .execute(params![
+                    story,
+                    entry.public_id,
+                    entry.link,
+                    entry.title,
+                    entry.summary_html,
+                    entry.content_html,
+                    to_json(&entry.authors),
+                    to_json(&entry.categories),
+                    to_json(&entry.enclosures),
+                    entry.language,
+                    updated,
+                    now,
+                    entry.content_hash,
+                    entry.canonical_url
+                ])
+                .context("updating entry")?;
+            stmts
+                .unindex
+                .execute(params![story])
+                .context("indexing entry for search")?;
+            stmts
+                .search
+                .execute(params![story, entry.search_text])
+                .context("indexing entry for search")?;
+            Ok(Upsert::Updated)
+        }
+        Action::Skip => Ok(Upsert::Unchanged),
+        Action::Merge { story, sort_at } => {
+            add_sighting(stmts, source, now, entry, story, sort_at)?;
+            Ok(Upsert::Merged)
+        }
+        Action::New { updated } => {
+            let story = stmts
+                .insert
+                .insert(params![
+                    source.0,
+                    entry.public_id,
+                    entry.link,
+                    entry.title,
+                    entry.summary_html,
+                    entry.content_html,
+                    to_json(&entry.authors),
+                    to_json(&entry.categories),
+                    to_json(&entry.enclosures),
+                    entry.language,
+                    entry.published,
+                    updated,
+                    now,
+                    entry.content_hash,
+                    entry.canonical_url,
+                    entry
+                        .signature
+                        .as_ref()
+                        .map(crate::normalize::fingerprint::to_bytes),
+                    entry.title_numbers
+                ])
+                .context("inserting entry")?;
+            stmts
+                .search
+                .execute(params![story, entry.search_text])
+                .context("indexing entry for search")?;
+            index.remember(story, entry, now);
+            add_sighting(stmts, source, now, entry, story, entry.published)?;
+            Ok(Upsert::New)
+        }
+    }
+}
+
+/// This source's sighting of `story`, and the story in the topics it puts it in.
+fn add_sighting(
+    stmts: &mut EntryStatements<'_>,
+    source: SourceId,
+    now: Timestamp,
+    entry: &NewEntry,
+    story: i64,
+    sort_at: Timestamp,
+) -> Result<(), StoreError> {
+    stmts
+        .sighting
+        .execute(params![
+            source.0,
+            entry.key.as_str(),
+            story,
+            now,
+            entry.content_hash,
+            entry.link,
+            entry.canonical_url
+        ])
+        .context("inserting sighting")?;
+    for topic in &entry.topics {
+        stmts
+            .topic
+            .execute(params![topic.as_str(), sort_at, story])
+            .context("inserting entry topics")?;
+    }
+    Ok(())
+}
+
+/// The stories the index finds near `entry` that another source carries, read for comparison.
+fn neighbours(
+    stmts: &mut EntryStatements<'_>,
+    index: &NearIndex,
+    entry: &NewEntry,
+    source: SourceId,
+    now: Timestamp,
+) -> Result<Vec<crate::dedup::Candidate>, StoreError> {
+    let mut candidates = Vec::new();
+    for id in index.neighbours(entry, now) {
+        let row = stmts
+            .near
+            .query_row(params![id, source.0], |r| {
+                Ok((
+                    r.get::<_, Timestamp>(0)?,
+                    r.get::<_, Option<Vec<u8>>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .optional()
+            .context("matching near duplicates")?;
+        if let Some((published, signature, title_numbers)) = row {
+            candidates.push(crate::dedup::Candidate {
+                id,
+                published,
+                signature: signature
+                    .as_deref()
+                    .and_then(crate::normalize::fingerprint::from_bytes),
+                title_numbers,
+            });
+        }
+    }
+    Ok(candidates)
+}

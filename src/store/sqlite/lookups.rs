@@ -1,0 +1,206 @@
+//! The candidates of the same-story rules, looked up for a whole document at once: this source's
+//! sightings by key, moved keys, tombstones, other sources' stories at the same canonical URL,
+//! and near-duplicate neighbours from the index.
+
+use std::collections::HashMap;
+
+use rusqlite::{Transaction, params};
+
+use super::{Context, to_json};
+use crate::dedup::{Found, Known, NearIndex, OtherStory};
+use crate::model::{EntryKey, NewEntry, SourceId, Timestamp};
+use crate::store::StoreError;
+
+/// What the store already holds of this document's entries, by key. One query for the whole
+/// document instead of one per entry.
+pub(super) fn known_entries(
+    tx: &Transaction<'_>,
+    source: SourceId,
+    keys_json: &str,
+) -> Result<HashMap<String, Known>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at, e.source_id = ?1,
+                    e.published_at
+             FROM json_each(?2) AS k
+             JOIN sightings g ON g.source_id = ?1 AND g.entry_key = k.value
+             JOIN entries e ON e.id = g.entry_id",
+        )
+        .context("looking up entries")?;
+    let rows = stmt
+        .query_map(params![source.0, keys_json], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Known {
+                    story: r.get(1)?,
+                    hash: r.get(2)?,
+                    updated_at: r.get(3)?,
+                    primary: r.get(4)?,
+                    published_at: r.get(5)?,
+                },
+            ))
+        })
+        .context("looking up entries")?;
+    rows.collect::<Result<HashMap<_, _>, _>>()
+        .context("looking up entries")
+}
+
+/// What the store holds that bears on this document's new entries, read with one query each
+/// instead of one per entry.
+#[derive(Default)]
+pub(super) struct DocumentLookups {
+    /// Canonical URL → a sighting of this source whose key left the document: a guid that
+    /// changed, or a key of another kind after the source's identity switched.
+    moved: HashMap<String, (EntryKey, Known)>,
+    /// Canonical URL → another source's story at that address.
+    same_url: HashMap<String, OtherStory>,
+    /// Keys this source had pruned.
+    tombstoned: std::collections::HashSet<String>,
+}
+
+impl DocumentLookups {
+    /// The candidates for one entry, given this source's sighting under its key. A moved key is
+    /// taken by the first entry at its address, so that two entries never claim one story.
+    pub(super) fn found(&mut self, entry: &NewEntry, same_key: Option<Known>) -> Found {
+        let moved_key = match (&same_key, &entry.canonical_url) {
+            (None, Some(canonical)) => self.moved.remove(canonical),
+            _ => None,
+        };
+        Found {
+            same_key,
+            moved_key,
+            tombstoned: self.tombstoned.contains(entry.key.as_str()),
+            same_url: entry
+                .canonical_url
+                .as_ref()
+                .and_then(|c| self.same_url.get(c).copied()),
+            neighbours: Vec::new(),
+        }
+    }
+}
+
+pub(super) fn document_lookups(
+    tx: &Transaction<'_>,
+    source: SourceId,
+    entries: &[NewEntry],
+    keys_json: &str,
+) -> Result<DocumentLookups, StoreError> {
+    let mut lookups = DocumentLookups::default();
+    let canonicals = to_json(
+        &entries
+            .iter()
+            .filter_map(|e| e.canonical_url.as_deref())
+            .collect::<Vec<_>>(),
+    );
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
+                        e.source_id = ?1, e.published_at
+                 FROM sightings g JOIN entries e ON e.id = g.entry_id
+                 WHERE g.source_id = ?1 AND g.canonical_url IN (SELECT value FROM json_each(?2))
+                   AND g.entry_key NOT IN (SELECT value FROM json_each(?3))",
+            )
+            .context("looking for guid churn")?;
+        let rows = stmt
+            .query_map(params![source.0, canonicals, keys_json], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    Known {
+                        story: r.get(2)?,
+                        hash: r.get(3)?,
+                        updated_at: r.get(4)?,
+                        primary: r.get(5)?,
+                        published_at: r.get(6)?,
+                    },
+                ))
+            })
+            .context("looking for guid churn")?;
+        for row in rows {
+            let (canonical, key, known) = row.context("looking for guid churn")?;
+            lookups
+                .moved
+                .entry(canonical)
+                .or_insert((EntryKey::from_stored(key), known));
+        }
+    }
+    {
+        // Another source's story at the same address; a source's own entries sharing a link (a
+        // live page's updates) stay apart.
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT e.canonical_url, e.id, e.published_at FROM entries e
+                 WHERE e.canonical_url IN (SELECT value FROM json_each(?1))
+                   AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)
+                 ORDER BY e.id",
+            )
+            .context("matching canonical URLs")?;
+        let rows = stmt
+            .query_map(params![canonicals, source.0], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    OtherStory {
+                        story: r.get(1)?,
+                        published_at: r.get(2)?,
+                    },
+                ))
+            })
+            .context("matching canonical URLs")?;
+        for row in rows {
+            let (canonical, found) = row.context("matching canonical URLs")?;
+            lookups.same_url.entry(canonical).or_insert(found);
+        }
+    }
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT entry_key FROM tombstones WHERE source_id = ?1 AND entry_key IN (SELECT value FROM json_each(?2))",
+            )
+            .context("checking tombstones")?;
+        let rows = stmt
+            .query_map(params![source.0, keys_json], |r| r.get::<_, String>(0))
+            .context("checking tombstones")?;
+        for row in rows {
+            lookups
+                .tombstoned
+                .insert(row.context("checking tombstones")?);
+        }
+    }
+    Ok(lookups)
+}
+
+/// Fills the near-duplicate index from the stories first seen since `since`.
+pub(super) fn load_index(
+    tx: &Transaction<'_>,
+    index: &mut NearIndex,
+    since: Timestamp,
+) -> Result<(), StoreError> {
+    use crate::normalize::fingerprint;
+    let mut stmt = tx
+        .prepare("SELECT id, first_seen_at, signature, title_numbers FROM entries WHERE signature IS NOT NULL AND first_seen_at >= ?1")
+        .context("loading near-duplicate index")?;
+    let rows = stmt
+        .query_map([since], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Timestamp>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .context("loading near-duplicate index")?;
+    let mut stories = Vec::new();
+    for row in rows {
+        let (id, seen, bytes, numbers) = row.context("loading near-duplicate index")?;
+        if let Some(signature) = fingerprint::from_bytes(&bytes) {
+            stories.push((id, seen, signature, numbers));
+        }
+    }
+    index.load(
+        stories
+            .iter()
+            .map(|(id, seen, signature, numbers)| (*id, *seen, *signature, numbers.as_str())),
+    );
+    Ok(())
+}

@@ -1,0 +1,426 @@
+//! The SQLite engine (the default): connection set-up, migrations from `migrations/`, and every
+//! SQL statement, split by concern — `sources`, `ingest` (with `lookups` for the same-story
+//! candidates), `pages`, `search`, `membership`, `retention`, `checkpoint`, `backup` — and
+//! read-only opening of an unwritable database (`degraded`).
+//!
+//! One writer connection behind a mutex (SQLite allows one writer at a time anyway) and a small
+//! pool of read connections for the server, which WAL lets run beside the writer. All methods are
+//! blocking; async callers use `spawn_blocking`. Nothing outside this module sees a `Connection`.
+
+mod backup;
+mod checkpoint;
+mod degraded;
+mod ingest;
+mod lookups;
+mod membership;
+mod migrations;
+mod pages;
+pub mod search;
+mod sources;
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+#[cfg(test)]
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::Connection;
+
+use super::{Fetched, PruneStats, Signals, SourceSpec, Store, StoreError, cancel};
+use crate::dedup::{NearDuplicates, NearIndex};
+use crate::model::{
+    FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
+    SourceState, StoredEntry, StoryForTopics, Timestamp, TopicSlice, TopicSlug, TopicSummary,
+};
+
+pub use membership::MEMBERSHIP_SETTING;
+
+mod retention;
+
+pub(super) trait Context<T> {
+    fn context(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, rusqlite::Error> {
+    fn context(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sql { context, source })
+    }
+}
+
+pub struct SqliteStore {
+    /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]).
+    near: Mutex<NearIndex>,
+    path: Option<PathBuf>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// How connections are opened, and why writes are failing when they are (see
+    /// [`Store::condition`]).
+    access: degraded::Access,
+    signals: Signals,
+    /// Read operations started (see [`SqliteStore::read_count`]).
+    #[cfg(test)]
+    reads: AtomicU64,
+}
+
+/// See [`SqliteStore::hold_writer`].
+#[cfg(test)]
+pub struct HeldWriter {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(test)]
+impl Drop for HeldWriter {
+    fn drop(&mut self) {
+        self.release.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+const MAX_IDLE_READERS: usize = 8;
+/// 16,384 pages of 4 KiB: the WAL grows to at most about 64 MiB between checkpoints. A busy
+/// ingest writes a few WAL pages per entry: without the daemon's own checkpoints (see
+/// [`crate::store::CHECKPOINT_AFTER_ENTRIES`]) the WAL would reach this within a second and
+/// SQLite would checkpoint on the writer, inside a refresh, every time it does.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut conn = open_writer(path)?;
+        migrations::apply(&mut conn)?;
+        Ok(Self::from_connection(Some(path.to_path_buf()), conn))
+    }
+
+    /// A private in-memory database (tests, benchmarks): reads share the writer connection.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        configure(&conn).map_err(|source| StoreError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        let mut conn = conn;
+        migrations::apply(&mut conn)?;
+        Ok(Self::from_connection(None, conn))
+    }
+
+    fn from_connection(path: Option<PathBuf>, conn: Connection) -> SqliteStore {
+        SqliteStore {
+            near: Mutex::new(NearIndex::default()),
+            path,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            access: degraded::Access::default(),
+            signals: Signals::default(),
+            #[cfg(test)]
+            reads: AtomicU64::new(0),
+        }
+    }
+
+    /// How many reads have asked SQLite so far: lets tests show that a path answered from memory.
+    #[cfg(test)]
+    pub fn read_count(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Holds the writer connection (which an in-memory store reads through as well) on a thread
+    /// of its own until the returned value is dropped: lets tests keep a read waiting.
+    #[cfg(test)]
+    pub fn hold_writer(self: &std::sync::Arc<Self>) -> HeldWriter {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (held, holding) = std::sync::mpsc::channel::<()>();
+        let store = self.clone();
+        let thread = std::thread::spawn(move || {
+            let _conn = store
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _ = held.send(());
+            // Returns when the sender is dropped.
+            let _ = released.recv();
+        });
+        let _ = holding.recv();
+        HeldWriter {
+            release: Some(release),
+            thread: Some(thread),
+        }
+    }
+
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // A panic while the lock was held unwound through the open transaction, which rolled it
+        // back: the connection is consistent, so a poisoned lock is taken over, not fatal.
+        let mut conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = f(&mut conn);
+        self.access.note_write(&result);
+        result
+    }
+
+    /// Runs a read on a pooled connection (the writer's for an in-memory database), under the
+    /// [`cancel::ReadCancel`] this thread answers to, if any.
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let cancel = cancel::current();
+        let read = |conn: &Connection| {
+            // Checked once the connection is ours: a read that waited for it may have been
+            // abandoned meanwhile.
+            let _running = match &cancel {
+                Some(cancel) => {
+                    let handle = conn.get_interrupt_handle();
+                    Some(cancel.enter(Box::new(move || handle.interrupt()))?)
+                }
+                None => None,
+            };
+            #[cfg(test)]
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let result = f(conn);
+            match &cancel {
+                Some(cancel) if result.is_err() && cancel.is_cancelled() => {
+                    Err(StoreError::Cancelled)
+                }
+                _ => result,
+            }
+        };
+        let Some(path) = &self.path else {
+            return self.with_writer(|c| read(c));
+        };
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.access.open_reader(path)?,
+        };
+        let result = read(&conn);
+        let mut pool = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        result
+    }
+}
+
+impl Store for SqliteStore {
+    fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    fn set_near_duplicates(&self, settings: NearDuplicates) {
+        self.near
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .configure(settings);
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        checkpoint::ping(self)
+    }
+
+    fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        checkpoint::checkpoint(self)
+    }
+
+    fn backup(&self, dest: &Path) -> Result<(), StoreError> {
+        backup::backup(self, dest)
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.access.is_read_only()
+    }
+
+    fn condition(&self) -> Option<String> {
+        degraded::condition(self)
+    }
+
+    fn set_condition(&self, why: String) {
+        degraded::set_condition(self, why);
+    }
+
+    fn reopen_writable(&self) -> bool {
+        degraded::reopen_writable(self)
+    }
+
+    fn sync_sources(&self, specs: &[SourceSpec]) -> Result<Vec<SourceId>, StoreError> {
+        sources::sync_sources(self, specs)
+    }
+
+    fn source_state(&self, id: SourceId) -> Result<SourceState, StoreError> {
+        sources::source_state(self, id)
+    }
+
+    fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        sources::source_states(self)
+    }
+
+    fn adopted_fetch_urls(&self) -> Result<HashMap<SourceId, String>, StoreError> {
+        sources::adopted_fetch_urls(self)
+    }
+
+    fn source_labels(&self) -> Result<HashMap<String, SourceLabel>, StoreError> {
+        sources::source_labels(self)
+    }
+
+    fn daily_new_entries(
+        &self,
+        days: usize,
+        now: Timestamp,
+    ) -> Result<HashMap<SourceId, Vec<u64>>, StoreError> {
+        sources::daily_new_entries(self, days, now)
+    }
+
+    fn record_document(
+        &self,
+        source: SourceId,
+        meta: &FeedMeta,
+        entries: &[NewEntry],
+        fetched: &Fetched<'_>,
+        now: Timestamp,
+    ) -> Result<RefreshStats, StoreError> {
+        ingest::record_document(self, source, meta, entries, fetched, now)
+    }
+
+    fn record_not_modified(
+        &self,
+        source: SourceId,
+        fetched: &Fetched<'_>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sources::record_not_modified(self, source, fetched, now)
+    }
+
+    fn record_failure(
+        &self,
+        source: SourceId,
+        error: &str,
+        class: &str,
+        status: Option<u16>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sources::record_failure(self, source, error, class, status, now)
+    }
+
+    fn record_schedule(&self, source: SourceId, record: &ScheduleRecord) -> Result<(), StoreError> {
+        sources::record_schedule(self, source, record)
+    }
+
+    fn topic_page(
+        &self,
+        topic: &TopicSlug,
+        before: Option<PageCursor>,
+        limit: usize,
+    ) -> Result<TopicSlice, StoreError> {
+        pages::topic_page(self, topic, before, limit)
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        search::search(self, query, limit)
+    }
+
+    fn topic_summaries(&self) -> Result<HashMap<String, TopicSummary>, StoreError> {
+        pages::topic_summaries(self)
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        membership::setting(self, key)
+    }
+
+    fn rebuild_membership(
+        &self,
+        fingerprint: &str,
+        now: Timestamp,
+        assign: &mut dyn FnMut(SourceId, &StoryForTopics) -> Vec<TopicSlug>,
+    ) -> Result<usize, StoreError> {
+        membership::rebuild_membership(self, fingerprint, now, assign)
+    }
+
+    fn visit_stories(
+        &self,
+        visit: &mut dyn FnMut(&StoryForTopics) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        membership::visit_stories(self, visit)
+    }
+
+    fn prune(
+        &self,
+        now: Timestamp,
+        retention: i64,
+        max_per_source: usize,
+    ) -> Result<PruneStats, StoreError> {
+        retention::prune(self, now, retention, max_per_source)
+    }
+
+    fn sightings(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        retention::sightings(self)
+    }
+}
+
+/// The writer's connection to a database file, in WAL mode, before migrations.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_connection(path)?;
+    let opened = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Entries are a few KiB of HTML each: larger pages keep most rows off overflow pages.
+    // Only takes effect on a new database (before the first table exists).
+    conn.pragma_update(None, "page_size", 4096)
+        .map_err(opened)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(opened)?;
+    // Checkpoints (copying the WAL into the database, with two fsyncs) run on a background
+    // task through `checkpoint()`, so that refreshes wait at most for its short second
+    // pass; this is only the backstop that bounds the WAL if that task falls behind.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+        .map_err(opened)?;
+    Ok(conn)
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    configure(&conn).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(conn)
+}
+
+/// Set on every connection (PRAGMAs are per connection, so they do not belong in migrations).
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+/// A JSON column written by us; a damaged value reads as empty rather than failing the page.
+fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
