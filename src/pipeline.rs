@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::fetch::{Document, FetchError, FetchOutcome, Fetcher, ResponseInfo};
-use crate::model::{FailureClass, RefreshStats, SourceId, Timestamp};
+pub use crate::model::Clock;
+use crate::model::{FailureClass, OutcomeKind, RefreshStats, SourceId, Timestamp};
 use crate::parse::ParseError;
 use crate::scheduler::{self, Hints, Policy};
 use crate::store::{Fetched, ScheduleRecord, SourceState, Store, StoreError};
@@ -71,6 +72,26 @@ pub enum Outcome {
     Failed(RefreshError),
 }
 
+impl Outcome {
+    /// How the refresh ended, without its details.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Stored(_) => OutcomeKind::Stored,
+            Outcome::NotModified => OutcomeKind::NotModified,
+            Outcome::Unchanged => OutcomeKind::Unchanged,
+            Outcome::Failed(_) => OutcomeKind::Failed,
+        }
+    }
+
+    /// What a stored document did to the store.
+    pub fn stored(&self) -> Option<RefreshStats> {
+        match self {
+            Outcome::Stored(stats) => Some(*stats),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct RefreshReport {
     pub url: Url,
@@ -82,8 +103,6 @@ pub struct RefreshReport {
     /// entries while it has entry elements); also recorded on the source.
     pub warning: Option<String>,
 }
-
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 pub fn system_clock() -> Clock {
     Arc::new(|| chrono::Utc::now().timestamp())
@@ -176,7 +195,7 @@ impl Pipeline {
         };
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
-        crate::metrics::record_refresh(&outcome, elapsed);
+        crate::metrics::record_refresh(outcome.kind(), outcome.stored(), elapsed);
         match &outcome {
             Outcome::Stored(s) if s.switched_to_link => tracing::warn!(
                 url = %job.url, churned = s.churned,
