@@ -274,7 +274,7 @@ mod tests {
         store
             .record_schedule(
                 ids[3],
-                &crate::store::ScheduleRecord {
+                &crate::model::ScheduleRecord {
                     fetch_url: Some(urls[0].to_string()),
                     ..Default::default()
                 },

@@ -9,10 +9,10 @@ use url::Url;
 
 use crate::fetch::{Document, FetchError, FetchOutcome, Fetcher, ResponseInfo};
 pub use crate::model::Clock;
-use crate::model::{FailureClass, OutcomeKind, RefreshStats, SourceId, Timestamp};
+use crate::model::{FailureClass, OutcomeKind, RefreshStats, SourceId, SourceState, Timestamp};
 use crate::parse::ParseError;
 use crate::scheduler::{self, Policy};
-use crate::store::{Fetched, ScheduleRecord, SourceState, Store, StoreError};
+use crate::store::{Fetched, Store, StoreError};
 
 /// A source to refresh: its row, its key URL from feeds.toml, and its settings.
 #[derive(Debug, Clone)]
@@ -396,7 +396,7 @@ impl Pipeline {
             return scheduler::next_due(now, job.policy.base, (self.jitter)());
         };
         let decision = scheduler::after_refresh(
-            &previous(state),
+            &scheduler::Previous::from(state),
             job.policy,
             &refreshed,
             now,
@@ -408,7 +408,7 @@ impl Pipeline {
                 "moved permanently to {target}, update feeds.toml"
             );
         }
-        let record = schedule_record(decision.next);
+        let record = decision.next;
         let store = self.store.clone();
         let id = job.id;
         let due = record.next_due_at;
@@ -418,22 +418,6 @@ impl Pipeline {
             Err(e) => tracing::error!(url = %job.url, error = %e, "could not record schedule"),
         }
         due
-    }
-}
-
-/// What the source's row says the scheduler needs to know.
-fn previous(state: &SourceState) -> scheduler::Previous {
-    scheduler::Previous {
-        interval_secs: state.interval_secs,
-        publishing_secs: state.publishing_secs,
-        feed_hint_secs: state.feed_hint_secs,
-        skip_hours: state.skip_hours.clone(),
-        skip_days: state.skip_days.clone(),
-        fetch_url: state.fetch_url.clone(),
-        redirect_target: state.redirect_target.clone(),
-        redirect_streak: state.redirect_streak,
-        consecutive_failures: state.consecutive_failures,
-        gone_streak: state.gone_streak,
     }
 }
 
@@ -467,21 +451,6 @@ fn refreshed(outcome: &Outcome, learned: Option<&Learned>) -> Option<scheduler::
         },
         None => scheduler::Refreshed::NotModified { response },
     })
-}
-
-fn schedule_record(next: scheduler::NextSchedule) -> ScheduleRecord {
-    ScheduleRecord {
-        next_due_at: next.next_due_at,
-        interval_secs: next.interval_secs,
-        publishing_secs: next.publishing_secs,
-        feed_hint_secs: next.feed_hint_secs,
-        skip_hours: next.skip_hours,
-        skip_days: next.skip_days,
-        retry_after_until: next.retry_after_until,
-        fetch_url: next.fetch_url,
-        redirect_target: next.redirect_target,
-        redirect_streak: next.redirect_streak,
-    }
 }
 
 async fn blocking<T: Send + 'static>(

@@ -10,9 +10,10 @@ use super::{
     poll_interval, publishing_interval, retry_after_until, skip_forward, whole_secs,
 };
 use crate::fetch::{CacheHeaders, RetryAfter};
-use crate::model::{GONE_AFTER, Timestamp, says_gone};
+use crate::model::{GONE_AFTER, ScheduleRecord, SourceState, Timestamp, says_gone};
 
-/// What a source's row says about its schedule before this refresh.
+/// What a source's row says about its schedule before this refresh: the part of
+/// [`SourceState`] the decision depends on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Previous {
     /// The interval last decided; `None` before the first.
@@ -29,6 +30,23 @@ pub struct Previous {
     pub consecutive_failures: u32,
     /// Gone answers ([`says_gone`]) in a row before this refresh.
     pub gone_streak: u32,
+}
+
+impl From<&SourceState> for Previous {
+    fn from(state: &SourceState) -> Previous {
+        Previous {
+            interval_secs: state.interval_secs,
+            publishing_secs: state.publishing_secs,
+            feed_hint_secs: state.feed_hint_secs,
+            skip_hours: state.skip_hours.clone(),
+            skip_days: state.skip_days.clone(),
+            fetch_url: state.fetch_url.clone(),
+            redirect_target: state.redirect_target.clone(),
+            redirect_streak: state.redirect_streak,
+            consecutive_failures: state.consecutive_failures,
+            gone_streak: state.gone_streak,
+        }
+    }
 }
 
 /// The publisher's hints in a parsed document.
@@ -69,25 +87,11 @@ pub enum Refreshed {
     NotModified { response: Response },
 }
 
-/// The schedule to record on the source's row.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NextSchedule {
-    pub next_due_at: Timestamp,
-    pub interval_secs: i64,
-    pub publishing_secs: Option<i64>,
-    pub feed_hint_secs: Option<i64>,
-    pub skip_hours: Vec<u8>,
-    pub skip_days: Vec<u8>,
-    pub retry_after_until: Option<Timestamp>,
-    pub fetch_url: Option<String>,
-    pub redirect_target: Option<String>,
-    pub redirect_streak: u32,
-}
-
 /// What [`after_refresh`] decided.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
-    pub next: NextSchedule,
+    /// What to record on the source's row.
+    pub next: ScheduleRecord,
     /// A permanent redirect target adopted by this refresh: from now on the source is fetched
     /// from there, and the operator should be told to update feeds.toml.
     pub adopted: Option<String>,
@@ -102,7 +106,7 @@ pub fn after_refresh(
     now: Timestamp,
     jitter_unit: f64,
 ) -> Decision {
-    let mut next = NextSchedule {
+    let mut next = ScheduleRecord {
         next_due_at: now,
         interval_secs: previous
             .interval_secs
@@ -161,7 +165,7 @@ pub fn after_refresh(
 /// The interval and due time after the server answered, from what is known of the publisher,
 /// and the redirect bookkeeping; returns the redirect target adopted now, if any.
 fn answered(
-    next: &mut NextSchedule,
+    next: &mut ScheduleRecord,
     policy: Policy,
     response: &Response,
     now: Timestamp,
@@ -182,7 +186,7 @@ fn answered(
 /// A permanent redirect replaces the fetch URL only once the same target was seen on
 /// [`ADOPT_REDIRECT_AFTER`] polls in a row, so that a misconfigured server for an afternoon does
 /// not move a source for good; a temporary redirect, or none, ends the streak.
-fn track_redirect(next: &mut NextSchedule, target: Option<&str>) -> Option<String> {
+fn track_redirect(next: &mut ScheduleRecord, target: Option<&str>) -> Option<String> {
     let Some(target) = target else {
         next.redirect_target = None;
         next.redirect_streak = 0;
@@ -263,11 +267,11 @@ mod tests {
     }
 
     /// The schedule one interval of `secs` from now, nothing else learned.
-    fn due_in(secs: i64) -> NextSchedule {
-        NextSchedule {
+    fn due_in(secs: i64) -> ScheduleRecord {
+        ScheduleRecord {
             next_due_at: NOW + secs,
             interval_secs: secs,
-            ..NextSchedule::default()
+            ..ScheduleRecord::default()
         }
     }
 
@@ -277,7 +281,7 @@ mod tests {
             name: &'static str,
             previous: Previous,
             refreshed: Refreshed,
-            next: NextSchedule,
+            next: ScheduleRecord,
             adopted: Option<&'static str>,
         }
         let cases = vec![
@@ -299,7 +303,7 @@ mod tests {
                     published: Vec::new(),
                     response: Response::default(),
                 },
-                next: NextSchedule {
+                next: ScheduleRecord {
                     feed_hint_secs: Some(7200),
                     ..due_in(7200)
                 },
@@ -317,7 +321,7 @@ mod tests {
                     published: Vec::new(),
                     response: Response::default(),
                 },
-                next: NextSchedule {
+                next: ScheduleRecord {
                     next_due_at: NOW - 1800 + 3 * 3600,
                     skip_hours: vec![2, 3, 4],
                     ..due_in(BASE)
@@ -359,7 +363,7 @@ mod tests {
                     published: (0..10).map(|i| NOW - i * 600).collect(),
                     response: Response::default(),
                 },
-                next: NextSchedule {
+                next: ScheduleRecord {
                     publishing_secs: Some(600),
                     ..due_in(600)
                 },
@@ -373,7 +377,7 @@ mod tests {
                     published: (0..10).map(|i| NOW - i * 60).collect(),
                     response: Response::default(),
                 },
-                next: NextSchedule {
+                next: ScheduleRecord {
                     publishing_secs: Some(60),
                     ..due_in(MIN)
                 },
@@ -383,7 +387,7 @@ mod tests {
                 name: "failure #1: one interval, the rest kept",
                 previous: streak(MOVED, 2),
                 refreshed: failed(500, None),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     redirect_target: Some(MOVED.into()),
                     redirect_streak: 2,
                     ..due_in(BASE)
@@ -394,7 +398,7 @@ mod tests {
                 name: "failure #3: four intervals",
                 previous: polled(2),
                 refreshed: failed(503, None),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     next_due_at: NOW + 4 * BASE,
                     ..due_in(BASE)
                 },
@@ -407,7 +411,7 @@ mod tests {
                     status: None,
                     retry_after: None,
                 },
-                next: NextSchedule {
+                next: ScheduleRecord {
                     next_due_at: NOW + MAX,
                     ..due_in(BASE)
                 },
@@ -417,7 +421,7 @@ mod tests {
                 name: "429 with Retry-After beyond the backoff waits for it",
                 previous: polled(0),
                 refreshed: failed(429, Some(RetryAfter::Seconds(10_000))),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     next_due_at: NOW + 10_000,
                     retry_after_until: Some(NOW + 10_000),
                     ..due_in(BASE)
@@ -428,7 +432,7 @@ mod tests {
                 name: "Retry-After shorter than the backoff keeps the backoff",
                 previous: polled(0),
                 refreshed: failed(503, Some(RetryAfter::At(NOW + 60))),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     retry_after_until: Some(NOW + 60),
                     ..due_in(BASE)
                 },
@@ -442,7 +446,7 @@ mod tests {
                     ..polled(3)
                 },
                 refreshed: failed(410, None),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     next_due_at: NOW + 8 * BASE,
                     ..due_in(BASE)
                 },
@@ -456,7 +460,7 @@ mod tests {
                     ..polled(4)
                 },
                 refreshed: failed(410, None),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     next_due_at: NOW + MAX,
                     ..due_in(BASE)
                 },
@@ -469,7 +473,7 @@ mod tests {
                     ..polled(4)
                 },
                 refreshed: failed(404, None),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     next_due_at: NOW + MAX,
                     ..due_in(BASE)
                 },
@@ -482,7 +486,7 @@ mod tests {
                     ..polled(4)
                 },
                 refreshed: failed(500, None),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     next_due_at: NOW + 16 * BASE,
                     ..due_in(BASE)
                 },
@@ -492,7 +496,7 @@ mod tests {
                 name: "permanent redirect seen once",
                 previous: polled(0),
                 refreshed: ok(redirected(MOVED)),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     redirect_target: Some(MOVED.into()),
                     redirect_streak: 1,
                     ..due_in(BASE)
@@ -503,7 +507,7 @@ mod tests {
                 name: "permanent redirect seen twice",
                 previous: streak(MOVED, 1),
                 refreshed: ok(redirected(MOVED)),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     redirect_target: Some(MOVED.into()),
                     redirect_streak: 2,
                     ..due_in(BASE)
@@ -514,7 +518,7 @@ mod tests {
                 name: "permanent redirect seen three times: adopted",
                 previous: streak(MOVED, ADOPT_REDIRECT_AFTER - 1),
                 refreshed: ok(redirected(MOVED)),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     fetch_url: Some(MOVED.into()),
                     redirect_target: Some(MOVED.into()),
                     redirect_streak: 3,
@@ -531,7 +535,7 @@ mod tests {
                 refreshed: Refreshed::NotModified {
                     response: redirected(MOVED),
                 },
-                next: NextSchedule {
+                next: ScheduleRecord {
                     fetch_url: Some(MOVED.into()),
                     redirect_target: Some(MOVED.into()),
                     redirect_streak: 4,
@@ -543,7 +547,7 @@ mod tests {
                 name: "a new redirect target restarts the streak",
                 previous: streak(MOVED, 2),
                 refreshed: ok(redirected(ELSEWHERE)),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     redirect_target: Some(ELSEWHERE.into()),
                     redirect_streak: 1,
                     ..due_in(BASE)
@@ -557,7 +561,7 @@ mod tests {
                     ..streak(MOVED, 2)
                 },
                 refreshed: ok(Response::default()),
-                next: NextSchedule {
+                next: ScheduleRecord {
                     fetch_url: Some(ELSEWHERE.into()),
                     ..due_in(BASE)
                 },
@@ -575,7 +579,7 @@ mod tests {
                 refreshed: Refreshed::NotModified {
                     response: Response::default(),
                 },
-                next: NextSchedule {
+                next: ScheduleRecord {
                     publishing_secs: Some(600),
                     feed_hint_secs: Some(7200),
                     skip_days: vec![6],

@@ -14,9 +14,7 @@ use std::time::Duration;
 use crate::model::{SourceId, Timestamp};
 
 mod after;
-pub use after::{
-    Decision, DocumentHints, NextSchedule, Previous, Refreshed, Response, after_refresh,
-};
+pub use after::{Decision, DocumentHints, Previous, Refreshed, Response, after_refresh};
 
 /// Fraction of the interval by which a due time is moved earlier or later, so that sources added
 /// together do not stay in lock-step and hit their hosts at the same second.
