@@ -1,31 +1,29 @@
 //! Builds the store, fetcher, pipeline, scheduler loop and server from a [`Config`], and stops them
 //! in order: server first (no new requests), then the scheduler (running refreshes finish and
 //! commit), then the store, all within one grace period after which whatever is left is
-//! abandoned. Does no per-feed work itself.
+//! abandoned. Wiring only: the scheduler loop itself is in `cycle`; does no per-feed work.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::fetch::{FetchSettings, Fetcher};
-use crate::model::{SourceId, Timestamp, TopicSlug};
-use crate::pipeline::{Pipeline, RefreshReport, SourceJob, system_clock};
-use crate::scheduler::Schedule;
+use crate::model::{SourceId, TopicSlug};
+use crate::pipeline::{Pipeline, SourceJob, system_clock};
 use crate::store::{MEMBERSHIP_SETTING, SourceSpec, Store};
-use crate::systemd::{Health, LatestResults, Notifier};
+use crate::systemd::{Health, Notifier};
 use crate::topics::TopicRules;
 
 /// How long requests in flight, running refreshes and background tasks get to finish after a
 /// stop signal before they are abandoned (an abandoned refresh's transaction rolls back whole).
 const DRAIN_TIMEOUT: Duration = crate::server::SHUTDOWN_GRACE;
 
-/// The scheduler loop wakes at least this often, even with nothing due, to show it is alive.
-pub const HEARTBEAT: Duration = Duration::from_secs(5);
+pub use crate::cycle::{plan_cycle, refresh_all};
+pub use crate::systemd::HEARTBEAT;
 
 /// Opens the store and makes its sources match the config. Returns the jobs in config order.
 pub fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Vec<SourceJob>)> {
@@ -164,93 +162,6 @@ pub fn build_pipeline(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<
     })
 }
 
-/// Refresh tasks in flight at once, per unit of `concurrency`: tasks mostly wait (for a host's
-/// spacing, for the network), so more of them than fetch slots keep the slots busy, while the
-/// bound keeps memory flat with tens of thousands of sources.
-const TASKS_PER_SLOT: usize = 8;
-
-/// Groups jobs by the URL they are fetched from (a source's own, or an adopted redirect
-/// target), so that sources sharing one URL are fetched once per cycle, and orders the groups so
-/// that consecutive ones name different hosts where possible: a batch of sources from one
-/// publisher then waits on its host's spacing without holding up everyone else.
-pub fn plan_cycle(store: &dyn Store, jobs: Vec<SourceJob>) -> Vec<Vec<SourceJob>> {
-    let fetch_urls = store.adopted_fetch_urls().unwrap_or_default();
-    let mut groups: Vec<(String, Vec<SourceJob>)> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for job in jobs {
-        let url = fetch_urls
-            .get(&job.id)
-            .cloned()
-            .unwrap_or_else(|| job.url.to_string());
-        match index.get(&url) {
-            Some(&i) => groups[i].1.push(job),
-            None => {
-                index.insert(url.clone(), groups.len());
-                groups.push((url, vec![job]));
-            }
-        }
-    }
-    let mut by_host: std::collections::BTreeMap<
-        String,
-        std::collections::VecDeque<Vec<SourceJob>>,
-    > = std::collections::BTreeMap::new();
-    for (url, group) in groups {
-        let host = url::Url::parse(&url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        by_host.entry(host).or_default().push_back(group);
-    }
-    let mut out = Vec::new();
-    while !by_host.is_empty() {
-        by_host.retain(|_, queue| {
-            if let Some(group) = queue.pop_front() {
-                out.push(group);
-            }
-            !queue.is_empty()
-        });
-    }
-    out
-}
-
-/// Refreshes `jobs` once, calling `report` as each finishes.
-pub async fn refresh_all(
-    pipeline: &Pipeline,
-    jobs: Vec<SourceJob>,
-    concurrency: usize,
-    mut report: impl FnMut(RefreshReport),
-) {
-    let tasks = Arc::new(Semaphore::new(concurrency.max(1) * TASKS_PER_SLOT));
-    let mut set = JoinSet::new();
-    let store = pipeline.store.clone();
-    let groups = tokio::task::spawn_blocking(move || plan_cycle(&*store, jobs))
-        .await
-        .unwrap_or_default();
-    for group in groups {
-        let Ok(permit) = tasks.clone().acquire_owned().await else {
-            break;
-        };
-        let pipeline = pipeline.clone();
-        set.spawn(async move {
-            let reports = pipeline.refresh_group(&group).await;
-            drop(permit);
-            reports
-        });
-        while let Some(done) = set.try_join_next() {
-            match done {
-                Ok(rs) => rs.into_iter().for_each(&mut report),
-                Err(e) => tracing::error!(error = %e, "refresh task failed"),
-            }
-        }
-    }
-    while let Some(done) = set.join_next().await {
-        match done {
-            Ok(rs) => rs.into_iter().for_each(&mut report),
-            Err(e) => tracing::error!(error = %e, "refresh task failed"),
-        }
-    }
-}
-
 /// `tributary run`: scheduler and HTTP server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut signals = Signals::register()?;
@@ -297,7 +208,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
     let (config_tx, _) = watch::channel(config.clone());
     health.beat();
-    let scheduler = tokio::spawn(schedule_loop(
+    let scheduler = tokio::spawn(crate::cycle::schedule_loop(
         config.clone(),
         pipeline,
         jobs,
@@ -511,91 +422,6 @@ async fn finish_by<T>(
     }
 }
 
-async fn schedule_loop(
-    config: Arc<Config>,
-    pipeline: Pipeline,
-    jobs: Vec<SourceJob>,
-    health: Arc<Health>,
-    mut reloads: tokio::sync::mpsc::UnboundedReceiver<Vec<SourceJob>>,
-    mut stop: watch::Receiver<bool>,
-) {
-    // Whether each source's latest refresh succeeded, for STATUS= and /healthz.
-    let mut results = LatestResults::default();
-    let mut schedule = Schedule::default();
-    let mut by_id: HashMap<SourceId, SourceJob> = HashMap::new();
-    let mut in_flight: std::collections::HashSet<SourceId> = std::collections::HashSet::new();
-    adopt_jobs(&pipeline, &mut schedule, &mut by_id, &in_flight, jobs).await;
-
-    let tasks = Arc::new(Semaphore::new(
-        config.fetch.concurrency.max(1) * TASKS_PER_SLOT,
-    ));
-    let mut running: JoinSet<Vec<(SourceId, Timestamp, bool)>> = JoinSet::new();
-    loop {
-        health.beat();
-        let now = (pipeline.clock)();
-        let due: Vec<SourceJob> = schedule
-            .take_due(now)
-            .into_iter()
-            .filter_map(|id| by_id.get(&id).cloned())
-            .collect();
-        in_flight.extend(due.iter().map(|j| j.id));
-        if !due.is_empty() {
-            let store = pipeline.store.clone();
-            let groups = tokio::task::spawn_blocking(move || plan_cycle(&*store, due))
-                .await
-                .unwrap_or_default();
-            for group in groups {
-                let pipeline = pipeline.clone();
-                let tasks = tasks.clone();
-                running.spawn(async move {
-                    // A closed semaphore means stop: refreshes not yet started never start.
-                    let Ok(_permit) = tasks.acquire_owned().await else {
-                        return Vec::new();
-                    };
-                    let reports = pipeline.refresh_group(&group).await;
-                    group
-                        .iter()
-                        .zip(reports)
-                        .map(|(job, r)| {
-                            let ok = !matches!(r.outcome, crate::pipeline::Outcome::Failed(_));
-                            (job.id, r.next_due, ok)
-                        })
-                        .collect()
-                });
-            }
-        }
-        let sleep_for = schedule
-            .next_at()
-            .map(|at| Duration::from_secs(u64::try_from(at - now).unwrap_or(0).max(1)))
-            .unwrap_or(HEARTBEAT)
-            .min(HEARTBEAT);
-        tokio::select! {
-            changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
-            Some(done) = running.join_next() => {
-                if let Ok(dues) = done {
-                    for (id, next_due, ok) in dues {
-                        in_flight.remove(&id);
-                        if by_id.contains_key(&id) {
-                            schedule.insert(next_due, id);
-                            results.record(id, ok);
-                        }
-                    }
-                    health.set_cycle(results.summary((pipeline.clock)()));
-                }
-            }
-            Some(jobs) = reloads.recv() => {
-                adopt_jobs(&pipeline, &mut schedule, &mut by_id, &in_flight, jobs).await;
-                results.retain(|id| by_id.contains_key(&id));
-            }
-            _ = tokio::time::sleep(sleep_for) => {}
-        }
-    }
-    // Refreshes waiting for a slot are dropped; running ones finish and commit (the caller
-    // bounds how long this may take).
-    tasks.close();
-    while running.join_next().await.is_some() {}
-}
-
 /// Re-reads the configuration file of `current` and makes the store follow it. Sources, topics,
 /// dedup and retention settings take effect; `[server]`, `[storage] path` and `[fetch]` settings
 /// need a restart (changed ones are kept as they were, with a warning).
@@ -631,45 +457,6 @@ async fn reload(
             .context("applying the configuration")??
     };
     Ok((next, jobs))
-}
-
-/// Makes the scheduler poll exactly `jobs`: sources new to it are due when the store says (a
-/// source polled shortly before a restart keeps its due time, so restarts do not hammer), or
-/// now; sources gone from the config leave the schedule (their entries stay until retention).
-async fn adopt_jobs(
-    pipeline: &Pipeline,
-    schedule: &mut Schedule,
-    by_id: &mut HashMap<SourceId, SourceJob>,
-    in_flight: &std::collections::HashSet<SourceId>,
-    jobs: Vec<SourceJob>,
-) {
-    let now = (pipeline.clock)();
-    let due_at: HashMap<SourceId, Timestamp> = {
-        let store = pipeline.store.clone();
-        tokio::task::spawn_blocking(move || store.source_states())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|s| Some((s.id, s.next_due_at?)))
-            .collect()
-    };
-    let next: HashMap<SourceId, SourceJob> = jobs.into_iter().map(|j| (j.id, j)).collect();
-    schedule.retain(|id| next.contains_key(&id));
-    let scheduled: std::collections::HashSet<SourceId> = schedule.sources().collect();
-    for id in next.keys() {
-        if in_flight.contains(id) || scheduled.contains(id) {
-            continue;
-        }
-        let due = due_at
-            .get(id)
-            .copied()
-            .filter(|at| *at > now)
-            .unwrap_or(now);
-        schedule.insert(due, *id);
-    }
-    *by_id = next;
 }
 
 /// Applies the retention settings now.

@@ -1,7 +1,267 @@
-//! What the commands print: the `status` table and its JSON rows. Formatting only: the commands
-//! in `main.rs` gather the data through `app` and the store, and map results to exit codes.
+//! What the commands print, and what their results mean as exit codes: the `status` table and its
+//! JSON rows, the `fetch` lines and total, the `test-topic` report, the `import-opml` lines and
+//! summary, the one-line messages of `check`, `prune` and `backup`, the errors commands end with
+//! ([`CommandError`]) and the one mapping of results to exit codes ([`exit_code`]). Formatting
+//! only: the commands in `main.rs` gather the data through `app` and the store, and must not
+//! format or choose exit codes themselves.
 
-use crate::model::Timestamp;
+use std::path::{Path, PathBuf};
+
+use crate::config::ConfigError;
+use crate::model::{RefreshStats, Timestamp};
+use crate::opml::{Import, ImportError, Verdict};
+use crate::pipeline::{Outcome, RefreshReport};
+use crate::store::{PruneStats, StoreError};
+
+/// How a command that ran to its end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Everything it was asked to do was done.
+    Done,
+    /// It went through everything, but some items failed: a source in `fetch`, a feed of the OPML
+    /// file in `import-opml`. Each was reported on its own line; the exit code says so too.
+    SomeFailed,
+}
+
+/// Why a command could not do its work. `Display` is the line printed on standard error.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The log level or filter is not valid.
+    #[error("error: {0}")]
+    Logging(String),
+    /// feeds.toml cannot be read or is not valid; the message names file, line and column.
+    #[error("{0}")]
+    Config(ConfigError),
+    /// feeds.toml could not be read as text for `import-opml` to edit.
+    #[error("error: {0}")]
+    ConfigText(ConfigError),
+    /// `fetch --source URL` with a URL that is not a source in feeds.toml.
+    #[error("error: --source {url} is not a source in {}", config.display())]
+    UnknownSource { url: String, config: PathBuf },
+    /// `backup` without a database to copy.
+    #[error("error: no database at {}: nothing to back up", .0.display())]
+    NoDatabase(PathBuf),
+    /// The async runtime could not be started.
+    #[error("error: cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// Opening the store, building the fetcher, running the daemon, evaluating a topic: the
+    /// error with the whole chain of what was being done.
+    #[error("error: {0:#}")]
+    Setup(anyhow::Error),
+    /// A store operation failed.
+    #[error("error: {0}")]
+    Store(StoreError),
+    /// Reading the OPML file, or editing or writing feeds.toml for `import-opml`.
+    #[error("error: {0}")]
+    Import(ImportError),
+    /// Writing the command's output failed (other than its reader going away).
+    #[error("error: {0}")]
+    Output(std::io::Error),
+    /// Writing `export-opml`'s document failed.
+    #[error("error: writing the OPML: {0}")]
+    OpmlOutput(std::io::Error),
+}
+
+/// The exit code of a command's result; the only place that decides them:
+///
+/// | result | code |
+/// |---|---|
+/// | done | 0 |
+/// | done, but some sources or feeds failed ([`Finished::SomeFailed`]) | 1 |
+/// | any [`CommandError`] but [`CommandError::Logging`] | 1 |
+/// | the log level or filter is not valid ([`CommandError::Logging`]) | 2 |
+pub fn exit_code(result: &Result<Finished, CommandError>) -> u8 {
+    match result {
+        Ok(Finished::Done) => 0,
+        Ok(Finished::SomeFailed) => 1,
+        Err(CommandError::Logging(_)) => 2,
+        Err(_) => 1,
+    }
+}
+
+/// `check`'s line.
+pub fn check_line(config: &Path, sources: usize, topics: usize) -> String {
+    format!(
+        "{}: ok ({sources} sources, {topics} topics)",
+        config.display()
+    )
+}
+
+/// What `fetch` counts while it prints a line per source, for its last line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchTally {
+    pub sources: usize,
+    pub ok: usize,
+    pub not_modified: usize,
+    pub failed: usize,
+    pub totals: RefreshStats,
+}
+
+impl FetchTally {
+    /// A tally of a fetch over `sources` sources.
+    pub fn new(sources: usize) -> FetchTally {
+        FetchTally {
+            sources,
+            ..FetchTally::default()
+        }
+    }
+
+    /// Counts `report` and returns its line.
+    pub fn record(&mut self, report: &RefreshReport) -> String {
+        let ms = report.elapsed.as_millis();
+        match &report.outcome {
+            Outcome::Stored(s) => {
+                self.ok += 1;
+                self.totals.add(*s);
+                let warning = report
+                    .warning
+                    .as_deref()
+                    .map(|w| format!(" warning: {w}"))
+                    .unwrap_or_default();
+                format!(
+                    "{} ok new={} updated={} unchanged={} {ms}ms{warning}",
+                    report.url, s.new, s.updated, s.unchanged
+                )
+            }
+            Outcome::NotModified => {
+                self.not_modified += 1;
+                format!(
+                    "{} not-modified new=0 updated=0 unchanged=0 {ms}ms",
+                    report.url
+                )
+            }
+            Outcome::Unchanged => {
+                self.not_modified += 1;
+                format!(
+                    "{} unchanged new=0 updated=0 unchanged=0 {ms}ms",
+                    report.url
+                )
+            }
+            Outcome::Failed(e) => {
+                self.failed += 1;
+                format!(
+                    "{} failed new=0 updated=0 unchanged=0 {ms}ms error: {e}",
+                    report.url
+                )
+            }
+        }
+    }
+
+    /// The last line, after `elapsed_ms` in all.
+    pub fn total_line(&self, elapsed_ms: u128) -> String {
+        format!(
+            "total: {} sources, {} ok, {} not-modified, {} failed, new={} updated={} unchanged={} {elapsed_ms}ms",
+            self.sources,
+            self.ok,
+            self.not_modified,
+            self.failed,
+            self.totals.new,
+            self.totals.updated,
+            self.totals.unchanged,
+        )
+    }
+
+    /// Whether every source was refreshed.
+    pub fn finished(&self) -> Finished {
+        if self.failed > 0 {
+            Finished::SomeFailed
+        } else {
+            Finished::Done
+        }
+    }
+}
+
+/// `test-topic`'s report: a summary line, then each match with its date, source, link and the
+/// rules that let it in.
+pub fn topic_test_report(slug: &str, test: &crate::app::TopicTest) -> String {
+    let mut out = format!(
+        "{slug}: {} of {} stored entries match (showing {})\n",
+        test.matched,
+        test.stories,
+        test.matches.len()
+    );
+    for m in &test.matches {
+        let date = chrono::DateTime::from_timestamp(m.story.published, 0)
+            .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{date}  {}  [{}]\n",
+            m.story.title, m.story.source_title
+        ));
+        if let Some(link) = &m.story.link {
+            out.push_str(&format!("    {link}\n"));
+        }
+        let reasons: Vec<String> = m.reasons.iter().map(ToString::to_string).collect();
+        out.push_str(&format!("    matched: {}\n", reasons.join("; ")));
+    }
+    out
+}
+
+/// `import-opml`'s line for one feed.
+pub fn import_line(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Added(url) => format!("added {url}"),
+        Verdict::Present(url) => format!("present {url}"),
+        Verdict::Invalid { url, reason } => format!("invalid {url}: {reason}"),
+    }
+}
+
+/// `import-opml`'s last line: what was added to `config`, what was skipped, and each invalid feed
+/// with its reason.
+pub fn import_summary(config: &Path, import: &Import) -> String {
+    let invalid = import.invalid();
+    let mut summary = format!(
+        "{}: added {}, skipped {} already present, {} invalid",
+        config.display(),
+        import.added(),
+        import.present(),
+        invalid.len()
+    );
+    if !invalid.is_empty() {
+        let listed: Vec<String> = invalid
+            .iter()
+            .map(|(url, reason)| format!("{url} ({reason})"))
+            .collect();
+        summary.push_str(": ");
+        summary.push_str(&listed.join("; "));
+    }
+    summary
+}
+
+/// `prune`'s line.
+pub fn pruned_line(stats: &PruneStats) -> String {
+    format!(
+        "pruned {} stories, {} sightings",
+        stats.entries, stats.sightings
+    )
+}
+
+/// `backup`'s line: what was copied where, how large the copy is and how long it took.
+pub fn backup_line(database: &Path, dest: &Path, bytes: u64, elapsed_ms: u128) -> String {
+    format!(
+        "{} -> {} ({bytes} bytes, {elapsed_ms}ms)",
+        database.display(),
+        dest.display()
+    )
+}
+
+/// The warning `status` prints before the sources when the database cannot be written.
+pub fn read_only_warning(database: &Path, condition: &str) -> String {
+    format!(
+        "warning: {} cannot be written: {condition}; the sources as last recorded:",
+        database.display()
+    )
+}
+
+/// `status --json`: one object per source, one per line.
+pub fn status_json(rows: &[StatusRow]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        out.push_str(&serde_json::to_string(row).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
 
 /// One source in `tributary status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -116,4 +376,235 @@ pub fn status_table(rows: &[StatusRow]) -> String {
         line(row);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn report(outcome: Outcome, warning: Option<&str>) -> RefreshReport {
+        RefreshReport {
+            url: url::Url::parse("https://a.example/feed").expect("test URL"),
+            outcome,
+            elapsed: Duration::from_millis(42),
+            next_due: 0,
+            warning: warning.map(String::from),
+        }
+    }
+
+    #[test]
+    fn fetch_lines_and_total_are_as_scripts_read_them() {
+        let mut tally = FetchTally::new(5);
+        let stored = RefreshStats {
+            new: 3,
+            updated: 1,
+            unchanged: 7,
+            ..RefreshStats::default()
+        };
+        let lines = [
+            tally.record(&report(Outcome::Stored(stored), None)),
+            tally.record(&report(
+                Outcome::Stored(stored),
+                Some("it yielded no entries"),
+            )),
+            tally.record(&report(Outcome::NotModified, None)),
+            tally.record(&report(Outcome::Unchanged, None)),
+            tally.record(&report(
+                Outcome::Failed(crate::pipeline::RefreshError::Internal("boom".into())),
+                None,
+            )),
+        ];
+        assert_eq!(
+            lines,
+            [
+                "https://a.example/feed ok new=3 updated=1 unchanged=7 42ms",
+                "https://a.example/feed ok new=3 updated=1 unchanged=7 42ms warning: it yielded no entries",
+                "https://a.example/feed not-modified new=0 updated=0 unchanged=0 42ms",
+                "https://a.example/feed unchanged new=0 updated=0 unchanged=0 42ms",
+                "https://a.example/feed failed new=0 updated=0 unchanged=0 42ms error: internal error: boom",
+            ]
+        );
+        assert_eq!(
+            tally.total_line(1234),
+            "total: 5 sources, 2 ok, 2 not-modified, 1 failed, new=6 updated=2 unchanged=14 1234ms"
+        );
+        assert_eq!(tally.finished(), Finished::SomeFailed);
+        let mut clean = FetchTally::new(1);
+        clean.record(&report(Outcome::NotModified, None));
+        assert_eq!(clean.finished(), Finished::Done);
+    }
+
+    #[test]
+    fn topic_test_report_lists_each_match_with_its_rules() {
+        let story = |title: &str, link: Option<&str>| crate::model::StoryForTopics {
+            id: 1,
+            title: title.to_string(),
+            link: link.map(String::from),
+            summary_html: None,
+            content_html: None,
+            categories: Vec::new(),
+            authors: Vec::new(),
+            language: None,
+            // 2026-11-16 02:30 GMT.
+            published: 1_794_796_200,
+            source_title: "Báo A".to_string(),
+            sources: Vec::new(),
+        };
+        let test = crate::app::TopicTest {
+            matches: vec![
+                crate::app::TopicMatch {
+                    story: story("Giá xăng giảm", Some("https://a.example/1")),
+                    reasons: vec![
+                        crate::topics::Reason::Listed,
+                        crate::topics::Reason::Category("Kinh tế".into()),
+                    ],
+                },
+                crate::app::TopicMatch {
+                    story: story("No link", None),
+                    reasons: vec![crate::topics::Reason::AllSources],
+                },
+            ],
+            matched: 7,
+            stories: 40,
+        };
+        assert_eq!(
+            topic_test_report("econ", &test),
+            "econ: 7 of 40 stored entries match (showing 2)\n\
+             2026-11-16 02:30  Giá xăng giảm  [Báo A]\n\
+             \x20   https://a.example/1\n\
+             \x20   matched: source lists the topic; category \"Kinh tế\"\n\
+             2026-11-16 02:30  No link  [Báo A]\n\
+             \x20   matched: all_sources\n"
+        );
+        assert_eq!(
+            topic_test_report("econ", &crate::app::TopicTest::default()),
+            "econ: 0 of 0 stored entries match (showing 0)\n"
+        );
+    }
+
+    #[test]
+    fn import_lines_and_summary_name_each_feed() {
+        let url = |u: &str| url::Url::parse(u).expect("test URL");
+        let import = Import {
+            text: String::new(),
+            verdicts: vec![
+                Verdict::Added(url("https://a.example/feed")),
+                Verdict::Present(url("https://b.example/feed")),
+                Verdict::Invalid {
+                    url: "ftp://c.example/".into(),
+                    reason: "not http(s)".into(),
+                },
+                Verdict::Invalid {
+                    url: "nonsense".into(),
+                    reason: "not a URL".into(),
+                },
+            ],
+        };
+        let lines: Vec<String> = import.verdicts.iter().map(import_line).collect();
+        assert_eq!(
+            lines,
+            [
+                "added https://a.example/feed",
+                "present https://b.example/feed",
+                "invalid ftp://c.example/: not http(s)",
+                "invalid nonsense: not a URL",
+            ]
+        );
+        assert_eq!(
+            import_summary(Path::new("/etc/tributary/feeds.toml"), &import),
+            "/etc/tributary/feeds.toml: added 1, skipped 1 already present, 2 invalid: \
+             ftp://c.example/ (not http(s)); nonsense (not a URL)"
+        );
+        let clean = Import {
+            text: String::new(),
+            verdicts: vec![Verdict::Added(url("https://a.example/feed"))],
+        };
+        assert_eq!(
+            import_summary(Path::new("feeds.toml"), &clean),
+            "feeds.toml: added 1, skipped 0 already present, 0 invalid"
+        );
+    }
+
+    #[test]
+    fn one_line_messages_are_exact() {
+        assert_eq!(
+            check_line(Path::new("feeds.toml"), 3, 2),
+            "feeds.toml: ok (3 sources, 2 topics)"
+        );
+        assert_eq!(
+            pruned_line(&PruneStats {
+                entries: 12,
+                sightings: 30
+            }),
+            "pruned 12 stories, 30 sightings"
+        );
+        assert_eq!(
+            backup_line(Path::new("/var/lib/t/db"), Path::new("/tmp/copy"), 8192, 15),
+            "/var/lib/t/db -> /tmp/copy (8192 bytes, 15ms)"
+        );
+        assert_eq!(
+            read_only_warning(Path::new("/var/lib/t/db"), "disk full"),
+            "warning: /var/lib/t/db cannot be written: disk full; the sources as last recorded:"
+        );
+    }
+
+    #[test]
+    fn command_errors_print_as_before() {
+        let cases: Vec<(CommandError, &str)> = vec![
+            (
+                CommandError::Logging("bad filter".into()),
+                "error: bad filter",
+            ),
+            (
+                CommandError::UnknownSource {
+                    url: "https://x.example/".into(),
+                    config: "feeds.toml".into(),
+                },
+                "error: --source https://x.example/ is not a source in feeds.toml",
+            ),
+            (
+                CommandError::NoDatabase("/var/lib/t/db".into()),
+                "error: no database at /var/lib/t/db: nothing to back up",
+            ),
+            (
+                CommandError::Setup(
+                    anyhow::anyhow!("permission denied").context("opening /var/lib/t/db"),
+                ),
+                "error: opening /var/lib/t/db: permission denied",
+            ),
+            (
+                CommandError::OpmlOutput(std::io::Error::other("disk full")),
+                "error: writing the OPML: disk full",
+            ),
+        ];
+        for (error, printed) in cases {
+            assert_eq!(error.to_string(), printed);
+        }
+    }
+
+    #[test]
+    fn exit_codes_are_decided_in_one_table() {
+        let io = || std::io::Error::other("x");
+        let cases: Vec<(Result<Finished, CommandError>, u8)> = vec![
+            (Ok(Finished::Done), 0),
+            (Ok(Finished::SomeFailed), 1),
+            (Err(CommandError::Logging("bad".into())), 2),
+            (Err(CommandError::NoDatabase("db".into())), 1),
+            (Err(CommandError::Setup(anyhow::anyhow!("x"))), 1),
+            (Err(CommandError::Runtime(io())), 1),
+            (Err(CommandError::Output(io())), 1),
+            (Err(CommandError::OpmlOutput(io())), 1),
+            (
+                Err(CommandError::UnknownSource {
+                    url: "u".into(),
+                    config: "c".into(),
+                }),
+                1,
+            ),
+        ];
+        for (result, code) in cases {
+            assert_eq!(exit_code(&result), code, "{result:?}");
+        }
+    }
 }

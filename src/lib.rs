@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod cycle;
 pub mod dedup;
 pub mod fetch;
 pub mod files;

@@ -1,4 +1,6 @@
-//! The `tributary` command line: parses arguments, sets up logging, maps results to exit codes.
+//! The `tributary` command line: parses arguments, sets up logging, runs the command. Each command
+//! returns a result; what it prints is formatted by `tributary::cli`, and its exit code is decided
+//! by `cli::exit_code`, in [`main`] only.
 
 mod logging;
 
@@ -9,10 +11,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use logging::{LogFormat, Progress};
+use tributary::cli::{self, CommandError, Finished};
 use tributary::config::{Config, ServiceDirs};
-use tributary::model::RefreshStats;
-use tributary::opml::{self, Verdict};
-use tributary::pipeline::Outcome;
+use tributary::opml;
 
 #[derive(Parser)]
 #[command(
@@ -83,30 +84,26 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Err(e) = logging::init(cli.log_format, cli.log_level.as_deref()) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
+    let result = run(Cli::parse());
+    // The one place a command's result becomes output on standard error and an exit code.
+    if let Err(e) = &result {
+        eprintln!("{e}");
     }
+    ExitCode::from(cli::exit_code(&result))
+}
 
+fn run(cli: Cli) -> Result<Finished, CommandError> {
+    logging::init(cli.log_format, cli.log_level.as_deref()).map_err(CommandError::Logging)?;
     let dirs = ServiceDirs::from_env();
     let config_path = dirs.config_file(cli.config.as_deref());
-    let config = match Config::load_in(&config_path, &dirs) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let config = Config::load_in(&config_path, &dirs).map_err(CommandError::Config)?;
     match cli.command {
         Command::Check => {
             println!(
-                "{}: ok ({} sources, {} topics)",
-                config_path.display(),
-                config.sources.len(),
-                config.topics.len()
+                "{}",
+                cli::check_line(&config_path, config.sources.len(), config.topics.len())
             );
-            ExitCode::SUCCESS
+            Ok(Finished::Done)
         }
         Command::Fetch { sources } => with_runtime(fetch(config, sources)),
         Command::Status { json } => status(&config, json),
@@ -116,42 +113,34 @@ fn main() -> ExitCode {
         Command::Backup { path } => backup(&config, &path),
         Command::ExportOpml => export_opml(&config),
         Command::Run => with_runtime(async move {
-            match tributary::app::run(config).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            tributary::app::run(config)
+                .await
+                .map_err(CommandError::Setup)?;
+            Ok(Finished::Done)
         }),
     }
 }
 
-fn with_runtime(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+fn with_runtime(
+    future: impl std::future::Future<Output = Result<Finished, CommandError>>,
+) -> Result<Finished, CommandError> {
     // Blocking threads run SQLite calls and parse/normalize work, all CPU- or lock-bound: more
     // threads than a few per core only add memory (each keeps its own allocator heap).
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    match tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(cores * 4)
         .build()
-    {
-        Ok(rt) => {
-            let code = rt.block_on(future);
-            // The command is done: work still on blocking threads (a parse or a write abandoned
-            // at the end of the shutdown grace period) must not hold the exit back, as dropping
-            // the runtime would. SQLite rolls back a transaction that was not committed.
-            rt.shutdown_background();
-            code
-        }
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        .map_err(CommandError::Runtime)?;
+    let result = rt.block_on(future);
+    // The command is done: work still on blocking threads (a parse or a write abandoned at the
+    // end of the shutdown grace period) must not hold the exit back, as dropping the runtime
+    // would. SQLite rolls back a transaction that was not committed.
+    rt.shutdown_background();
+    result
 }
 
-async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
+async fn fetch(config: Config, only: Vec<String>) -> Result<Finished, CommandError> {
     for url in &only {
         if config.source(url).is_none()
             && !config
@@ -159,20 +148,13 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
                 .iter()
                 .any(|s| s.url.as_str().trim_end_matches('/') == url.trim_end_matches('/'))
         {
-            eprintln!(
-                "error: --source {url} is not a source in {}",
-                config.path.display()
-            );
-            return ExitCode::FAILURE;
+            return Err(CommandError::UnknownSource {
+                url: url.clone(),
+                config: config.path.clone(),
+            });
         }
     }
-    let (store, jobs) = match tributary::app::open_store(&config) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (store, jobs) = tributary::app::open_store(&config).map_err(CommandError::Setup)?;
     let jobs: Vec<_> = jobs
         .into_iter()
         .filter(|j| {
@@ -182,293 +164,124 @@ async fn fetch(config: Config, only: Vec<String>) -> ExitCode {
                     .any(|u| u.trim_end_matches('/') == j.url.as_str().trim_end_matches('/'))
         })
         .collect();
-    let pipeline = match tributary::app::build_pipeline(&config, store.clone()) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let pipeline =
+        tributary::app::build_pipeline(&config, store.clone()).map_err(CommandError::Setup)?;
     let started = Instant::now();
-    let total_sources = jobs.len();
-    let (mut ok, mut not_modified, mut failed) = (0usize, 0usize, 0usize);
-    let mut totals = RefreshStats::default();
-    let progress = Progress::new(total_sources, "sources");
+    let mut tally = cli::FetchTally::new(jobs.len());
+    let progress = Progress::new(jobs.len(), "sources");
     let cycle = tributary::app::refresh_all(&pipeline, jobs, config.fetch.concurrency, |report| {
-        let ms = report.elapsed.as_millis();
-        let line = match &report.outcome {
-            Outcome::Stored(s) => {
-                ok += 1;
-                totals.add(*s);
-                let warning = report
-                    .warning
-                    .as_deref()
-                    .map(|w| format!(" warning: {w}"))
-                    .unwrap_or_default();
-                format!(
-                    "{} ok new={} updated={} unchanged={} {ms}ms{warning}",
-                    report.url, s.new, s.updated, s.unchanged
-                )
-            }
-            Outcome::NotModified => {
-                not_modified += 1;
-                format!(
-                    "{} not-modified new=0 updated=0 unchanged=0 {ms}ms",
-                    report.url
-                )
-            }
-            Outcome::Unchanged => {
-                not_modified += 1;
-                format!(
-                    "{} unchanged new=0 updated=0 unchanged=0 {ms}ms",
-                    report.url
-                )
-            }
-            Outcome::Failed(e) => {
-                failed += 1;
-                format!(
-                    "{} failed new=0 updated=0 unchanged=0 {ms}ms error: {e}",
-                    report.url
-                )
-            }
-        };
-        progress.println(&line);
+        progress.println(&tally.record(&report));
         progress.inc();
     });
     tributary::app::with_checkpoints(store, cycle).await;
     progress.finish();
     let _ = writeln!(
         std::io::stdout(),
-        "total: {total_sources} sources, {ok} ok, {not_modified} not-modified, {failed} failed, new={} updated={} unchanged={} {}ms",
-        totals.new,
-        totals.updated,
-        totals.unchanged,
-        started.elapsed().as_millis()
+        "{}",
+        tally.total_line(started.elapsed().as_millis())
     );
-    if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    Ok(tally.finished())
 }
 
-fn status(config: &Config, json: bool) -> ExitCode {
-    let (store, _) = match tributary::app::open_store_or_read_only(config) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
+fn status(config: &Config, json: bool) -> Result<Finished, CommandError> {
+    let (store, _) =
+        tributary::app::open_store_or_read_only(config).map_err(CommandError::Setup)?;
     if let Some(condition) = store.condition() {
         eprintln!(
-            "warning: {} cannot be written: {condition}; the sources as last recorded:",
-            config.storage.path.display()
+            "{}",
+            cli::read_only_warning(&config.storage.path, &condition)
         );
     }
-    let states = match store.source_states() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let rows: Vec<tributary::cli::StatusRow> =
-        states.iter().map(tributary::cli::StatusRow::from).collect();
-    let mut out = std::io::stdout();
-    if json {
-        for row in &rows {
-            let _ = writeln!(out, "{}", serde_json::to_string(row).unwrap_or_default());
-        }
+    let states = store.source_states().map_err(CommandError::Store)?;
+    let rows: Vec<cli::StatusRow> = states.iter().map(cli::StatusRow::from).collect();
+    let text = if json {
+        cli::status_json(&rows)
     } else {
-        let _ = write!(out, "{}", tributary::cli::status_table(&rows));
-    }
-    ExitCode::SUCCESS
-}
-
-fn prune(config: &Config) -> ExitCode {
-    let (store, _) = match tributary::app::open_store(config) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
+        cli::status_table(&rows)
     };
-    match tributary::app::prune_now(&*store, config) {
-        Ok(stats) => {
-            println!(
-                "pruned {} stories, {} sightings",
-                stats.entries, stats.sightings
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let _ = write!(std::io::stdout(), "{text}");
+    Ok(Finished::Done)
 }
 
-fn test_topic(config: &Config, slug: &str, limit: usize) -> ExitCode {
-    let result = tributary::store::open_for_reading(&config.storage.path)
+fn prune(config: &Config) -> Result<Finished, CommandError> {
+    let (store, _) = tributary::app::open_store(config).map_err(CommandError::Setup)?;
+    let stats = tributary::app::prune_now(&*store, config).map_err(CommandError::Store)?;
+    println!("{}", cli::pruned_line(&stats));
+    Ok(Finished::Done)
+}
+
+fn test_topic(config: &Config, slug: &str, limit: usize) -> Result<Finished, CommandError> {
+    let test = tributary::store::open_for_reading(&config.storage.path)
         .map_err(anyhow::Error::from)
-        .and_then(|store| tributary::app::test_topic(&*store, config, slug, limit));
-    let test = match result {
-        Ok(test) => test,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
+        .and_then(|store| tributary::app::test_topic(&*store, config, slug, limit))
+        .map_err(CommandError::Setup)?;
     let mut out = std::io::stdout().lock();
-    let mut print = || -> std::io::Result<()> {
-        writeln!(
-            out,
-            "{slug}: {} of {} stored entries match (showing {})",
-            test.matched,
-            test.stories,
-            test.matches.len()
-        )?;
-        for m in &test.matches {
-            let date = chrono::DateTime::from_timestamp(m.story.published, 0)
-                .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default();
-            writeln!(out, "{date}  {}  [{}]", m.story.title, m.story.source_title)?;
-            if let Some(link) = &m.story.link {
-                writeln!(out, "    {link}")?;
-            }
-            let reasons: Vec<String> = m.reasons.iter().map(ToString::to_string).collect();
-            writeln!(out, "    matched: {}", reasons.join("; "))?;
-        }
-        Ok(())
-    };
-    match print() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+    match out.write_all(cli::topic_test_report(slug, &test).as_bytes()) {
+        Ok(()) => Ok(Finished::Done),
+        // Piped into `head`: the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Finished::Done),
+        Err(e) => Err(CommandError::Output(e)),
     }
 }
 
-fn import_opml(config_path: &Path, file: &Path, topic: Option<&str>) -> ExitCode {
-    let feeds = match opml::read_opml(file) {
-        Ok(feeds) => feeds,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let text = match tributary::config::read_text(config_path) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+fn import_opml(
+    config_path: &Path,
+    file: &Path,
+    topic: Option<&str>,
+) -> Result<Finished, CommandError> {
+    let feeds = opml::read_opml(file).map_err(|e| CommandError::Import(e.into()))?;
+    let text = tributary::config::read_text(config_path).map_err(CommandError::ConfigText)?;
     let progress = Progress::new(feeds.len(), "feeds");
     let result = opml::append_sources(config_path, &text, &feeds, topic, |verdict| {
-        progress.println(&match verdict {
-            Verdict::Added(url) => format!("added {url}"),
-            Verdict::Present(url) => format!("present {url}"),
-            Verdict::Invalid { url, reason } => format!("invalid {url}: {reason}"),
-        });
+        progress.println(&cli::import_line(verdict));
         progress.inc();
     });
     progress.finish();
-    let import = match result {
-        Ok(import) => import,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let import = result.map_err(CommandError::Import)?;
     if import.added() > 0 {
-        if let Err(e) = opml::write_atomically(config_path, &import.text) {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        opml::write_atomically(config_path, &import.text).map_err(CommandError::Import)?;
     }
-    let invalid = import.invalid();
-    let mut summary = format!(
-        "{}: added {}, skipped {} already present, {} invalid",
-        config_path.display(),
-        import.added(),
-        import.present(),
-        invalid.len()
-    );
-    if !invalid.is_empty() {
-        let listed: Vec<String> = invalid
-            .iter()
-            .map(|(url, reason)| format!("{url} ({reason})"))
-            .collect();
-        summary.push_str(": ");
-        summary.push_str(&listed.join("; "));
-    }
-    println!("{summary}");
-    if invalid.is_empty() {
-        ExitCode::SUCCESS
+    println!("{}", cli::import_summary(config_path, &import));
+    if import.invalid().is_empty() {
+        Ok(Finished::Done)
     } else {
-        ExitCode::FAILURE
+        Ok(Finished::SomeFailed)
     }
 }
 
 /// `export-opml`: the feed titles and sites the store learned are used when there is a database;
 /// without one, the config's titles or the URLs.
-fn export_opml(config: &Config) -> ExitCode {
+fn export_opml(config: &Config) -> Result<Finished, CommandError> {
     let database = &config.storage.path;
     let labels = if database.exists() {
-        match tributary::store::open_for_reading(database).and_then(|store| store.source_labels()) {
-            Ok(labels) => labels,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
+        tributary::store::open_for_reading(database)
+            .and_then(|store| store.source_labels())
+            .map_err(CommandError::Store)?
     } else {
         Default::default()
     };
     let groups = tributary::publish::opml_groups(config, &labels);
     let document = tributary::publish::render_opml_grouped("Tributary sources", &groups);
     let mut out = std::io::stdout().lock();
-    match out
-        .write_all(document.as_bytes())
+    out.write_all(document.as_bytes())
         .and_then(|()| out.flush())
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: writing the OPML: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        .map_err(CommandError::OpmlOutput)?;
+    Ok(Finished::Done)
 }
 
-fn backup(config: &Config, dest: &Path) -> ExitCode {
+fn backup(config: &Config, dest: &Path) -> Result<Finished, CommandError> {
     let database = &config.storage.path;
     if !database.exists() {
-        eprintln!(
-            "error: no database at {}: nothing to back up",
-            database.display()
-        );
-        return ExitCode::FAILURE;
+        return Err(CommandError::NoDatabase(database.clone()));
     }
     let started = Instant::now();
-    let result = tributary::store::open_for_reading(database).and_then(|store| store.backup(dest));
-    match result {
-        Ok(()) => {
-            let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-            println!(
-                "{} -> {} ({size} bytes, {}ms)",
-                database.display(),
-                dest.display(),
-                started.elapsed().as_millis()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    tributary::store::open_for_reading(database)
+        .and_then(|store| store.backup(dest))
+        .map_err(CommandError::Store)?;
+    let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{}",
+        cli::backup_line(database, dest, size, started.elapsed().as_millis())
+    );
+    Ok(Finished::Done)
 }

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::model::SourceState;
-use crate::pipeline::Outcome;
+use crate::model::{OutcomeKind, RefreshStats, SourceState};
 
 pub const FETCHES: &str = "tributary_fetches_total";
 pub const FETCH_DURATION: &str = "tributary_fetch_duration_seconds";
@@ -18,7 +17,7 @@ pub const HTTP_CONNECTIONS: &str = "tributary_http_connections";
 pub const HTTP_CONNECTIONS_SHED: &str = "tributary_http_connections_shed_total";
 pub const HTTP_ACCEPT_ERRORS: &str = "tributary_http_accept_errors_total";
 
-/// Every `outcome` label of [`FETCHES`], in the order [`outcome_label`] knows them.
+/// Every `outcome` label of [`FETCHES`]: [`OutcomeKind::as_str`] of [`OutcomeKind::ALL`].
 pub const FETCH_OUTCOMES: [&str; 4] = ["stored", "not_modified", "unchanged", "failed"];
 /// Every `kind` label of [`ENTRIES`].
 pub const ENTRY_KINDS: [&str; 3] = ["new", "updated", "merged"];
@@ -93,21 +92,12 @@ pub fn register_series() {
     metrics::counter!(HTTP_ACCEPT_ERRORS).absolute(0);
 }
 
-/// The `outcome` label of a refresh.
-fn outcome_label(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Stored(_) => FETCH_OUTCOMES[0],
-        Outcome::NotModified => FETCH_OUTCOMES[1],
-        Outcome::Unchanged => FETCH_OUTCOMES[2],
-        Outcome::Failed(_) => FETCH_OUTCOMES[3],
-    }
-}
-
-/// Records one refresh.
-pub fn record_refresh(outcome: &Outcome, elapsed: Duration) {
-    metrics::counter!(FETCHES, "outcome" => outcome_label(outcome)).increment(1);
+/// Records one refresh: how it ended, what it stored (for a stored document) and how long it
+/// took. Takes plain values so that metrics need not know the pipeline that reports them.
+pub fn record_refresh(kind: OutcomeKind, stored: Option<RefreshStats>, elapsed: Duration) {
+    metrics::counter!(FETCHES, "outcome" => kind.as_str()).increment(1);
     metrics::histogram!(FETCH_DURATION).record(elapsed.as_secs_f64());
-    if let Outcome::Stored(stats) = outcome {
+    if let Some(stats) = stored {
         let merged = stats.merged as u64;
         let new = (stats.new as u64).saturating_sub(merged);
         metrics::counter!(ENTRIES, "kind" => "new").increment(new);
@@ -232,8 +222,8 @@ mod tests {
                 updated: 1,
                 ..Default::default()
             };
-            record_refresh(&Outcome::Stored(stats), Duration::from_millis(20));
-            record_refresh(&Outcome::NotModified, Duration::from_millis(5));
+            record_refresh(OutcomeKind::Stored, Some(stats), Duration::from_millis(20));
+            record_refresh(OutcomeKind::NotModified, None, Duration::from_millis(5));
         });
         let text = handle.render();
         for line in [
@@ -245,6 +235,15 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn fetch_outcome_labels_are_the_outcome_kinds_names() {
+        assert_eq!(
+            OutcomeKind::ALL.map(OutcomeKind::as_str),
+            FETCH_OUTCOMES,
+            "a series registered at zero must be the one a refresh increments"
+        );
     }
 
     #[test]

@@ -308,3 +308,40 @@ impl FailureClass {
         }
     }
 }
+
+/// What time it is: the system clock in the daemon, a fixed or stepped one in tests, so that due
+/// times and retention can be checked exactly.
+pub type Clock = std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// How a refresh ended, without its details: what the fetch counters are labelled by and what
+/// the scheduler loop tallies for `/healthz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// A new document was parsed and stored.
+    Stored,
+    /// 304: the server says nothing changed.
+    NotModified,
+    /// 200 with the same body as last time.
+    Unchanged,
+    Failed,
+}
+
+impl OutcomeKind {
+    /// Every kind, in the order of their labels in `/metrics`.
+    pub const ALL: [OutcomeKind; 4] = [
+        OutcomeKind::Stored,
+        OutcomeKind::NotModified,
+        OutcomeKind::Unchanged,
+        OutcomeKind::Failed,
+    ];
+
+    /// The `outcome` label of `tributary_fetches_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Stored => "stored",
+            OutcomeKind::NotModified => "not_modified",
+            OutcomeKind::Unchanged => "unchanged",
+            OutcomeKind::Failed => "failed",
+        }
+    }
+}

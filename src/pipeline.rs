@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::fetch::{Document, FetchError, FetchOutcome, Fetcher, ResponseInfo};
-use crate::model::{FailureClass, RefreshStats, SourceId, Timestamp};
-use crate::model::{ScheduleRecord, SourceState};
+pub use crate::model::Clock;
+use crate::model::{FailureClass, OutcomeKind, RefreshStats, SourceId, SourceState, Timestamp};
 use crate::parse::ParseError;
-use crate::scheduler::{self, Hints, Policy};
+use crate::scheduler::{self, Policy};
 use crate::store::{Fetched, Store, StoreError};
 
 /// A source to refresh: its row, its key URL from feeds.toml, and its settings.
@@ -52,6 +52,14 @@ impl RefreshError {
         }
     }
 
+    /// The server's `Retry-After`, when it sent one with an error status.
+    pub fn retry_after(&self) -> Option<crate::fetch::RetryAfter> {
+        match self {
+            RefreshError::Fetch(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
     pub fn class(&self) -> FailureClass {
         match self {
             RefreshError::Fetch(e) => e.class(),
@@ -72,6 +80,26 @@ pub enum Outcome {
     Failed(RefreshError),
 }
 
+impl Outcome {
+    /// How the refresh ended, without its details.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Stored(_) => OutcomeKind::Stored,
+            Outcome::NotModified => OutcomeKind::NotModified,
+            Outcome::Unchanged => OutcomeKind::Unchanged,
+            Outcome::Failed(_) => OutcomeKind::Failed,
+        }
+    }
+
+    /// What a stored document did to the store.
+    pub fn stored(&self) -> Option<RefreshStats> {
+        match self {
+            Outcome::Stored(stats) => Some(*stats),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct RefreshReport {
     pub url: Url,
@@ -83,8 +111,6 @@ pub struct RefreshReport {
     /// entries while it has entry elements); also recorded on the source.
     pub warning: Option<String>,
 }
-
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 pub fn system_clock() -> Clock {
     Arc::new(|| chrono::Utc::now().timestamp())
@@ -177,7 +203,7 @@ impl Pipeline {
         };
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
-        crate::metrics::record_refresh(&outcome, elapsed);
+        crate::metrics::record_refresh(outcome.kind(), outcome.stored(), elapsed);
         match &outcome {
             Outcome::Stored(s) if s.switched_to_link => tracing::warn!(
                 url = %job.url, churned = s.churned,
@@ -354,7 +380,8 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Decides when the source is due again and records it, with what the next decision needs.
+    /// Decides when the source is due again ([`scheduler::after_refresh`]) and records it, with
+    /// what the next decision needs.
     async fn schedule(
         &self,
         job: &SourceJob,
@@ -363,74 +390,25 @@ impl Pipeline {
         learned: Option<&Learned>,
         now: Timestamp,
     ) -> Timestamp {
-        let unit = (self.jitter)();
-        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        let mut record = ScheduleRecord {
-            next_due_at: now,
-            interval_secs: state.interval_secs.unwrap_or_else(|| secs(job.policy.base)),
-            publishing_secs: state.publishing_secs,
-            feed_hint_secs: state.feed_hint_secs,
-            skip_hours: state.skip_hours.clone(),
-            skip_days: state.skip_days.clone(),
-            retry_after_until: None,
-            fetch_url: state.fetch_url.clone(),
-            redirect_target: state.redirect_target.clone(),
-            redirect_streak: state.redirect_streak,
+        let Some(refreshed) = refreshed(outcome, learned) else {
+            // Not reached (an exchange that did not fail always learned something); the
+            // configured interval is the safe answer.
+            return scheduler::next_due(now, job.policy.base, (self.jitter)());
         };
-        match (outcome, learned) {
-            (Outcome::Failed(error), _) => {
-                let failures = state.consecutive_failures + 1;
-                let gone = error.http_status().is_some_and(crate::model::says_gone)
-                    && state.gone_streak + 1 >= scheduler::GONE_AFTER;
-                let interval =
-                    Duration::from_secs(u64::try_from(record.interval_secs).unwrap_or(0));
-                let mut due = if gone {
-                    // Never disabled for good: a gone source is still tried once a day.
-                    scheduler::next_due(now, scheduler::MAX_BACKOFF, unit)
-                        .min(now + secs(scheduler::MAX_BACKOFF))
-                } else {
-                    scheduler::backoff(now, interval.max(job.policy.min), failures, unit)
-                };
-                if let RefreshError::Fetch(e) = error {
-                    if let Some(retry) = e.retry_after() {
-                        let until = scheduler::retry_after_until(now, retry);
-                        record.retry_after_until = Some(until);
-                        due = due.max(until);
-                    }
-                }
-                record.next_due_at = due;
-            }
-            (_, Some(learned)) => {
-                if let Some(hints) = &learned.feed_hints {
-                    record.feed_hint_secs = hints.interval().map(secs);
-                    record.skip_hours = hints.skip_hours.clone();
-                    record.skip_days = hints.skip_days.clone();
-                }
-                if let Some(rate) = scheduler::publishing_interval(&learned.published) {
-                    record.publishing_secs = Some(secs(rate));
-                }
-                let cache = cache_hint(&learned.info.cache, now);
-                let hints = Hints {
-                    feed: record
-                        .feed_hint_secs
-                        .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0))),
-                    cache,
-                    skip_hours: record.skip_hours.clone(),
-                    skip_days: record.skip_days.clone(),
-                };
-                let publishing = record
-                    .publishing_secs
-                    .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)));
-                let interval = scheduler::poll_interval(job.policy, publishing, &hints);
-                record.interval_secs = secs(interval);
-                record.next_due_at =
-                    scheduler::skip_forward(scheduler::next_due(now, interval, unit), &hints);
-                self.track_redirect(job, &mut record, learned.info.permanent_redirect.as_ref());
-            }
-            (_, None) => {
-                record.next_due_at = scheduler::next_due(now, job.policy.base, unit);
-            }
+        let decision = scheduler::after_refresh(
+            &scheduler::Previous::from(state),
+            job.policy,
+            &refreshed,
+            now,
+            (self.jitter)(),
+        );
+        if let Some(target) = &decision.adopted {
+            tracing::warn!(
+                url = %job.url,
+                "moved permanently to {target}, update feeds.toml"
+            );
         }
+        let record = decision.next;
         let store = self.store.clone();
         let id = job.id;
         let due = record.next_due_at;
@@ -441,42 +419,38 @@ impl Pipeline {
         }
         due
     }
-
-    /// A permanent redirect replaces the fetch URL only once the same target was seen on
-    /// [`scheduler::ADOPT_REDIRECT_AFTER`] polls in a row; temporary ones never do.
-    fn track_redirect(&self, job: &SourceJob, record: &mut ScheduleRecord, target: Option<&Url>) {
-        let Some(target) = target else {
-            record.redirect_target = None;
-            record.redirect_streak = 0;
-            return;
-        };
-        let target = target.to_string();
-        record.redirect_streak = if record.redirect_target.as_deref() == Some(target.as_str()) {
-            record.redirect_streak + 1
-        } else {
-            1
-        };
-        record.redirect_target = Some(target.clone());
-        if record.redirect_streak >= scheduler::ADOPT_REDIRECT_AFTER
-            && record.fetch_url.as_deref() != Some(target.as_str())
-        {
-            tracing::warn!(
-                url = %job.url,
-                "moved permanently to {target}, update feeds.toml"
-            );
-            record.fetch_url = Some(target);
-        }
-    }
 }
 
-/// `Cache-Control: max-age`, else `Expires` relative to the response's `Date` (or now).
-fn cache_hint(cache: &crate::fetch::CacheHeaders, now: Timestamp) -> Option<Duration> {
-    if let Some(max_age) = cache.max_age {
-        return Some(Duration::from_secs(max_age));
+/// The refresh in the scheduler's terms; `None` for a success that learned nothing, which an
+/// exchange never returns.
+fn refreshed(outcome: &Outcome, learned: Option<&Learned>) -> Option<scheduler::Refreshed> {
+    if let Outcome::Failed(error) = outcome {
+        return Some(scheduler::Refreshed::Failed {
+            status: error.http_status(),
+            retry_after: error.retry_after(),
+        });
     }
-    let expires = cache.expires?;
-    let delta = expires - cache.date.unwrap_or(now);
-    (delta > 0).then(|| Duration::from_secs(delta as u64))
+    let learned = learned?;
+    let response = scheduler::Response {
+        cache: learned.info.cache.clone(),
+        permanent_redirect: learned
+            .info
+            .permanent_redirect
+            .as_ref()
+            .map(ToString::to_string),
+    };
+    Some(match &learned.feed_hints {
+        Some(hints) => scheduler::Refreshed::Succeeded {
+            hints: scheduler::DocumentHints {
+                interval: hints.interval(),
+                skip_hours: hints.skip_hours.clone(),
+                skip_days: hints.skip_days.clone(),
+            },
+            published: learned.published.clone(),
+            response,
+        },
+        None => scheduler::Refreshed::NotModified { response },
+    })
 }
 
 async fn blocking<T: Send + 'static>(

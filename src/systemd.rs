@@ -12,8 +12,12 @@ use sd_notify::NotifyState;
 use crate::model::SourceId;
 use crate::store::Store;
 
+/// The scheduler loop beats [`Health`] at least this often, even with nothing due, to show it is
+/// alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
 /// How long the scheduler may go without a heartbeat before it counts as stuck. Its loop wakes
-/// at least every [`crate::app::HEARTBEAT`], so this is several missed beats.
+/// at least every [`HEARTBEAT`], so this is several missed beats.
 pub const SCHEDULER_STALL: Duration = Duration::from_secs(30);
 
 /// How long the database may take to answer a health check.

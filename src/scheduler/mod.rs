@@ -1,5 +1,7 @@
-//! When each source is due. Pure arithmetic over `now`; the loop that acts on it lives in `app`
-//! and the pipeline records what it decides.
+//! When each source is due. Pure arithmetic over `now`, with no clock, randomness (the jitter
+//! point is passed in) or I/O: the interval rules here, the whole decision after a refresh in
+//! `after.rs`. The loop that acts on due times lives in `cycle`, and the pipeline records what
+//! [`after_refresh`] decides. Must not depend on `pipeline` or `store`.
 //!
 //! The interval follows how often a source really publishes (clamped to `min_interval` /
 //! `max_interval`); what the publisher asks for (RSS `<ttl>`, `sy:updatePeriod`, `skipHours`,
@@ -10,6 +12,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::model::{SourceId, Timestamp};
+
+mod after;
+pub use after::{Decision, DocumentHints, Previous, Refreshed, Response, after_refresh};
 
 /// Fraction of the interval by which a due time is moved earlier or later, so that sources added
 /// together do not stay in lock-step and hit their hosts at the same second.
@@ -114,6 +119,27 @@ pub fn retry_after_until(now: Timestamp, retry: crate::fetch::RetryAfter) -> Tim
         crate::fetch::RetryAfter::At(t) => t,
     };
     at.clamp(now, now + MAX_BACKOFF.as_secs() as Timestamp)
+}
+
+/// `Cache-Control: max-age`, else `Expires` relative to the response's `Date` (or now): how long
+/// the server says its answer stays fresh (RFC 9111 §4.2.1).
+pub fn cache_hint(cache: &crate::fetch::CacheHeaders, now: Timestamp) -> Option<Duration> {
+    if let Some(max_age) = cache.max_age {
+        return Some(Duration::from_secs(max_age));
+    }
+    let expires = cache.expires?;
+    let delta = expires - cache.date.unwrap_or(now);
+    (delta > 0).then(|| Duration::from_secs(delta as u64))
+}
+
+/// A duration as whole seconds, as source rows store them.
+fn whole_secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Seconds from a source row as a duration; a negative value (never written) counts as none.
+fn from_secs(s: i64) -> Duration {
+    Duration::from_secs(u64::try_from(s).unwrap_or(0))
 }
 
 /// The set of due times, earliest first.
