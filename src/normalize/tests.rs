@@ -484,3 +484,101 @@ fn newest_keeps_the_latest_with_ties_in_document_order() {
     assert_eq!(newest(&[1, 2], 5), [0, 1]);
     assert_eq!(newest(&[3, 1, 2], 0), Vec::<usize>::new());
 }
+
+// Parsing and normalizing together: what the content carriers and xml:base give a reader.
+
+fn base() -> Url {
+    Url::parse("http://example.com/feed.xml").expect("static URL")
+}
+
+/// (title, summary, content) of each entry of the fixture, as normalized for republishing.
+fn carried() -> Vec<(String, Option<String>, Option<String>)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/content_carriers.xml"
+    );
+    let doc = std::fs::read(path).expect("fixture");
+    let base = Url::parse("http://carriers.example/feed.xml").expect("url");
+    let feed = crate::parse::parse_feed(&doc, &base, None).expect("parses");
+    normalize(&feed, &base, 1_795_000_000)
+        .entries
+        .into_iter()
+        .map(|e| (e.title, e.summary_html, e.content_html))
+        .collect()
+}
+
+#[test]
+fn content_in_xhtml_body_body_and_fullitem_is_read_and_sanitized() {
+    let entries = carried();
+    let content = |i: usize| entries[i].2.as_deref().unwrap_or("(none)");
+    assert_eq!(
+        content(0),
+        r#"<p>Read <a href="http://carriers.example/more" rel="noopener noreferrer nofollow">more</a></p>"#
+    );
+    assert_eq!(content(1), "<p>Safe text</p>");
+    assert_eq!(content(2), "<p>Plain <b>body</b></p>");
+    assert_eq!(content(3), "safe description");
+    assert_eq!(content(4), "<p>From <em>CDATA</em></p>");
+    assert_eq!(content(8), "<p>Typed <i>content</i></p>");
+}
+
+#[test]
+fn content_carriers_keep_feedparsers_precedence() {
+    let entries = carried();
+    let at = |i: usize| (entries[i].1.as_deref(), entries[i].2.as_deref());
+    // The first content carrier in document order wins.
+    assert_eq!(at(5), (Some("The summary"), Some("<p>First carrier</p>")));
+    assert_eq!(at(6), (None, Some("<p>Encoded first</p>")));
+    // An RSS summary is the summary; the description after it, with no content carrier,
+    // is the content.
+    assert_eq!(
+        at(7),
+        (Some("The <b>summary</b>"), Some("Then the description"))
+    );
+    assert_eq!(at(9), (Some("<p>Just a description</p>"), None));
+}
+
+#[test]
+fn xml_base_on_the_root_applies_to_entries() {
+    let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://atom.example.net/blog/"><title>t</title><id>urn:f</id>
+        <entry><id>urn:1</id><title>a</title><content type="html">&lt;img src="img/a.png"&gt;</content></entry>
+        <entry xml:base="posts/"><id>urn:2</id><title>b</title><content type="html">&lt;a href="b.html"&gt;b&lt;/a&gt;</content></entry></feed>"#;
+    let feed = crate::parse::parse_feed(doc, &base(), None).expect("parses");
+    assert_eq!(
+        feed.entries[0].base.as_deref(),
+        Some("https://atom.example.net/blog/")
+    );
+    assert_eq!(
+        feed.entries[1].base.as_deref(),
+        Some("https://atom.example.net/blog/posts/")
+    );
+    let normalized = normalize(&feed, &base(), 1_795_000_000);
+    assert!(
+        normalized.entries[0]
+            .content_html
+            .as_deref()
+            .unwrap_or("")
+            .contains("https://atom.example.net/blog/img/a.png")
+    );
+    assert!(
+        normalized.entries[1]
+            .content_html
+            .as_deref()
+            .unwrap_or("")
+            .contains("https://atom.example.net/blog/posts/b.html")
+    );
+}
+
+#[test]
+fn xml_base_on_a_content_element_applies_to_its_html() {
+    let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://a.example/blog/"><title>t</title><id>urn:f</id>
+        <entry xml:base="2026/"><id>urn:1</id><title>a</title>
+        <content type="html" xml:base="photos/">&lt;img src="x.jpg"&gt;</content></entry></feed>"#;
+    let feed = crate::parse::parse_feed(doc, &base(), None).expect("parses");
+    let normalized = normalize(&feed, &base(), 1_795_000_000);
+    let html = normalized.entries[0].content_html.as_deref().unwrap_or("");
+    assert!(
+        html.contains("https://a.example/blog/2026/photos/x.jpg"),
+        "{html}"
+    );
+}

@@ -580,51 +580,6 @@ mod tests {
     }
 
     #[test]
-    fn xml_base_on_the_root_applies_to_entries() {
-        let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://atom.example.net/blog/"><title>t</title><id>urn:f</id>
-            <entry><id>urn:1</id><title>a</title><content type="html">&lt;img src="img/a.png"&gt;</content></entry>
-            <entry xml:base="posts/"><id>urn:2</id><title>b</title><content type="html">&lt;a href="b.html"&gt;b&lt;/a&gt;</content></entry></feed>"#;
-        let feed = parse_feed(doc, &base(), None).expect("parses");
-        assert_eq!(
-            feed.entries[0].base.as_deref(),
-            Some("https://atom.example.net/blog/")
-        );
-        assert_eq!(
-            feed.entries[1].base.as_deref(),
-            Some("https://atom.example.net/blog/posts/")
-        );
-        let normalized = crate::normalize::normalize(&feed, &base(), 1_795_000_000);
-        assert!(
-            normalized.entries[0]
-                .content_html
-                .as_deref()
-                .unwrap_or("")
-                .contains("https://atom.example.net/blog/img/a.png")
-        );
-        assert!(
-            normalized.entries[1]
-                .content_html
-                .as_deref()
-                .unwrap_or("")
-                .contains("https://atom.example.net/blog/posts/b.html")
-        );
-    }
-
-    #[test]
-    fn xml_base_on_a_content_element_applies_to_its_html() {
-        let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://a.example/blog/"><title>t</title><id>urn:f</id>
-            <entry xml:base="2026/"><id>urn:1</id><title>a</title>
-            <content type="html" xml:base="photos/">&lt;img src="x.jpg"&gt;</content></entry></feed>"#;
-        let feed = parse_feed(doc, &base(), None).expect("parses");
-        let normalized = crate::normalize::normalize(&feed, &base(), 1_795_000_000);
-        let html = normalized.entries[0].content_html.as_deref().unwrap_or("");
-        assert!(
-            html.contains("https://a.example/blog/2026/photos/x.jpg"),
-            "{html}"
-        );
-    }
-
-    #[test]
     fn html_page_is_named() {
         let doc = b"<!DOCTYPE html><html><head><title>x</title></head><body></body></html>";
         let err = parse_feed(doc, &base(), None).expect_err("HTML is not a feed");
