@@ -76,6 +76,7 @@ fn build_store(dir: &Path) -> Arc<dyn Store> {
                 content_hash: format!("hash-{i}"),
                 signature: None,
                 title_numbers: String::new(),
+                likeness: Default::default(),
                 folded: Default::default(),
                 search_text: String::new(),
                 topics: vec![TopicSlug::all(), TopicSlug::new("bench").expect("slug")],

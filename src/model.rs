@@ -149,6 +149,8 @@ pub struct NewEntry {
     pub signature: Option<[u32; 12]>,
     /// The numbers in the title, folded: stories whose titles carry different numbers differ.
     pub title_numbers: String,
+    /// What the same-story rules compare besides the signature (see `dedup::text`).
+    pub likeness: Likeness,
     /// The title, summary and content folded for matching, shared by topic rules and search.
     pub folded: crate::text::FoldedFields,
     /// What the search index holds for the story (`FoldedFields::search_text`), made here rather
@@ -157,6 +159,18 @@ pub struct NewEntry {
     /// The topics this sighting puts the story in, `all` included (`topics::TopicRules::assign`);
     /// normalize leaves it empty.
     pub topics: Vec<TopicSlug>,
+}
+
+/// What of an entry the same-story rules compare besides its signature, made by normalize (off
+/// the single writer) with `dedup::text::StoryText`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Likeness {
+    /// The title without the labels outlets add ("NÓNG:", "[Video]", "- Outlet").
+    pub clean_title: String,
+    /// The start of summary and content without the lines outlets add, folded.
+    pub lead: String,
+    /// Its text is a lead or a brief, not a story (`dedup::text::SHORT_WORDS`).
+    pub short: bool,
 }
 
 /// How a source's entries are told apart (`identity` in feeds.toml).
@@ -214,6 +228,7 @@ impl NewEntry {
             content_hash: title.into(),
             signature: None,
             title_numbers: String::new(),
+            likeness: Likeness::default(),
             folded: Default::default(),
             search_text: String::new(),
             topics: vec![TopicSlug::all()],

@@ -11,7 +11,9 @@
 //!    re-keyed, then as rule 1.
 //! 3. **Tombstone**: the key was pruned; the feed still lists it, but it stays gone.
 //! 4. **Same canonical URL** in another source: one more sighting of that story.
-//! 5. **Near duplicate** in another source (see [`super::near_duplicate`]): one more sighting.
+//! 5. **Near duplicate** in another source (see [`super::near_match`]): the same title with one
+//!    side a lead contained in the other, or title and text alike — unless the titles carry
+//!    different numbers or name different places or people. One more sighting.
 //! 6. Otherwise a new story.
 
 use crate::model::{EntryKey, KeyKind, NewEntry, Timestamp};
@@ -86,7 +88,24 @@ pub enum Reason {
     Tombstone,
     SameCanonicalUrl,
     NearDuplicate,
+    /// The same title, one side only a lead found in the other (see [`super::NearMatch`]).
+    TitleAndLead,
     NoMatch,
+}
+
+impl Reason {
+    /// The rule's name in logs, `test-topic` and the store (`sightings.joined_by`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SameKey => "same-key",
+            Reason::MovedKey => "moved-key",
+            Reason::Tombstone => "tombstone",
+            Reason::SameCanonicalUrl => "same-url",
+            Reason::NearDuplicate => "near-duplicate",
+            Reason::TitleAndLead => "title-and-lead",
+            Reason::NoMatch => "new",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +159,12 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
             Reason::SameCanonicalUrl,
         );
     }
-    if let Some((story, sort_at)) = super::near_duplicate(entry, near, &found.neighbours) {
-        return decision(Action::Merge { story, sort_at }, Reason::NearDuplicate);
+    if let Some((story, sort_at, how)) = super::near_match(entry, near, &found.neighbours) {
+        let reason = match how {
+            super::NearMatch::Similar(_) => Reason::NearDuplicate,
+            super::NearMatch::TitleAndLead(_) => Reason::TitleAndLead,
+        };
+        return decision(Action::Merge { story, sort_at }, reason);
     }
     decision(
         Action::New {
@@ -187,7 +210,7 @@ pub fn switch_to_link(churned: usize, entries: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::fingerprint;
+    use crate::dedup::fingerprint;
 
     const NOW: Timestamp = 1_800_000_000;
     const TEXT: &str = "Thành phố Hà Nội công bố kế hoạch xây dựng ba tuyến đường sắt đô thị mới \
@@ -219,6 +242,8 @@ mod tests {
             published: NOW - 500,
             signature: of.signature,
             title_numbers: title_numbers.into(),
+            title: of.title.clone(),
+            text: None,
         }
     }
 
@@ -438,7 +463,10 @@ mod tests {
             assert_eq!(decision.churned, churned, "{case}");
             assert_eq!(
                 wants_neighbours(&found),
-                matches!(reason, Reason::NearDuplicate | Reason::NoMatch),
+                matches!(
+                    reason,
+                    Reason::NearDuplicate | Reason::TitleAndLead | Reason::NoMatch
+                ),
                 "{case}: neighbours are wanted exactly when the earlier rules found nothing"
             );
         }

@@ -1,9 +1,13 @@
-//! The near-duplicate index: the band keys of the stories first seen within the window, kept in
-//! memory (see [`super::Lsh`]). An engine fills it from its rows the first time it stores a
-//! document, asks it for neighbours of a new entry, and tells it about every story it inserts.
+//! The near-duplicate index: the band keys of the stories first seen within the window (see
+//! [`super::Lsh`]), and their titles without outlet labels, kept in memory. An engine fills it
+//! from its rows the first time it stores a document, asks it for neighbours of a new entry, and
+//! tells it about every story it inserts.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use crate::dedup::fingerprint::Signature;
 use crate::model::{NewEntry, Timestamp};
-use crate::normalize::fingerprint::Signature;
 
 use super::{Lsh, NearDuplicates, band_keys, keys};
 
@@ -11,7 +15,27 @@ use super::{Lsh, NearDuplicates, band_keys, keys};
 pub struct NearIndex {
     settings: NearDuplicates,
     lsh: Lsh,
+    /// Title key (see [`title_key`]) → stories with that title and when each was first seen.
+    titles: HashMap<u64, Vec<(i64, Timestamp)>>,
+    titles_since_expiry: usize,
     loaded: bool,
+}
+
+/// Titles added between two drops of those out of the window.
+const EXPIRE_TITLES_EVERY: usize = 50_000;
+/// Fewer words than this make a title too common to find a story by ("Video", "Tin tức").
+const TITLE_KEY_WORDS: usize = 3;
+
+/// What stories with the same title (outlet labels left out, folded) share, if the title says
+/// enough to look a story up by it.
+fn title_key(title: &str) -> Option<u64> {
+    let folded = crate::text::folded_line(super::text::clean_title(title));
+    if crate::text::line_words(&folded).count() < TITLE_KEY_WORDS {
+        return None;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    folded.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 impl NearIndex {
@@ -30,16 +54,35 @@ impl NearIndex {
     }
 
     /// Adds the stored stories read for [`NearIndex::wants_loading`] (id, first seen, signature,
-    /// title numbers), and marks the index filled.
+    /// title numbers, title), and marks the index filled.
     pub fn load<'a>(
         &mut self,
-        stories: impl IntoIterator<Item = (i64, Timestamp, Signature, &'a str)>,
+        stories: impl IntoIterator<Item = (i64, Timestamp, Option<Signature>, &'a str, &'a str)>,
     ) {
         let window = self.settings.window;
-        for (id, seen, signature, numbers) in stories {
-            self.lsh.add(&keys(&signature, numbers), id, seen, window);
+        for (id, seen, signature, numbers, title) in stories {
+            if let Some(signature) = signature {
+                self.lsh.add(&keys(&signature, numbers), id, seen, window);
+            }
+            self.add_title(title, id, seen);
         }
         self.loaded = true;
+    }
+
+    fn add_title(&mut self, title: &str, id: i64, seen: Timestamp) {
+        let Some(key) = title_key(title) else {
+            return;
+        };
+        self.titles.entry(key).or_default().push((id, seen));
+        self.titles_since_expiry += 1;
+        if self.titles_since_expiry >= EXPIRE_TITLES_EVERY {
+            self.titles_since_expiry = 0;
+            let since = seen - self.settings.window;
+            self.titles.retain(|_, stories| {
+                stories.retain(|(_, seen)| *seen >= since);
+                !stories.is_empty()
+            });
+        }
     }
 
     /// Ids of stories within the window that may be near duplicates of `entry` (sharing a band
@@ -49,6 +92,25 @@ impl NearIndex {
             Some(keys) => self.lsh.candidates(&keys, now - self.settings.window),
             None => Vec::new(),
         }
+    }
+
+    /// Ids of stories within the window whose title, without outlet labels, is `entry`'s: where
+    /// a summary-only copy finds the story it summarizes (see [`super::NearMatch::TitleAndLead`]).
+    pub fn same_title(&self, entry: &NewEntry, now: Timestamp) -> Vec<i64> {
+        if self.settings.threshold > 1.0 {
+            return Vec::new();
+        }
+        let since = now - self.settings.window;
+        title_key(&entry.title)
+            .and_then(|key| self.titles.get(&key))
+            .map(|stories| {
+                stories
+                    .iter()
+                    .filter(|(_, seen)| *seen >= since)
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Indexes a story just stored as `id`, first seen `now`.
@@ -61,13 +123,14 @@ impl NearIndex {
                 self.settings.window,
             );
         }
+        self.add_title(&entry.title, id, now);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::fingerprint;
+    use crate::dedup::fingerprint;
 
     fn story(title: &str) -> NewEntry {
         let text = "Bộ Giáo dục công bố phương án thi tốt nghiệp trung học phổ thông năm tới với \
@@ -85,7 +148,18 @@ mod tests {
         assert_eq!(index.wants_loading(1_000_000), Some(1_000_000 - window));
         let a = story("Phương án thi tốt nghiệp");
         let signature = a.signature.expect("signature");
-        index.load([(7, 1_000_000 - 10, signature, a.title_numbers.as_str())]);
+        index.load([(
+            7,
+            1_000_000 - 10,
+            Some(signature),
+            a.title_numbers.as_str(),
+            a.title.as_str(),
+        )]);
+        let labelled = NewEntry {
+            title: format!("[Video] {}", a.title),
+            ..a.clone()
+        };
+        assert_eq!(index.same_title(&labelled, 1_000_000), [7]);
         assert_eq!(index.wants_loading(1_000_000), None);
         assert_eq!(index.neighbours(&a, 1_000_000), [7]);
         // Out of the window.

@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
+use crate::dedup::fingerprint::BANDS;
 use crate::model::Timestamp;
-use crate::normalize::fingerprint::BANDS;
 
 /// Most band keys belong to one story: keep that case free of a heap allocation.
 enum Bucket {

@@ -3,8 +3,11 @@
 //! look candidates up and carry decisions out; no SQL runs here.
 
 mod decide;
+pub mod fingerprint;
 mod index;
 mod lsh;
+pub mod names;
+pub mod text;
 
 pub use decide::{
     Action, Decision, Found, Known, OtherStory, Reason, decide, switch_to_link, wants_neighbours,
@@ -13,7 +16,7 @@ pub use index::NearIndex;
 pub use lsh::Lsh;
 
 use crate::model::{NewEntry, Timestamp};
-use crate::normalize::fingerprint::{self, BANDS, Signature};
+use fingerprint::{BANDS, Signature};
 
 /// When two stories from different sources are one (see `normalize::fingerprint`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,7 +44,26 @@ pub struct Candidate {
     pub published: Timestamp,
     pub signature: Option<Signature>,
     pub title_numbers: String,
+    /// Its title as stored.
+    pub title: String,
+    /// Its title and text as the rules compare them; read only for stories found by title
+    /// ([`NearIndex::same_title`]), where the title-and-lead rule may need it.
+    pub text: Option<text::StoryText>,
 }
+
+/// How a candidate was found to be the same story.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NearMatch {
+    /// Estimated similarity of title and text at or above the threshold.
+    Similar(f64),
+    /// The same title, and one side a lead (or brief) contained in the other's text, to this
+    /// share of its word triples.
+    TitleAndLead(f64),
+}
+
+/// Share of a lead's word triples (single words, for a lead under three words) that must be
+/// found in the other text's start for the title-and-lead rule.
+pub const LEAD_CONTAINED: f64 = 0.7;
 
 /// The band keys a story is indexed and looked up by: its signature's bands, keyed by the numbers
 /// in its title.
@@ -58,30 +80,88 @@ pub fn band_keys(entry: &NewEntry, near: NearDuplicates) -> Option<[i64; BANDS]>
     Some(keys(entry.signature.as_ref()?, &entry.title_numbers))
 }
 
-/// The candidate that is the same story as `entry` syndicated under another URL: the most similar
-/// one whose estimated similarity reaches the threshold and whose title carries the same numbers
-/// ("Part 1" and "Part 2" stay apart). Band keys include the title's numbers, but two keys can
-/// still collide, so both are checked here. The candidates are those [`band_keys`] found.
-pub fn near_duplicate(
+/// The candidate that is the same story as `entry` under another URL, and how it matched. Two
+/// gates come first: the titles must carry the same numbers ("Part 1" and "Part 2" stay apart)
+/// and must not name different places or people in one template (see [`names`]). Then either
+/// rule joins: the same title with one side only a lead contained in the other
+/// ([`NearMatch::TitleAndLead`], preferred: it compares what both sides have), or an estimated
+/// similarity at or above the threshold ([`NearMatch::Similar`]); among several, the strongest.
+/// The candidates are those [`band_keys`] and [`NearIndex::same_title`] found.
+pub fn near_match(
     entry: &NewEntry,
     near: NearDuplicates,
     candidates: &[Candidate],
-) -> Option<(i64, Timestamp)> {
-    let signature = entry.signature.as_ref()?;
-    let mut best: Option<(f64, i64, Timestamp)> = None;
+) -> Option<(i64, Timestamp, NearMatch)> {
+    if near.threshold > 1.0 || candidates.is_empty() {
+        return None;
+    }
+    let title = if entry.likeness.clean_title.is_empty() {
+        entry.title.as_str()
+    } else {
+        entry.likeness.clean_title.as_str()
+    };
+    let names = names::TitleNames::of(title);
+    let folded_title = crate::text::folded_line(title);
+    let score = |m: NearMatch| match m {
+        NearMatch::TitleAndLead(c) => 2.0 + c,
+        NearMatch::Similar(s) => s,
+    };
+    let mut best: Option<(i64, Timestamp, NearMatch)> = None;
     for candidate in candidates {
-        let Some(other) = &candidate.signature else {
+        if candidate.title_numbers != entry.title_numbers {
+            continue;
+        }
+        let theirs = text::clean_title(&candidate.title);
+        if names::names_differ(&names, &names::TitleNames::of(theirs)) {
+            continue;
+        }
+        let by_lead = candidate.text.as_ref().and_then(|other| {
+            let same_title = other.folded_title == folded_title && folded_title.len() > 2;
+            if !same_title || !(entry.likeness.short || other.is_short()) {
+                return None;
+            }
+            let (short, long) = if entry.likeness.short && !other.is_short() {
+                (&entry.likeness.lead, &other.lead)
+            } else if other.is_short() && !entry.likeness.short {
+                (&other.lead, &entry.likeness.lead)
+            } else if entry.likeness.lead.len() <= other.lead.len() {
+                (&entry.likeness.lead, &other.lead)
+            } else {
+                (&other.lead, &entry.likeness.lead)
+            };
+            let contained = containment(short, long);
+            (contained >= LEAD_CONTAINED).then_some(NearMatch::TitleAndLead(contained))
+        });
+        let by_text = match (&entry.signature, &candidate.signature) {
+            (Some(a), Some(b)) => {
+                let similarity = fingerprint::similarity(a, b);
+                (similarity >= near.threshold).then_some(NearMatch::Similar(similarity))
+            }
+            _ => None,
+        };
+        let Some(found) = by_lead.or(by_text) else {
             continue;
         };
-        let similarity = fingerprint::similarity(signature, other);
-        if similarity >= near.threshold
-            && candidate.title_numbers == entry.title_numbers
-            && best.is_none_or(|(s, ..)| similarity > s)
-        {
-            best = Some((similarity, candidate.id, candidate.published));
+        if best.is_none_or(|(_, _, m)| score(found) > score(m)) {
+            best = Some((candidate.id, candidate.published, found));
         }
     }
-    best.map(|(_, id, published)| (id, published))
+    best
+}
+
+/// The share of `short`'s word triples found in `long` (of its words, when it has fewer than
+/// three); both folded lines. Nothing is contained in anything when `short` has no words.
+pub fn containment(short: &str, long: &str) -> f64 {
+    let short: Vec<&str> = crate::text::line_words(short).collect();
+    let long: Vec<&str> = crate::text::line_words(long).collect();
+    if short.is_empty() {
+        return 0.0;
+    }
+    let width = if short.len() < 3 { 1 } else { 3 };
+    let present: std::collections::HashSet<&[&str]> = long.windows(width).collect();
+    let grams: Vec<&[&str]> = short.windows(width).collect();
+    let found = grams.iter().filter(|g| present.contains(*g)).count();
+    found as f64 / grams.len() as f64
 }
 
 #[cfg(test)]
@@ -109,6 +189,7 @@ mod tests {
             content_hash: String::new(),
             signature: fingerprint::signature(title, text),
             title_numbers: fingerprint::title_numbers(title),
+            likeness: Default::default(),
             folded: Default::default(),
             search_text: String::new(),
             topics: vec![],
@@ -121,6 +202,8 @@ mod tests {
             published: 100 + id,
             signature: entry.signature,
             title_numbers: entry.title_numbers.clone(),
+            title: entry.title.clone(),
+            text: None,
         }
     }
 
@@ -146,7 +229,7 @@ mod tests {
         };
         assert!(similarity(&rewrite) >= NearDuplicates::default().threshold);
         assert!(similarity(&rewrite) < similarity(&copy));
-        let found = near_duplicate(
+        let found = near_match(
             &entry,
             NearDuplicates::default(),
             &[
@@ -157,7 +240,7 @@ mod tests {
         );
         assert_eq!(
             found,
-            Some((2, 102)),
+            Some((2, 102, NearMatch::Similar(similarity(&copy)))),
             "the most similar wins, not the first"
         );
         assert!(band_keys(&entry, NearDuplicates::default()).is_some());
@@ -168,7 +251,7 @@ mod tests {
         let part1 = story("Hà Nội xây đường sắt, phần 1", TEXT);
         let part2 = story("Hà Nội xây đường sắt, phần 2", TEXT);
         assert_eq!(
-            near_duplicate(&part1, NearDuplicates::default(), &[candidate(7, &part2)]),
+            near_match(&part1, NearDuplicates::default(), &[candidate(7, &part2)]),
             None
         );
     }
@@ -180,7 +263,7 @@ mod tests {
             threshold: 1.5,
             window: 3600,
         };
-        assert_eq!(near_duplicate(&entry, off, &[candidate(1, &entry)]), None);
+        assert_eq!(near_match(&entry, off, &[candidate(1, &entry)]), None);
         assert_eq!(band_keys(&entry, off), None);
     }
 }

@@ -7,7 +7,6 @@
 
 pub mod bound;
 pub mod canonical;
-pub mod fingerprint;
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -329,18 +328,23 @@ fn normalize_entry(
 
     let folded =
         crate::text::FoldedFields::new(&title, summary_html.as_deref(), content_html.as_deref());
-    // The fingerprint reads the start of the content, else of the summary.
-    let body = if content_html.is_some() {
-        &folded.content
-    } else {
-        &folded.summary
+    // The fingerprint reads the title without outlet labels and the start of the content (else
+    // of the summary) without the lines outlets add.
+    let story =
+        crate::dedup::text::StoryText::of(&title, summary_html.as_deref(), content_html.as_deref());
+    let signature =
+        crate::dedup::fingerprint::signature_of_folded(&story.folded_title, &story.body);
+    let title_numbers = crate::dedup::fingerprint::title_numbers_of_folded(&story.folded_title);
+    let likeness = crate::model::Likeness {
+        short: story.is_short(),
+        clean_title: story.title,
+        lead: story.lead,
     };
-    let signature = fingerprint::signature_of_folded(&folded.title, body);
-    let title_numbers = fingerprint::title_numbers_of_folded(&folded.title);
     let search_text = folded.search_text();
     NewEntry {
         signature,
         title_numbers,
+        likeness,
         folded,
         search_text,
         topics: Vec::new(),

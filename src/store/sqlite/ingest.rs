@@ -129,6 +129,7 @@ pub(super) struct EntryStatements<'tx> {
     topic: rusqlite::CachedStatement<'tx>,
     rekey: rusqlite::CachedStatement<'tx>,
     near: rusqlite::CachedStatement<'tx>,
+    near_text: rusqlite::CachedStatement<'tx>,
     search: rusqlite::CachedStatement<'tx>,
     unindex: rusqlite::CachedStatement<'tx>,
 }
@@ -174,7 +175,16 @@ impl<'tx> EntryStatements<'tx> {
             // A candidate story, unless this source carries it already.
             near: tx
                 .prepare_cached(
-                    "SELECT e.published_at, e.signature, e.title_numbers FROM entries e
+                    "SELECT e.published_at, e.signature, e.title_numbers, e.title FROM entries e
+                     WHERE e.id = ?1
+                       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)",
+                )
+                .context("matching near duplicates")?,
+            // The same, with the text, for a story found by its title.
+            near_text: tx
+                .prepare_cached(
+                    "SELECT e.published_at, e.signature, e.title_numbers, e.title, e.summary_html, e.content_html
+                     FROM entries e
                      WHERE e.id = ?1
                        AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)",
                 )
@@ -318,7 +328,7 @@ fn carry_out(
                     entry
                         .signature
                         .as_ref()
-                        .map(crate::normalize::fingerprint::to_bytes),
+                        .map(crate::dedup::fingerprint::to_bytes),
                     entry.title_numbers
                 ])
                 .context("inserting entry")?;
@@ -363,7 +373,8 @@ fn add_sighting(
     Ok(())
 }
 
-/// The stories the index finds near `entry` that another source carries, read for comparison.
+/// The stories the index finds near `entry` (by band keys, and by title) that another source
+/// carries, read for comparison; those found by title with their text.
 fn neighbours(
     stmts: &mut EntryStatements<'_>,
     index: &NearIndex,
@@ -371,8 +382,41 @@ fn neighbours(
     source: SourceId,
     now: Timestamp,
 ) -> Result<Vec<crate::dedup::Candidate>, StoreError> {
+    use crate::dedup::fingerprint::from_bytes;
+    let by_title = index.same_title(entry, now);
     let mut candidates = Vec::new();
+    for id in &by_title {
+        let row = stmts
+            .near_text
+            .query_row(params![id, source.0], |r| {
+                Ok((
+                    r.get::<_, Timestamp>(0)?,
+                    r.get::<_, Option<Vec<u8>>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .optional()
+            .context("matching near duplicates")?;
+        if let Some((published, signature, title_numbers, title, summary, content)) = row {
+            let text =
+                crate::dedup::text::StoryText::of(&title, summary.as_deref(), content.as_deref());
+            candidates.push(crate::dedup::Candidate {
+                id: *id,
+                published,
+                signature: signature.as_deref().and_then(from_bytes),
+                title_numbers,
+                title,
+                text: Some(text),
+            });
+        }
+    }
     for id in index.neighbours(entry, now) {
+        if by_title.contains(&id) {
+            continue;
+        }
         let row = stmts
             .near
             .query_row(params![id, source.0], |r| {
@@ -380,18 +424,19 @@ fn neighbours(
                     r.get::<_, Timestamp>(0)?,
                     r.get::<_, Option<Vec<u8>>>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
                 ))
             })
             .optional()
             .context("matching near duplicates")?;
-        if let Some((published, signature, title_numbers)) = row {
+        if let Some((published, signature, title_numbers, title)) = row {
             candidates.push(crate::dedup::Candidate {
                 id,
                 published,
-                signature: signature
-                    .as_deref()
-                    .and_then(crate::normalize::fingerprint::from_bytes),
+                signature: signature.as_deref().and_then(from_bytes),
                 title_numbers,
+                title,
+                text: None,
             });
         }
     }

@@ -176,31 +176,29 @@ pub(super) fn load_index(
     index: &mut NearIndex,
     since: Timestamp,
 ) -> Result<(), StoreError> {
-    use crate::normalize::fingerprint;
+    use crate::dedup::fingerprint;
     let mut stmt = tx
-        .prepare("SELECT id, first_seen_at, signature, title_numbers FROM entries WHERE signature IS NOT NULL AND first_seen_at >= ?1")
+        .prepare("SELECT id, first_seen_at, signature, title_numbers, title FROM entries WHERE first_seen_at >= ?1")
         .context("loading near-duplicate index")?;
     let rows = stmt
         .query_map([since], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Timestamp>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Option<Vec<u8>>>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
             ))
         })
         .context("loading near-duplicate index")?;
     let mut stories = Vec::new();
     for row in rows {
-        let (id, seen, bytes, numbers) = row.context("loading near-duplicate index")?;
-        if let Some(signature) = fingerprint::from_bytes(&bytes) {
-            stories.push((id, seen, signature, numbers));
-        }
+        let (id, seen, bytes, numbers, title) = row.context("loading near-duplicate index")?;
+        let signature = bytes.as_deref().and_then(fingerprint::from_bytes);
+        stories.push((id, seen, signature, numbers, title));
     }
-    index.load(
-        stories
-            .iter()
-            .map(|(id, seen, signature, numbers)| (*id, *seen, *signature, numbers.as_str())),
-    );
+    index.load(stories.iter().map(|(id, seen, signature, numbers, title)| {
+        (*id, *seen, *signature, numbers.as_str(), title.as_str())
+    }));
     Ok(())
 }

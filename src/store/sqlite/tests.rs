@@ -25,6 +25,7 @@ fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
         content_hash: crate::text::hash_parts(&[title]),
         signature: None,
         title_numbers: String::new(),
+        likeness: Default::default(),
         folded: Default::default(),
         search_text: crate::text::search_text(title, None, Some(&format!("<p>{title}</p>"))),
         topics: vec![TopicSlug::all()],
