@@ -42,11 +42,16 @@ pub struct FixtureServer {
 }
 
 impl FixtureServer {
-    /// Starts serving every file of tests/fixtures at `/<name>`.
+    /// Starts serving every file directly in tests/fixtures at `/<name>`.
     pub async fn start() -> FixtureServer {
         let mut server = FixtureServer::default();
         for entry in std::fs::read_dir(fixture_path("")).expect("fixtures dir") {
             let entry = entry.expect("fixture entry");
+            // Subdirectories hold data sets read by their own tests (dedup/newsroom.toml), not
+            // documents to serve.
+            if !entry.file_type().expect("fixture entry type").is_file() {
+                continue;
+            }
             let name = entry.file_name().to_string_lossy().to_string();
             let content_type = match name.rsplit('.').next() {
                 Some("json") => "application/feed+json",
