@@ -286,7 +286,6 @@ fn newsroom_set_is_well_formed() {
 }
 
 #[test]
-#[ignore = "bars of issue 19: fails until the newsroom rules land"]
 fn newsroom_merge_decisions_meet_the_bars_of_issue_19() {
     let set = load();
     let outlets = outlets(&set);

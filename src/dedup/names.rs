@@ -234,12 +234,22 @@ struct Word {
     name: bool,
     /// The place it is part of, when it is part of one.
     place: Option<usize>,
+    /// The name it is part of (an index into [`TitleNames::groups`]).
+    group: Option<usize>,
+}
+
+/// One name of a title: its words, folded, and the place it is, if it is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Group {
+    text: String,
+    place: Option<usize>,
 }
 
 /// A title's words with its names marked, ready for [`names_differ`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TitleNames {
     words: Vec<Word>,
+    groups: Vec<Group>,
 }
 
 impl TitleNames {
@@ -290,6 +300,7 @@ impl TitleNames {
                     name: acronym && !w.chars().any(|c| c.is_ascii_digit())
                         || (capital && !starts_sentence && !title_case),
                     place: None,
+                    group: None,
                 }
             })
             .collect();
@@ -314,28 +325,42 @@ impl TitleNames {
                 None => i += 1,
             }
         }
-        TitleNames { words }
+        // Consecutive name words form one name (a place's words stay together, apart from
+        // the words beside them).
+        let mut groups: Vec<Group> = Vec::new();
+        let mut previous: Option<Option<usize>> = None;
+        for word in &mut words {
+            if !word.name {
+                previous = None;
+                continue;
+            }
+            match (previous, groups.last_mut()) {
+                (Some(place), Some(last)) if place == word.place => {
+                    last.text.push(' ');
+                    last.text.push_str(&word.folded);
+                }
+                _ => groups.push(Group {
+                    text: word.folded.clone(),
+                    place: word.place,
+                }),
+            }
+            word.group = Some(groups.len() - 1);
+            previous = Some(word.place);
+        }
+        TitleNames { words, groups }
     }
 
     /// The names, folded, in order (for logs and tests).
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        let mut previous: Option<(bool, Option<usize>)> = None;
-        for w in &self.words {
-            if w.name {
-                match (previous, names.last_mut()) {
-                    (Some((true, place)), Some(last))
-                        if place == w.place || w.place.is_none() && place.is_none() =>
-                    {
-                        last.push(' ');
-                        last.push_str(&w.folded);
-                    }
-                    _ => names.push(w.folded.clone()),
-                }
-            }
-            previous = Some((w.name, w.place));
-        }
-        names
+        self.groups.iter().map(|g| g.text.clone()).collect()
+    }
+
+    /// Whether this title has `name` too: the same words, or another form of the same place.
+    fn has(&self, name: &Group) -> bool {
+        self.groups.iter().any(|g| match (g.place, name.place) {
+            (Some(a), Some(b)) => a == b,
+            _ => g.text == name.text,
+        })
     }
 }
 
@@ -375,7 +400,7 @@ pub fn names_differ(a: &TitleNames, b: &TitleNames) -> bool {
     loop {
         let matched = i < n && j < m && x[i].folded == y[j].folded;
         if matched || (i == n && j == m) {
-            if hunk_differs(&x[hunk_x..i], &y[hunk_y..j]) {
+            if hunk_differs(a, b, &x[hunk_x..i], &y[hunk_y..j]) {
                 return true;
             }
             if i == n && j == m {
@@ -393,22 +418,16 @@ pub fn names_differ(a: &TitleNames, b: &TitleNames) -> bool {
     }
 }
 
-fn hunk_differs(x: &[Word], y: &[Word]) -> bool {
-    let names_x: Vec<&Word> = x.iter().filter(|w| w.name).collect();
-    let names_y: Vec<&Word> = y.iter().filter(|w| w.name).collect();
-    if names_x.is_empty() || names_y.is_empty() {
-        return false;
-    }
-    let places = |names: &[&Word]| -> Option<Vec<usize>> {
-        let mut ids: Vec<usize> = names.iter().map(|w| w.place).collect::<Option<_>>()?;
-        ids.dedup();
-        Some(ids)
+/// Whether both sides of a hunk hold a name the other title lacks (a name that only moved, or
+/// is written as another form of the same place, is no difference).
+fn hunk_differs(a: &TitleNames, b: &TitleNames, x: &[Word], y: &[Word]) -> bool {
+    let lacks = |words: &[Word], own: &TitleNames, other: &TitleNames| {
+        words
+            .iter()
+            .filter_map(|w| w.group)
+            .any(|g| own.groups.get(g).is_some_and(|name| !other.has(name)))
     };
-    match (places(&names_x), places(&names_y)) {
-        // Two forms of the same places.
-        (Some(a), Some(b)) => a != b,
-        _ => true,
-    }
+    lacks(x, a, b) && lacks(y, b, a)
 }
 
 #[cfg(test)]
@@ -487,6 +506,23 @@ mod tests {
                 false,
             ),
             ("Cháy xưởng gỗ ở Long An", "Long An: cháy xưởng gỗ", false),
+            // A name that moved, beside one added.
+            (
+                "Gempa M 5,2 guncang Garut, tidak berpotensi tsunami",
+                "Garut diguncang gempa M 5,2, BMKG: tak berpotensi tsunami",
+                false,
+            ),
+            (
+                "Bà Trần Thị Lan làm Giám đốc Sở Nghệ An",
+                "Nghệ An có tân Giám đốc Sở",
+                false,
+            ),
+            // One name shared, another swapped.
+            (
+                "Bão số 5 vào Quảng Ngãi, Bình Định mưa lớn",
+                "Bão số 5 vào Quảng Nam, Bình Định mưa lớn",
+                true,
+            ),
         ] {
             assert_eq!(
                 names_differ(&TitleNames::of(a), &TitleNames::of(b)),

@@ -28,6 +28,8 @@ const TITLE_PREFIXES: &[&str] = &[
     "breaking news",
     "update",
     "live",
+    "watch",
+    "listen",
     "exclusive",
     "viral",
     "hot",
