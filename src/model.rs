@@ -161,16 +161,15 @@ pub struct NewEntry {
     pub topics: Vec<TopicSlug>,
 }
 
-/// What of an entry the same-story rules compare besides its signature, made by normalize (off
-/// the single writer) with `dedup::text::StoryText`.
+/// What of an entry the same-story rules look at besides its signature, made by normalize (off
+/// the single writer) with `dedup::text`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Likeness {
     /// The title without the labels outlets add ("NÓNG:", "[Video]", "- Outlet").
     pub clean_title: String,
-    /// The start of summary and content without the lines outlets add, folded.
-    pub lead: String,
-    /// Its text is a lead or a brief, not a story (`dedup::text::SHORT_WORDS`).
-    pub short: bool,
+    /// What stories with this title share, when the title says enough to find a story by it
+    /// (`dedup::text::title_key`).
+    pub title_key: Option<u64>,
 }
 
 /// How a source's entries are told apart (`identity` in feeds.toml).

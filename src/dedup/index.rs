@@ -4,7 +4,6 @@
 //! tells it about every story it inserts.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
 use crate::dedup::fingerprint::Signature;
 use crate::model::{NewEntry, Timestamp};
@@ -23,19 +22,10 @@ pub struct NearIndex {
 
 /// Titles added between two drops of those out of the window.
 const EXPIRE_TITLES_EVERY: usize = 50_000;
-/// Fewer words than this make a title too common to find a story by ("Video", "Tin tức").
-const TITLE_KEY_WORDS: usize = 3;
 
-/// What stories with the same title (outlet labels left out, folded) share, if the title says
-/// enough to look a story up by it.
+/// The title key of a stored title (see [`super::text::title_key`]).
 fn title_key(title: &str) -> Option<u64> {
-    let folded = crate::text::folded_line(super::text::clean_title(title));
-    if crate::text::line_words(&folded).count() < TITLE_KEY_WORDS {
-        return None;
-    }
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    folded.hash(&mut hasher);
-    Some(hasher.finish())
+    super::text::title_key(&crate::text::folded_line(super::text::clean_title(title)))
 }
 
 impl NearIndex {
@@ -64,13 +54,13 @@ impl NearIndex {
             if let Some(signature) = signature {
                 self.lsh.add(&keys(&signature, numbers), id, seen, window);
             }
-            self.add_title(title, id, seen);
+            self.add_title(title_key(title), id, seen);
         }
         self.loaded = true;
     }
 
-    fn add_title(&mut self, title: &str, id: i64, seen: Timestamp) {
-        let Some(key) = title_key(title) else {
+    fn add_title(&mut self, key: Option<u64>, id: i64, seen: Timestamp) {
+        let Some(key) = key else {
             return;
         };
         self.titles.entry(key).or_default().push((id, seen));
@@ -101,7 +91,9 @@ impl NearIndex {
             return Vec::new();
         }
         let since = now - self.settings.window;
-        title_key(&entry.title)
+        entry
+            .likeness
+            .title_key
             .and_then(|key| self.titles.get(&key))
             .map(|stories| {
                 stories
@@ -123,7 +115,7 @@ impl NearIndex {
                 self.settings.window,
             );
         }
-        self.add_title(&entry.title, id, now);
+        self.add_title(entry.likeness.title_key, id, now);
     }
 }
 
@@ -155,10 +147,11 @@ mod tests {
             a.title_numbers.as_str(),
             a.title.as_str(),
         )]);
-        let labelled = NewEntry {
+        let mut labelled = NewEntry {
             title: format!("[Video] {}", a.title),
             ..a.clone()
         };
+        labelled.likeness.title_key = title_key(&labelled.title);
         assert_eq!(index.same_title(&labelled, 1_000_000), [7]);
         assert_eq!(index.wants_loading(1_000_000), None);
         assert_eq!(index.neighbours(&a, 1_000_000), [7]);

@@ -106,6 +106,7 @@ pub fn near_match(
         NearMatch::TitleAndLead(c) => 2.0 + c,
         NearMatch::Similar(s) => s,
     };
+    let mut ours: Option<text::StoryText> = None;
     let mut best: Option<(i64, Timestamp, NearMatch)> = None;
     for candidate in candidates {
         if candidate.title_numbers != entry.title_numbers {
@@ -117,17 +118,28 @@ pub fn near_match(
         }
         let by_lead = candidate.text.as_ref().and_then(|other| {
             let same_title = other.folded_title == folded_title && folded_title.len() > 2;
-            if !same_title || !(entry.likeness.short || other.is_short()) {
+            if !same_title {
                 return None;
             }
-            let (short, long) = if entry.likeness.short && !other.is_short() {
-                (&entry.likeness.lead, &other.lead)
-            } else if other.is_short() && !entry.likeness.short {
-                (&other.lead, &entry.likeness.lead)
-            } else if entry.likeness.lead.len() <= other.lead.len() {
-                (&entry.likeness.lead, &other.lead)
+            // Read only now: stories found by title are few.
+            let mine = ours.get_or_insert_with(|| {
+                text::StoryText::of(
+                    &entry.title,
+                    entry.summary_html.as_deref(),
+                    entry.content_html.as_deref(),
+                )
+            });
+            if !(mine.is_short() || other.is_short()) {
+                return None;
+            }
+            let (short, long) = if mine.is_short() && !other.is_short() {
+                (&mine.lead, &other.lead)
+            } else if other.is_short() && !mine.is_short() {
+                (&other.lead, &mine.lead)
+            } else if mine.lead.len() <= other.lead.len() {
+                (&mine.lead, &other.lead)
             } else {
-                (&other.lead, &entry.likeness.lead)
+                (&other.lead, &mine.lead)
             };
             let contained = containment(short, long);
             (contained >= LEAD_CONTAINED).then_some(NearMatch::TitleAndLead(contained))

@@ -3,7 +3,9 @@
 //! add (captions "Ảnh: …", "Mời quý độc giả xem thêm …", "Baca juga: …"). Both lists are tables
 //! below, meant to be extended.
 
-use crate::text::{folded_html_line, folded_line, line_words};
+use std::hash::{Hash, Hasher};
+
+use crate::text::{folded_line, line_words, push_folded_html};
 
 /// Labels an outlet puts before a title, ending in `:` ("NÓNG: …", "VIDEO: …"), folded.
 const TITLE_PREFIXES: &[&str] = &[
@@ -132,6 +134,52 @@ pub struct StoryText {
     /// The start of the summary and of the content without added lines, folded: what a
     /// summary-only copy of the story would contain.
     pub lead: String,
+}
+
+/// What a signature is made from: the title without outlet labels and the start of the text
+/// without added lines. Made for every entry, so it reads no more of the text than it needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignatureText {
+    /// The title without outlet labels, as written.
+    pub title: String,
+    pub folded_title: String,
+    /// At most [`SIGNATURE_WORDS`] words of the content (else the summary), folded.
+    pub body: String,
+}
+
+impl SignatureText {
+    pub fn of(
+        title: &str,
+        summary_html: Option<&str>,
+        content_html: Option<&str>,
+    ) -> SignatureText {
+        let title = clean_title(title).to_string();
+        let folded_title = folded_line(&title);
+        let body = content_html
+            .map(|h| story_words(h, SIGNATURE_WORDS))
+            .filter(|(_, n)| *n > 0)
+            .or_else(|| summary_html.map(|h| story_words(h, SIGNATURE_WORDS)))
+            .map_or_else(|| " ".to_string(), |(words, _)| words);
+        SignatureText {
+            title,
+            folded_title,
+            body,
+        }
+    }
+}
+
+/// Fewer words than this make a title too common to find a story by ("Video", "Tin tức").
+const TITLE_KEY_WORDS: usize = 3;
+
+/// What stories with the same folded title (see [`clean_title`]) share, when the title says
+/// enough to find a story by it.
+pub fn title_key(folded_title: &str) -> Option<u64> {
+    if line_words(folded_title).nth(TITLE_KEY_WORDS - 1).is_none() {
+        return None;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    folded_title.trim().hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Fewer words of text than this make a story short: its text is a lead, not a story, and it is
@@ -263,20 +311,32 @@ fn strip_trailing_outlet(t: &str) -> &str {
 /// The words of a story's HTML without the lines outlets add, folded, up to `max` words, and how
 /// many words there were in all (counted up to `max`).
 fn story_words(html: &str, max: usize) -> (String, usize) {
-    let mut line = String::from(" ");
+    let mut line = String::with_capacity(max * 8);
+    line.push(' ');
     let mut count = 0;
     for block in blocks(html) {
         if is_boilerplate(block) {
             continue;
         }
-        let folded = folded_html_line(block);
-        for word in line_words(&folded) {
-            if count == max {
-                return (line, count);
-            }
-            line.push_str(word);
+        let before = line.len();
+        push_folded_html(&mut line, block);
+        if !line.ends_with(' ') {
             line.push(' ');
-            count += 1;
+        }
+        count += line[before..].split(' ').filter(|w| !w.is_empty()).count();
+        if count >= max {
+            // Cut back to `max` words.
+            let mut words = 0;
+            let cut = line
+                .char_indices()
+                .filter(|(_, c)| *c == ' ')
+                .find(|_| {
+                    words += 1;
+                    words == max + 1
+                })
+                .map_or(line.len(), |(i, _)| i + 1);
+            line.truncate(cut);
+            return (line, max);
         }
     }
     (line, count)
@@ -388,8 +448,15 @@ impl<'a> Iterator for Blocks<'a> {
     }
 }
 
+/// Longer lines of HTML are text, not a caption or a "read also" line.
+const MAX_BOILERPLATE_BYTES: usize = 400;
+
 /// Whether a line of HTML is one outlets add (see [`BOILERPLATE_STARTS`]).
 fn is_boilerplate(block: &str) -> bool {
+    // Added lines are short; a paragraph of a story is not one.
+    if block.len() > MAX_BOILERPLATE_BYTES {
+        return false;
+    }
     // The first characters of its text, lowercased, tags and the sanitizer's escapes left out.
     let mut text = String::new();
     let mut in_tag = false;

@@ -330,15 +330,17 @@ fn normalize_entry(
         crate::text::FoldedFields::new(&title, summary_html.as_deref(), content_html.as_deref());
     // The fingerprint reads the title without outlet labels and the start of the content (else
     // of the summary) without the lines outlets add.
-    let story =
-        crate::dedup::text::StoryText::of(&title, summary_html.as_deref(), content_html.as_deref());
+    let story = crate::dedup::text::SignatureText::of(
+        &title,
+        summary_html.as_deref(),
+        content_html.as_deref(),
+    );
     let signature =
         crate::dedup::fingerprint::signature_of_folded(&story.folded_title, &story.body);
     let title_numbers = crate::dedup::fingerprint::title_numbers_of_folded(&story.folded_title);
     let likeness = crate::model::Likeness {
-        short: story.is_short(),
+        title_key: crate::dedup::text::title_key(&story.folded_title),
         clean_title: story.title,
-        lead: story.lead,
     };
     let search_text = folded.search_text();
     NewEntry {

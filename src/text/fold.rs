@@ -161,13 +161,20 @@ pub fn folded_html_line(html: &str) -> String {
     // Text is most of a story's HTML: sized so that the line is not copied as it grows.
     let mut line = String::with_capacity(html.len() + 2);
     line.push(' ');
+    push_folded_html(&mut line, html);
+    push_space(&mut line);
+    line
+}
+
+/// Appends the words of the sanitizer's `html` to a folded line (see [`folded_html_line`]).
+pub fn push_folded_html(line: &mut String, html: &str) {
     let mut rest = html;
     loop {
         let open = rest.find('<');
         let mut text = &rest[..open.unwrap_or(rest.len())];
         while let Some(amp) = text.find('&') {
-            push_folded_words(&mut line, &text[..amp]);
-            push_space(&mut line);
+            push_folded_words(line, &text[..amp]);
+            push_space(line);
             let after = &text[amp..];
             let escape = SERIALIZER_ESCAPES
                 .iter()
@@ -175,16 +182,14 @@ pub fn folded_html_line(html: &str) -> String {
                 .map_or(1, |(escape, _)| escape.len());
             text = &after[escape..];
         }
-        push_folded_words(&mut line, text);
+        push_folded_words(line, text);
         let Some(open) = open else { break };
-        push_space(&mut line);
+        push_space(line);
         match rest[open..].find('>') {
             Some(close) => rest = &rest[open + close + 1..],
             None => break,
         }
     }
-    push_space(&mut line);
-    line
 }
 
 fn push_space(line: &mut String) {
