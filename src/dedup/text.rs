@@ -174,9 +174,7 @@ const TITLE_KEY_WORDS: usize = 3;
 /// What stories with the same folded title (see [`clean_title`]) share, when the title says
 /// enough to find a story by it.
 pub fn title_key(folded_title: &str) -> Option<u64> {
-    if line_words(folded_title).nth(TITLE_KEY_WORDS - 1).is_none() {
-        return None;
-    }
+    line_words(folded_title).nth(TITLE_KEY_WORDS - 1)?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     folded_title.trim().hash(&mut hasher);
     Some(hasher.finish())
