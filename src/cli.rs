@@ -193,6 +193,15 @@ pub fn topic_test_report(slug: &str, test: &crate::app::TopicTest) -> String {
         }
         let reasons: Vec<String> = m.reasons.iter().map(ToString::to_string).collect();
         out.push_str(&format!("    matched: {}\n", reasons.join("; ")));
+        if !m.story.joined.is_empty() {
+            let joined: Vec<String> = m
+                .story
+                .joined
+                .iter()
+                .map(|(source, rule)| format!("{source} ({rule})"))
+                .collect();
+            out.push_str(&format!("    same story: {}\n", joined.join("; ")));
+        }
     }
     out
 }
@@ -450,6 +459,7 @@ mod tests {
             published: 1_794_796_200,
             source_title: "Báo A".to_string(),
             sources: Vec::new(),
+            joined: Vec::new(),
         };
         let test = crate::app::TopicTest {
             matches: vec![
@@ -461,7 +471,13 @@ mod tests {
                     ],
                 },
                 crate::app::TopicMatch {
-                    story: story("No link", None),
+                    story: crate::model::StoryForTopics {
+                        joined: vec![
+                            ("Báo B".into(), "near-duplicate".into()),
+                            ("Tổng hợp".into(), "title-and-lead".into()),
+                        ],
+                        ..story("No link", None)
+                    },
                     reasons: vec![crate::topics::Reason::AllSources],
                 },
             ],
@@ -475,7 +491,8 @@ mod tests {
              \x20   https://a.example/1\n\
              \x20   matched: source lists the topic; category \"Kinh tế\"\n\
              2026-11-16 02:30  No link  [Báo A]\n\
-             \x20   matched: all_sources\n"
+             \x20   matched: all_sources\n\
+             \x20   same story: Báo B (near-duplicate); Tổng hợp (title-and-lead)\n"
         );
         assert_eq!(
             topic_test_report("econ", &crate::app::TopicTest::default()),

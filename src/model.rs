@@ -251,6 +251,9 @@ pub struct StoryForTopics {
     pub source_title: String,
     /// Every source that carried it, the first first.
     pub sources: Vec<SourceId>,
+    /// The other sources that carried it, each with the same-story rule that joined it
+    /// (`dedup::Reason::as_str`); read for `test-topic` only.
+    pub joined: Vec<(String, String)>,
 }
 
 /// What one refresh did to the store.

@@ -324,6 +324,27 @@ fn newsroom_merge_decisions_meet_the_bars_of_issue_19() {
             )
             .expect("store");
     }
+    // Every sighting that joined a story another outlet brought in names the rule that joined
+    // it, as `test-topic` shows.
+    let mut rules: HashMap<String, usize> = HashMap::new();
+    store
+        .visit_stories(&mut |story| {
+            assert_eq!(
+                story.joined.len() + 1,
+                story.sources.len(),
+                "{}: one rule for each outlet but the first",
+                story.title
+            );
+            for (_, rule) in &story.joined {
+                *rules.entry(rule.clone()).or_default() += 1;
+            }
+            std::ops::ControlFlow::Continue(())
+        })
+        .expect("stories");
+    eprintln!("rules that joined sightings: {rules:?}");
+    for rule in ["near-duplicate", "title-and-lead", "same-url"] {
+        assert!(rules.contains_key(rule), "{rule} joined nothing: {rules:?}");
+    }
     let entry_of: HashMap<(String, String), i64> = store
         .sightings()
         .expect("sightings")

@@ -473,6 +473,83 @@ mod tests {
     }
 
     #[test]
+    fn look_alikes_stay_apart_and_summary_copies_join_by_title_and_lead() {
+        let forecast = |city: &str| {
+            let title = format!("Dự báo thời tiết {city} ngày mai: nắng nóng");
+            let text = format!("Ngày mai {TEXT}");
+            let mut e = NewEntry::bare(&title, &title, NOW - 600);
+            e.signature = fingerprint::signature(&title, &text);
+            e.title_numbers = fingerprint::title_numbers(&title);
+            e
+        };
+        let hue = forecast("Huế");
+        let nha_trang = forecast("Nha Trang");
+        let found = Found {
+            neighbours: vec![Candidate {
+                title: hue.title.clone(),
+                ..neighbour(90, &hue, &hue.title_numbers)
+            }],
+            ..Found::default()
+        };
+        let decision = decide(&nha_trang, &found, NearDuplicates::default(), NOW);
+        assert_eq!(
+            decision.reason,
+            Reason::NoMatch,
+            "another city is another story"
+        );
+        let again = decide(&forecast("Huế"), &found, NearDuplicates::default(), NOW);
+        assert_eq!(
+            again.reason,
+            Reason::NearDuplicate,
+            "the same city is the same story"
+        );
+
+        // The full story, stored, and an aggregator's copy: a label on the title, the lead only.
+        let lead =
+            "Rạng sáng nay một xưởng gỗ rộng hàng nghìn mét vuông ở huyện Đức Hòa bốc cháy dữ dội.";
+        let full = format!(
+            "<p>{lead}</p><p>{TEXT}</p><p>Lực lượng chữa cháy đã có mặt và khống chế đám cháy sau hai giờ.</p>"
+        );
+        let stored = Candidate {
+            id: 70,
+            published: NOW - 900,
+            signature: fingerprint::signature("Cháy xưởng gỗ ở Long An", &full),
+            title_numbers: String::new(),
+            title: "Cháy xưởng gỗ ở Long An".into(),
+            text: Some(super::super::text::StoryText::of(
+                "Cháy xưởng gỗ ở Long An",
+                None,
+                Some(&full),
+            )),
+        };
+        let mut copy = NewEntry::bare("agg-1", "NÓNG: Cháy xưởng gỗ ở Long An", NOW - 300);
+        copy.summary_html = Some(format!("<p>{lead}</p>"));
+        copy.likeness.clean_title = "Cháy xưởng gỗ ở Long An".into();
+        let found = Found {
+            neighbours: vec![stored.clone()],
+            ..Found::default()
+        };
+        let decision = decide(&copy, &found, NearDuplicates::default(), NOW);
+        assert_eq!(
+            (decision.action, decision.reason),
+            (
+                Action::Merge {
+                    story: 70,
+                    sort_at: NOW - 900
+                },
+                Reason::TitleAndLead
+            )
+        );
+        // Hard negative: the same title over another lead is not the story.
+        copy.summary_html =
+            Some("<p>Một vụ cháy khác xảy ra tại khu công nghiệp vào buổi chiều.</p>".into());
+        assert_eq!(
+            decide(&copy, &found, NearDuplicates::default(), NOW).reason,
+            Reason::NoMatch
+        );
+    }
+
+    #[test]
     fn near_duplicates_turned_off_never_merge() {
         let e = entry(EntryKey::guid("g"), "h");
         let found = Found {

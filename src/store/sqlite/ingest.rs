@@ -162,8 +162,8 @@ impl<'tx> EntryStatements<'tx> {
             sighting: tx
                 .prepare_cached(
                     "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at,
-                        content_hash, link, canonical_url)
-                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+                        content_hash, link, canonical_url, joined_by)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .context("inserting sighting")?,
             topic: tx
@@ -221,6 +221,13 @@ fn carry_out(
     decision: &Decision,
 ) -> Result<Upsert, StoreError> {
     if let Some(old_key) = &decision.rekey {
+        tracing::debug!(
+            source = source.0,
+            from = %old_key,
+            to = %entry.key,
+            rule = decision.reason.as_str(),
+            "same story under a new key"
+        );
         stmts
             .rekey
             .execute(params![source.0, old_key.as_str(), entry.key.as_str()])
@@ -303,7 +310,15 @@ fn carry_out(
         }
         Action::Skip => Ok(Upsert::Unchanged),
         Action::Merge { story, sort_at } => {
-            add_sighting(stmts, source, now, entry, story, sort_at)?;
+            let rule = decision.reason.as_str();
+            tracing::debug!(
+                source = source.0,
+                key = %entry.key,
+                story,
+                rule,
+                "same story as one another source carried"
+            );
+            add_sighting(stmts, source, now, entry, story, sort_at, Some(rule))?;
             Ok(Upsert::Merged)
         }
         Action::New { updated } => {
@@ -337,7 +352,7 @@ fn carry_out(
                 .execute(params![story, entry.search_text])
                 .context("indexing entry for search")?;
             index.remember(story, entry, now);
-            add_sighting(stmts, source, now, entry, story, entry.published)?;
+            add_sighting(stmts, source, now, entry, story, entry.published, None)?;
             Ok(Upsert::New)
         }
     }
@@ -351,6 +366,7 @@ fn add_sighting(
     entry: &NewEntry,
     story: i64,
     sort_at: Timestamp,
+    joined_by: Option<&str>,
 ) -> Result<(), StoreError> {
     stmts
         .sighting
@@ -361,7 +377,8 @@ fn add_sighting(
             now,
             entry.content_hash,
             entry.link,
-            entry.canonical_url
+            entry.canonical_url,
+            joined_by
         ])
         .context("inserting sighting")?;
     for topic in &entry.topics {

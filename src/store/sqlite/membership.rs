@@ -76,7 +76,7 @@ pub(super) fn visit_stories(
 ) -> Result<(), StoreError> {
     store.with_reader(|conn| {
         let mut stories = conn
-            .prepare(STORIES_FOR_TOPICS)
+            .prepare(&stories_with_joins())
             .context("reading stories")?;
         let mut rows = stories.query([]).context("reading stories")?;
         while let Some(row) = rows.next().context("reading stories")? {
@@ -113,6 +113,20 @@ const STORIES_FOR_TOPICS: &str = "SELECT e.id, e.title, e.link, e.summary_html, 
      FROM entries e JOIN sources s ON s.id = e.source_id
      ORDER BY e.published_at DESC, e.id DESC";
 
+/// [`STORIES_FOR_TOPICS`] with, for each story, the sources that joined it and the rule that
+/// joined each (for `test-topic`).
+fn stories_with_joins() -> String {
+    STORIES_FOR_TOPICS.replacen(
+        "\n     FROM entries e",
+        ",
+        (SELECT json_group_array(json_array(COALESCE(j.config_title, j.feed_title, j.url), g.joined_by))
+         FROM sightings g JOIN sources j ON j.id = g.source_id
+         WHERE g.entry_id = e.id AND g.joined_by IS NOT NULL)
+     FROM entries e",
+        1,
+    )
+}
+
 fn story_for_topics(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoryForTopics> {
     let mut sources: Vec<SourceId> = json_list::<i64>(&row.get::<_, String>(10)?)
         .into_iter()
@@ -131,5 +145,10 @@ fn story_for_topics(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoryForTopics>
         published: row.get(8)?,
         source_title: row.get(9)?,
         sources,
+        joined: if row.as_ref().column_count() > 11 {
+            json_list(&row.get::<_, String>(11)?)
+        } else {
+            Vec::new()
+        },
     })
 }

@@ -40,6 +40,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0008_source_warning.sql",
         include_str!("../../../migrations/0008_source_warning.sql"),
     ),
+    (
+        "0009_sighting_rule.sql",
+        include_str!("../../../migrations/0009_sighting_rule.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -845,7 +845,8 @@ fn the_search_migration_indexes_stories_already_stored() {
         // Back to the schema before search (undoing the later migrations too), with a story
         // stored by that version.
         conn.execute_batch(
-            "ALTER TABLE sources DROP COLUMN warning;
+            "ALTER TABLE sightings DROP COLUMN joined_by;
+             ALTER TABLE sources DROP COLUMN warning;
              DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
              PRAGMA user_version = 6;
              INSERT INTO sources (id, url) VALUES (1, 'https://a.example/feed');
