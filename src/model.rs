@@ -144,7 +144,7 @@ pub struct NewEntry {
     pub updated: Option<Timestamp>,
     /// Hash of what a reader sees (title, link, summary, content): a change is an update.
     pub content_hash: String,
-    /// Near-duplicate signature of title and text (`normalize::fingerprint`), when there is
+    /// Near-duplicate signature of title and text (`dedup::fingerprint`), when there is
     /// enough text.
     pub signature: Option<[u32; 12]>,
     /// The numbers in the title, folded: stories whose titles carry different numbers differ.

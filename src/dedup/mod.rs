@@ -18,7 +18,7 @@ pub use lsh::Lsh;
 use crate::model::{NewEntry, Timestamp};
 use fingerprint::{BANDS, Signature};
 
-/// When two stories from different sources are one (see `normalize::fingerprint`).
+/// When two stories from different sources are one (see [`fingerprint`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NearDuplicates {
     /// Least estimated similarity (0–1) of two sources' stories to be one; above 1 turns
