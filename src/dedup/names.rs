@@ -207,6 +207,10 @@ const GAZETTEER: &[&str] = &[
     "mamuju",
 ];
 
+/// Words of a title looked at: news titles are far shorter, and the comparison costs the product
+/// of two titles' lengths, so a hostile feed's 4 KiB title costs no more than a real one.
+const MAX_TITLE_WORDS: usize = 48;
+
 /// The longest place name, in words.
 const LONGEST_PLACE: usize = 4;
 
@@ -265,6 +269,9 @@ impl TitleNames {
                 continue;
             }
             if let Some(s) = start.take() {
+                if raw.len() == MAX_TITLE_WORDS {
+                    break;
+                }
                 raw.push((&title[s..i], sentence_start));
                 sentence_start = false;
             }
@@ -536,5 +543,13 @@ mod tests {
             );
         }
         assert!(is_place("Bekasi") && is_place("Hồ Chí Minh") && !is_place("VnExpress"));
+    }
+
+    #[test]
+    fn a_hostile_title_is_read_only_as_far_as_a_real_one() {
+        let long = "Xa ".repeat(2_000);
+        let names = TitleNames::of(&long);
+        assert_eq!(names.words.len(), MAX_TITLE_WORDS);
+        assert!(!names_differ(&names, &TitleNames::of(&"Yb ".repeat(2_000))));
     }
 }
