@@ -655,7 +655,9 @@ fn tag_name(tag: &str) -> &str {
 /// entity or character reference the cut would split.
 fn text_cut(html: &str, start: usize, limit: usize) -> usize {
     let at = crate::text::floor_char_boundary(html, limit).max(start);
-    let window = &html[at.saturating_sub(32).max(start)..at];
+    // On a character boundary too: 32 bytes back may fall inside a character.
+    let from = crate::text::floor_char_boundary(html, at.saturating_sub(32)).max(start);
+    let window = &html[from..at];
     match window.rfind('&') {
         Some(amp) if !window[amp..].contains(';') => at - (window.len() - amp),
         _ => at,
@@ -835,5 +837,27 @@ mod tests {
             cut_sanitized("<p>a<br>bcdef &amp; gh</p>", 20).as_deref(),
             Some("<p>a<br>bcdef </p>")
         );
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    #[test]
+    fn cutting_vietnamese_text_never_splits_a_character() {
+        let text = "một hai ba bốn năm sáu bảy tám chín mười &amp; ạ ả ấ ầ ẩ ẫ ậ đ ư ơ ".repeat(4);
+        let html = format!("<p>{text}</p>");
+        for limit in 1..html.len() {
+            if let Some(cut) = cut_sanitized(&html, limit) {
+                assert!(cut.len() <= limit.max(8), "{limit}: {cut}");
+                assert!(
+                    !cut.contains("&amp") || cut.contains("&amp;"),
+                    "{limit}: entity split"
+                );
+            }
+            let (bounded, _) = bound_markup(&text, MAX_DEPTH, limit);
+            assert!(text.starts_with(bounded.trim_end_matches(' ')) || bounded.len() <= limit + 8);
+        }
     }
 }
