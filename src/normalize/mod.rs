@@ -465,6 +465,12 @@ fn text_html(text: &Text, sanitizer: &Sanitizer, base: &Url) -> String {
     }
 }
 
+/// `html` when it is text only: no tag, entity, carriage return or NUL, which are the only things
+/// the HTML parser would read as anything but the same characters.
+fn plain_html(html: &str) -> Option<&str> {
+    (!html.contains(['<', '&', '\r', '\0'])).then_some(html)
+}
+
 const FLATTENED_NOTE: &str = "<p><em>[Tributary flattened markup of this entry that was nested too deeply; its text is kept.]</em></p>";
 
 /// What an entry's HTML says when [`bound`] had to change it; written after sanitizing, so it is
@@ -525,6 +531,11 @@ impl Sanitizer {
 
     /// Sanitized HTML of an HTML field.
     fn clean(&self, html: &str, base: &Url) -> String {
+        // Many feeds declare plain text as HTML: without markup or entities there is nothing to
+        // sanitize, and the answer is what ammonia would give (see `plain_html`).
+        if let Some(text) = plain_html(html) {
+            return self.plain_text_html(text, html.len());
+        }
         let raw_limit = self.max_bytes.saturating_mul(RAW_HTML_FACTOR);
         let (html, bounded) = bound::bound_markup(html, bound::MAX_DEPTH, raw_limit);
         let sanitized = self.sanitize(&html, base);
@@ -540,6 +551,25 @@ impl Sanitizer {
             ..Default::default()
         };
         self.finish(escape_html(kept.trim()), bounded)
+    }
+
+    /// [`Sanitizer::clean`] of HTML that is only text: escaped as html5ever serializes text.
+    fn plain_text_html(&self, text: &str, raw_len: usize) -> String {
+        let raw_limit = self.max_bytes.saturating_mul(RAW_HTML_FACTOR);
+        let kept = prefix(text, raw_limit);
+        let bounded = bound::Bounded {
+            cut: kept.len() < raw_len,
+            ..Default::default()
+        };
+        let mut html = String::with_capacity(kept.len() + 16);
+        for c in kept.chars() {
+            match c {
+                '>' => html.push_str("&gt;"),
+                '\u{a0}' => html.push_str("&nbsp;"),
+                c => html.push(c),
+            }
+        }
+        self.finish(html, bounded)
     }
 
     /// Without characters XML forbids, cut to `max_bytes`, with a note on what was changed.

@@ -582,3 +582,38 @@ fn xml_base_on_a_content_element_applies_to_its_html() {
         "{html}"
     );
 }
+
+#[test]
+fn plain_text_declared_as_html_skips_the_sanitizer_with_the_same_result() {
+    let base = Url::parse("https://news.example.com/feed.xml").expect("static URL");
+    let sanitizer = Sanitizer::new(base.clone(), 64);
+    let slow = |text: &str| {
+        let raw_limit = 64 * RAW_HTML_FACTOR;
+        let (html, bounded) = bound::bound_markup(text, bound::MAX_DEPTH, raw_limit);
+        sanitizer.finish(sanitizer.sanitize(&html, &base), bounded)
+    };
+    for text in [
+        "Giá xăng tăng > 5% từ chiều nay",
+        "  spaces  kept\tand\nnew lines  ",
+        "quotes \"double\" and 'single' stay",
+        "no\u{a0}break space",
+        "Tiếng Việt có dấu: ạ ả ấ ầ ẩ ẫ ậ đ ư ơ",
+        "",
+        // Longer than the limit: cut the same way, with the same note.
+        "một hai ba bốn năm sáu bảy tám chín mười một hai ba bốn năm sáu bảy tám chín mười",
+    ] {
+        assert!(plain_html(text).is_some(), "{text:?} takes the fast path");
+        assert_eq!(sanitizer.clean(text, &base), slow(text), "{text:?}");
+    }
+    // Anything the parser reads differently goes through ammonia.
+    for text in [
+        "a < b",
+        "AT&T",
+        "a&amp;b",
+        "line\r\nend",
+        "nul\0byte",
+        "<b>x</b>",
+    ] {
+        assert!(plain_html(text).is_none(), "{text:?}");
+    }
+}
