@@ -77,6 +77,7 @@ fn build_store(dir: &Path) -> Arc<dyn Store> {
                 signature: None,
                 title_numbers: String::new(),
                 likeness: Default::default(),
+                item_hash: None,
                 folded: Default::default(),
                 search_text: String::new(),
                 topics: vec![TopicSlug::all(), TopicSlug::new("bench").expect("slug")],

@@ -151,6 +151,9 @@ pub struct NewEntry {
     pub title_numbers: String,
     /// What the same-story rules compare besides the signature (see `dedup::text`).
     pub likeness: Likeness,
+    /// A hash of the item as the source sent it (`normalize::item_hash`): the next time the
+    /// source sends the same item, it is not normalized again.
+    pub item_hash: Option<i64>,
     /// The title, summary and content folded for matching, shared by topic rules and search.
     pub folded: crate::text::FoldedFields,
     /// What the search index holds for the story (`FoldedFields::search_text`), made here rather
@@ -228,6 +231,7 @@ impl NewEntry {
             signature: None,
             title_numbers: String::new(),
             likeness: Likeness::default(),
+            item_hash: None,
             folded: Default::default(),
             search_text: String::new(),
             topics: vec![TopicSlug::all()],
@@ -269,6 +273,8 @@ pub struct RefreshStats {
     pub churned: usize,
     /// This refresh made the source switch to link identity.
     pub switched_to_link: bool,
+    /// Of `unchanged`, entries the source sent exactly as last time: not normalized again.
+    pub reused: usize,
 }
 
 impl RefreshStats {
@@ -278,6 +284,7 @@ impl RefreshStats {
         self.unchanged += other.unchanged;
         self.merged += other.merged;
         self.churned += other.churned;
+        self.reused += other.reused;
     }
 }
 

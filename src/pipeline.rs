@@ -314,10 +314,14 @@ impl Pipeline {
                 .unwrap_or(crate::model::Identity::Auto),
             tracking_params: job.tracking_params.to_vec(),
             limits: job.limits,
+            known: Default::default(),
         };
         let (rules, listed) = (job.rules.clone(), job.topics.clone());
         // Parsing and normalizing are CPU work: keep them off the async workers.
+        let mut options = options;
         let (stats, hints, published, warning) = blocking(move || -> Result<_, RefreshError> {
+            // What this source sent last time: those items are not normalized again.
+            options.known = store.item_hashes(id)?;
             let crate::parse::ParsedFeed { feed, warning } = crate::parse::parse_document(
                 &doc.body,
                 &doc.info.final_url,
@@ -329,14 +333,24 @@ impl Pipeline {
             for entry in &mut normalized.entries {
                 entry.topics = rules.assign(&listed, &crate::topics::view(entry));
             }
-            let published: Vec<Timestamp> =
-                normalized.entries.iter().map(|e| e.published).collect();
+            let unchanged: Vec<crate::model::EntryKey> = normalized
+                .unchanged
+                .iter()
+                .map(|(key, _)| key.clone())
+                .collect();
+            let published: Vec<Timestamp> = normalized
+                .entries
+                .iter()
+                .map(|e| e.published)
+                .chain(normalized.unchanged.iter().map(|(_, at)| *at))
+                .collect();
             let fetched = Fetched {
                 validators: &doc.info.validators,
                 status: doc.info.status,
                 body_hash: Some(&body_hash),
                 unconditional,
                 warning: warning.as_deref(),
+                unchanged: &unchanged,
             };
             let stats =
                 store.record_document(id, &normalized.meta, &normalized.entries, &fetched, now)?;
@@ -373,6 +387,7 @@ impl Pipeline {
                 body_hash: body_hash.as_deref(),
                 unconditional,
                 warning: None,
+                unchanged: &[],
             };
             store.record_not_modified(id, &fetched, now)
         })

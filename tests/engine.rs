@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use common::{FixtureServer, router_get};
 use tributary::config::Config;
 use tributary::model::{
-    FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
+    EntryKey, FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
     SourceState, StoredEntry, StoryForTopics, Timestamp, TopicSlice, TopicSlug, TopicSummary,
 };
 use tributary::pipeline::Outcome;
@@ -137,6 +137,10 @@ impl Store for Recording {
         self.note("record_failure");
         self.inner.record_failure(source, error, class, status, now)
     }
+    fn item_hashes(&self, source: SourceId) -> Result<HashMap<i64, EntryKey>, StoreError> {
+        self.note("item_hashes");
+        self.inner.item_hashes(source)
+    }
     fn record_schedule(&self, source: SourceId, record: &ScheduleRecord) -> Result<(), StoreError> {
         self.note("record_schedule");
         self.inner.record_schedule(source, record)
@@ -251,6 +255,7 @@ async fn a_second_engine_plugs_in_with_nothing_outside_store_changed() {
         "sync_sources",
         "set_near_duplicates",
         "record_document",
+        "item_hashes",
         "record_failure",
         "record_schedule",
         "topic_page",

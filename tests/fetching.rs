@@ -684,6 +684,47 @@ async fn an_unchanged_body_without_validators_is_not_parsed_again() {
 }
 
 #[tokio::test]
+async fn a_changed_document_normalizes_only_what_changed() {
+    let h = harness("grows").await;
+    let version = Arc::new(AtomicI64::new(0));
+    let served = version.clone();
+    h.script.on("grows", move |_, _| {
+        let body = match served.load(Ordering::SeqCst) {
+            0 => FEED.to_string(),
+            // One new item, one edited, one as before.
+            _ => FEED
+                .replace("<title>B</title>", "<title>B, edited</title>")
+                .replace(
+                    "<item><guid>a</guid>",
+                    "<item><guid>n</guid><title>New</title><pubDate>Mon, 16 Nov 2026 11:00:00 GMT</pubDate></item><item><guid>a</guid>",
+                ),
+        };
+        reply(200, &[("content-type", "application/rss+xml")], body)
+    });
+    let first = h.poll().await.outcome;
+    assert!(
+        matches!(first, Outcome::Stored(s) if s.new == 3 && s.reused == 0),
+        "{first:?}"
+    );
+    version.store(1, Ordering::SeqCst);
+    h.advance(3_600);
+    let second = h.poll().await.outcome;
+    assert!(
+        matches!(second, Outcome::Stored(s) if s.new == 1 && s.updated == 1 && s.unchanged == 2 && s.reused == 2),
+        "{second:?}"
+    );
+    // What was not normalized again is still there, under its keys.
+    let titles: Vec<String> = h
+        .store
+        .topic_entries(&TopicSlug::all(), 10)
+        .expect("entries")
+        .into_iter()
+        .map(|e| e.title)
+        .collect();
+    assert_eq!(titles, ["New", "A", "B, edited", "C"]);
+}
+
+#[tokio::test]
 async fn max_entries_per_source_is_applied_at_ingest() {
     let mut h = harness("many").await;
     h.script.on("many", |_, _| feed_reply(&[]));

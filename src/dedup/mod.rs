@@ -202,6 +202,7 @@ mod tests {
             signature: fingerprint::signature(title, text),
             title_numbers: fingerprint::title_numbers(title),
             likeness: Default::default(),
+            item_hash: None,
             folded: Default::default(),
             search_text: String::new(),
             topics: vec![],

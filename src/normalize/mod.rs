@@ -10,7 +10,8 @@ pub mod canonical;
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use feed_rs::model::{Entry, Feed, Link, Text};
 use url::Url;
@@ -66,6 +67,9 @@ impl Default for Limits {
 pub struct NormalizedFeed {
     pub meta: FeedMeta,
     pub entries: Vec<NewEntry>,
+    /// Entries exactly as the source sent them last time ([`Options::known`]), not normalized
+    /// again: the key they are stored under and their publication time.
+    pub unchanged: Vec<(EntryKey, Timestamp)>,
 }
 
 pub use crate::model::Identity;
@@ -77,6 +81,9 @@ pub struct Options {
     /// Query parameters to drop from canonical URLs, beyond [`canonical::TRACKING_PARAMS`].
     pub tracking_params: Vec<String>,
     pub limits: Limits,
+    /// The item hashes ([`item_hash`]) of the entries the source's stored stories were made from,
+    /// with the key each is stored under: an entry with one of them is not normalized again.
+    pub known: HashMap<i64, EntryKey>,
 }
 
 pub fn normalize(feed: &Feed, final_url: &Url, now: Timestamp) -> NormalizedFeed {
@@ -100,9 +107,20 @@ pub fn normalize_with(
     // Only the newest are normalized at all: one document of 100,000 entries would otherwise be
     // sanitized and stored whole, to be pruned the next day.
     let kept = newest(&published, options.limits.max_entries);
-    let normalized = kept.iter().map(|&position| {
+    let mut unchanged = Vec::new();
+    let mut seen_keys = HashSet::new();
+    let context = item_context(final_url, options);
+    let normalized = kept.iter().filter_map(|&position| {
         let entry = &feed.entries[position];
+        let hash = item_hash(entry, context);
+        if let Some(key) = options.known.get(&hash) {
+            // The same item as last time: what was made of it is stored already.
+            seen_keys.insert(key.clone());
+            unchanged.push((key.clone(), published[position]));
+            return None;
+        }
         let mut normalized = normalize_entry(entry, final_url, &sanitizer, now, options);
+        normalized.item_hash = Some(hash);
         // RFC 4287 §4.2.1: an entry without authors has those of its feed.
         if normalized.authors.is_empty() {
             normalized.authors = feed_authors.clone();
@@ -111,10 +129,10 @@ pub fn normalize_with(
         if normalized.language.is_none() {
             normalized.language = feed_language.clone();
         }
-        (position, normalized)
+        Some((position, normalized))
     });
-    let mut seen_keys = HashSet::new();
-    let mut entries = Vec::with_capacity(kept.len());
+    let normalized: Vec<(usize, NewEntry)> = normalized.collect();
+    let mut entries = Vec::with_capacity(normalized.len());
     for (position, mut normalized) in normalized {
         // A key repeated inside one document: the first keeps it, later ones are told apart by
         // their link, then by their position.
@@ -138,7 +156,75 @@ pub fn normalize_with(
     NormalizedFeed {
         meta: feed_meta(feed),
         entries,
+        unchanged,
     }
+}
+
+/// Bumped whenever normalizing the same item would give a different result: every item is then
+/// normalized once more.
+const NORMALIZE_VERSION: u64 = 1;
+
+/// What besides the item itself decides what normalizing it gives.
+fn item_context(final_url: &Url, options: &Options) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    NORMALIZE_VERSION.hash(&mut hasher);
+    final_url.as_str().hash(&mut hasher);
+    options.identity.as_str().hash(&mut hasher);
+    options.tracking_params.hash(&mut hasher);
+    options.limits.max_entry_size.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A hash of everything normalizing reads of an item, and of `context` ([`item_context`]): an
+/// item with the same hash normalizes to the same entry. Stored; std's hasher with its fixed keys
+/// is stable from run to run, and should a Rust release change it, items only miss once and are
+/// normalized again.
+pub fn item_hash(entry: &Entry, context: u64) -> i64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    context.hash(&mut h);
+    entry.id.hash(&mut h);
+    let text = |h: &mut std::collections::hash_map::DefaultHasher, t: &Option<Text>| {
+        if let Some(t) = t {
+            t.content.hash(h);
+            t.content_type.essence().to_string().hash(h);
+            t.src.hash(h);
+        }
+        0u8.hash(h);
+    };
+    text(&mut h, &entry.title);
+    text(&mut h, &entry.summary);
+    text(&mut h, &entry.rights);
+    if let Some(content) = &entry.content {
+        content.body.hash(&mut h);
+        content.content_type.essence().to_string().hash(&mut h);
+        content.src.as_ref().map(|l| &l.href).hash(&mut h);
+    }
+    for link in &entry.links {
+        (&link.href, &link.rel, &link.media_type, &link.title).hash(&mut h);
+    }
+    entry.published.map(|d| d.timestamp()).hash(&mut h);
+    entry.updated.map(|d| d.timestamp()).hash(&mut h);
+    for person in entry.authors.iter().chain(&entry.contributors) {
+        (&person.name, &person.email, &person.uri).hash(&mut h);
+    }
+    for category in &entry.categories {
+        (&category.term, &category.label).hash(&mut h);
+    }
+    for media in &entry.media {
+        for content in &media.content {
+            (content.url.as_ref().map(Url::as_str), &content.size).hash(&mut h);
+            content
+                .content_type
+                .as_ref()
+                .map(|m| m.to_string())
+                .hash(&mut h);
+        }
+        media.title.as_ref().map(|t| &t.content).hash(&mut h);
+    }
+    entry.language.hash(&mut h);
+    entry.base.hash(&mut h);
+    entry.source.hash(&mut h);
+    h.finish() as i64
 }
 
 /// Positions (in document order) of the `keep` newest entries, given each entry's publication
@@ -347,6 +433,7 @@ fn normalize_entry(
         signature,
         title_numbers,
         likeness,
+        item_hash: None,
         folded,
         search_text,
         topics: Vec::new(),

@@ -617,3 +617,57 @@ fn plain_text_declared_as_html_skips_the_sanitizer_with_the_same_result() {
         assert!(plain_html(text).is_none(), "{text:?}");
     }
 }
+
+#[test]
+fn items_sent_as_last_time_are_not_normalized_again() {
+    let url = Url::parse("https://news.example.com/rss/feed.xml").expect("static URL");
+    let doc = |second_title: &str| {
+        rss(&format!(
+            "<item><guid>g-1</guid><title>Một</title><description>&lt;p&gt;A&lt;/p&gt;</description><pubDate>Tue, 17 Nov 2026 08:00:00 GMT</pubDate></item>
+             <item><guid>g-2</guid><title>{second_title}</title><description>B</description></item>
+             <item><title>Ba</title><description>C</description></item>"
+        ))
+    };
+    let parse = |text: &str| crate::parse::parse_feed(text.as_bytes(), &url, None).expect("parses");
+    let first = normalize(&parse(&doc("Hai")), &url, NOW);
+    assert!(first.unchanged.is_empty());
+    let known: HashMap<i64, EntryKey> = first
+        .entries
+        .iter()
+        .map(|e| (e.item_hash.expect("hashed"), e.key.clone()))
+        .collect();
+    assert_eq!(known.len(), 3, "every item has its own hash");
+    let options = Options {
+        known: known.clone(),
+        ..Options::default()
+    };
+
+    // The same document: nothing is normalized again; keys come from last time, dates from the
+    // document (an undated item is dated when it is read, as it always was).
+    let again = normalize_with(&parse(&doc("Hai")), &url, NOW + 3_600, &options);
+    assert!(again.entries.is_empty());
+    let keys: Vec<&EntryKey> = again.unchanged.iter().map(|(k, _)| k).collect();
+    let expected: Vec<&EntryKey> = first.entries.iter().map(|e| &e.key).collect();
+    assert_eq!(keys, expected);
+    assert_eq!(again.unchanged[0].1, first.entries[0].published);
+    assert_eq!(again.unchanged[1].1, NOW + 3_600);
+
+    // One item changed: only it is normalized.
+    let changed = normalize_with(&parse(&doc("Hai (cập nhật)")), &url, NOW, &options);
+    assert_eq!(changed.entries.len(), 1);
+    assert_eq!(changed.entries[0].key.as_str(), "guid:g-2");
+    assert_eq!(changed.unchanged.len(), 2);
+
+    // Another way of normalizing (identity, limits) gives other hashes: everything again.
+    let by_link = Options {
+        identity: Identity::Content,
+        known,
+        ..Options::default()
+    };
+    assert_eq!(
+        normalize_with(&parse(&doc("Hai")), &url, NOW, &by_link)
+            .entries
+            .len(),
+        3
+    );
+}

@@ -23,7 +23,7 @@ pub use sqlite::{MEMBERSHIP_SETTING, SqliteStore};
 
 pub use crate::dedup::NearDuplicates;
 use crate::model::{
-    FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
+    EntryKey, FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
     SourceState, StoredEntry, StoryForTopics, Timestamp, TopicSlice, TopicSlug, TopicSummary,
     Validators,
 };
@@ -101,6 +101,9 @@ pub struct Fetched<'a> {
     /// What the parsed document deserves a warning for (see `parse::ParsedFeed::warning`);
     /// recorded by [`Store::record_document`], replacing the last one.
     pub warning: Option<&'a str>,
+    /// Entries of the document exactly as last time, not normalized again
+    /// (`normalize::NormalizedFeed::unchanged`): the keys they are stored under.
+    pub unchanged: &'a [EntryKey],
 }
 
 impl<'a> Fetched<'a> {
@@ -112,6 +115,7 @@ impl<'a> Fetched<'a> {
             body_hash: None,
             unconditional: false,
             warning: None,
+            unchanged: &[],
         }
     }
 }
@@ -242,6 +246,10 @@ pub trait Store: Send + Sync {
         status: Option<u16>,
         now: Timestamp,
     ) -> Result<(), StoreError>;
+
+    /// The item hashes of a source's stored sightings (see `normalize::item_hash`), with the
+    /// key each is stored under: what normalize need not do again.
+    fn item_hashes(&self, source: SourceId) -> Result<HashMap<i64, EntryKey>, StoreError>;
 
     /// What the scheduler decided after a refresh.
     fn record_schedule(&self, source: SourceId, record: &ScheduleRecord) -> Result<(), StoreError>;

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::lookups::{document_lookups, known_entries, load_index};
 use super::{Context, SqliteStore, to_json};
 use crate::dedup::{Action, Decision, NearIndex};
-use crate::model::{FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
+use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
 use crate::store::{Fetched, StoreError};
 
 /// Stores one successfully parsed document: feed metadata, every entry (new ones inserted,
@@ -31,7 +31,16 @@ pub(super) fn record_document(
         let tx = conn.transaction().context("starting refresh")?;
         let mut stats = RefreshStats::default();
         {
-            let keys_json = to_json(&entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>());
+            // Entries not normalized again are in the document too: their keys have not left it.
+            let keys_json = to_json(
+                &entries
+                    .iter()
+                    .map(|e| e.key.as_str())
+                    .chain(fetched.unchanged.iter().map(EntryKey::as_str))
+                    .collect::<Vec<_>>(),
+            );
+            stats.unchanged += fetched.unchanged.len();
+            stats.reused = fetched.unchanged.len();
             let mut known = known_entries(&tx, source, &keys_json)?;
             let mut lookups = document_lookups(&tx, source, entries, &keys_json)?;
             let mut index = store.near.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -67,7 +76,7 @@ pub(super) fn record_document(
                 }
             }
             stats.churned = churned;
-            if crate::dedup::switch_to_link(churned, entries.len()) {
+            if crate::dedup::switch_to_link(churned, entries.len() + fetched.unchanged.len()) {
                 let switched = tx
                     .execute(
                         "UPDATE sources SET identity_mode = ?2 WHERE id = ?1 AND identity_mode IS NULL",
@@ -139,7 +148,8 @@ impl<'tx> EntryStatements<'tx> {
         Ok(EntryStatements {
             seen: tx
                 .prepare_cached(
-                    "UPDATE sightings SET last_seen_at = ?3, content_hash = ?4, link = ?5, canonical_url = ?6
+                    "UPDATE sightings SET last_seen_at = ?3, content_hash = ?4, link = ?5, canonical_url = ?6,
+                        item_hash = ?7
                      WHERE source_id = ?1 AND entry_key = ?2",
                 )
                 .context("marking entry seen")?,
@@ -162,8 +172,8 @@ impl<'tx> EntryStatements<'tx> {
             sighting: tx
                 .prepare_cached(
                     "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at,
-                        content_hash, link, canonical_url, joined_by)
-                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
+                        content_hash, link, canonical_url, joined_by, item_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .context("inserting sighting")?,
             topic: tx
@@ -242,7 +252,8 @@ fn carry_out(
                 now,
                 entry.content_hash,
                 entry.link,
-                entry.canonical_url
+                entry.canonical_url,
+                entry.item_hash
             ])
             .context("marking entry seen")
     };
@@ -378,7 +389,8 @@ fn add_sighting(
             entry.content_hash,
             entry.link,
             entry.canonical_url,
-            joined_by
+            joined_by,
+            entry.item_hash
         ])
         .context("inserting sighting")?;
     for topic in &entry.topics {

@@ -44,6 +44,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0009_sighting_rule.sql",
         include_str!("../../../migrations/0009_sighting_rule.sql"),
     ),
+    (
+        "0010_item_hash.sql",
+        include_str!("../../../migrations/0010_item_hash.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -30,7 +30,7 @@ use rusqlite::Connection;
 use super::{Fetched, PruneStats, Signals, SourceSpec, Store, StoreError, cancel};
 use crate::dedup::{NearDuplicates, NearIndex};
 use crate::model::{
-    FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
+    EntryKey, FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
     SourceState, StoredEntry, StoryForTopics, Timestamp, TopicSlice, TopicSlug, TopicSummary,
 };
 
@@ -315,6 +315,10 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         sources::record_failure(self, source, error, class, status, now)
+    }
+
+    fn item_hashes(&self, source: SourceId) -> Result<HashMap<i64, EntryKey>, StoreError> {
+        sources::item_hashes(self, source)
     }
 
     fn record_schedule(&self, source: SourceId, record: &ScheduleRecord) -> Result<(), StoreError> {

@@ -6,7 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Context, SqliteStore};
-use crate::model::{ScheduleRecord, SourceId, SourceLabel, SourceState, Timestamp, Validators};
+use crate::model::{
+    EntryKey, ScheduleRecord, SourceId, SourceLabel, SourceState, Timestamp, Validators,
+};
 use crate::store::{Fetched, SourceSpec, StoreError};
 
 /// Makes the sources table match feeds.toml: inserts new sources, updates titles and listed
@@ -326,5 +328,25 @@ fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
             .as_deref()
             .and_then(crate::model::Identity::parse),
         warning: r.get(25)?,
+    })
+}
+
+pub(super) fn item_hashes(
+    store: &SqliteStore,
+    source: SourceId,
+) -> Result<HashMap<i64, EntryKey>, StoreError> {
+    store.with_reader(|conn| {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT item_hash, entry_key FROM sightings WHERE source_id = ?1 AND item_hash IS NOT NULL",
+            )
+            .context("reading item hashes")?;
+        let rows = stmt
+            .query_map([source.0], |r| {
+                Ok((r.get::<_, i64>(0)?, EntryKey::from_stored(r.get(1)?)))
+            })
+            .context("reading item hashes")?;
+        rows.collect::<Result<HashMap<_, _>, _>>()
+            .context("reading item hashes")
     })
 }

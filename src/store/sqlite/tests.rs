@@ -26,6 +26,7 @@ fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
         signature: None,
         title_numbers: String::new(),
         likeness: Default::default(),
+        item_hash: None,
         folded: Default::default(),
         search_text: crate::text::search_text(title, None, Some(&format!("<p>{title}</p>"))),
         topics: vec![TopicSlug::all()],
@@ -845,7 +846,8 @@ fn the_search_migration_indexes_stories_already_stored() {
         // Back to the schema before search (undoing the later migrations too), with a story
         // stored by that version.
         conn.execute_batch(
-            "ALTER TABLE sightings DROP COLUMN joined_by;
+            "ALTER TABLE sightings DROP COLUMN item_hash;
+             ALTER TABLE sightings DROP COLUMN joined_by;
              ALTER TABLE sources DROP COLUMN warning;
              DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
              PRAGMA user_version = 6;
