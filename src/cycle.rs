@@ -113,6 +113,14 @@ pub async fn run_cycle(
     while let Some(done) = set.join_next().await {
         deliver(done);
     }
+    // What the cycle wrote is visible and durable when it returns, not within the store's
+    // commit latency.
+    let store = pipeline.store.clone();
+    match tokio::task::spawn_blocking(move || store.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "could not commit the cycle's refreshes"),
+        Err(e) => tracing::error!(error = %e, "could not commit the cycle's refreshes"),
+    }
 }
 
 /// The daemon's scheduler: refreshes each source when it falls due, follows reloaded jobs, and

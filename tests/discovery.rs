@@ -239,6 +239,8 @@ async fn source_health_shows_every_source_with_a_sparkline_and_escaped_errors() 
             chrono::Utc::now().timestamp(),
         )
         .expect("record failure");
+    // Visible once committed (refreshes are committed in groups).
+    w.store.flush().expect("flush");
     let (_, _, html) = get(&w.app, "/sources").await;
     assert!(html.contains("bad &lt;script&gt;alert(1)&lt;/script&gt; &amp; more"));
     assert!(!html.contains("<script>"));

@@ -162,6 +162,13 @@ pub trait Store: Send + Sync {
 
     // --- Upkeep ---
 
+    /// Makes every write made so far visible to readers and durable now, instead of within the
+    /// engine's commit latency (SQLite: the group commit of refreshes). At the end of a cycle, a
+    /// command and shutdown.
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The near-duplicate rule's settings (`[dedup]` in feeds.toml).
     fn set_near_duplicates(&self, settings: NearDuplicates);
 

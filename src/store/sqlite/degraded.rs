@@ -199,10 +199,15 @@ pub(super) fn reopen_writable(store: &SqliteStore) -> bool {
             return false;
         }
     };
-    *store
-        .writer
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = conn;
+    {
+        let mut writer = store
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A read-only store never began a batch.
+        writer.batch = None;
+        writer.conn = conn;
+    }
     // Readers opened read-only (possibly immutable) would not see what is written now.
     store
         .readers

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::lookups::{document_lookups, known_entries, load_index};
-use super::{Context, SqliteStore, to_json};
+use super::{Context, Pending, SqliteStore, to_json};
 use crate::dedup::{Action, Decision, NearIndex};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
 use crate::store::{Fetched, StoreError};
@@ -27,8 +27,7 @@ pub(super) fn record_document(
     let mut changed_topics = BTreeSet::new();
     // A story joined a topic without being new or updated: topic pages changed all the same.
     let mut regrouped = false;
-    let stats = store.with_writer(|conn| {
-        let tx = conn.transaction().context("starting refresh")?;
+    store.with_refresh(|tx| {
         let mut stats = RefreshStats::default();
         {
             // Entries not normalized again are in the document too: their keys have not left it.
@@ -41,14 +40,14 @@ pub(super) fn record_document(
             );
             stats.unchanged += fetched.unchanged.len();
             stats.reused = fetched.unchanged.len();
-            let mut known = known_entries(&tx, source, &keys_json)?;
-            let mut lookups = document_lookups(&tx, source, entries, &keys_json)?;
+            let mut known = known_entries(tx, source, &keys_json)?;
+            let mut lookups = document_lookups(tx, source, entries, &keys_json)?;
             let mut index = store.near.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(since) = index.wants_loading(now) {
-                load_index(&tx, &mut index, since)?;
+                load_index(tx, &mut index, since)?;
             }
             let near = index.settings();
-            let mut stmts = EntryStatements::prepare(&tx)?;
+            let mut stmts = EntryStatements::prepare(tx)?;
             let mut churned = 0;
             for entry in entries {
                 let mut found = lookups.found(entry, known.remove(entry.key.as_str()));
@@ -114,19 +113,14 @@ pub(super) fn record_document(
         if changed == 0 {
             return Err(StoreError::UnknownSource(source.0));
         }
-        tx.commit().context("committing refresh")?;
-        Ok(stats)
-    })?;
-    if stats.new > 0 || stats.updated > 0 || regrouped {
-        store.signals.bump();
-    } else {
-        store.signals.bump_sources();
-    }
-    store
-        .signals
-        .note_written((stats.new + stats.updated) as u64);
-    store.signals.note_changed_topics(changed_topics);
-    Ok(stats)
+        let pending = Pending {
+            bump: stats.new > 0 || stats.updated > 0 || regrouped,
+            bump_sources: true,
+            written: (stats.new + stats.updated) as u64,
+            topics: std::mem::take(&mut changed_topics),
+        };
+        Ok((stats, pending))
+    })
 }
 
 /// The statements one refresh runs per entry, prepared once per document.
@@ -144,7 +138,7 @@ pub(super) struct EntryStatements<'tx> {
 }
 
 impl<'tx> EntryStatements<'tx> {
-    fn prepare(tx: &'tx Transaction<'_>) -> Result<EntryStatements<'tx>, StoreError> {
+    fn prepare(tx: &'tx Connection) -> Result<EntryStatements<'tx>, StoreError> {
         Ok(EntryStatements {
             seen: tx
                 .prepare_cached(

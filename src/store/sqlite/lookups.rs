@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{Context, to_json};
 use crate::dedup::{Found, Known, NearIndex, OtherStory};
@@ -14,7 +14,7 @@ use crate::store::StoreError;
 /// What the store already holds of this document's entries, by key. One query for the whole
 /// document instead of one per entry.
 pub(super) fn known_entries(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     source: SourceId,
     keys_json: &str,
 ) -> Result<HashMap<String, Known>, StoreError> {
@@ -80,7 +80,7 @@ impl DocumentLookups {
 }
 
 pub(super) fn document_lookups(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     source: SourceId,
     entries: &[NewEntry],
     keys_json: &str,
@@ -172,7 +172,7 @@ pub(super) fn document_lookups(
 
 /// Fills the near-duplicate index from the stories first seen since `since`.
 pub(super) fn load_index(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     index: &mut NearIndex,
     since: Timestamp,
 ) -> Result<(), StoreError> {

@@ -18,12 +18,14 @@ mod pages;
 pub mod search;
 mod sources;
 
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 #[cfg(test)]
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -52,12 +54,12 @@ pub struct SqliteStore {
     /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]).
     near: Mutex<NearIndex>,
     path: Option<PathBuf>,
-    writer: Mutex<Connection>,
+    writer: Arc<Mutex<Writer>>,
     readers: Mutex<Vec<Connection>>,
     /// How connections are opened, and why writes are failing when they are (see
     /// [`Store::condition`]).
-    access: degraded::Access,
-    signals: Signals,
+    access: Arc<degraded::Access>,
+    signals: Arc<Signals>,
     /// Read operations started (see [`SqliteStore::read_count`]).
     #[cfg(test)]
     reads: AtomicU64,
@@ -76,6 +78,102 @@ impl Drop for HeldWriter {
         self.release.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// The writer connection and the refreshes written on it but not yet committed.
+///
+/// Group commit: on a database file, refreshes share one transaction, each inside a savepoint of
+/// its own (so a failing refresh rolls back alone, and a refresh's validators still commit with
+/// its entries). The transaction commits once it holds [`BATCH_REFRESHES`] refreshes or is
+/// [`BATCH_AGE`] old (a background thread sees to the latter), before any other kind of write,
+/// and on [`Store::flush`]. Readers see a refresh once it commits, and the signals (generations,
+/// changed topics) move only then, so nothing is rendered from what might still roll back.
+struct Writer {
+    conn: Connection,
+    batch: Option<Batch>,
+}
+
+struct Batch {
+    began: Instant,
+    refreshes: usize,
+    signals: Pending,
+}
+
+/// What a refresh tells [`Signals`] once it is committed.
+#[derive(Default)]
+pub(super) struct Pending {
+    pub(super) bump: bool,
+    pub(super) bump_sources: bool,
+    pub(super) written: u64,
+    pub(super) topics: BTreeSet<String>,
+}
+
+impl Pending {
+    fn add(&mut self, other: Pending) {
+        self.bump |= other.bump;
+        self.bump_sources |= other.bump_sources;
+        self.written += other.written;
+        self.topics.extend(other.topics);
+    }
+
+    fn apply(self, signals: &Signals) {
+        if self.bump {
+            signals.bump();
+        } else if self.bump_sources {
+            signals.bump_sources();
+        }
+        signals.note_written(self.written);
+        signals.note_changed_topics(self.topics);
+    }
+}
+
+/// Refreshes one transaction holds at most.
+const BATCH_REFRESHES: usize = 64;
+/// How long a refresh waits at most for the transaction it is in to commit.
+const BATCH_AGE: Duration = Duration::from_millis(100);
+
+impl Writer {
+    /// Commits the open batch, if any; its signals move once it is durable.
+    fn commit(&mut self, signals: &Signals, access: &degraded::Access) -> Result<(), StoreError> {
+        let Some(batch) = self.batch.take() else {
+            return Ok(());
+        };
+        let result = self
+            .conn
+            .execute_batch("COMMIT")
+            .context("committing refreshes");
+        if result.is_err() {
+            // What the batch wrote is gone, validators with entries: the sources are fetched
+            // again unconditionally. The connection must be out of the transaction either way.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        } else {
+            batch.signals.apply(signals);
+        }
+        access.note_write(&result);
+        result
+    }
+}
+
+/// Commits a batch that has waited [`BATCH_AGE`], until the store is gone.
+fn flush_aged(writer: Weak<Mutex<Writer>>, signals: Arc<Signals>, access: Arc<degraded::Access>) {
+    loop {
+        std::thread::sleep(BATCH_AGE / 2);
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        let mut writer = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if writer
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.began.elapsed() >= BATCH_AGE)
+        {
+            if let Err(e) = writer.commit(&signals, &access) {
+                tracing::error!(error = %e, "could not commit refreshes");
+            }
         }
     }
 }
@@ -111,16 +209,113 @@ impl SqliteStore {
     }
 
     fn from_connection(path: Option<PathBuf>, conn: Connection) -> SqliteStore {
-        SqliteStore {
+        let store = SqliteStore {
             near: Mutex::new(NearIndex::default()),
-            path,
-            writer: Mutex::new(conn),
+            writer: Arc::new(Mutex::new(Writer { conn, batch: None })),
             readers: Mutex::new(Vec::new()),
-            access: degraded::Access::default(),
-            signals: Signals::default(),
+            access: Arc::new(degraded::Access::default()),
+            signals: Arc::new(Signals::default()),
             #[cfg(test)]
             reads: AtomicU64::new(0),
+            path,
+        };
+        if store.path.is_some() {
+            let (writer, signals, access) = (
+                Arc::downgrade(&store.writer),
+                store.signals.clone(),
+                store.access.clone(),
+            );
+            let spawned = std::thread::Builder::new()
+                .name("sqlite-commit".into())
+                .spawn(move || flush_aged(writer, signals, access));
+            if let Err(e) = spawned {
+                // Without it a batch still commits when full, on the next other write, on
+                // flush and on drop; refreshes wait longer to be seen.
+                tracing::warn!(error = %e, "could not start the commit thread");
+            }
         }
+        store
+    }
+
+    /// Writes one refresh's rows: inside the open batch on a database file (see [`Writer`]),
+    /// else in a transaction of its own. `f` writes without beginning a transaction and says
+    /// what the signals should learn once the write commits.
+    fn with_refresh<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<(T, Pending), StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let batching = self.path.is_some();
+        if batching && writer.batch.is_none() {
+            let begun = writer
+                .conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .context("starting refreshes");
+            self.access.note_write(&begun);
+            begun?;
+            writer.batch = Some(Batch {
+                began: Instant::now(),
+                refreshes: 0,
+                signals: Pending::default(),
+            });
+        }
+        let (open, close, undo) = if batching {
+            (
+                "SAVEPOINT refresh",
+                "RELEASE refresh",
+                "ROLLBACK TO refresh; RELEASE refresh",
+            )
+        } else {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        };
+        let result = writer
+            .conn
+            .execute_batch(open)
+            .context("starting refresh")
+            .and_then(|()| f(&writer.conn))
+            .and_then(|done| {
+                writer
+                    .conn
+                    .execute_batch(close)
+                    .context("committing refresh")
+                    .map(|()| done)
+            });
+        let result = match result {
+            Ok((value, pending)) => {
+                match writer.batch.as_mut() {
+                    Some(batch) => {
+                        batch.refreshes += 1;
+                        batch.signals.add(pending);
+                    }
+                    None => pending.apply(&self.signals),
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = writer.conn.execute_batch(undo);
+                Err(e)
+            }
+        };
+        self.access.note_write(&result);
+        if writer
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.refreshes >= BATCH_REFRESHES || b.began.elapsed() >= BATCH_AGE)
+        {
+            writer.commit(&self.signals, &self.access)?;
+        }
+        result
+    }
+
+    /// Commits the refreshes written so far (see [`Writer`]).
+    fn flush_batch(&self) -> Result<(), StoreError> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .commit(&self.signals, &self.access)
     }
 
     /// How many reads have asked SQLite so far: lets tests show that a path answered from memory.
@@ -158,11 +353,13 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         // A panic while the lock was held unwound through the open transaction, which rolled it
         // back: the connection is consistent, so a poisoned lock is taken over, not fatal.
-        let mut conn = self
+        let mut writer = self
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result = f(&mut conn);
+        // Other writes come after the refreshes written before them.
+        writer.commit(&self.signals, &self.access)?;
+        let result = f(&mut writer.conn);
         self.access.note_write(&result);
         result
     }
@@ -221,6 +418,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn signals(&self) -> &Signals {
         &self.signals
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.flush_batch()
     }
 
     fn set_near_duplicates(&self, settings: NearDuplicates) {
@@ -424,6 +625,14 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 /// A JSON column written by us; a damaged value reads as empty rather than failing the page.
 fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_batch() {
+            tracing::error!(error = %e, "could not commit the last refreshes");
+        }
+    }
 }
 
 #[cfg(test)]

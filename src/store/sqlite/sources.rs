@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Context, SqliteStore};
+use super::{Context, Pending, SqliteStore};
 use crate::model::{
     EntryKey, ScheduleRecord, SourceId, SourceLabel, SourceState, Timestamp, Validators,
 };
@@ -118,7 +118,7 @@ pub(super) fn record_not_modified(
     fetched: &Fetched<'_>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    store.with_writer(|conn| {
+    store.with_refresh(|conn| {
         conn.execute(
             "UPDATE sources SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4,
                 last_status = ?5, last_error = NULL, consecutive_failures = 0,
@@ -136,10 +136,14 @@ pub(super) fn record_not_modified(
             ],
         )
         .context("recording not-modified")?;
-        Ok(())
-    })?;
-    store.signals.bump_sources();
-    Ok(())
+        Ok((
+            (),
+            Pending {
+                bump_sources: true,
+                ..Pending::default()
+            },
+        ))
+    })
 }
 
 /// A failed refresh: recorded on the source row; stored entries are untouched.
@@ -151,7 +155,7 @@ pub(super) fn record_failure(
     status: Option<u16>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    store.with_writer(|conn| {
+    store.with_refresh(|conn| {
         conn.execute(
             "UPDATE sources SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
                 consecutive_failures = consecutive_failures + 1, failure_class = ?5,
@@ -167,10 +171,14 @@ pub(super) fn record_failure(
             ],
         )
         .context("recording failure")?;
-        Ok(())
-    })?;
-    store.signals.bump_sources();
-    Ok(())
+        Ok((
+            (),
+            Pending {
+                bump_sources: true,
+                ..Pending::default()
+            },
+        ))
+    })
 }
 
 pub(super) fn record_schedule(
@@ -178,7 +186,7 @@ pub(super) fn record_schedule(
     source: SourceId,
     record: &ScheduleRecord,
 ) -> Result<(), StoreError> {
-    store.with_writer(|conn| {
+    store.with_refresh(|conn| {
         conn.execute(
             "UPDATE sources SET next_due_at = ?2, interval_secs = ?3, adaptive_secs = ?4,
                 feed_hint_secs = ?5, skip_hours = ?6, skip_days = ?7, retry_after_until = ?8,
@@ -199,7 +207,7 @@ pub(super) fn record_schedule(
             ],
         )
         .context("scheduling source")?;
-        Ok(())
+        Ok(((), Pending::default()))
     })
 }
 

@@ -1038,6 +1038,8 @@ fn checkpoints_beside_a_sustained_ingest_let_the_wal_start_over() {
         }
         record(d);
     });
+    // The last refresh is committed (it may wait in the open batch otherwise).
+    store.flush().expect("flush");
     // The WAL header's checkpoint sequence number (bytes 12..16, big-endian) counts the times
     // the WAL was started over.
     let wal = std::fs::read(dir.path().join("store.db-wal")).expect("the WAL of the open store");
@@ -1139,4 +1141,101 @@ fn a_document_warning_is_kept_until_a_document_without_one() {
         )
         .expect("store");
     assert_eq!(store.source_state(id).expect("state").warning, None);
+}
+
+/// Two sources, A and B, in a database file.
+fn file_store_with_two_sources(dir: &Path) -> (SqliteStore, SourceId, SourceId) {
+    let store = SqliteStore::open(&dir.join("group.db")).expect("open");
+    let ids = store
+        .sync_sources(&[
+            SourceSpec {
+                url: "https://a.example/feed".into(),
+                title: None,
+                topics: vec![],
+            },
+            SourceSpec {
+                url: "https://b.example/feed".into(),
+                title: None,
+                topics: vec![],
+            },
+        ])
+        .expect("sync");
+    (store, ids[0], ids[1])
+}
+
+fn record(
+    store: &SqliteStore,
+    source: SourceId,
+    key: &str,
+    etag: &str,
+) -> Result<RefreshStats, StoreError> {
+    let validators = Validators {
+        etag: Some(etag.into()),
+        last_modified: None,
+    };
+    store.record_document(
+        source,
+        &FeedMeta::default(),
+        &[entry(key, key, 1_700_000_000)],
+        &Fetched::plain(&validators),
+        1_700_000_000,
+    )
+}
+
+fn all_titles(store: &SqliteStore) -> Vec<String> {
+    let entries = store.topic_entries(&TopicSlug::all(), 50).expect("entries");
+    titles(&entries).into_iter().map(String::from).collect()
+}
+
+#[test]
+fn refreshes_in_one_group_commit_together_and_a_failed_one_rolls_back_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, a, b) = file_store_with_two_sources(dir.path());
+    let generation = store.generation();
+    record(&store, a, "from-a", "\"a1\"").expect("a");
+    // A refresh that fails while writing (its source is unknown): only it goes.
+    let failed = record(&store, SourceId(999), "lost", "\"x\"");
+    assert!(failed.is_err(), "{failed:?}");
+    record(&store, b, "from-b", "\"b1\"").expect("b");
+    // Not committed yet: readers and the render cache's generation do not see the group.
+    assert!(all_titles(&store).is_empty());
+    assert_eq!(store.generation(), generation);
+    store.flush().expect("flush");
+    assert_eq!(all_titles(&store), ["from-b", "from-a"]);
+    assert!(store.generation() > generation);
+    // Validators were committed with their entries.
+    assert_eq!(
+        store.source_state(a).expect("a").validators.etag.as_deref(),
+        Some("\"a1\"")
+    );
+    assert_eq!(
+        store.source_state(b).expect("b").validators.etag.as_deref(),
+        Some("\"b1\"")
+    );
+}
+
+#[test]
+fn a_group_is_committed_within_its_latency_bound_without_more_writes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, a, _) = file_store_with_two_sources(dir.path());
+    record(&store, a, "waits", "\"a\"").expect("a");
+    // The commit thread commits the group once it is BATCH_AGE old; checked with a generous
+    // bound, not timed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while all_titles(&store).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never committed");
+        std::thread::sleep(BATCH_AGE);
+    }
+    assert_eq!(all_titles(&store), ["waits"]);
+}
+
+#[test]
+fn dropping_the_store_commits_its_last_group() {
+    let dir = tempfile::tempdir().expect("dir");
+    {
+        let (store, a, _) = file_store_with_two_sources(dir.path());
+        record(&store, a, "last", "\"a\"").expect("a");
+    }
+    let store = SqliteStore::open(&dir.path().join("group.db")).expect("reopen");
+    assert_eq!(all_titles(&store), ["last"]);
 }
