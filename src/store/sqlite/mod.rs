@@ -296,6 +296,11 @@ impl SqliteStore {
             }
             Err(e) => {
                 let _ = writer.conn.execute_batch(undo);
+                // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction
+                // back: the group is gone, and what it held must not be signalled.
+                if writer.conn.is_autocommit() {
+                    writer.batch = None;
+                }
                 Err(e)
             }
         };
