@@ -168,6 +168,45 @@ impl SignatureText {
     }
 }
 
+impl SignatureText {
+    /// [`SignatureText::of`] from the title, summary and content already folded (normalize folds
+    /// them once for topics and search): the text is folded again only when it holds lines
+    /// outlets add, and the title only when it carries a label.
+    pub fn from_folded(
+        title: &str,
+        folded: &crate::text::FoldedFields,
+        summary_html: Option<&str>,
+        content_html: Option<&str>,
+    ) -> SignatureText {
+        let clean = clean_title(title);
+        let folded_title = if clean.len() == title.trim().len() {
+            folded.title.clone()
+        } else {
+            folded_line(clean)
+        };
+        let content = content_html.filter(|_| line_words(&folded.content).next().is_some());
+        let (html, line) = match content {
+            Some(html) => (Some(html), &folded.content),
+            None => (summary_html, &folded.summary),
+        };
+        let body = match html {
+            Some(html) if has_added_lines(html) => story_words(html, SIGNATURE_WORDS).0,
+            Some(_) => first_words(line, SIGNATURE_WORDS),
+            None => " ".to_string(),
+        };
+        SignatureText {
+            title: clean.to_string(),
+            folded_title,
+            body,
+        }
+    }
+}
+
+/// Whether sanitized HTML holds a caption or a line outlets add (see [`BOILERPLATE_STARTS`]).
+fn has_added_lines(html: &str) -> bool {
+    html.contains("<figcaption") || blocks(html).any(is_boilerplate)
+}
+
 /// Fewer words than this make a title too common to find a story by ("Video", "Tin tức").
 const TITLE_KEY_WORDS: usize = 3;
 
@@ -563,5 +602,46 @@ mod tests {
         );
         let none = StoryText::of("Tiêu đề", None, None);
         assert_eq!((none.body.as_str(), none.body_words), (" ", 0));
+    }
+
+    #[test]
+    fn the_signature_text_from_folded_fields_is_the_same() {
+        let long = "<p>Một hai ba bốn năm sáu bảy tám chín mười.</p>".repeat(12);
+        let cases: Vec<(&str, Option<String>, Option<String>)> = vec![
+            (
+                "Tiêu đề thường",
+                Some("<p>Tóm tắt.</p>".into()),
+                Some(long.clone()),
+            ),
+            ("NÓNG: Có nhãn", None, Some(format!("<p>Ảnh: X</p>{long}"))),
+            (
+                "Chú thích",
+                None,
+                Some(format!(
+                    "<figure><figcaption>Hình</figcaption></figure>{long}"
+                )),
+            ),
+            (
+                "Chỉ tóm tắt - VnExpress",
+                Some("<p>Chỉ có tóm tắt ở đây.</p>".into()),
+                None,
+            ),
+            (
+                "Nội dung rỗng",
+                Some("<p>Tóm tắt thay thế.</p>".into()),
+                Some("<p></p>".into()),
+            ),
+            ("Không gì cả", None, None),
+            ("  Khoảng trắng  ", None, Some("<p>a &amp; b</p>".into())),
+        ];
+        for (title, summary, content) in cases {
+            let folded =
+                crate::text::FoldedFields::new(title, summary.as_deref(), content.as_deref());
+            assert_eq!(
+                SignatureText::from_folded(title, &folded, summary.as_deref(), content.as_deref()),
+                SignatureText::of(title, summary.as_deref(), content.as_deref()),
+                "{title}"
+            );
+        }
     }
 }

@@ -416,8 +416,9 @@ fn normalize_entry(
         crate::text::FoldedFields::new(&title, summary_html.as_deref(), content_html.as_deref());
     // The fingerprint reads the title without outlet labels and the start of the content (else
     // of the summary) without the lines outlets add.
-    let story = crate::dedup::text::SignatureText::of(
+    let story = crate::dedup::text::SignatureText::from_folded(
         &title,
+        &folded,
         summary_html.as_deref(),
         content_html.as_deref(),
     );
