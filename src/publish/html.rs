@@ -1,6 +1,7 @@
-//! The HTML pages: the index at `/` (every topic with subscribe links and autodiscovery tags), the
-//! source health table at `/sources` and the search page at `/search`. No JavaScript; every piece
-//! of text escaped.
+//! The HTML pages: the shell every page shares (our stylesheet, autodiscovery links), the index at
+//! `/` (every topic with subscribe links and autodiscovery tags), the source health table at
+//! `/sources` and the search page at `/search`. No JavaScript; every piece of text escaped. The
+//! stories of a river or a search are rendered by `river`.
 
 use super::{Format, sparkline};
 use crate::model::Timestamp;
@@ -54,6 +55,7 @@ pub fn render_index(base_url: &str, topics: &[IndexTopic]) -> String {
         ));
     }
     page(
+        base_url,
         "Tributary",
         &head_links,
         &format!(
@@ -125,7 +127,7 @@ pub fn render_sources(base_url: &str, rows: &[SourceRow]) -> String {
         "</tbody>\n</table>\n<p><a href=\"{0}\">Topics</a> · <a href=\"{0}sources.opml\">All sources (OPML)</a></p>\n",
         escape_html(base_url)
     ));
-    page("Tributary sources", "", &body)
+    page(base_url, "Tributary sources", "", &body)
 }
 
 /// The search page: the form, and for a query the addresses of its feeds.
@@ -154,7 +156,7 @@ pub fn render_search(base_url: &str, query: &str) -> String {
         body.push_str("</p>\n");
     }
     body.push_str(&format!("<p><a href=\"{base}\">Topics</a></p>\n"));
-    page("Tributary search", &head_links, &body)
+    page(base_url, "Tributary search", &head_links, &body)
 }
 
 fn search_form(base_url: &str, query: &str) -> String {
@@ -175,13 +177,34 @@ fn time_element(t: Timestamp) -> String {
     )
 }
 
+/// The autodiscovery links of a topic: its three feeds and its OPML.
+pub(super) fn feed_links(base_url: &str, slug: &str, title: &str) -> String {
+    let title = escape_html(title);
+    let mut links = String::new();
+    for format in Format::ALL {
+        links.push_str(&format!(
+            "<link rel=\"alternate\" type=\"{}\" title=\"{title} ({})\" href=\"{}\">\n",
+            format.bare_media_type(),
+            format.label(),
+            escape_html(&super::topic_feed_url(base_url, slug, format))
+        ));
+    }
+    links.push_str(&format!(
+        "<link rel=\"alternate\" type=\"text/x-opml\" title=\"{title} (OPML)\" href=\"{}\">\n",
+        escape_html(&format!("{base_url}topics/{slug}.opml"))
+    ));
+    links
+}
+
 /// A whole page, without the control characters HTML forbids too (the ones XML forbids), whether
-/// they come from a stored title or from a request.
-fn page(title: &str, head: &str, body: &str) -> String {
+/// they come from a stored title or from a request. The page's own text is English; stories
+/// carry their own `lang`.
+pub(super) fn page(base_url: &str, title: &str, head: &str, body: &str) -> String {
     crate::text::into_xml_chars(format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n{head}</head>\n<body>\n{body}</body>\n</html>\n",
-        escape_html(title)
+         <title>{}</title>\n<link rel=\"stylesheet\" href=\"{}\">\n{head}</head>\n<body>\n{body}</body>\n</html>\n",
+        escape_html(title),
+        escape_html(&super::style::stylesheet_url(base_url))
     ))
 }

@@ -10,16 +10,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::cache::PageKey;
-use super::{AppState, PageBody, ServeError, cached_page, respond};
+use super::pages::{HTML_TYPE, respond_html};
+use super::{AppState, PageBody, ServeError, cached_page};
 use crate::config::ALL_TOPIC;
 use crate::publish::{self, IndexTopic, OpmlFeed, SourceHealth, SourceRow};
 use crate::store::{Store, StoreError};
 
 const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
-const HTML_TYPE: &str = "text/html; charset=utf-8";
-/// The HTML pages are revalidated on every view (a 304 from memory while current): people look
-/// at them to see what changed.
-const HTML_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-cache");
 const DAY_SECS: i64 = 86_400;
 /// How many days the source health sparklines cover.
 const HEALTH_DAYS: usize = 30;
@@ -72,7 +69,7 @@ pub(super) async fn index(
         })
     })
     .await?;
-    Ok(respond(&rendered, &headers, &HTML_CACHE_CONTROL))
+    Ok(respond_html(&rendered, &headers))
 }
 
 fn opml_response(body: String) -> Response {
@@ -130,6 +127,7 @@ pub(super) async fn sources_page(
     let generation = state.inner.store.sources_generation();
     let key = PageKey::Sources {
         day: now.div_euclid(DAY_SECS),
+        state: None,
     };
     let rendered = cached_page(&state, key, generation, move |store| {
         let states = store.source_states()?;
@@ -165,5 +163,5 @@ pub(super) async fn sources_page(
         })
     })
     .await?;
-    Ok(respond(&rendered, &headers, &HTML_CACHE_CONTROL))
+    Ok(respond_html(&rendered, &headers))
 }

@@ -156,13 +156,19 @@ async fn search_feed(
 pub(super) async fn page(
     State(state): State<AppState>,
     Query(query): Query<SearchQuery>,
-) -> Result<Html<String>, ServeError> {
+) -> Result<Response, ServeError> {
     let q = match query.q.as_deref() {
         None | Some("") => "",
         Some(q) => checked_query(Some(q))?,
     };
-    Ok(Html(publish::render_search(
+    let mut response = Html(publish::render_search(
         state.config().server.base_url.as_str(),
         q,
-    )))
+    ))
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        super::pages::CONTENT_SECURITY_POLICY,
+    );
+    Ok(response)
 }

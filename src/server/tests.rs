@@ -1161,3 +1161,242 @@ async fn healthz_reports_a_database_that_cannot_be_written() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("stored"));
 }
+
+// --- HTML pages ---
+
+/// A story whose every field a source controls tries to break out of the page, carried by a
+/// source whose title does the same.
+fn add_hostile_entry(store: &SqliteStore) {
+    let ids = store
+        .sync_sources(&[SourceSpec {
+            url: "https://evil.example/feed".into(),
+            title: Some("<script>alert('source')</script>".into()),
+            topics: vec![TopicSlug::new("news").expect("slug")],
+        }])
+        .expect("sync");
+    let title = "<img src=x onerror=alert(1)>\"'&";
+    let entry = NewEntry {
+        topics: vec![TopicSlug::all(), TopicSlug::new("news").expect("slug")],
+        link: Some("javascript:alert(2)".into()),
+        // As stored: sanitized HTML whose text, once decoded, is markup.
+        summary_html: Some(
+            "<p>Read &lt;script&gt;alert(3)&lt;/script&gt; and &lt;iframe src=//x&gt;</p>".into(),
+        ),
+        enclosures: vec![crate::model::Enclosure {
+            url: "https://evil.example/a.mp3?\"><script>alert(4)</script>".into(),
+            media_type: Some("audio/mpeg\"><script>alert(5)</script>".into()),
+            length: Some(2_500_000),
+        }],
+        language: Some("vi\"><script>alert(6)</script>".into()),
+        ..NewEntry::bare("hostile", title, 1_799_990_000)
+    };
+    store
+        .record_document(
+            ids[0],
+            &FeedMeta::default(),
+            &[entry],
+            &Fetched::plain(&Validators::default()),
+            1_700_000_100,
+        )
+        .expect("store");
+}
+
+/// Asserts that `html` holds no element or attribute a source could have put there.
+fn assert_inert(html: &str) {
+    for forbidden in ["<script", "<img", "<iframe", "javascript:"] {
+        assert!(!html.contains(forbidden), "{forbidden} in:\n{html}");
+    }
+}
+
+#[tokio::test]
+async fn topic_river_is_html_under_csp_with_etag_and_304() {
+    let (state, store) = state();
+    add_entry_at(&store, "first story", 1_799_992_800);
+    let (status, headers, body) = send(&state, "GET", "/topics/news", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(
+        header(&headers, header::CONTENT_SECURITY_POLICY),
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    assert_eq!(header(&headers, header::CACHE_CONTROL), "no-cache");
+    let html = String::from_utf8(body).expect("utf-8");
+    assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+    assert!(html.contains("<h1>News</h1>"));
+    assert!(html.contains("<h2>first story</h2>"), "{html}");
+    // Published two hours before the clock's now, with the absolute time in the title.
+    assert!(html.contains(
+        "<time datetime=\"2027-01-15T06:00:00Z\" title=\"2027-01-15 06:00 UTC\">2 hours ago</time>"
+    ));
+    // Autodiscovery of the three feeds and the OPML, and the feed URL to copy.
+    for (media_type, href) in [
+        ("application/atom+xml", "http://h.test/topics/news.atom"),
+        ("application/rss+xml", "http://h.test/topics/news.rss"),
+        ("application/feed+json", "http://h.test/topics/news.json"),
+        ("text/x-opml", "http://h.test/topics/news.opml"),
+    ] {
+        assert!(
+            html.contains(&format!(
+                "<link rel=\"alternate\" type=\"{media_type}\" title=\"News ("
+            )) && html.contains(&format!("href=\"{href}\">")),
+            "{media_type}: {html}"
+        );
+    }
+    assert!(
+        html.contains("<input type=\"url\" readonly value=\"http://h.test/topics/news.atom\">")
+    );
+    assert!(html.contains(&format!(
+        "<link rel=\"stylesheet\" href=\"/static/{}\">",
+        publish::style::file_name()
+    )));
+
+    let etag = header(&headers, header::ETAG).to_string();
+    let (status, headers, body) =
+        send(&state, "GET", "/topics/news", &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert_eq!(
+        header(&headers, header::CONTENT_SECURITY_POLICY),
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    let (status, headers, body) = send(
+        &state,
+        "GET",
+        "/topics/news",
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), "gzip");
+    assert!(String::from_utf8_lossy(&gunzip(&body)).contains("first story"));
+
+    add_entry_at(&store, "second story", 1_799_999_000);
+    let (status, _, body) = send(&state, "GET", "/topics/news", &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::OK, "a new story changes the page");
+    assert!(String::from_utf8_lossy(&body).contains("second story"));
+
+    let (status, _, body) = send(&state, "GET", "/topics/sport", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, b"unknown topic: sport\n");
+    let (status, _, body) = send(&state, "GET", "/topics/all", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("<h1>All entries</h1>"));
+}
+
+#[tokio::test]
+async fn topic_river_escapes_every_field_of_a_hostile_entry() {
+    let (state, store) = state();
+    add_hostile_entry(&store);
+    let (status, _, body) = send(&state, "GET", "/topics/news", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_inert(&html);
+    // The title is text, and with no web link it links nowhere.
+    assert!(
+        html.contains("<h2>&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;</h2>"),
+        "{html}"
+    );
+    // The outlet is named as text.
+    assert!(html.contains(
+        "<span class=\"outlets\">&lt;script&gt;alert(&#39;source&#39;)&lt;/script&gt;</span>"
+    ));
+    // The snippet is the stored HTML's text, escaped.
+    assert!(html.contains(
+        "<p class=\"snippet\">Read &lt;script&gt;alert(3)&lt;/script&gt; and &lt;iframe src=//x&gt;</p>"
+    ));
+    // The enclosure URL is percent-encoded by URL parsing; its media type is escaped text.
+    assert!(html.contains(
+        "<a href=\"https://evil.example/a.mp3?%22%3E%3Cscript%3Ealert(4)%3C/script%3E\">Listen (audio/mpeg&quot;&gt;&lt;script&gt;alert(5)&lt;/script&gt;, 2.5 MB)</a>"
+    ), "{html}");
+    // A language that is no language tag is not put on the page.
+    assert!(html.contains("<article class=\"story\">\n"));
+}
+
+#[tokio::test]
+async fn topic_river_pages_like_the_atom_feed() {
+    let (state, store) = state();
+    for i in 0..5 {
+        add_entry_at(&store, &format!("story {i}"), 1_700_000_000 + i * 60);
+    }
+    let (_, _, atom) = send(&state, "GET", "/topics/news.atom?limit=2", &[]).await;
+    let atom = String::from_utf8(atom).expect("utf-8");
+    let (_, _, river) = send(&state, "GET", "/topics/news?limit=2", &[]).await;
+    let river = String::from_utf8(river).expect("utf-8");
+    let titles = |text: &str, open: &str, close: &str| -> Vec<String> {
+        text.split(open)
+            .skip(1)
+            .filter_map(|rest| rest.split(close).next().map(str::to_string))
+            .collect()
+    };
+    let atom_titles = titles(&atom, "<entry>", "</title>")
+        .into_iter()
+        .map(|t| t.rsplit('>').next().unwrap_or_default().to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(atom_titles, ["story 4", "story 3"]);
+    assert_eq!(titles(&river, "<h2>", "</h2>"), atom_titles);
+    // The older link is the feeds' next link without the extension.
+    let (_, _, json) = send(&state, "GET", "/topics/news.json?limit=2", &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&json).expect("json");
+    let next = json["next_url"]
+        .as_str()
+        .expect("next_url")
+        .replace(".json", "");
+    let older = river
+        .split("rel=\"next\">")
+        .next()
+        .and_then(|head| head.rsplit("<a href=\"").next())
+        .and_then(|rest| rest.split('"').next())
+        .expect("river older link")
+        .replace("&amp;", "&");
+    assert_eq!(older, next);
+    let (status, _, second) = send(
+        &state,
+        "GET",
+        older.strip_prefix("http://h.test").expect("ours"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let second = String::from_utf8(second).expect("utf-8");
+    assert_eq!(titles(&second, "<h2>", "</h2>"), ["story 2", "story 1"]);
+    assert!(second.contains("rel=\"first\">Newest</a>"));
+    let (status, _, _) = send(&state, "GET", "/topics/news?before=x", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn stylesheet_is_served_at_its_hashed_url_for_a_year() {
+    let (state, _) = state();
+    let path = format!("/static/{}", publish::style::file_name());
+    let (status, headers, body) = send(&state, "GET", &path, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, header::CONTENT_TYPE),
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(
+        header(&headers, header::CACHE_CONTROL),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(body, publish::style::STYLESHEET.as_bytes());
+    let etag = header(&headers, header::ETAG).to_string();
+    let (status, _, _) = send(&state, "GET", &path, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    let (status, _, _) = send(&state, "GET", "/static/style.0000000000000000.css", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Every page names it.
+    for page in ["/", "/sources", "/search", "/topics/news"] {
+        let (_, headers, body) = send(&state, "GET", page, &[]).await;
+        assert!(
+            String::from_utf8_lossy(&body).contains(&format!("href=\"{path}\"")),
+            "{page}"
+        );
+        assert!(
+            header(&headers, header::CONTENT_SECURITY_POLICY).starts_with("default-src 'self'"),
+            "{page}"
+        );
+    }
+}
