@@ -46,6 +46,9 @@ pub enum PageKey {
         page: PageRequest,
         minute: i64,
     },
+    /// The HTML search page for a query (trimmed) and page of results, whose relative times are
+    /// counted from the start of this UTC minute.
+    SearchPage { q: String, page: usize, minute: i64 },
     /// The HTML index at `/`.
     Index,
     /// The source health table at `/sources`, whose sparklines end on this UTC day, with only
@@ -60,6 +63,7 @@ impl PageKey {
             PageKey::Topic { topic, .. } => topic.len(),
             PageKey::Search { q, limit, .. } => q.len() + limit.as_ref().map_or(0, String::len),
             PageKey::River { topic, .. } => topic.len(),
+            PageKey::SearchPage { q, .. } => q.len(),
             PageKey::Sources { state, .. } => state.as_ref().map_or(0, String::len),
             PageKey::Index => 0,
         }

@@ -919,6 +919,14 @@ async fn concurrent_misses_of_the_index_render_it_once() {
     let (state, store) = state();
     add_entry(&store, "first");
     let generation = store.generation();
+    // What one render of the index reads (each topic card reads its stories per day), measured
+    // through a second server over the same store, whose cache is its own.
+    let reads = store.read_count();
+    let config = Config::parse(std::path::Path::new("feeds.toml"), CONFIG).expect("config");
+    let other = AppState::new(store.clone(), Arc::new(config), Arc::new(|| 1_800_000_000));
+    let (status, _, _) = send(&other, "GET", "/", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let one_render = store.read_count() - reads;
     let reads = store.read_count();
     // The render waits for the connection this holds, so every request below misses while it
     // is under way.
@@ -938,7 +946,7 @@ async fn concurrent_misses_of_the_index_render_it_once() {
     let (responses, ()) = tokio::join!(requests, release);
     assert_eq!(
         store.read_count(),
-        reads + 1,
+        reads + one_render,
         "one render for twenty requests"
     );
     let first = &responses[0].2;
@@ -1188,6 +1196,11 @@ fn add_hostile_entry(store: &SqliteStore) {
             length: Some(2_500_000),
         }],
         language: Some("vi\"><script>alert(6)</script>".into()),
+        search_text: crate::text::search_text(
+            title,
+            Some("<p>Read &lt;script&gt;alert(3)&lt;/script&gt;</p>"),
+            None,
+        ),
         ..NewEntry::bare("hostile", title, 1_799_990_000)
     };
     store
@@ -1399,4 +1412,137 @@ async fn stylesheet_is_served_at_its_hashed_url_for_a_year() {
             "{page}"
         );
     }
+}
+
+#[tokio::test]
+async fn search_page_lists_twenty_matches_a_page_with_the_words_marked() {
+    let (state, store) = state();
+    for i in 0..25 {
+        add_entry_at(
+            &store,
+            &format!("Mưa lớn ở Đà Nẵng {i}"),
+            1_700_000_000 + i * 60,
+        );
+    }
+    add_entry_at(&store, "Nắng ở Huế", 1_700_009_000);
+    let (status, headers, body) = send(&state, "GET", "/search?q=da+nang", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    assert!(header(&headers, header::CONTENT_SECURITY_POLICY).starts_with("default-src 'self'"));
+    let html = String::from_utf8(body).expect("utf-8");
+    let titles: Vec<&str> = html
+        .split("<h2>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</h2>").next())
+        .collect();
+    assert_eq!(titles.len(), 20, "{html}");
+    assert_eq!(
+        titles[0], "Mưa lớn ở <mark>Đà</mark> <mark>Nẵng</mark> 24",
+        "newest first, folded matches marked"
+    );
+    assert!(html.contains("href=\"http://h.test/search.atom?q=da+nang\""));
+    assert!(html.contains("<a href=\"http://h.test/search?q=da+nang&amp;page=2\" rel=\"next\">"));
+    let etag = header(&headers, header::ETAG).to_string();
+    let (status, _, _) = send(
+        &state,
+        "GET",
+        "/search?q=da+nang",
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    let (status, _, body) = send(&state, "GET", "/search?q=da+nang&page=2", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_eq!(html.matches("<h2>").count(), 5, "{html}");
+    assert!(html.contains("Nẵng</mark> 4</h2>") && html.contains("Nẵng</mark> 0</h2>"));
+    assert!(html.contains("rel=\"first\">Newest</a>") && !html.contains("rel=\"next\""));
+
+    let (status, _, body) = send(&state, "GET", "/search?q=da+nang&page=0", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, b"invalid page \"0\": expected 1 to 25\n");
+    let (status, _, body) = send(&state, "GET", "/search?q=tuyet", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("<p>No stories match “tuyet”.</p>"));
+}
+
+#[tokio::test]
+async fn search_page_shows_a_hostile_match_as_text() {
+    let (state, store) = state();
+    add_hostile_entry(&store);
+    let (status, _, body) = send(&state, "GET", "/search?q=img+%3Cscript%3E", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_inert(&html);
+    assert!(
+        html.contains("<h2>&lt;<mark>img</mark> src=x onerror=alert(1)&gt;&quot;&#39;&amp;</h2>"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"img &lt;script&gt;\""));
+}
+
+#[tokio::test]
+async fn sources_state_filter_shows_failing_sources_only() {
+    let (state, store) = state_from(
+        "[server]\nbase_url = \"http://h.test/\"\n\
+         [[source]]\nurl = \"https://a.example/feed\"\n\
+         [[source]]\nurl = \"https://b.example/feed\"\n",
+    );
+    let ids = store
+        .sync_sources(&[
+            SourceSpec {
+                url: "https://a.example/feed".into(),
+                title: None,
+                topics: vec![],
+            },
+            SourceSpec {
+                url: "https://b.example/feed".into(),
+                title: None,
+                topics: vec![],
+            },
+        ])
+        .expect("sync");
+    store
+        .record_failure(
+            ids[1],
+            "HTTP 500 <b>down</b>",
+            "http",
+            Some(500),
+            1_799_999_000,
+        )
+        .expect("failure");
+    let (status, headers, body) = send(&state, "GET", "/sources", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(header(&headers, header::CONTENT_SECURITY_POLICY).starts_with("default-src 'self'"));
+    let html = String::from_utf8(body).expect("utf-8");
+    let rows: Vec<&str> = html
+        .lines()
+        .filter(|l| l.starts_with("<tr class="))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].contains("https://b.example/feed"),
+        "failing first: {html}"
+    );
+    assert!(rows[0].contains("HTTP 500 &lt;b&gt;down&lt;/b&gt;"));
+
+    let (status, _, body) = send(&state, "GET", "/sources?state=failing", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    let rows: Vec<&str> = html
+        .lines()
+        .filter(|l| l.starts_with("<tr class="))
+        .collect();
+    assert_eq!(rows.len(), 1, "{html}");
+    assert!(rows[0].contains("https://b.example/feed"));
+    let (status, _, body) = send(&state, "GET", "/sources?state=broken", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        b"unknown state \"broken\": expected one of failing, gone, moved, new, ok\n"
+    );
 }
