@@ -1,11 +1,9 @@
-//! The HTML pages in a real browser: Debian's `chromium`, headless, driven from its command line
-//! (`--dump-dom` for the document after parsing and styling, `--screenshot` at 360 and 1280 px).
-//! The daemon's own server runs on a loopback port over a store filled here, with a hostile story
-//! among ordinary ones. Screenshots land in `target/pages/` for a reviewer to look at.
-//!
-//! What the command line cannot see is not checked here: console errors and the document's width
-//! against the viewport need the DevTools protocol. The content security policy, the escaping
-//! and the order of stories are checked on what the browser built.
+//! The HTML pages in a real browser: Debian's `chromium`, headless. Two ways of driving it:
+//! its command line (`--dump-dom` for the document it built, `--screenshot` at 360 and 1280 px)
+//! and the DevTools protocol over a WebSocket (console messages, failed requests, and the
+//! document's width against the viewport). The daemon's own server runs on a loopback port over
+//! a store filled here, with a hostile story among Vietnamese and Indonesian ones. Screenshots
+//! land in `target/pages/` for a reviewer to look at.
 //!
 //! Ignored by default (it needs chromium); `.ci/run` installs it and runs these.
 
@@ -22,6 +20,15 @@ use tributary::store::{Fetched, SourceSpec, SqliteStore, Store};
 const NOW: i64 = 1_790_100_000;
 /// Longest a browser run may take before the test fails.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
+
+/// Every page, by path under the base URL.
+const PAGES: [&str; 5] = [
+    "",
+    "topics/news",
+    "topics/all",
+    "search?q=da+nang",
+    "sources",
+];
 
 /// A story that would change the page if any of it were taken as markup: its image's error
 /// handler marks the body, its script retitles the page.
@@ -299,11 +306,11 @@ fn every_page_loads_in_chromium_and_screenshots_at_360_and_1280() {
     let profile = dir.path().join("profile");
     let base = &site.base;
     for (name, path, heading) in [
-        ("index", "", "<h1>Tributary</h1>"),
-        ("river", "topics/news", "<h1>Tin tức</h1>"),
-        ("river-all", "topics/all", "<h1>All entries</h1>"),
-        ("search", "search?q=da+nang", "<h1>Search</h1>"),
-        ("sources", "sources", "<h1>Sources</h1>"),
+        ("index", PAGES[0], "<h1>Tributary</h1>"),
+        ("river", PAGES[1], "<h1>Tin tức</h1>"),
+        ("river-all", PAGES[2], "<h1>All entries</h1>"),
+        ("search", PAGES[3], "<h1>Search</h1>"),
+        ("sources", PAGES[4], "<h1>Sources</h1>"),
     ] {
         let url = format!("{base}{path}");
         let dom = dump_dom(&profile, &url);
@@ -363,4 +370,254 @@ fn hostile_story_shows_as_text_in_chromium_and_runs_nothing() {
         dom.contains("Tuổi Trẻ &lt;b&gt;"),
         "the outlet's name is text"
     );
+}
+
+/// A DevTools protocol connection to a headless chromium of its own, killed when dropped.
+struct DevTools {
+    browser: std::process::Child,
+    socket: tungstenite::WebSocket<std::net::TcpStream>,
+    next_id: u64,
+    /// Events received while waiting for answers, in order.
+    events: Vec<serde_json::Value>,
+}
+
+impl Drop for DevTools {
+    fn drop(&mut self) {
+        let _ = self.browser.kill();
+        let _ = self.browser.wait();
+    }
+}
+
+impl DevTools {
+    fn launch(profile: &Path) -> DevTools {
+        use std::io::BufRead;
+        let mut browser = Command::new("chromium")
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chromium runs (apt-get install chromium)");
+        let stderr = browser.stderr.take().expect("piped stderr");
+        // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
+        let (found, listening) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if !sent && let Some(at) = line.find("ws://") {
+                    let _ = found.send(line[at..].trim().to_string());
+                    sent = true;
+                }
+            }
+        });
+        let url = listening
+            .recv_timeout(BROWSER_DEADLINE)
+            .expect("chromium announces its DevTools address");
+        let host = url
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .expect("host")
+            .to_string();
+        let stream = std::net::TcpStream::connect(&host).expect("connect to DevTools");
+        stream
+            .set_read_timeout(Some(BROWSER_DEADLINE))
+            .expect("read timeout");
+        let (socket, _) = tungstenite::client(url.as_str(), stream).expect("DevTools handshake");
+        DevTools {
+            browser,
+            socket,
+            next_id: 0,
+            events: Vec::new(),
+        }
+    }
+
+    fn receive(&mut self) -> serde_json::Value {
+        loop {
+            match self.socket.read().expect("DevTools message") {
+                tungstenite::Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).expect("DevTools JSON");
+                }
+                tungstenite::Message::Close(_) => panic!("DevTools closed the connection"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends `method` (to the page `session` when given) and returns its result; events that
+    /// arrive meanwhile are kept.
+    fn call(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = serde_json::json!({"id": id, "method": method, "params": params});
+        if let Some(session) = session {
+            message["sessionId"] = session.into();
+        }
+        self.socket
+            .send(tungstenite::Message::text(message.to_string()))
+            .expect("send to DevTools");
+        loop {
+            let reply = self.receive();
+            if reply["id"] == id {
+                assert!(reply.get("error").is_none(), "{method}: {reply}");
+                return reply["result"].clone();
+            }
+            if reply.get("method").is_some() {
+                self.events.push(reply);
+            }
+        }
+    }
+
+    /// Waits for the event `method`, keeping every event received.
+    fn wait_for(&mut self, method: &str) {
+        let started = Instant::now();
+        if self.events.iter().any(|e| e["method"] == method) {
+            return;
+        }
+        loop {
+            assert!(started.elapsed() < BROWSER_DEADLINE, "no {method}");
+            let event = self.receive();
+            let done = event["method"] == method;
+            if event.get("method").is_some() {
+                self.events.push(event);
+            }
+            if done {
+                return;
+            }
+        }
+    }
+}
+
+/// What loading one page at one width showed.
+struct Visit {
+    /// Console errors, exceptions, failed or refused requests, policy violations.
+    problems: Vec<String>,
+    /// The document's width and the viewport's, in CSS pixels.
+    document_width: u64,
+    viewport_width: u64,
+}
+
+/// Opens `url` in a fresh tab `width` px wide and collects what went wrong.
+fn visit(devtools: &mut DevTools, url: &str, width: u32) -> Visit {
+    let target = devtools.call(
+        None,
+        "Target.createTarget",
+        serde_json::json!({"url": "about:blank"}),
+    );
+    let attached = devtools.call(
+        None,
+        "Target.attachToTarget",
+        serde_json::json!({"targetId": target["targetId"], "flatten": true}),
+    );
+    let session = attached["sessionId"].as_str().expect("session").to_string();
+    let session = Some(session.as_str());
+    for domain in [
+        "Runtime.enable",
+        "Log.enable",
+        "Network.enable",
+        "Page.enable",
+    ] {
+        devtools.call(session, domain, serde_json::json!({}));
+    }
+    devtools.call(
+        session,
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600}),
+    );
+    devtools.events.clear();
+    devtools.call(session, "Page.navigate", serde_json::json!({"url": url}));
+    devtools.wait_for("Page.loadEventFired");
+    let measured = devtools.call(
+        session,
+        "Runtime.evaluate",
+        serde_json::json!({
+            "expression": "[document.documentElement.scrollWidth, window.innerWidth]",
+            "returnByValue": true
+        }),
+    );
+    let widths = &measured["result"]["value"];
+    let document_width = widths[0].as_u64().expect("scrollWidth");
+    let viewport_width = widths[1].as_u64().expect("innerWidth");
+    let mut problems = Vec::new();
+    for event in &devtools.events {
+        let params = &event["params"];
+        match event["method"].as_str().unwrap_or("") {
+            "Runtime.consoleAPICalled"
+                if params["type"] == "error" || params["type"] == "warning" =>
+            {
+                problems.push(format!("console: {}", params["args"]));
+            }
+            "Runtime.exceptionThrown" => problems.push(format!("exception: {params}")),
+            "Log.entryAdded"
+                if params["entry"]["level"] == "error" || params["entry"]["level"] == "warning" =>
+            {
+                problems.push(format!("log: {}", params["entry"]["text"]));
+            }
+            "Network.loadingFailed" => problems.push(format!("failed request: {params}")),
+            "Network.responseReceived"
+                if params["response"]["status"].as_u64().unwrap_or(0) >= 400 =>
+            {
+                problems.push(format!(
+                    "HTTP {} for {}",
+                    params["response"]["status"], params["response"]["url"]
+                ));
+            }
+            _ => {}
+        }
+    }
+    devtools.call(
+        None,
+        "Target.closeTarget",
+        serde_json::json!({"targetId": target["targetId"]}),
+    );
+    Visit {
+        problems,
+        document_width,
+        viewport_width,
+    }
+}
+
+#[test]
+#[ignore = "needs chromium: run by .ci/run"]
+fn pages_fit_360_and_1280_px_with_no_console_errors_or_failed_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = site(dir.path());
+    let mut devtools = DevTools::launch(&dir.path().join("devtools-profile"));
+    for path in PAGES {
+        for width in [360, 1280] {
+            let url = format!("{}{path}", site.base);
+            let visit = visit(&mut devtools, &url, width);
+            assert!(
+                visit.problems.is_empty(),
+                "{url} at {width} px: {:#?}",
+                visit.problems
+            );
+            // A mobile viewport grows to a document wider than the screen, so both are checked
+            // against the width asked for.
+            assert!(
+                visit.document_width <= u64::from(width)
+                    && visit.viewport_width == u64::from(width),
+                "{url} at {width} px is {} px wide (viewport {} px): it scrolls sideways",
+                visit.document_width,
+                visit.viewport_width
+            );
+        }
+    }
 }
