@@ -50,6 +50,70 @@ mod tests {
         assert_eq!(stylesheet_url("http://h.test/"), format!("/static/{name}"));
     }
 
+    /// The colour variables of the `:root` block starting at `from`: (name, sRGB).
+    fn colours(from: &str) -> Vec<(&str, [f64; 3])> {
+        let block = &from[..from.find('}').expect("end of block")];
+        block
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.trim().strip_prefix("--")?.split_once(':')?;
+                let hex = value.trim().trim_end_matches(';').strip_prefix('#')?;
+                let channel =
+                    |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map(|c| f64::from(c) / 255.0);
+                Some((name, [channel(0).ok()?, channel(2).ok()?, channel(4).ok()?]))
+            })
+            .collect()
+    }
+
+    /// WCAG 2.1 contrast ratio of two sRGB colours.
+    fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+        let luminance = |c: [f64; 3]| {
+            let linear = |v: f64| {
+                if v <= 0.039_28 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * linear(c[0]) + 0.7152 * linear(c[1]) + 0.0722 * linear(c[2])
+        };
+        let (l1, l2) = (luminance(a), luminance(b));
+        (l1.max(l2) + 0.05) / (l1.min(l2) + 0.05)
+    }
+
+    #[test]
+    fn the_stylesheet_colours_meet_wcag_aa_contrast_in_light_and_dark() {
+        let light = STYLESHEET.find(":root {").expect("light colours");
+        let dark = STYLESHEET
+            .find("@media (prefers-color-scheme: dark)")
+            .expect("dark");
+        for (scheme, start) in [("light", light), ("dark", dark)] {
+            let palette = colours(&STYLESHEET[start..]);
+            let colour = |name: &str| {
+                palette
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, c)| *c)
+                    .unwrap_or_else(|| panic!("{scheme}: no --{name}"))
+            };
+            // Text: 4.5:1 on the page and on cards and buttons (WCAG 1.4.3).
+            for text in ["fg", "muted", "link", "ok", "bad", "warn"] {
+                for background in ["bg", "card"] {
+                    let ratio = contrast(colour(text), colour(background));
+                    assert!(
+                        ratio >= 4.5,
+                        "{scheme}: --{text} on --{background} is {ratio:.2}:1"
+                    );
+                }
+            }
+            let marked = contrast(colour("fg"), colour("mark"));
+            assert!(marked >= 4.5, "{scheme}: marked words {marked:.2}:1");
+            // The focus ring: 3:1 against the page (WCAG 1.4.11).
+            let focus = contrast(colour("focus"), colour("bg"));
+            assert!(focus >= 3.0, "{scheme}: focus ring {focus:.2}:1");
+        }
+    }
+
     #[test]
     fn the_stylesheet_follows_the_reader_colour_scheme_and_shows_focus() {
         assert!(STYLESHEET.contains("@media (prefers-color-scheme: dark)"));
