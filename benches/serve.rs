@@ -423,13 +423,15 @@ fn main() {
         let mut river_runs = Vec::new();
         let river_tag = our_tag.map(|_| river_etag.as_str());
         for round in 0..rounds {
-            river_runs.push(wrk(
-                &format!("http://{ours}{RIVER_PATH}"),
-                river_tag,
-                &duration,
-                &connections,
-                &[me],
-            ));
+            let mut run_river = || {
+                river_runs.push(wrk(
+                    &format!("http://{ours}{RIVER_PATH}"),
+                    river_tag,
+                    &duration,
+                    &connections,
+                    &[me],
+                ))
+            };
             let mut run_ours =
                 || tributary.push(wrk(&url(&ours), our_tag, &duration, &connections, &[me]));
             let mut run_nginx = || {
@@ -441,12 +443,15 @@ fn main() {
                     &nginx_pids,
                 ))
             };
+            // The river runs right beside our feed, before it one round and after it the next.
             if round % 2 == 0 {
+                run_river();
                 run_ours();
                 run_nginx();
             } else {
                 run_nginx();
                 run_ours();
+                run_river();
             }
         }
         let (tributary, nginx_run) = (mean(&tributary), mean(&nginx_runs));
