@@ -53,11 +53,12 @@ fn line(counts: &[u64], title: &str) -> String {
     )
 }
 
-/// `counts` of stories per day as an SVG line, titled for a topic card.
+/// `counts` of stories per day as an SVG line, titled for a topic card: the days up to that of
+/// the topic's newest story.
 pub fn render_stories(counts: &[u64], label: &str) -> String {
     let total: u64 = counts.iter().sum();
     let title = format!(
-        "{label}: {total} stories in the last {} days, at most {} a day",
+        "{label}: {total} stories in the {} days up to the newest, at most {} a day",
         counts.len(),
         counts.iter().copied().max().unwrap_or(0)
     );

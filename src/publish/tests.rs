@@ -554,11 +554,9 @@ fn index_cards_link_the_river_and_draw_stories_per_day() {
     );
     assert!(html.contains("<ul class=\"cards\">\n<li class=\"card\"><h2>&lt;World&gt;</h2>"));
     assert!(html.contains("<p><a href=\"http://h.test/topics/world\">Read the stories</a> <svg "));
-    assert!(
-        html.contains(
-            "<title>&lt;World&gt;: 3 stories in the last 3 days, at most 2 a day</title>"
-        )
-    );
+    assert!(html.contains(
+        "<title>&lt;World&gt;: 3 stories in the 3 days up to the newest, at most 2 a day</title>"
+    ));
     assert!(html.contains("<p>3 entries · last update <time"));
 }
 

@@ -47,14 +47,17 @@ pub(super) async fn index(
         let topic = |slug: &str, title: &str, description: Option<&str>| {
             let summary = summaries.get(slug);
             // Stories per day from the topic's newest page of the largest size: a topic busier
-            // than that over the period shows its recent days only.
+            // than that over the period shows its recent days only. The days end on that of its
+            // newest story, not today: the page is rendered once per change of the store, and
+            // its card says when the last update was.
             let daily = match crate::model::TopicSlug::new(slug) {
                 Ok(topic) => {
                     let slice = store.topic_page(&topic, None, super::MAX_LIMIT)?;
+                    let newest = slice.entries.iter().map(|e| e.published).max();
                     publish::sparkline::per_day(
                         slice.entries.iter().map(|e| e.published),
                         SPARKLINE_DAYS,
-                        now,
+                        newest.unwrap_or(now).min(now),
                     )
                 }
                 Err(_) => Vec::new(),

@@ -1544,3 +1544,23 @@ async fn sources_state_filter_shows_failing_sources_only() {
         b"unknown state \"broken\": expected one of failing, gone, moved, new, ok\n"
     );
 }
+
+#[tokio::test]
+async fn index_sparkline_ends_on_the_newest_story_not_today() {
+    // The clock says 2027; the stories are from 2023. A sparkline ending today would be flat,
+    // and would go stale between changes of the store, when the index is not rendered again.
+    let (state, store) = state();
+    add_entry_at(&store, "newest", 1_700_000_000);
+    add_entry_at(&store, "day before", 1_700_000_000 - 86_400);
+    add_entry_at(&store, "too old", 1_700_000_000 - 40 * 86_400);
+    let (status, _, body) = send(&state, "GET", "/", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    assert!(
+        html.contains(
+            "<title>News: 2 stories in the 30 days up to the newest, at most 1 a day</title>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<p><a href=\"http://h.test/topics/news\">Read the stories</a> <svg "));
+}
