@@ -6,14 +6,20 @@ mod atom;
 mod html;
 mod json;
 mod opml;
+mod river;
 mod rss;
 pub mod sparkline;
+pub mod style;
 
-pub use html::{IndexTopic, SourceHealth, SourceRow, render_index, render_search, render_sources};
+pub use html::{
+    IndexTopic, SOURCE_STATES, SearchResults, SourceHealth, SourceRow, render_index, render_search,
+    render_search_results, render_sources, render_sources_in,
+};
 pub use opml::{
     OpmlFeed, OpmlGroup, opml_feed, opml_groups, render_flat as render_opml_flat,
     render_grouped as render_opml_grouped,
 };
+pub use river::{RiverPage, render_river};
 
 use chrono::{DateTime, FixedOffset, Utc};
 

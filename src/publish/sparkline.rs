@@ -1,6 +1,8 @@
-//! A tiny inline SVG line chart of counts per day, for the source health page. No JavaScript, no
+//! A tiny inline SVG line chart of counts per day, for the source health page and the topic cards
+//! of the index. No JavaScript, no
 //! external file: the page stays one document.
 
+use crate::model::Timestamp;
 use crate::text::escape_html;
 
 const WIDTH: f64 = 120.0;
@@ -36,15 +38,52 @@ pub fn render(counts: &[u64], label: &str) -> String {
         "{label}: {total} new entries in the last {} days, at most {max} a day",
         counts.len()
     );
+    line(counts, &title)
+}
+
+fn line(counts: &[u64], title: &str) -> String {
     let points: Vec<String> = points(counts)
         .iter()
         .map(|(x, y)| format!("{x:.1},{y:.1}"))
         .collect();
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sparkline\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\"><title>{}</title><polyline fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\" points=\"{}\"/></svg>",
-        escape_html(&title),
+        escape_html(title),
         points.join(" ")
     )
+}
+
+/// `counts` of stories per day as an SVG line, titled for a topic card: the days up to that of
+/// the topic's newest story.
+pub fn render_stories(counts: &[u64], label: &str) -> String {
+    let total: u64 = counts.iter().sum();
+    let title = format!(
+        "{label}: {total} stories in the {} days up to the newest, at most {} a day",
+        counts.len(),
+        counts.iter().copied().max().unwrap_or(0)
+    );
+    line(counts, &title)
+}
+
+/// How many of `times` fall on each UTC day of the `days` days up to and including the day of
+/// `now`, oldest day first; times outside them are not counted.
+pub fn per_day(
+    times: impl IntoIterator<Item = Timestamp>,
+    days: usize,
+    now: Timestamp,
+) -> Vec<u64> {
+    const DAY: i64 = 86_400;
+    let mut counts = vec![0; days];
+    let today = now.div_euclid(DAY);
+    for t in times {
+        let back = today - t.div_euclid(DAY);
+        if let Ok(back) = usize::try_from(back)
+            && back < days
+        {
+            counts[days - 1 - back] += 1;
+        }
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -72,6 +111,23 @@ mod tests {
     fn a_single_day_does_not_divide_by_zero() {
         assert_eq!(points(&[3]), vec![(0.0, MARGIN)]);
         assert!(points(&[]).is_empty());
+    }
+
+    #[test]
+    fn per_day_counts_the_last_days_up_to_today() {
+        let now = 10 * 86_400 + 500;
+        let times = [
+            now,
+            now - 86_400,
+            8 * 86_400 + 1,
+            7 * 86_400,
+            now + 86_400,
+            0,
+        ];
+        // Days 10 (today), 9, 8 and 7 once each; tomorrow and day 0 fall outside.
+        assert_eq!(per_day(times, 4, now), vec![1, 1, 1, 1]);
+        assert_eq!(per_day(times, 2, now), vec![1, 1]);
+        assert_eq!(per_day([], 3, now), vec![0, 0, 0]);
     }
 
     #[test]

@@ -193,6 +193,7 @@ fn index_links_every_format_and_escapes() {
             description: Some("Wars & \"peace\"".into()),
             entries: 3,
             updated: Some(1_700_000_000),
+            daily: Vec::new(),
         }],
     );
     assert!(html.contains("&lt;World&gt;"));
@@ -536,4 +537,79 @@ fn the_search_page_does_not_echo_control_characters() {
     assert!(!html.contains(['\u{0}', '\u{1b}']), "{html}");
     assert!(html.contains("value=\"an ninh\""), "{html}");
     assert!(html.contains("search.atom?q=an+ninh\""), "{html}");
+}
+
+#[test]
+fn index_cards_link_the_river_and_draw_stories_per_day() {
+    let html = render_index(
+        "http://h.test/",
+        &[IndexTopic {
+            slug: "world".into(),
+            title: "<World>".into(),
+            description: None,
+            entries: 3,
+            updated: Some(1_700_000_000),
+            daily: vec![0, 2, 1],
+        }],
+    );
+    assert!(html.contains("<ul class=\"cards\">\n<li class=\"card\"><h2>&lt;World&gt;</h2>"));
+    assert!(html.contains("<p><a href=\"http://h.test/topics/world\">Read the stories</a> <svg "));
+    assert!(html.contains(
+        "<title>&lt;World&gt;: 3 stories in the 3 days up to the newest, at most 2 a day</title>"
+    ));
+    assert!(html.contains("<p>3 entries · last update <time"));
+}
+
+#[test]
+fn sources_needing_attention_come_first_with_badges_and_a_state_filter() {
+    let row = |url: &str, health| SourceRow {
+        title: url.into(),
+        url: url.into(),
+        health,
+        last_fetch: Some(1_700_000_000),
+        last_error: None,
+        warning: None,
+        entries: 0,
+        daily: vec![0, 4, 1],
+    };
+    let rows = [
+        row("https://ok.example/rss", SourceHealth::Ok),
+        row("https://new.example/rss", SourceHealth::New),
+        row("https://moved.example/rss", SourceHealth::Moved),
+        row("https://gone.example/rss", SourceHealth::Gone),
+        row("https://failing.example/rss", SourceHealth::Failing(3)),
+    ];
+    let html = render_sources("http://h.test/", &rows);
+    let order: Vec<&str> = html
+        .lines()
+        .filter(|l| l.starts_with("<tr class="))
+        .filter_map(|l| l.split("<small>").nth(1)?.split('<').next())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "https://failing.example/rss",
+            "https://gone.example/rss",
+            "https://moved.example/rss",
+            "https://new.example/rss",
+            "https://ok.example/rss"
+        ]
+    );
+    assert!(html.contains(
+        "<td><span class=\"badge failing\">gone</span> <a href=\"https://gone.example/rss\">"
+    ));
+    assert!(html.contains("<span class=\"badge moved\">moved</span>"));
+    assert!(html.contains("<span class=\"badge failing\">failing</span>"));
+    // The sparkline's axis in words.
+    assert!(html.contains("<small class=\"axis\">3 days ago → today · peak 4/day</small>"));
+    assert!(html.contains("<a href=\"http://h.test/sources?state=failing\">failing (1)</a>"));
+
+    let failing = render_sources_in("http://h.test/", &rows, Some("failing"));
+    let shown: Vec<&str> = failing
+        .lines()
+        .filter(|l| l.starts_with("<tr class="))
+        .collect();
+    assert_eq!(shown.len(), 1, "{failing}");
+    assert!(shown[0].contains("https://failing.example/rss"));
+    assert!(failing.contains("<p>Only sources in state <strong>failing</strong>: 1 of 5.</p>"));
 }

@@ -39,10 +39,21 @@ pub enum PageKey {
         q: String,
         limit: Option<String>,
     },
+    /// The HTML river of a topic at `/topics/{slug}`, whose relative times are counted from
+    /// the start of this UTC minute.
+    River {
+        topic: String,
+        page: PageRequest,
+        minute: i64,
+    },
+    /// The HTML search page for a query (trimmed) and page of results, whose relative times are
+    /// counted from the start of this UTC minute.
+    SearchPage { q: String, page: usize, minute: i64 },
     /// The HTML index at `/`.
     Index,
-    /// The source health table at `/sources`, whose sparklines end on this UTC day.
-    Sources { day: i64 },
+    /// The source health table at `/sources`, whose sparklines end on this UTC day, with only
+    /// the sources in `state` when one is asked for.
+    Sources { day: i64, state: Option<String> },
 }
 
 impl PageKey {
@@ -51,7 +62,10 @@ impl PageKey {
         match self {
             PageKey::Topic { topic, .. } => topic.len(),
             PageKey::Search { q, limit, .. } => q.len() + limit.as_ref().map_or(0, String::len),
-            PageKey::Index | PageKey::Sources { .. } => 0,
+            PageKey::River { topic, .. } => topic.len(),
+            PageKey::SearchPage { q, .. } => q.len(),
+            PageKey::Sources { state, .. } => state.as_ref().map_or(0, String::len),
+            PageKey::Index => 0,
         }
     }
 }

@@ -2,27 +2,27 @@
 //! and the source health table at `/sources`. Reads the config and the store; renders through
 //! `publish`. The index and the sources table aggregate over every entry or sighting, so they go
 //! through the render cache like feeds: rendered once per store generation, not per request.
+//! `/sources` lists the sources needing attention first and filters by state (`?state=failing`).
 
 use std::collections::HashMap;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::cache::PageKey;
-use super::{AppState, PageBody, ServeError, cached_page, respond};
+use super::pages::{HTML_TYPE, respond_html};
+use super::{AppState, PageBody, ServeError, cached_page};
 use crate::config::ALL_TOPIC;
 use crate::publish::{self, IndexTopic, OpmlFeed, SourceHealth, SourceRow};
 use crate::store::{Store, StoreError};
 
 const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
-const HTML_TYPE: &str = "text/html; charset=utf-8";
-/// The HTML pages are revalidated on every view (a 304 from memory while current): people look
-/// at them to see what changed.
-const HTML_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-cache");
 const DAY_SECS: i64 = 86_400;
 /// How many days the source health sparklines cover.
 const HEALTH_DAYS: usize = 30;
+/// How many days the topic cards' sparklines cover.
+const SPARKLINE_DAYS: usize = 30;
 
 async fn blocking<T: Send + 'static>(
     state: &AppState,
@@ -34,7 +34,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ServeError::Internal(e.to_string()))??)
 }
 
-/// `GET /`: every topic with its entry count and last update.
+/// `GET /`: every topic as a card with its entry count, last update and stories per day.
 pub(super) async fn index(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -46,25 +46,39 @@ pub(super) async fn index(
         let summaries = store.topic_summaries()?;
         let topic = |slug: &str, title: &str, description: Option<&str>| {
             let summary = summaries.get(slug);
-            IndexTopic {
+            // Stories per day from the topic's newest page of the largest size: a topic busier
+            // than that over the period shows its recent days only. The days end on that of its
+            // newest story, not today: the page is rendered once per change of the store, and
+            // its card says when the last update was.
+            let daily = match crate::model::TopicSlug::new(slug) {
+                Ok(topic) => {
+                    let slice = store.topic_page(&topic, None, super::MAX_LIMIT)?;
+                    let newest = slice.entries.iter().map(|e| e.published).max();
+                    publish::sparkline::per_day(
+                        slice.entries.iter().map(|e| e.published),
+                        SPARKLINE_DAYS,
+                        newest.unwrap_or(now).min(now),
+                    )
+                }
+                Err(_) => Vec::new(),
+            };
+            Ok::<_, StoreError>(IndexTopic {
                 slug: slug.to_string(),
                 title: title.to_string(),
                 description: description.map(str::to_string),
                 entries: summary.map_or(0, |s| s.entries),
                 updated: summary.and_then(|s| s.updated),
-            }
+                daily,
+            })
         };
         let mut topics = vec![topic(
             ALL_TOPIC,
             "All entries",
             Some("Every entry from every source."),
-        )];
-        topics.extend(
-            config
-                .topics
-                .iter()
-                .map(|t| topic(t.slug.as_str(), &t.title, t.description.as_deref())),
-        );
+        )?];
+        for t in &config.topics {
+            topics.push(topic(t.slug.as_str(), &t.title, t.description.as_deref())?);
+        }
         Ok(PageBody {
             content_type: HTML_TYPE,
             body: publish::render_index(config.server.base_url.as_str(), &topics).into_bytes(),
@@ -72,7 +86,7 @@ pub(super) async fn index(
         })
     })
     .await?;
-    Ok(respond(&rendered, &headers, &HTML_CACHE_CONTROL))
+    Ok(respond_html(&rendered, &headers))
 }
 
 fn opml_response(body: String) -> Response {
@@ -119,17 +133,38 @@ pub(super) async fn topic_opml(state: &AppState, slug: &str) -> Result<Response,
     )))
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct SourcesQuery {
+    state: Option<String>,
+}
+
 /// `GET /sources`: one row per configured source with its health and a 30-day sparkline. Current
 /// while no fetch was recorded and the day has not changed.
 pub(super) async fn sources_page(
     State(state): State<AppState>,
+    Query(query): Query<SourcesQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ServeError> {
+    let filter = match query.state.as_deref() {
+        None | Some("") => None,
+        Some(name) => Some(
+            publish::SOURCE_STATES
+                .into_iter()
+                .find(|s| *s == name)
+                .ok_or_else(|| {
+                    ServeError::BadRequest(format!(
+                        "unknown state \"{name}\": expected one of {}",
+                        publish::SOURCE_STATES.join(", ")
+                    ))
+                })?,
+        ),
+    };
     let config = state.config();
     let now = (state.inner.clock)();
     let generation = state.inner.store.sources_generation();
     let key = PageKey::Sources {
         day: now.div_euclid(DAY_SECS),
+        state: filter.map(str::to_string),
     };
     let rendered = cached_page(&state, key, generation, move |store| {
         let states = store.source_states()?;
@@ -160,10 +195,11 @@ pub(super) async fn sources_page(
             .collect();
         Ok(PageBody {
             content_type: HTML_TYPE,
-            body: publish::render_sources(config.server.base_url.as_str(), &rows).into_bytes(),
+            body: publish::render_sources_in(config.server.base_url.as_str(), &rows, filter)
+                .into_bytes(),
             last_modified: now,
         })
     })
     .await?;
-    Ok(respond(&rendered, &headers, &HTML_CACHE_CONTROL))
+    Ok(respond_html(&rendered, &headers))
 }

@@ -36,6 +36,7 @@ pub use connections::{MAX_CONNECTIONS, connection_cap};
 pub use paging::{DEFAULT_LIMIT, MAX_LIMIT};
 
 mod discovery;
+mod pages;
 mod search;
 
 #[derive(Clone)]
@@ -142,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .route("/search.rss", get(search::rss))
         .route("/search.json", get(search::json))
         .route("/topics/{file}", get(topic_feed))
+        .route("/static/{file}", get(pages::static_file))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
@@ -427,6 +429,7 @@ async fn count_requests(request: axum::extract::Request, next: axum::middleware:
     {
         Some("/") => "/",
         Some("/topics/{file}") => "/topics/{file}",
+        Some("/static/{file}") => "/static/{file}",
         Some("/healthz") => "/healthz",
         Some("/metrics") => "/metrics",
         Some("/sources") => "/sources",
@@ -575,7 +578,9 @@ async fn topic_feed(
         .path()
         .strip_prefix("/topics/")
         .ok_or(ServeError::NotFound)?;
-    let (slug, ext) = file.rsplit_once('.').ok_or(ServeError::NotFound)?;
+    let Some((slug, ext)) = file.rsplit_once('.') else {
+        return pages::river(&state, file, request.uri().query(), request.headers()).await;
+    };
     if ext == "opml" {
         return discovery::topic_opml(&state, slug).await;
     }

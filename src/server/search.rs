@@ -1,12 +1,12 @@
 //! Search as a feed: `/search.atom?q=…` (and `.rss`, `.json`) lists the stories matching every
 //! word of `q`, newest first, so a saved search is something a feed reader can subscribe to;
-//! `/search` is the HTML form. The query reaches SQLite only as quoted, folded words (see
+//! `/search` is the HTML page: the form, and for a query its newest matches with the words marked. The query reaches SQLite only as quoted, folded words (see
 //! `store::sqlite::search::match_expression`). Search feeds go through the render cache like topic feeds
 //! (ETag, 304, compression), keyed by the query as given, which their self link repeats.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::cache::PageKey;
@@ -20,6 +20,8 @@ pub const MAX_QUERY_CHARS: usize = 200;
 pub(super) struct SearchQuery {
     q: Option<String>,
     limit: Option<String>,
+    /// Of the HTML page's results.
+    page: Option<String>,
 }
 
 pub(super) async fn atom(
@@ -152,17 +154,77 @@ async fn search_feed(
     Ok(respond(&rendered, headers, &state.inner.cache_control))
 }
 
-/// `GET /search`: the form, and for a query the links to its three feeds.
+/// Matches shown per page of the HTML search.
+pub const RESULTS_PER_PAGE: usize = 20;
+
+/// Pages of matches the HTML search goes back: as many as a feed of the largest size holds.
+pub const MAX_RESULT_PAGES: usize = super::MAX_LIMIT / RESULTS_PER_PAGE;
+
+/// `?page=`: 1 (the newest matches) to [`MAX_RESULT_PAGES`].
+fn result_page(value: Option<&str>) -> Result<usize, ServeError> {
+    match value {
+        None | Some("") => Ok(1),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_RESULT_PAGES).contains(&n) => Ok(n),
+            _ => Err(ServeError::BadRequest(format!(
+                "invalid page \"{text}\": expected 1 to {MAX_RESULT_PAGES}"
+            ))),
+        },
+    }
+}
+
+/// `GET /search`: the form; for a query, the links to its three feeds and its newest matches,
+/// [`RESULTS_PER_PAGE`] a page (`?page=`), with the words searched for marked. Cached like the
+/// other pages.
 pub(super) async fn page(
     State(state): State<AppState>,
     Query(query): Query<SearchQuery>,
-) -> Result<Html<String>, ServeError> {
+    headers: HeaderMap,
+) -> Result<Response, ServeError> {
     let q = match query.q.as_deref() {
-        None | Some("") => "",
-        Some(q) => checked_query(Some(q))?,
+        None | Some("") => String::new(),
+        Some(q) => checked_query(Some(q))?.to_string(),
     };
-    Ok(Html(publish::render_search(
-        state.config().server.base_url.as_str(),
-        q,
-    )))
+    let page = result_page(query.page.as_deref())?;
+    let now = (state.inner.clock)();
+    let key = PageKey::SearchPage {
+        q: q.clone(),
+        page,
+        minute: now.div_euclid(60),
+    };
+    let base = state.config().server.base_url.to_string();
+    let generation = state.inner.store.generation();
+    let rendered = cached_page(&state, key, generation, move |store| {
+        let (entries, more) = if q.is_empty() {
+            (Vec::new(), false)
+        } else {
+            // One more than this page needs tells whether another follows.
+            let mut found = store.search(&q, page * RESULTS_PER_PAGE + 1)?;
+            let more = found.len() > page * RESULTS_PER_PAGE;
+            found.truncate(page * RESULTS_PER_PAGE);
+            let shown = found.split_off(((page - 1) * RESULTS_PER_PAGE).min(found.len()));
+            (shown, more)
+        };
+        let last_modified = entries
+            .iter()
+            .map(|e| e.changed)
+            .max()
+            .unwrap_or(now)
+            .min(now);
+        let body = publish::render_search_results(&publish::SearchResults {
+            base_url: &base,
+            query: &q,
+            entries: &entries,
+            page,
+            more,
+            now,
+        });
+        Ok(PageBody {
+            content_type: super::pages::HTML_TYPE,
+            body: body.into_bytes(),
+            last_modified,
+        })
+    })
+    .await?;
+    Ok(super::pages::respond_html(&rendered, &headers))
 }

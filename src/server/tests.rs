@@ -919,6 +919,14 @@ async fn concurrent_misses_of_the_index_render_it_once() {
     let (state, store) = state();
     add_entry(&store, "first");
     let generation = store.generation();
+    // What one render of the index reads (each topic card reads its stories per day), measured
+    // through a second server over the same store, whose cache is its own.
+    let reads = store.read_count();
+    let config = Config::parse(std::path::Path::new("feeds.toml"), CONFIG).expect("config");
+    let other = AppState::new(store.clone(), Arc::new(config), Arc::new(|| 1_800_000_000));
+    let (status, _, _) = send(&other, "GET", "/", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let one_render = store.read_count() - reads;
     let reads = store.read_count();
     // The render waits for the connection this holds, so every request below misses while it
     // is under way.
@@ -938,7 +946,7 @@ async fn concurrent_misses_of_the_index_render_it_once() {
     let (responses, ()) = tokio::join!(requests, release);
     assert_eq!(
         store.read_count(),
-        reads + 1,
+        reads + one_render,
         "one render for twenty requests"
     );
     let first = &responses[0].2;
@@ -1160,4 +1168,399 @@ async fn healthz_reports_a_database_that_cannot_be_written() {
     let (status, body) = get_text(&state, "/topics/news.atom").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("stored"));
+}
+
+// --- HTML pages ---
+
+/// A story whose every field a source controls tries to break out of the page, carried by a
+/// source whose title does the same.
+fn add_hostile_entry(store: &SqliteStore) {
+    let ids = store
+        .sync_sources(&[SourceSpec {
+            url: "https://evil.example/feed".into(),
+            title: Some("<script>alert('source')</script>".into()),
+            topics: vec![TopicSlug::new("news").expect("slug")],
+        }])
+        .expect("sync");
+    let title = "<img src=x onerror=alert(1)>\"'&";
+    let entry = NewEntry {
+        topics: vec![TopicSlug::all(), TopicSlug::new("news").expect("slug")],
+        link: Some("javascript:alert(2)".into()),
+        // As stored: sanitized HTML whose text, once decoded, is markup.
+        summary_html: Some(
+            "<p>Read &lt;script&gt;alert(3)&lt;/script&gt; and &lt;iframe src=//x&gt;</p>".into(),
+        ),
+        enclosures: vec![crate::model::Enclosure {
+            url: "https://evil.example/a.mp3?\"><script>alert(4)</script>".into(),
+            media_type: Some("audio/mpeg\"><script>alert(5)</script>".into()),
+            length: Some(2_500_000),
+        }],
+        language: Some("vi\"><script>alert(6)</script>".into()),
+        search_text: crate::text::search_text(
+            title,
+            Some("<p>Read &lt;script&gt;alert(3)&lt;/script&gt;</p>"),
+            None,
+        ),
+        ..NewEntry::bare("hostile", title, 1_799_990_000)
+    };
+    store
+        .record_document(
+            ids[0],
+            &FeedMeta::default(),
+            &[entry],
+            &Fetched::plain(&Validators::default()),
+            1_700_000_100,
+        )
+        .expect("store");
+}
+
+/// Asserts that `html` holds no element or attribute a source could have put there.
+fn assert_inert(html: &str) {
+    for forbidden in ["<script", "<img", "<iframe", "javascript:"] {
+        assert!(!html.contains(forbidden), "{forbidden} in:\n{html}");
+    }
+}
+
+#[tokio::test]
+async fn topic_river_is_html_under_csp_with_etag_and_304() {
+    let (state, store) = state();
+    add_entry_at(&store, "first story", 1_799_992_800);
+    let (status, headers, body) = send(&state, "GET", "/topics/news", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(
+        header(&headers, header::CONTENT_SECURITY_POLICY),
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    assert_eq!(header(&headers, header::CACHE_CONTROL), "no-cache");
+    let html = String::from_utf8(body).expect("utf-8");
+    assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+    assert!(html.contains("<h1>News</h1>"));
+    assert!(html.contains("<h2>first story</h2>"), "{html}");
+    // Published two hours before the clock's now, with the absolute time in the title.
+    assert!(html.contains(
+        "<time datetime=\"2027-01-15T06:00:00Z\" title=\"2027-01-15 06:00 UTC\">2 hours ago</time>"
+    ));
+    // Autodiscovery of the three feeds and the OPML, and the feed URL to copy.
+    for (media_type, href) in [
+        ("application/atom+xml", "http://h.test/topics/news.atom"),
+        ("application/rss+xml", "http://h.test/topics/news.rss"),
+        ("application/feed+json", "http://h.test/topics/news.json"),
+        ("text/x-opml", "http://h.test/topics/news.opml"),
+    ] {
+        assert!(
+            html.contains(&format!(
+                "<link rel=\"alternate\" type=\"{media_type}\" title=\"News ("
+            )) && html.contains(&format!("href=\"{href}\">")),
+            "{media_type}: {html}"
+        );
+    }
+    assert!(
+        html.contains("<input type=\"url\" readonly value=\"http://h.test/topics/news.atom\">")
+    );
+    assert!(html.contains(&format!(
+        "<link rel=\"stylesheet\" href=\"/static/{}\">",
+        publish::style::file_name()
+    )));
+
+    let etag = header(&headers, header::ETAG).to_string();
+    let (status, headers, body) =
+        send(&state, "GET", "/topics/news", &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    // The browser keeps the policy of the page it revalidated.
+    assert!(headers.get(header::CONTENT_SECURITY_POLICY).is_none());
+    let (status, headers, body) = send(
+        &state,
+        "GET",
+        "/topics/news",
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, header::CONTENT_ENCODING), "gzip");
+    assert!(String::from_utf8_lossy(&gunzip(&body)).contains("first story"));
+
+    add_entry_at(&store, "second story", 1_799_999_000);
+    let (status, _, body) = send(&state, "GET", "/topics/news", &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::OK, "a new story changes the page");
+    assert!(String::from_utf8_lossy(&body).contains("second story"));
+
+    let (status, _, body) = send(&state, "GET", "/topics/sport", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, b"unknown topic: sport\n");
+    let (status, _, body) = send(&state, "GET", "/topics/all", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("<h1>All entries</h1>"));
+}
+
+#[tokio::test]
+async fn topic_river_escapes_every_field_of_a_hostile_entry() {
+    let (state, store) = state();
+    add_hostile_entry(&store);
+    let (status, _, body) = send(&state, "GET", "/topics/news", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_inert(&html);
+    // The title is text, and with no web link it links nowhere.
+    assert!(
+        html.contains("<h2>&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;</h2>"),
+        "{html}"
+    );
+    // The outlet is named as text.
+    assert!(html.contains(
+        "<span class=\"outlets\">&lt;script&gt;alert(&#39;source&#39;)&lt;/script&gt;</span>"
+    ));
+    // The snippet is the stored HTML's text, escaped.
+    assert!(html.contains(
+        "<p class=\"snippet\">Read &lt;script&gt;alert(3)&lt;/script&gt; and &lt;iframe src=//x&gt;</p>"
+    ));
+    // The enclosure URL is percent-encoded by URL parsing; its media type is escaped text.
+    assert!(html.contains(
+        "<a href=\"https://evil.example/a.mp3?%22%3E%3Cscript%3Ealert(4)%3C/script%3E\">Listen (audio/mpeg&quot;&gt;&lt;script&gt;alert(5)&lt;/script&gt;, 2.5 MB)</a>"
+    ), "{html}");
+    // A language that is no language tag is not put on the page.
+    assert!(html.contains("<article class=\"story\">\n"));
+}
+
+#[tokio::test]
+async fn topic_river_pages_like_the_atom_feed() {
+    let (state, store) = state();
+    for i in 0..5 {
+        add_entry_at(&store, &format!("story {i}"), 1_700_000_000 + i * 60);
+    }
+    let (_, _, atom) = send(&state, "GET", "/topics/news.atom?limit=2", &[]).await;
+    let atom = String::from_utf8(atom).expect("utf-8");
+    let (_, _, river) = send(&state, "GET", "/topics/news?limit=2", &[]).await;
+    let river = String::from_utf8(river).expect("utf-8");
+    let titles = |text: &str, open: &str, close: &str| -> Vec<String> {
+        text.split(open)
+            .skip(1)
+            .filter_map(|rest| rest.split(close).next().map(str::to_string))
+            .collect()
+    };
+    let atom_titles = titles(&atom, "<entry>", "</title>")
+        .into_iter()
+        .map(|t| t.rsplit('>').next().unwrap_or_default().to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(atom_titles, ["story 4", "story 3"]);
+    assert_eq!(titles(&river, "<h2>", "</h2>"), atom_titles);
+    // The older link is the feeds' next link without the extension.
+    let (_, _, json) = send(&state, "GET", "/topics/news.json?limit=2", &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&json).expect("json");
+    let next = json["next_url"]
+        .as_str()
+        .expect("next_url")
+        .replace(".json", "");
+    let older = river
+        .split("rel=\"next\">")
+        .next()
+        .and_then(|head| head.rsplit("<a href=\"").next())
+        .and_then(|rest| rest.split('"').next())
+        .expect("river older link")
+        .replace("&amp;", "&");
+    assert_eq!(older, next);
+    let (status, _, second) = send(
+        &state,
+        "GET",
+        older.strip_prefix("http://h.test").expect("ours"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let second = String::from_utf8(second).expect("utf-8");
+    assert_eq!(titles(&second, "<h2>", "</h2>"), ["story 2", "story 1"]);
+    assert!(second.contains("rel=\"first\">Newest</a>"));
+    let (status, _, _) = send(&state, "GET", "/topics/news?before=x", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn stylesheet_is_served_at_its_hashed_url_for_a_year() {
+    let (state, _) = state();
+    let path = format!("/static/{}", publish::style::file_name());
+    let (status, headers, body) = send(&state, "GET", &path, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, header::CONTENT_TYPE),
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(
+        header(&headers, header::CACHE_CONTROL),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(body, publish::style::STYLESHEET.as_bytes());
+    let etag = header(&headers, header::ETAG).to_string();
+    let (status, _, _) = send(&state, "GET", &path, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    let (status, _, _) = send(&state, "GET", "/static/style.0000000000000000.css", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Every page names it.
+    for page in ["/", "/sources", "/search", "/topics/news"] {
+        let (_, headers, body) = send(&state, "GET", page, &[]).await;
+        assert!(
+            String::from_utf8_lossy(&body).contains(&format!("href=\"{path}\"")),
+            "{page}"
+        );
+        assert!(
+            header(&headers, header::CONTENT_SECURITY_POLICY).starts_with("default-src 'self'"),
+            "{page}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn search_page_lists_twenty_matches_a_page_with_the_words_marked() {
+    let (state, store) = state();
+    for i in 0..25 {
+        add_entry_at(
+            &store,
+            &format!("Mưa lớn ở Đà Nẵng {i}"),
+            1_700_000_000 + i * 60,
+        );
+    }
+    add_entry_at(&store, "Nắng ở Huế", 1_700_009_000);
+    let (status, headers, body) = send(&state, "GET", "/search?q=da+nang", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    assert!(header(&headers, header::CONTENT_SECURITY_POLICY).starts_with("default-src 'self'"));
+    let html = String::from_utf8(body).expect("utf-8");
+    let titles: Vec<&str> = html
+        .split("<h2>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</h2>").next())
+        .collect();
+    assert_eq!(titles.len(), 20, "{html}");
+    assert_eq!(
+        titles[0], "Mưa lớn ở <mark>Đà</mark> <mark>Nẵng</mark> 24",
+        "newest first, folded matches marked"
+    );
+    assert!(html.contains("href=\"http://h.test/search.atom?q=da+nang\""));
+    assert!(html.contains("<a href=\"http://h.test/search?q=da+nang&amp;page=2\" rel=\"next\">"));
+    let etag = header(&headers, header::ETAG).to_string();
+    let (status, _, _) = send(
+        &state,
+        "GET",
+        "/search?q=da+nang",
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    let (status, _, body) = send(&state, "GET", "/search?q=da+nang&page=2", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_eq!(html.matches("<h2>").count(), 5, "{html}");
+    assert!(html.contains("Nẵng</mark> 4</h2>") && html.contains("Nẵng</mark> 0</h2>"));
+    assert!(html.contains("rel=\"first\">Newest</a>") && !html.contains("rel=\"next\""));
+
+    let (status, _, body) = send(&state, "GET", "/search?q=da+nang&page=0", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, b"invalid page \"0\": expected 1 to 25\n");
+    let (status, _, body) = send(&state, "GET", "/search?q=tuyet", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("<p>No stories match “tuyet”.</p>"));
+}
+
+#[tokio::test]
+async fn search_page_shows_a_hostile_match_as_text() {
+    let (state, store) = state();
+    add_hostile_entry(&store);
+    let (status, _, body) = send(&state, "GET", "/search?q=img+%3Cscript%3E", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_inert(&html);
+    assert!(
+        html.contains("<h2>&lt;<mark>img</mark> src=x onerror=alert(1)&gt;&quot;&#39;&amp;</h2>"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"img &lt;script&gt;\""));
+}
+
+#[tokio::test]
+async fn sources_state_filter_shows_failing_sources_only() {
+    let (state, store) = state_from(
+        "[server]\nbase_url = \"http://h.test/\"\n\
+         [[source]]\nurl = \"https://a.example/feed\"\n\
+         [[source]]\nurl = \"https://b.example/feed\"\n",
+    );
+    let ids = store
+        .sync_sources(&[
+            SourceSpec {
+                url: "https://a.example/feed".into(),
+                title: None,
+                topics: vec![],
+            },
+            SourceSpec {
+                url: "https://b.example/feed".into(),
+                title: None,
+                topics: vec![],
+            },
+        ])
+        .expect("sync");
+    store
+        .record_failure(
+            ids[1],
+            "HTTP 500 <b>down</b>",
+            "http",
+            Some(500),
+            1_799_999_000,
+        )
+        .expect("failure");
+    let (status, headers, body) = send(&state, "GET", "/sources", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(header(&headers, header::CONTENT_SECURITY_POLICY).starts_with("default-src 'self'"));
+    let html = String::from_utf8(body).expect("utf-8");
+    let rows: Vec<&str> = html
+        .lines()
+        .filter(|l| l.starts_with("<tr class="))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].contains("https://b.example/feed"),
+        "failing first: {html}"
+    );
+    assert!(rows[0].contains("HTTP 500 &lt;b&gt;down&lt;/b&gt;"));
+
+    let (status, _, body) = send(&state, "GET", "/sources?state=failing", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    let rows: Vec<&str> = html
+        .lines()
+        .filter(|l| l.starts_with("<tr class="))
+        .collect();
+    assert_eq!(rows.len(), 1, "{html}");
+    assert!(rows[0].contains("https://b.example/feed"));
+    let (status, _, body) = send(&state, "GET", "/sources?state=broken", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        b"unknown state \"broken\": expected one of failing, gone, moved, new, ok\n"
+    );
+}
+
+#[tokio::test]
+async fn index_sparkline_ends_on_the_newest_story_not_today() {
+    // The clock says 2027; the stories are from 2023. A sparkline ending today would be flat,
+    // and would go stale between changes of the store, when the index is not rendered again.
+    let (state, store) = state();
+    add_entry_at(&store, "newest", 1_700_000_000);
+    add_entry_at(&store, "day before", 1_700_000_000 - 86_400);
+    add_entry_at(&store, "too old", 1_700_000_000 - 40 * 86_400);
+    let (status, _, body) = send(&state, "GET", "/", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).expect("utf-8");
+    assert!(
+        html.contains(
+            "<title>News: 2 stories in the 30 days up to the newest, at most 1 a day</title>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<p><a href=\"http://h.test/topics/news\">Read the stories</a> <svg "));
 }
