@@ -56,6 +56,7 @@ fn entry(i: usize, title: &str, summary: &str, language: &str) -> NewEntry {
         signature: None,
         title_numbers: String::new(),
         likeness: Default::default(),
+        item_hash: None,
         folded: Default::default(),
         search_text: tributary::text::search_text(title, Some(summary), None),
         topics: vec![TopicSlug::all(), TopicSlug::new("news").expect("slug")],
