@@ -262,27 +262,32 @@ impl SqliteStore {
                 signals: Pending::default(),
             });
         }
-        let (open, close, undo) = if batching {
-            (
-                "SAVEPOINT refresh",
-                "RELEASE refresh",
-                "ROLLBACK TO refresh; RELEASE refresh",
-            )
+        // A savepoint inside the group (a transaction of its own otherwise), rolled back when the
+        // refresh fails, and on unwinding should it panic.
+        let result = if batching {
+            match writer.conn.savepoint() {
+                Ok(savepoint) => f(&savepoint).and_then(|done| {
+                    savepoint
+                        .commit()
+                        .context("committing refresh")
+                        .map(|()| done)
+                }),
+                Err(e) => Err(StoreError::Sql {
+                    context: "starting refresh",
+                    source: e,
+                }),
+            }
         } else {
-            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+            match writer.conn.transaction() {
+                Ok(tx) => f(&tx).and_then(|done| {
+                    tx.commit().context("committing refresh").map(|()| done)
+                }),
+                Err(e) => Err(StoreError::Sql {
+                    context: "starting refresh",
+                    source: e,
+                }),
+            }
         };
-        let result = writer
-            .conn
-            .execute_batch(open)
-            .context("starting refresh")
-            .and_then(|()| f(&writer.conn))
-            .and_then(|done| {
-                writer
-                    .conn
-                    .execute_batch(close)
-                    .context("committing refresh")
-                    .map(|()| done)
-            });
         let result = match result {
             Ok((value, pending)) => {
                 match writer.batch.as_mut() {
@@ -295,7 +300,6 @@ impl SqliteStore {
                 Ok(value)
             }
             Err(e) => {
-                let _ = writer.conn.execute_batch(undo);
                 // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction
                 // back: the group is gone, and what it held must not be signalled.
                 if writer.conn.is_autocommit() {
