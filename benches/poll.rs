@@ -1,6 +1,8 @@
 //! A poll cycle over many sources served from loopback by nginx (which answers conditional
-//! requests itself): the first cycle gets every feed (200), the second gets 304 for every one.
-//! Reports wall time, CPU time and peak RSS of each cycle, measured on the real binary.
+//! requests itself): the first cycle gets every feed (200), the second gets 304 for every one,
+//! and a third, the steady state, finds one new item in every tenth feed (200) while the rest
+//! answer 304. Reports wall time, CPU time and peak RSS of each cycle, measured on the real
+//! binary, and the steady state's CPU as a multiple of the all-304 cycle's (issue 16's bar).
 //!
 //! Needs nginx (`apt-get install nginx-light`) and /usr/bin/time. Sources are spread over
 //! loopback addresses (127.1.x.y), two per address, so that per-host politeness (one request per
@@ -27,6 +29,9 @@ fn host_of(source: usize) -> String {
     let h = source / 2;
     format!("127.{}.{}.{}", 1 + h / 62_500, (h / 250) % 250, h % 250 + 1)
 }
+
+/// Every `STEADY_CHANGED_EVERY`th feed gains one item before the steady-state cycle: 10 %.
+const STEADY_CHANGED_EVERY: usize = 10;
 
 fn feed(source: usize, entries: usize) -> String {
     let mut doc = format!(
@@ -139,9 +144,20 @@ fn main() {
     );
     let first = run_cycle(binary, &config_path, &dir.join("cycle1.txt"));
     let second = run_cycle(binary, &config_path, &dir.join("cycle2.txt"));
+    // The new item goes last, after the 20 the source already had, as a feed that only grows
+    // would look; nginx's ETag (mtime and size) and Last-Modified both change, so these answer 200.
+    for s in (0..sources).step_by(STEADY_CHANGED_EVERY) {
+        std::fs::write(
+            dir.join("feeds").join(format!("{s}.xml")),
+            feed(s, entries + 1),
+        )
+        .expect("feed file");
+    }
+    let steady = run_cycle(binary, &config_path, &dir.join("cycle3.txt"));
     for (name, c) in [
         ("cycle 1 (all 200)", &first),
         ("cycle 2 (all 304)", &second),
+        ("cycle 3 (steady: 10 % 200, rest 304)", &steady),
     ] {
         println!(
             "{name}: wall {:.2} s, CPU {:.2} s (user {:.2} + sys {:.2}), peak RSS {:.1} MiB, {:.0} sources/s",
@@ -154,6 +170,10 @@ fn main() {
         );
         println!("  {}", c.total_line);
     }
+    println!(
+        "steady state CPU / all-304 CPU: {:.2}× (bar ≤ 1.3×)",
+        (steady.user + steady.sys) / (second.user + second.sys).max(0.01)
+    );
     // SIGTERM lets the master stop its workers (SIGKILL would orphan them on the port).
     let _ = Command::new("kill")
         .args(["-TERM", &nginx.id().to_string()])
