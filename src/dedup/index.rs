@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crate::dedup::fingerprint::Signature;
 use crate::model::{NewEntry, Timestamp};
 
+use super::lsh::Bucket;
 use super::{Lsh, NearDuplicates, band_keys, keys};
 
 #[derive(Default)]
@@ -15,7 +16,7 @@ pub struct NearIndex {
     settings: NearDuplicates,
     lsh: Lsh,
     /// Title key (see [`title_key`]) → stories with that title and when each was first seen.
-    titles: HashMap<u64, Vec<(i64, Timestamp)>>,
+    titles: HashMap<u64, Bucket>,
     titles_since_expiry: usize,
     loaded: bool,
 }
@@ -63,15 +64,17 @@ impl NearIndex {
         let Some(key) = key else {
             return;
         };
-        self.titles.entry(key).or_default().push((id, seen));
+        match self.titles.get_mut(&key) {
+            Some(bucket) => bucket.push((id, seen)),
+            None => {
+                self.titles.insert(key, Bucket::One((id, seen)));
+            }
+        }
         self.titles_since_expiry += 1;
         if self.titles_since_expiry >= EXPIRE_TITLES_EVERY {
             self.titles_since_expiry = 0;
             let since = seen - self.settings.window;
-            self.titles.retain(|_, stories| {
-                stories.retain(|(_, seen)| *seen >= since);
-                !stories.is_empty()
-            });
+            self.titles.retain(|_, stories| stories.retain_since(since));
         }
     }
 
@@ -97,6 +100,7 @@ impl NearIndex {
             .and_then(|key| self.titles.get(&key))
             .map(|stories| {
                 stories
+                    .items()
                     .iter()
                     .filter(|(_, seen)| *seen >= since)
                     .map(|(id, _)| *id)

@@ -8,21 +8,21 @@ use std::collections::HashMap;
 use crate::dedup::fingerprint::BANDS;
 use crate::model::Timestamp;
 
-/// Most band keys belong to one story: keep that case free of a heap allocation.
-enum Bucket {
+/// Most band keys (and titles) belong to one story: keep that case free of a heap allocation.
+pub(super) enum Bucket {
     One((i64, Timestamp)),
     Many(Vec<(i64, Timestamp)>),
 }
 
 impl Bucket {
-    fn items(&self) -> &[(i64, Timestamp)] {
+    pub(super) fn items(&self) -> &[(i64, Timestamp)] {
         match self {
             Bucket::One(item) => std::slice::from_ref(item),
             Bucket::Many(items) => items,
         }
     }
 
-    fn push(&mut self, item: (i64, Timestamp)) {
+    pub(super) fn push(&mut self, item: (i64, Timestamp)) {
         match self {
             Bucket::One(first) => *self = Bucket::Many(vec![*first, item]),
             Bucket::Many(items) => items.push(item),
@@ -30,7 +30,7 @@ impl Bucket {
     }
 
     /// Keeps the items seen at or after `since`; false when none is left.
-    fn retain_since(&mut self, since: Timestamp) -> bool {
+    pub(super) fn retain_since(&mut self, since: Timestamp) -> bool {
         match self {
             Bucket::One((_, seen)) => *seen >= since,
             Bucket::Many(items) => {
