@@ -44,19 +44,26 @@ impl NearIndex {
         (!self.loaded).then_some(now - self.settings.window)
     }
 
-    /// Adds the stored stories read for [`NearIndex::wants_loading`] (id, first seen, signature,
-    /// title numbers, title), and marks the index filled.
-    pub fn load<'a>(
+    /// Adds a stored story read for [`NearIndex::wants_loading`]: its id, when it was first
+    /// seen, its signature, title numbers and title. One at a time, so that loading a large
+    /// window never holds the rows as well as the index.
+    pub fn load_one(
         &mut self,
-        stories: impl IntoIterator<Item = (i64, Timestamp, Option<Signature>, &'a str, &'a str)>,
+        id: i64,
+        seen: Timestamp,
+        signature: Option<Signature>,
+        numbers: &str,
+        title: &str,
     ) {
-        let window = self.settings.window;
-        for (id, seen, signature, numbers, title) in stories {
-            if let Some(signature) = signature {
-                self.lsh.add(&keys(&signature, numbers), id, seen, window);
-            }
-            self.add_title(title_key(title), id, seen);
+        if let Some(signature) = signature {
+            self.lsh
+                .add(&keys(&signature, numbers), id, seen, self.settings.window);
         }
+        self.add_title(title_key(title), id, seen);
+    }
+
+    /// The stories of the window are all loaded.
+    pub fn loaded(&mut self) {
         self.loaded = true;
     }
 
@@ -144,13 +151,14 @@ mod tests {
         assert_eq!(index.wants_loading(1_000_000), Some(1_000_000 - window));
         let a = story("Phương án thi tốt nghiệp");
         let signature = a.signature.expect("signature");
-        index.load([(
+        index.load_one(
             7,
             1_000_000 - 10,
             Some(signature),
-            a.title_numbers.as_str(),
-            a.title.as_str(),
-        )]);
+            &a.title_numbers,
+            &a.title,
+        );
+        index.loaded();
         let mut labelled = NewEntry {
             title: format!("[Video] {}", a.title),
             ..a.clone()

@@ -191,14 +191,11 @@ pub(super) fn load_index(
             ))
         })
         .context("loading near-duplicate index")?;
-    let mut stories = Vec::new();
     for row in rows {
         let (id, seen, bytes, numbers, title) = row.context("loading near-duplicate index")?;
         let signature = bytes.as_deref().and_then(fingerprint::from_bytes);
-        stories.push((id, seen, signature, numbers, title));
+        index.load_one(id, seen, signature, &numbers, &title);
     }
-    index.load(stories.iter().map(|(id, seen, signature, numbers, title)| {
-        (*id, *seen, *signature, numbers.as_str(), title.as_str())
-    }));
+    index.loaded();
     Ok(())
 }

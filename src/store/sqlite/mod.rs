@@ -279,9 +279,9 @@ impl SqliteStore {
             }
         } else {
             match writer.conn.transaction() {
-                Ok(tx) => f(&tx).and_then(|done| {
-                    tx.commit().context("committing refresh").map(|()| done)
-                }),
+                Ok(tx) => {
+                    f(&tx).and_then(|done| tx.commit().context("committing refresh").map(|()| done))
+                }
                 Err(e) => Err(StoreError::Sql {
                     context: "starting refresh",
                     source: e,
