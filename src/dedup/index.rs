@@ -24,8 +24,9 @@ pub struct NearIndex {
 /// Titles added between two drops of those out of the window.
 const EXPIRE_TITLES_EVERY: usize = 50_000;
 
-/// The title key of a stored title (see [`super::text::title_key`]).
-fn title_key(title: &str) -> Option<u64> {
+/// The title key of a stored title (see [`super::text::title_key`]), for stories stored before
+/// their key was.
+pub fn title_key(title: &str) -> Option<u64> {
     super::text::title_key(&crate::text::folded_line(super::text::clean_title(title)))
 }
 
@@ -45,7 +46,7 @@ impl NearIndex {
     }
 
     /// Adds a stored story read for [`NearIndex::wants_loading`]: its id, when it was first
-    /// seen, its signature, title numbers and title. One at a time, so that loading a large
+    /// seen, its signature, title numbers and title key. One at a time, so that loading a large
     /// window never holds the rows as well as the index.
     pub fn load_one(
         &mut self,
@@ -53,13 +54,13 @@ impl NearIndex {
         seen: Timestamp,
         signature: Option<Signature>,
         numbers: &str,
-        title: &str,
+        title_key: Option<u64>,
     ) {
         if let Some(signature) = signature {
             self.lsh
                 .add(&keys(&signature, numbers), id, seen, self.settings.window);
         }
-        self.add_title(title_key(title), id, seen);
+        self.add_title(title_key, id, seen);
     }
 
     /// The stories of the window are all loaded.
@@ -156,7 +157,7 @@ mod tests {
             1_000_000 - 10,
             Some(signature),
             &a.title_numbers,
-            &a.title,
+            title_key(&a.title),
         );
         index.loaded();
         let mut labelled = NewEntry {

@@ -12,7 +12,7 @@ pub mod text;
 pub use decide::{
     Action, Decision, Found, Known, OtherStory, Reason, decide, switch_to_link, wants_neighbours,
 };
-pub use index::NearIndex;
+pub use index::{NearIndex, title_key};
 pub use lsh::Lsh;
 
 use crate::model::{NewEntry, Timestamp};

@@ -151,7 +151,7 @@ impl<'tx> EntryStatements<'tx> {
                 .prepare_cached(
                     "UPDATE entries SET public_id = ?2, link = ?3, title = ?4, summary_html = ?5, content_html = ?6,
                         authors = ?7, categories = ?8, enclosures = ?9, language = ?10,
-                        updated_at = ?11, changed_at = ?12, content_hash = ?13, canonical_url = ?14
+                        updated_at = ?11, changed_at = ?12, content_hash = ?13, canonical_url = ?14, title_key = ?15
                      WHERE id = ?1",
                 )
                 .context("updating entry")?,
@@ -159,8 +159,8 @@ impl<'tx> EntryStatements<'tx> {
                 .prepare_cached(
                     "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
                         authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
-                        changed_at, content_hash, canonical_url, signature, title_numbers)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17)",
+                        changed_at, content_hash, canonical_url, signature, title_numbers, title_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)",
                 )
                 .context("inserting entry")?,
             sighting: tx
@@ -300,7 +300,8 @@ fn carry_out(
                     updated,
                     now,
                     entry.content_hash,
-                    entry.canonical_url
+                    entry.canonical_url,
+                    entry.likeness.title_key.map(|k| k as i64)
                 ])
                 .context("updating entry")?;
             stmts
@@ -349,7 +350,9 @@ fn carry_out(
                         .signature
                         .as_ref()
                         .map(crate::dedup::fingerprint::to_bytes),
-                    entry.title_numbers
+                    entry.title_numbers,
+                    // SQLite's integers are signed: the same 64 bits.
+                    entry.likeness.title_key.map(|k| k as i64)
                 ])
                 .context("inserting entry")?;
             stmts

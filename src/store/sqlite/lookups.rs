@@ -178,23 +178,34 @@ pub(super) fn load_index(
 ) -> Result<(), StoreError> {
     use crate::dedup::fingerprint;
     let mut stmt = tx
-        .prepare("SELECT id, first_seen_at, signature, title_numbers, title FROM entries WHERE first_seen_at >= ?1")
+        .prepare(
+            "SELECT id, first_seen_at, signature, title_numbers, title_key,
+                    CASE WHEN title_key IS NULL THEN title END
+             FROM entries WHERE first_seen_at >= ?1",
+        )
         .context("loading near-duplicate index")?;
-    let rows = stmt
-        .query_map([since], |r| {
+    let mut rows = stmt
+        .query([since])
+        .context("loading near-duplicate index")?;
+    while let Some(row) = rows.next().context("loading near-duplicate index")? {
+        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Timestamp>(1)?,
                 r.get::<_, Option<Vec<u8>>>(2)?,
                 r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
-        })
-        .context("loading near-duplicate index")?;
-    for row in rows {
-        let (id, seen, bytes, numbers, title) = row.context("loading near-duplicate index")?;
+        };
+        let (id, seen, bytes, numbers, key, title) =
+            read(row).context("loading near-duplicate index")?;
         let signature = bytes.as_deref().and_then(fingerprint::from_bytes);
-        index.load_one(id, seen, signature, &numbers, &title);
+        // Stored as SQLite's signed integer; the same 64 bits.
+        let key = key
+            .map(|k| k as u64)
+            .or_else(|| title.as_deref().and_then(crate::dedup::title_key));
+        index.load_one(id, seen, signature, &numbers, key);
     }
     index.loaded();
     Ok(())

@@ -48,6 +48,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0010_item_hash.sql",
         include_str!("../../../migrations/0010_item_hash.sql"),
     ),
+    (
+        "0011_title_key.sql",
+        include_str!("../../../migrations/0011_title_key.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

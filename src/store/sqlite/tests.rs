@@ -846,7 +846,8 @@ fn the_search_migration_indexes_stories_already_stored() {
         // Back to the schema before search (undoing the later migrations too), with a story
         // stored by that version.
         conn.execute_batch(
-            "ALTER TABLE sightings DROP COLUMN item_hash;
+            "ALTER TABLE entries DROP COLUMN title_key;
+             ALTER TABLE sightings DROP COLUMN item_hash;
              ALTER TABLE sightings DROP COLUMN joined_by;
              ALTER TABLE sources DROP COLUMN warning;
              DROP TRIGGER entry_search_delete; DROP TABLE entry_search;
@@ -1238,4 +1239,50 @@ fn dropping_the_store_commits_its_last_group() {
     }
     let store = SqliteStore::open(&dir.path().join("group.db")).expect("reopen");
     assert_eq!(all_titles(&store), ["last"]);
+}
+
+#[test]
+fn a_summary_copy_finds_its_story_by_title_after_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let title = "Cháy xưởng gỗ ở Long An trong đêm";
+    let lead =
+        "Rạng sáng nay một xưởng gỗ rộng hàng nghìn mét vuông ở huyện Đức Hòa bốc cháy dữ dội.";
+    let story = |key: &str, summary: Option<String>, content: Option<String>| {
+        let mut e = entry(key, title, 1_700_000_000);
+        e.summary_html = summary;
+        e.content_html = content;
+        e.likeness.clean_title = title.into();
+        e.likeness.title_key = crate::dedup::text::title_key(&crate::text::folded_line(title));
+        e
+    };
+    {
+        let (store, a, _) = file_store_with_two_sources(dir.path());
+        let full = format!(
+            "<p>{lead}</p>{}",
+            "<p>Lực lượng chữa cháy đã có mặt và khống chế đám cháy sau hai giờ làm việc.</p>"
+                .repeat(8)
+        );
+        store
+            .record_document(
+                a,
+                &FeedMeta::default(),
+                &[story("full", None, Some(full))],
+                &Fetched::plain(&Validators::default()),
+                1_700_000_000,
+            )
+            .expect("full story");
+    }
+    // A new process: the index is loaded from the stored title keys.
+    let store = SqliteStore::open(&dir.path().join("group.db")).expect("reopen");
+    let b = store.source_states().expect("states")[1].id;
+    let stats = store
+        .record_document(
+            b,
+            &FeedMeta::default(),
+            &[story("copy", Some(format!("<p>{lead}</p>")), None)],
+            &Fetched::plain(&Validators::default()),
+            1_700_000_100,
+        )
+        .expect("copy");
+    assert_eq!((stats.new, stats.merged), (1, 1), "joined the stored story");
 }
