@@ -3,12 +3,10 @@
 //! from its rows the first time it stores a document, asks it for neighbours of a new entry, and
 //! tells it about every story it inserts.
 
-use std::collections::HashMap;
-
 use crate::dedup::fingerprint::Signature;
 use crate::model::{NewEntry, Timestamp};
 
-use super::lsh::Bucket;
+use super::lsh::Buckets;
 use super::{Lsh, NearDuplicates, band_keys, keys};
 
 #[derive(Default)]
@@ -16,7 +14,7 @@ pub struct NearIndex {
     settings: NearDuplicates,
     lsh: Lsh,
     /// Title key (see [`title_key`]) → stories with that title and when each was first seen.
-    titles: HashMap<u64, Bucket>,
+    titles: Buckets,
     titles_since_expiry: usize,
     loaded: bool,
 }
@@ -72,17 +70,13 @@ impl NearIndex {
         let Some(key) = key else {
             return;
         };
-        match self.titles.get_mut(&key) {
-            Some(bucket) => bucket.push((id, seen)),
-            None => {
-                self.titles.insert(key, Bucket::One((id, seen)));
-            }
-        }
+        // The key's 64 bits as the map's signed key.
+        self.titles.add(key as i64, id, seen);
         self.titles_since_expiry += 1;
         if self.titles_since_expiry >= EXPIRE_TITLES_EVERY {
             self.titles_since_expiry = 0;
             let since = seen - self.settings.window;
-            self.titles.retain(|_, stories| stories.retain_since(since));
+            self.titles.retain_since(since);
         }
     }
 
@@ -102,19 +96,10 @@ impl NearIndex {
             return Vec::new();
         }
         let since = now - self.settings.window;
-        entry
-            .likeness
-            .title_key
-            .and_then(|key| self.titles.get(&key))
-            .map(|stories| {
-                stories
-                    .items()
-                    .iter()
-                    .filter(|(_, seen)| *seen >= since)
-                    .map(|(id, _)| *id)
-                    .collect()
-            })
-            .unwrap_or_default()
+        match entry.likeness.title_key {
+            Some(key) => self.titles.get(key as i64, since).collect(),
+            None => Vec::new(),
+        }
     }
 
     /// Indexes a story just stored as `id`, first seen `now`.

@@ -8,42 +8,84 @@ use std::collections::HashMap;
 use crate::dedup::fingerprint::BANDS;
 use crate::model::Timestamp;
 
-/// Most band keys (and titles) belong to one story: keep that case free of a heap allocation.
-pub(super) enum Bucket {
-    One((i64, Timestamp)),
-    Many(Vec<(i64, Timestamp)>),
+/// First-seen times are kept in 32 bits of seconds since this (the Unix epoch): good until 2106,
+/// after which they read as that year's start, still inside any window.
+const EPOCH: Timestamp = 0;
+
+/// One story under a key, in 8 bytes: most keys have just one, and a compact slot halves what
+/// the index holds (it holds six keys for every story of the window).
+#[derive(Clone, Copy)]
+struct Slot {
+    id: u32,
+    seen: u32,
 }
 
-impl Bucket {
-    pub(super) fn items(&self) -> &[(i64, Timestamp)] {
-        match self {
-            Bucket::One(item) => std::slice::from_ref(item),
-            Bucket::Many(items) => items,
-        }
+impl Slot {
+    /// `None` when the id does not fit (such stories go to the overflow map).
+    fn pack(id: i64, seen: Timestamp) -> Option<Slot> {
+        Some(Slot {
+            id: u32::try_from(id).ok()?,
+            seen: u32::try_from((seen - EPOCH).max(0)).unwrap_or(u32::MAX),
+        })
     }
 
-    pub(super) fn push(&mut self, item: (i64, Timestamp)) {
-        match self {
-            Bucket::One(first) => *self = Bucket::Many(vec![*first, item]),
-            Bucket::Many(items) => items.push(item),
-        }
+    fn id(self) -> i64 {
+        i64::from(self.id)
     }
 
-    /// Keeps the items seen at or after `since`; false when none is left.
-    pub(super) fn retain_since(&mut self, since: Timestamp) -> bool {
-        match self {
-            Bucket::One((_, seen)) => *seen >= since,
-            Bucket::Many(items) => {
-                items.retain(|(_, seen)| *seen >= since);
-                !items.is_empty()
+    fn seen(self) -> Timestamp {
+        EPOCH + i64::from(self.seen)
+    }
+}
+
+/// Key → the stories filed under it, with when each was first seen: the first one in a compact
+/// slot, any others (rare) in an overflow list.
+#[derive(Default)]
+pub(super) struct Buckets {
+    first: HashMap<i64, Slot>,
+    more: HashMap<i64, Vec<(i64, Timestamp)>>,
+}
+
+impl Buckets {
+    pub(super) fn add(&mut self, key: i64, id: i64, seen: Timestamp) {
+        match Slot::pack(id, seen) {
+            Some(slot) if !self.first.contains_key(&key) => {
+                self.first.insert(key, slot);
             }
+            _ => self.more.entry(key).or_default().push((id, seen)),
         }
+    }
+
+    /// The stories under `key` first seen at or after `since`.
+    pub(super) fn get(&self, key: i64, since: Timestamp) -> impl Iterator<Item = i64> + '_ {
+        let first = self
+            .first
+            .get(&key)
+            .filter(|s| s.seen() >= since)
+            .map(|s| s.id());
+        let more = self
+            .more
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(move |(_, seen)| *seen >= since)
+            .map(|(id, _)| *id);
+        first.into_iter().chain(more)
+    }
+
+    /// Drops the stories first seen before `since`.
+    pub(super) fn retain_since(&mut self, since: Timestamp) {
+        self.first.retain(|_, s| s.seen() >= since);
+        self.more.retain(|_, stories| {
+            stories.retain(|(_, seen)| *seen >= since);
+            !stories.is_empty()
+        });
     }
 }
 
 #[derive(Default)]
 pub struct Lsh {
-    buckets: HashMap<i64, Bucket>,
+    buckets: Buckets,
     since_expiry: usize,
 }
 
@@ -55,10 +97,7 @@ impl Lsh {
     pub fn candidates(&self, keys: &[i64; BANDS], since: Timestamp) -> Vec<i64> {
         let mut ids: Vec<i64> = keys
             .iter()
-            .filter_map(|k| self.buckets.get(k))
-            .flat_map(Bucket::items)
-            .filter(|(_, seen)| *seen >= since)
-            .map(|(id, _)| *id)
+            .flat_map(|k| self.buckets.get(*k, since))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -67,18 +106,12 @@ impl Lsh {
 
     pub fn add(&mut self, keys: &[i64; BANDS], id: i64, first_seen: Timestamp, window: i64) {
         for key in keys {
-            match self.buckets.get_mut(key) {
-                Some(bucket) => bucket.push((id, first_seen)),
-                None => {
-                    self.buckets.insert(*key, Bucket::One((id, first_seen)));
-                }
-            }
+            self.buckets.add(*key, id, first_seen);
         }
         self.since_expiry += 1;
         if self.since_expiry >= EXPIRE_EVERY {
             self.since_expiry = 0;
-            let since = first_seen - window;
-            self.buckets.retain(|_, bucket| bucket.retain_since(since));
+            self.buckets.retain_since(first_seen - window);
         }
     }
 }
@@ -97,5 +130,21 @@ mod tests {
         assert_eq!(lsh.candidates(&[1, 2, 99, 99, 99, 99], 900), [10, 11]);
         assert_eq!(lsh.candidates(&[1, 2, 99, 99, 99, 99], 0), [10, 11, 13]);
         assert!(lsh.candidates(&[99; 6], 0).is_empty());
+    }
+
+    #[test]
+    fn buckets_keep_one_story_compact_and_the_rest_in_order() {
+        let mut buckets = Buckets::default();
+        let big = i64::from(u32::MAX) + 5;
+        buckets.add(7, 1, 1_800_000_000);
+        buckets.add(7, 2, 1_800_000_100);
+        buckets.add(7, big, 1_800_000_200);
+        buckets.add(8, big, 1_800_000_300);
+        assert_eq!(buckets.get(7, 0).collect::<Vec<_>>(), [1, 2, big]);
+        assert_eq!(buckets.get(8, 0).collect::<Vec<_>>(), [big]);
+        assert_eq!(buckets.get(7, 1_800_000_050).collect::<Vec<_>>(), [2, big]);
+        buckets.retain_since(1_800_000_150);
+        assert_eq!(buckets.get(7, 0).collect::<Vec<_>>(), [big]);
+        assert!(buckets.get(9, 0).next().is_none());
     }
 }
