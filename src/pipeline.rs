@@ -306,7 +306,7 @@ impl Pipeline {
         let store = self.store.clone();
         let now = (self.clock)();
         let keep = doc.clone();
-        let options = crate::normalize::Options {
+        let mut options = crate::normalize::Options {
             // The operator's choice, else link identity once guid churn was seen.
             identity: job
                 .identity
@@ -318,7 +318,6 @@ impl Pipeline {
         };
         let (rules, listed) = (job.rules.clone(), job.topics.clone());
         // Parsing and normalizing are CPU work: keep them off the async workers.
-        let mut options = options;
         let (stats, hints, published, warning) = blocking(move || -> Result<_, RefreshError> {
             // What this source sent last time: those items are not normalized again.
             options.known = store.item_hashes(id)?;

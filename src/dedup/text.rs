@@ -148,30 +148,9 @@ pub struct SignatureText {
 }
 
 impl SignatureText {
-    pub fn of(
-        title: &str,
-        summary_html: Option<&str>,
-        content_html: Option<&str>,
-    ) -> SignatureText {
-        let title = clean_title(title).to_string();
-        let folded_title = folded_line(&title);
-        let body = content_html
-            .map(|h| story_words(h, SIGNATURE_WORDS))
-            .filter(|(_, n)| *n > 0)
-            .or_else(|| summary_html.map(|h| story_words(h, SIGNATURE_WORDS)))
-            .map_or_else(|| " ".to_string(), |(words, _)| words);
-        SignatureText {
-            title,
-            folded_title,
-            body,
-        }
-    }
-}
-
-impl SignatureText {
-    /// [`SignatureText::of`] from the title, summary and content already folded (normalize folds
-    /// them once for topics and search): the text is folded again only when it holds lines
-    /// outlets add, and the title only when it carries a label.
+    /// From the title, summary and content already folded (normalize folds them once for topics
+    /// and search): the text is folded again only when it holds lines outlets add, and the title
+    /// only when it carries a label. The same as [`StoryText::of`]'s title and body.
     pub fn from_folded(
         title: &str,
         folded: &crate::text::FoldedFields,
@@ -637,9 +616,14 @@ mod tests {
         for (title, summary, content) in cases {
             let folded =
                 crate::text::FoldedFields::new(title, summary.as_deref(), content.as_deref());
+            let story = StoryText::of(title, summary.as_deref(), content.as_deref());
             assert_eq!(
                 SignatureText::from_folded(title, &folded, summary.as_deref(), content.as_deref()),
-                SignatureText::of(title, summary.as_deref(), content.as_deref()),
+                SignatureText {
+                    title: story.title,
+                    folded_title: story.folded_title,
+                    body: story.body,
+                },
                 "{title}"
             );
         }
