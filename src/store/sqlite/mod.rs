@@ -22,6 +22,7 @@ use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 #[cfg(test)]
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -55,6 +56,10 @@ pub struct SqliteStore {
     near: Mutex<NearIndex>,
     path: Option<PathBuf>,
     writer: Arc<Mutex<Writer>>,
+    /// The thread that commits a batch once it is [`BATCH_AGE`] old (files only), and the flag
+    /// that tells it the store is gone.
+    committer: Option<std::thread::Thread>,
+    closed: Arc<AtomicBool>,
     readers: Mutex<Vec<Connection>>,
     /// How connections are opened, and why writes are failing when they are (see
     /// [`Store::condition`]).
@@ -157,23 +162,41 @@ impl Writer {
 }
 
 /// Commits a batch that has waited [`BATCH_AGE`], until the store is gone.
-fn flush_aged(writer: Weak<Mutex<Writer>>, signals: Arc<Signals>, access: Arc<degraded::Access>) {
+/// Sleeps while no batch is open (a refresh that opens one wakes it, see
+/// [`SqliteStore::with_refresh`]), so an idle daemon does not wake for nothing.
+fn flush_aged(
+    writer: Weak<Mutex<Writer>>,
+    signals: Arc<Signals>,
+    access: Arc<degraded::Access>,
+    closed: Arc<AtomicBool>,
+) {
     loop {
-        std::thread::sleep(BATCH_AGE / 2);
-        let Some(writer) = writer.upgrade() else {
+        if closed.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let Some(strong) = writer.upgrade() else {
             return;
         };
-        let mut writer = writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if writer
-            .batch
-            .as_ref()
-            .is_some_and(|b| b.began.elapsed() >= BATCH_AGE)
-        {
-            if let Err(e) = writer.commit(&signals, &access) {
-                tracing::error!(error = %e, "could not commit refreshes");
+        let wait = {
+            let mut writer = strong
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match writer.batch.as_ref().map(|b| b.began.elapsed()) {
+                Some(age) if age >= BATCH_AGE => {
+                    if let Err(e) = writer.commit(&signals, &access) {
+                        tracing::error!(error = %e, "could not commit refreshes");
+                    }
+                    None
+                }
+                Some(age) => Some(BATCH_AGE - age),
+                None => None,
             }
+        };
+        // Not holding the store while asleep: dropping it ends this thread.
+        drop(strong);
+        match wait {
+            Some(wait) => std::thread::sleep(wait),
+            None => std::thread::park(),
         }
     }
 }
@@ -209,9 +232,11 @@ impl SqliteStore {
     }
 
     fn from_connection(path: Option<PathBuf>, conn: Connection) -> SqliteStore {
-        let store = SqliteStore {
+        let mut store = SqliteStore {
             near: Mutex::new(NearIndex::default()),
             writer: Arc::new(Mutex::new(Writer { conn, batch: None })),
+            committer: None,
+            closed: Arc::new(AtomicBool::new(false)),
             readers: Mutex::new(Vec::new()),
             access: Arc::new(degraded::Access::default()),
             signals: Arc::new(Signals::default()),
@@ -220,18 +245,20 @@ impl SqliteStore {
             path,
         };
         if store.path.is_some() {
-            let (writer, signals, access) = (
+            let (writer, signals, access, closed) = (
                 Arc::downgrade(&store.writer),
                 store.signals.clone(),
                 store.access.clone(),
+                store.closed.clone(),
             );
-            let spawned = std::thread::Builder::new()
+            match std::thread::Builder::new()
                 .name("sqlite-commit".into())
-                .spawn(move || flush_aged(writer, signals, access));
-            if let Err(e) = spawned {
+                .spawn(move || flush_aged(writer, signals, access, closed))
+            {
+                Ok(handle) => store.committer = Some(handle.thread().clone()),
                 // Without it a batch still commits when full, on the next other write, on
                 // flush and on drop; refreshes wait longer to be seen.
-                tracing::warn!(error = %e, "could not start the commit thread");
+                Err(e) => tracing::warn!(error = %e, "could not start the commit thread"),
             }
         }
         store
@@ -261,6 +288,9 @@ impl SqliteStore {
                 refreshes: 0,
                 signals: Pending::default(),
             });
+            if let Some(committer) = &self.committer {
+                committer.unpark();
+            }
         }
         // A savepoint inside the group (a transaction of its own otherwise), rolled back when the
         // refresh fails, and on unwinding should it panic.
@@ -640,6 +670,12 @@ impl Drop for SqliteStore {
     fn drop(&mut self) {
         if let Err(e) = self.flush_batch() {
             tracing::error!(error = %e, "could not commit the last refreshes");
+        }
+        // Wakes the commit thread to find the store gone.
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(committer) = &self.committer {
+            committer.unpark();
         }
     }
 }
