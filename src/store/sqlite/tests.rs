@@ -1274,6 +1274,17 @@ fn a_summary_copy_finds_its_story_by_title_after_a_restart() {
     }
     // A new process: the index is loaded from the stored title keys.
     let store = SqliteStore::open(&dir.path().join("group.db")).expect("reopen");
+    let stored_key: Option<i64> = store
+        .with_reader(|c| {
+            c.query_row("SELECT title_key FROM entries", [], |r| r.get(0))
+                .context("reading title key")
+        })
+        .expect("title key");
+    assert_eq!(
+        stored_key.map(|k| k as u64),
+        crate::dedup::text::title_key(&crate::text::folded_line(title)),
+        "the key is stored with the story"
+    );
     let b = store.source_states().expect("states")[1].id;
     let stats = store
         .record_document(
