@@ -634,6 +634,11 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     // pass; this is only the backstop that bounds the WAL if that task falls behind.
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
         .map_err(opened)?;
+    // Each refresh runs in a savepoint of its group's transaction, and a savepoint keeps the
+    // pages it changes in a statement journal: in memory that is a copy, in a temporary file
+    // (the default) a write system call per page. It holds one refresh's pages at most.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(opened)?;
     Ok(conn)
 }
 
