@@ -135,7 +135,12 @@ fn process_cpu() -> Duration {
     // The fields after the command name (which may hold spaces) start at state, field 3.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15: 11 and 12 counted from state.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }

@@ -86,7 +86,7 @@ pub(super) fn record_document(
             }
         }
         let changed = tx
-            .execute(
+            .prepare_cached(
                 "UPDATE sources SET feed_title = ?2, site_url = ?3, feed_id = ?4, language = ?5,
                     etag = ?6, last_modified = ?7, last_fetch_at = ?8, last_success_at = ?8,
                     last_status = ?9, last_error = NULL, consecutive_failures = 0,
@@ -94,21 +94,22 @@ pub(super) fn record_document(
                     last_unconditional_at = CASE WHEN ?11 THEN ?8 ELSE last_unconditional_at END,
                     warning = ?12
                  WHERE id = ?1",
-                params![
-                    source.0,
-                    meta.title,
-                    meta.site_url,
-                    meta.feed_id,
-                    meta.language,
-                    fetched.validators.etag,
-                    fetched.validators.last_modified,
-                    now,
-                    fetched.status,
-                    fetched.body_hash,
-                    fetched.unconditional,
-                    fetched.warning
-                ],
             )
+            .context("recording refresh")?
+            .execute(params![
+                source.0,
+                meta.title,
+                meta.site_url,
+                meta.feed_id,
+                meta.language,
+                fetched.validators.etag,
+                fetched.validators.last_modified,
+                now,
+                fetched.status,
+                fetched.body_hash,
+                fetched.unconditional,
+                fetched.warning
+            ])
             .context("recording refresh")?;
         if changed == 0 {
             return Err(StoreError::UnknownSource(source.0));

@@ -68,14 +68,12 @@ pub(super) fn sync_sources(
 
 pub(super) fn source_state(store: &SqliteStore, id: SourceId) -> Result<SourceState, StoreError> {
     store.with_reader(|conn| {
-        conn.query_row(
-            &format!("{SOURCE_STATE_SELECT} WHERE s.id = ?1"),
-            [id.0],
-            source_state_row,
-        )
-        .optional()
-        .context("reading source state")?
-        .ok_or(StoreError::UnknownSource(id.0))
+        conn.prepare_cached(&format!("{SOURCE_STATE_SELECT} WHERE s.id = ?1"))
+            .context("reading source state")?
+            .query_row([id.0], source_state_row)
+            .optional()
+            .context("reading source state")?
+            .ok_or(StoreError::UnknownSource(id.0))
     })
 }
 
@@ -119,22 +117,23 @@ pub(super) fn record_not_modified(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     store.with_refresh(|conn| {
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE sources SET etag = ?2, last_modified = ?3, last_fetch_at = ?4, last_success_at = ?4,
                 last_status = ?5, last_error = NULL, consecutive_failures = 0,
                 failure_class = NULL, gone_streak = 0, body_hash = COALESCE(?6, body_hash),
                 last_unconditional_at = CASE WHEN ?7 THEN ?4 ELSE last_unconditional_at END
              WHERE id = ?1",
-            params![
-                source.0,
-                fetched.validators.etag,
-                fetched.validators.last_modified,
-                now,
-                fetched.status,
-                fetched.body_hash,
-                fetched.unconditional
-            ],
         )
+        .context("recording not-modified")?
+        .execute(params![
+            source.0,
+            fetched.validators.etag,
+            fetched.validators.last_modified,
+            now,
+            fetched.status,
+            fetched.body_hash,
+            fetched.unconditional
+        ])
         .context("recording not-modified")?;
         Ok((
             (),
@@ -156,20 +155,21 @@ pub(super) fn record_failure(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     store.with_refresh(|conn| {
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE sources SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
                 consecutive_failures = consecutive_failures + 1, failure_class = ?5,
                 gone_streak = CASE WHEN ?6 THEN gone_streak + 1 ELSE 0 END
              WHERE id = ?1",
-            params![
-                source.0,
-                now,
-                status,
-                error,
-                class,
-                status.is_some_and(crate::model::says_gone)
-            ],
         )
+        .context("recording failure")?
+        .execute(params![
+            source.0,
+            now,
+            status,
+            error,
+            class,
+            status.is_some_and(crate::model::says_gone)
+        ])
         .context("recording failure")?;
         Ok((
             (),
@@ -187,25 +187,26 @@ pub(super) fn record_schedule(
     record: &ScheduleRecord,
 ) -> Result<(), StoreError> {
     store.with_refresh(|conn| {
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE sources SET next_due_at = ?2, interval_secs = ?3, adaptive_secs = ?4,
                 feed_hint_secs = ?5, skip_hours = ?6, skip_days = ?7, retry_after_until = ?8,
                 fetch_url = ?9, redirect_target = ?10, redirect_streak = ?11
              WHERE id = ?1",
-            params![
-                source.0,
-                record.next_due_at,
-                record.interval_secs,
-                record.publishing_secs,
-                record.feed_hint_secs,
-                join_list(&record.skip_hours),
-                join_list(&record.skip_days),
-                record.retry_after_until,
-                record.fetch_url,
-                record.redirect_target,
-                record.redirect_streak
-            ],
         )
+        .context("scheduling source")?
+        .execute(params![
+            source.0,
+            record.next_due_at,
+            record.interval_secs,
+            record.publishing_secs,
+            record.feed_hint_secs,
+            join_list(&record.skip_hours),
+            join_list(&record.skip_days),
+            record.retry_after_until,
+            record.fetch_url,
+            record.redirect_target,
+            record.redirect_streak
+        ])
         .context("scheduling source")?;
         Ok(((), Pending::default()))
     })
