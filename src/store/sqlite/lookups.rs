@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Context, to_json};
 use crate::dedup::{Found, Known, NearIndex, OtherStory};
@@ -171,6 +171,11 @@ pub(super) fn document_lookups(
 }
 
 /// Fills the near-duplicate index from the stories first seen since `since`.
+/// The stories of the near-duplicate window; every column is in the index on first_seen_at, so
+/// the scan never reads a story's row (migration 0012).
+pub(super) const LOAD_INDEX: &str = "SELECT id, first_seen_at, signature, title_numbers, title_key
+     FROM entries WHERE first_seen_at >= ?1";
+
 pub(super) fn load_index(
     tx: &Connection,
     index: &mut NearIndex,
@@ -178,11 +183,11 @@ pub(super) fn load_index(
 ) -> Result<(), StoreError> {
     use crate::dedup::fingerprint;
     let mut stmt = tx
-        .prepare(
-            "SELECT id, first_seen_at, signature, title_numbers, title_key,
-                    CASE WHEN title_key IS NULL THEN title END
-             FROM entries WHERE first_seen_at >= ?1",
-        )
+        .prepare(LOAD_INDEX)
+        .context("loading near-duplicate index")?;
+    // Stories stored before title keys were kept: their key is made from the title.
+    let mut title_of = tx
+        .prepare("SELECT title FROM entries WHERE id = ?1")
         .context("loading near-duplicate index")?;
     let mut rows = stmt
         .query([since])
@@ -195,16 +200,19 @@ pub(super) fn load_index(
                 r.get::<_, Option<Vec<u8>>>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<String>>(5)?,
             ))
         };
-        let (id, seen, bytes, numbers, key, title) =
-            read(row).context("loading near-duplicate index")?;
+        let (id, seen, bytes, numbers, key) = read(row).context("loading near-duplicate index")?;
         let signature = bytes.as_deref().and_then(fingerprint::from_bytes);
         // Stored as SQLite's signed integer; the same 64 bits.
-        let key = key
-            .map(|k| k as u64)
-            .or_else(|| title.as_deref().and_then(crate::dedup::title_key));
+        let key = match key {
+            Some(key) => Some(key as u64),
+            None => title_of
+                .query_row([id], |r| r.get::<_, String>(0))
+                .optional()
+                .context("loading near-duplicate index")?
+                .and_then(|title| crate::dedup::title_key(&title)),
+        };
         index.load_one(id, seen, signature, &numbers, key);
     }
     index.loaded();

@@ -52,6 +52,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0011_title_key.sql",
         include_str!("../../../migrations/0011_title_key.sql"),
     ),
+    (
+        "0012_near_index_covering.sql",
+        include_str!("../../../migrations/0012_near_index_covering.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

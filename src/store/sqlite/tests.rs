@@ -846,7 +846,9 @@ fn the_search_migration_indexes_stories_already_stored() {
         // Back to the schema before search (undoing the later migrations too), with a story
         // stored by that version.
         conn.execute_batch(
-            "ALTER TABLE entries DROP COLUMN title_key;
+            "DROP INDEX entries_first_seen;
+             CREATE INDEX entries_first_seen ON entries(first_seen_at);
+             ALTER TABLE entries DROP COLUMN title_key;
              ALTER TABLE sightings DROP COLUMN item_hash;
              ALTER TABLE sightings DROP COLUMN joined_by;
              ALTER TABLE sources DROP COLUMN warning;
@@ -1243,6 +1245,37 @@ fn dropping_the_store_commits_its_last_group() {
 
 #[test]
 fn a_summary_copy_finds_its_story_by_title_after_a_restart() {
+    summary_copy_after_restart(false);
+}
+
+#[test]
+fn a_story_stored_without_a_title_key_is_found_by_its_title_after_a_restart() {
+    summary_copy_after_restart(true);
+}
+
+#[test]
+fn loading_the_near_duplicate_index_reads_the_first_seen_index_alone() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let plan: Vec<String> = store
+        .with_reader(|c| {
+            let mut stmt = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", lookups::LOAD_INDEX))
+                .context("plan")?;
+            let rows = stmt
+                .query_map([0], |r| r.get::<_, String>(3))
+                .context("plan")?;
+            rows.collect::<Result<Vec<_>, _>>().context("plan")
+        })
+        .expect("plan");
+    assert_eq!(
+        plan,
+        ["SEARCH entries USING COVERING INDEX entries_first_seen (first_seen_at>?)"]
+    );
+}
+
+/// A summary-only copy joins, after a restart, the full story stored before it; `legacy` stores
+/// the story as versions before title keys did (no key: it is made from the title on loading).
+fn summary_copy_after_restart(legacy: bool) {
     let dir = tempfile::tempdir().expect("dir");
     let title = "Cháy xưởng gỗ ở Long An trong đêm";
     let lead =
@@ -1272,6 +1305,11 @@ fn a_summary_copy_finds_its_story_by_title_after_a_restart() {
             )
             .expect("full story");
     }
+    if legacy {
+        let conn = Connection::open(dir.path().join("group.db")).expect("conn");
+        conn.execute("UPDATE entries SET title_key = NULL", [])
+            .expect("forget the key");
+    }
     // A new process: the index is loaded from the stored title keys.
     let store = SqliteStore::open(&dir.path().join("group.db")).expect("reopen");
     let stored_key: Option<i64> = store
@@ -1280,9 +1318,11 @@ fn a_summary_copy_finds_its_story_by_title_after_a_restart() {
                 .context("reading title key")
         })
         .expect("title key");
+    let expected = crate::dedup::text::title_key(&crate::text::folded_line(title));
+    assert!(expected.is_some(), "the title is long enough for a key");
     assert_eq!(
         stored_key.map(|k| k as u64),
-        crate::dedup::text::title_key(&crate::text::folded_line(title)),
+        expected.filter(|_| !legacy),
         "the key is stored with the story"
     );
     let b = store.source_states().expect("states")[1].id;
