@@ -44,10 +44,30 @@ impl Slot {
 /// Keys are kept in 32 bits. Two keys that share them only add a candidate, and every candidate
 /// is compared on its stored signature and title before it can join a story (1.2 million band
 /// keys make a shared 32-bit key about three in ten thousand lookups).
-#[derive(Default)]
+///
+/// The compact slots are spread over [`SHARDS`] maps by the key's top bits: a map doubles its
+/// table as it grows, holding the old one and the new one at once, and in one map that moment
+/// came near the end of a first cycle with the index at its largest (the peak of the process).
+/// Sixteen maps double one at a time, each a sixteenth of the whole.
 pub(super) struct Buckets {
-    first: HashMap<u32, Slot>,
+    first: Vec<HashMap<u32, Slot>>,
     more: HashMap<u32, Vec<(i64, Timestamp)>>,
+}
+
+const SHARDS: usize = 16;
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets {
+            first: (0..SHARDS).map(|_| HashMap::new()).collect(),
+            more: HashMap::new(),
+        }
+    }
+}
+
+/// The map a key's compact slot lives in: its top four bits.
+fn shard(key: u32) -> usize {
+    (key >> 28) as usize
 }
 
 /// A key's 32 bits: both halves folded together, so that neither alone decides.
@@ -59,9 +79,10 @@ fn short(key: i64) -> u32 {
 impl Buckets {
     pub(super) fn add(&mut self, key: i64, id: i64, seen: Timestamp) {
         let key = short(key);
+        let first = &mut self.first[shard(key)];
         match Slot::pack(id, seen) {
-            Some(slot) if !self.first.contains_key(&key) => {
-                self.first.insert(key, slot);
+            Some(slot) if !first.contains_key(&key) => {
+                first.insert(key, slot);
             }
             _ => self.more.entry(key).or_default().push((id, seen)),
         }
@@ -70,8 +91,7 @@ impl Buckets {
     /// The stories under `key` first seen at or after `since`.
     pub(super) fn get(&self, key: i64, since: Timestamp) -> impl Iterator<Item = i64> + '_ {
         let key = short(key);
-        let first = self
-            .first
+        let first = self.first[shard(key)]
             .get(&key)
             .filter(|s| s.seen() >= since)
             .map(|s| s.id());
@@ -87,7 +107,9 @@ impl Buckets {
 
     /// Drops the stories first seen before `since`.
     pub(super) fn retain_since(&mut self, since: Timestamp) {
-        self.first.retain(|_, s| s.seen() >= since);
+        for first in &mut self.first {
+            first.retain(|_, s| s.seen() >= since);
+        }
         self.more.retain(|_, stories| {
             stories.retain(|(_, seen)| *seen >= since);
             !stories.is_empty()
@@ -158,5 +180,26 @@ mod tests {
         buckets.retain_since(1_800_000_150);
         assert_eq!(buckets.get(7, 0).collect::<Vec<_>>(), [big]);
         assert!(buckets.get(9, 0).next().is_none());
+    }
+
+    #[test]
+    fn no_one_map_holds_most_of_the_slots() {
+        let mut buckets = Buckets::default();
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for id in 0..20_000 {
+            // Band keys are hashes: spread over the whole range.
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            buckets.add(state as i64, id, 1_800_000_000);
+        }
+        let held: usize = buckets.first.iter().map(HashMap::len).sum();
+        let largest = buckets.first.iter().map(HashMap::capacity).max();
+        assert!(held > 19_000, "{held} compact slots");
+        assert!(
+            largest.is_some_and(|c| c * 6 < held),
+            "largest table {largest:?} for {held} slots"
+        );
+        assert_eq!(buckets.get(state as i64, 0).collect::<Vec<_>>(), [19_999]);
     }
 }
