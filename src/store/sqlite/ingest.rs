@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::lookups::{document_lookups, known_entries, load_index};
+use super::search::SearchOp;
 use super::{Context, Pending, SqliteStore, to_json};
 use crate::dedup::{Action, Decision, NearIndex};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
@@ -29,6 +30,7 @@ pub(super) fn record_document(
     let mut regrouped = false;
     store.with_refresh(|tx| {
         let mut stats = RefreshStats::default();
+        let search;
         {
             // Entries not normalized again are in the document too: their keys have not left it.
             let keys_json = to_json(
@@ -84,6 +86,7 @@ pub(super) fn record_document(
                     .context("switching identity")?;
                 stats.switched_to_link = switched > 0;
             }
+            search = std::mem::take(&mut stmts.search);
         }
         let changed = tx
             .prepare_cached(
@@ -119,6 +122,7 @@ pub(super) fn record_document(
             bump_sources: true,
             written: (stats.new + stats.updated) as u64,
             topics: std::mem::take(&mut changed_topics),
+            search,
         };
         Ok((stats, pending))
     })
@@ -134,8 +138,9 @@ pub(super) struct EntryStatements<'tx> {
     rekey: rusqlite::CachedStatement<'tx>,
     near: rusqlite::CachedStatement<'tx>,
     near_text: rusqlite::CachedStatement<'tx>,
-    search: rusqlite::CachedStatement<'tx>,
-    unindex: rusqlite::CachedStatement<'tx>,
+    /// What the refresh changes in the search index, written when its group commits (see
+    /// [`super::search::write`]).
+    search: Vec<SearchOp>,
 }
 
 impl<'tx> EntryStatements<'tx> {
@@ -194,13 +199,7 @@ impl<'tx> EntryStatements<'tx> {
                        AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = ?2)",
                 )
                 .context("matching near duplicates")?,
-            // The search text is made by normalize, off the single writer.
-            search: tx
-                .prepare_cached("INSERT INTO entry_search (rowid, body) VALUES (?1, ?2)")
-                .context("indexing entry for search")?,
-            unindex: tx
-                .prepare_cached("DELETE FROM entry_search WHERE rowid = ?1")
-                .context("indexing entry for search")?,
+            search: Vec::new(),
         })
     }
 }
@@ -305,14 +304,11 @@ fn carry_out(
                     entry.likeness.title_key.map(|k| k as i64)
                 ])
                 .context("updating entry")?;
-            stmts
-                .unindex
-                .execute(params![story])
-                .context("indexing entry for search")?;
+            stmts.search.push(SearchOp::Unindex(story));
+            // The search text is made by normalize, off the single writer.
             stmts
                 .search
-                .execute(params![story, entry.search_text])
-                .context("indexing entry for search")?;
+                .push(SearchOp::Index(story, entry.search_text.clone()));
             Ok(Upsert::Updated)
         }
         Action::Skip => Ok(Upsert::Unchanged),
@@ -358,8 +354,7 @@ fn carry_out(
                 .context("inserting entry")?;
             stmts
                 .search
-                .execute(params![story, entry.search_text])
-                .context("indexing entry for search")?;
+                .push(SearchOp::Index(story, entry.search_text.clone()));
             index.remember(story, entry, now);
             add_sighting(stmts, source, now, entry, story, entry.published, None)?;
             Ok(Upsert::New)

@@ -106,13 +106,17 @@ struct Batch {
     signals: Pending,
 }
 
-/// What a refresh tells [`Signals`] once it is committed.
+/// What a refresh tells [`Signals`] once it is committed, and what it changes in the search
+/// index, which is written when the group commits: FTS5 writes its pending index data out as a
+/// new segment at every savepoint, so indexing inside each refresh's savepoint made a segment
+/// per refresh, and merging them cost more than the indexing itself.
 #[derive(Default)]
 pub(super) struct Pending {
     pub(super) bump: bool,
     pub(super) bump_sources: bool,
     pub(super) written: u64,
     pub(super) topics: BTreeSet<String>,
+    search: Vec<search::SearchOp>,
 }
 
 impl Pending {
@@ -121,6 +125,7 @@ impl Pending {
         self.bump_sources |= other.bump_sources;
         self.written += other.written;
         self.topics.extend(other.topics);
+        self.search.extend(other.search);
     }
 
     fn apply(self, signals: &Signals) {
@@ -142,13 +147,15 @@ const BATCH_AGE: Duration = Duration::from_millis(100);
 impl Writer {
     /// Commits the open batch, if any; its signals move once it is durable.
     fn commit(&mut self, signals: &Signals, access: &degraded::Access) -> Result<(), StoreError> {
-        let Some(batch) = self.batch.take() else {
+        let Some(mut batch) = self.batch.take() else {
             return Ok(());
         };
-        let result = self
-            .conn
-            .execute_batch("COMMIT")
-            .context("committing refreshes");
+        let result =
+            search::write(&self.conn, std::mem::take(&mut batch.signals.search)).and_then(|()| {
+                self.conn
+                    .execute_batch("COMMIT")
+                    .context("committing refreshes")
+            });
         if result.is_err() {
             // What the batch wrote is gone, validators with entries: the sources are fetched
             // again unconditionally. The connection must be out of the transaction either way.
@@ -309,9 +316,11 @@ impl SqliteStore {
             }
         } else {
             match writer.conn.transaction() {
-                Ok(tx) => {
-                    f(&tx).and_then(|done| tx.commit().context("committing refresh").map(|()| done))
-                }
+                Ok(tx) => f(&tx).and_then(|(value, mut pending)| {
+                    search::write(&tx, std::mem::take(&mut pending.search))?;
+                    tx.commit().context("committing refresh")?;
+                    Ok((value, pending))
+                }),
                 Err(e) => Err(StoreError::Sql {
                     context: "starting refresh",
                     source: e,

@@ -1,6 +1,8 @@
 //! Full-text search: the `search_text` SQL function the FTS5 index of `migrations/0007_search.sql`
 //! is built from, how a reader's query becomes an FTS5 expression, and the search itself.
 
+use std::collections::HashMap;
+
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, params};
 
@@ -121,4 +123,57 @@ mod tests {
             Some("\"an\" AND \"ninh\" AND \"mang\"")
         );
     }
+}
+
+/// A change a refresh makes to the search index (see [`super::Pending`]).
+pub(super) enum SearchOp {
+    /// The story's words, made by normalize (off the single writer).
+    Index(i64, String),
+    /// The story's words before an update.
+    Unindex(i64),
+}
+
+/// Carries out a group's changes to the search index in one go: per story, its old row removed
+/// if one was (an update of a story stored before the group) and its last text indexed. A story
+/// both stored and updated within the group is indexed once, with its last text.
+pub(super) fn write(conn: &Connection, ops: Vec<SearchOp>) -> Result<(), StoreError> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    // Story → (had a row before the group, its last text); in the order stories first appear.
+    let mut order = Vec::new();
+    let mut stories: HashMap<i64, (bool, Option<String>)> = HashMap::new();
+    for op in ops {
+        let (id, unindex, text) = match op {
+            SearchOp::Index(id, text) => (id, false, Some(text)),
+            SearchOp::Unindex(id) => (id, true, None),
+        };
+        let story = stories.entry(id).or_insert_with(|| {
+            order.push(id);
+            (unindex, None)
+        });
+        story.1 = text;
+    }
+    let mut delete = conn
+        .prepare_cached("DELETE FROM entry_search WHERE rowid = ?1")
+        .context("indexing stories for search")?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO entry_search (rowid, body) VALUES (?1, ?2)")
+        .context("indexing stories for search")?;
+    for id in order {
+        let Some((had_row, text)) = stories.remove(&id) else {
+            continue;
+        };
+        if had_row {
+            delete
+                .execute([id])
+                .context("indexing stories for search")?;
+        }
+        if let Some(text) = text {
+            insert
+                .execute(params![id, text])
+                .context("indexing stories for search")?;
+        }
+    }
+    Ok(())
 }

@@ -1217,6 +1217,91 @@ fn refreshes_in_one_group_commit_together_and_a_failed_one_rolls_back_alone() {
     );
 }
 
+/// Stories the search index holds for `word` (not joined to entries: what FTS5 itself has).
+fn search_rows(store: &SqliteStore, word: &str) -> Vec<i64> {
+    store
+        .with_reader(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT rowid FROM entry_search WHERE entry_search MATCH ?1 ORDER BY rowid",
+                )
+                .context("search rows")?;
+            let rows = stmt
+                .query_map([word], |r| r.get::<_, i64>(0))
+                .context("search rows")?;
+            rows.collect::<Result<Vec<_>, _>>().context("search rows")
+        })
+        .expect("search rows")
+}
+
+/// The segments the search index is made of.
+fn search_segments(store: &SqliteStore) -> i64 {
+    store
+        .with_reader(|c| {
+            c.query_row(
+                "SELECT count(DISTINCT segid) FROM entry_search_idx",
+                [],
+                |r| r.get(0),
+            )
+            .context("segments")
+        })
+        .expect("segments")
+}
+
+#[test]
+fn a_group_indexes_its_stories_for_search_once_and_as_they_last_were() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, a, b) = file_store_with_two_sources(dir.path());
+    let document = |source, title: &str, key: &str, at| {
+        let mut e = entry(key, title, 1_700_000_000);
+        e.content_hash = title.to_string();
+        store.record_document(
+            source,
+            &FeedMeta::default(),
+            &[e],
+            &Fetched::plain(&Validators::default()),
+            at,
+        )
+    };
+    // Ten refreshes in one group; one story is stored and then changed within it.
+    for i in 0..8 {
+        document(b, &format!("filler{i}"), &format!("f{i}"), 1_700_000_000).expect("filler");
+    }
+    document(a, "original words", "story", 1_700_000_000).expect("stored");
+    document(a, "revised words", "story", 1_700_000_010).expect("changed");
+    // A refresh that fails rolls its search words back with everything else.
+    let failed = store.record_document(
+        SourceId(999),
+        &FeedMeta::default(),
+        &[entry("lost", "vanished", 1_700_000_000)],
+        &Fetched::plain(&Validators::default()),
+        1_700_000_000,
+    );
+    assert!(failed.is_err(), "{failed:?}");
+    store.flush().expect("flush");
+    let story = store.search("revised", 10).expect("search");
+    assert_eq!(titles(&story), ["revised words"]);
+    assert!(
+        search_rows(&store, "original").is_empty(),
+        "the old text is gone"
+    );
+    assert!(search_rows(&store, "vanished").is_empty(), "rolled back");
+    assert_eq!(search_rows(&store, "words").len(), 1, "indexed once");
+    assert_eq!(search_rows(&store, "filler3").len(), 1);
+    // The whole group went into the index as one segment, not one per refresh.
+    assert_eq!(search_segments(&store), 1);
+
+    // Changed in a later group: its row from the first group is replaced.
+    document(a, "final text", "story", 1_700_000_020).expect("changed again");
+    store.flush().expect("flush");
+    assert!(search_rows(&store, "revised").is_empty());
+    assert_eq!(
+        titles(&store.search("final", 10).expect("search")),
+        ["final text"]
+    );
+    assert_eq!(search_rows(&store, "words"), Vec::<i64>::new());
+}
+
 #[test]
 fn a_group_is_committed_within_its_latency_bound_without_more_writes() {
     let dir = tempfile::tempdir().expect("dir");
