@@ -84,47 +84,6 @@ pub(super) fn search(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::text::INDEXED_TEXT_BYTES;
-
-    #[test]
-    fn indexed_text_is_folded_plain_text() {
-        let text = search_text(
-            "An ninh mạng",
-            Some("<p>Đà <b>Nẵng</b> &amp; Huế</p>"),
-            None,
-        );
-        assert_eq!(
-            text.split_whitespace().collect::<Vec<_>>(),
-            ["an", "ninh", "mang", "da", "nang", "hue"]
-        );
-    }
-
-    #[test]
-    fn only_the_start_of_a_long_text_is_indexed() {
-        let body = format!("<p>{} needle</p>", "word ".repeat(2000));
-        let text = search_text("t", Some(&body), Some("<p>other</p>"));
-        assert!(text.len() <= INDEXED_TEXT_BYTES + 8);
-        assert!(!text.contains("needle"));
-        assert!(!text.contains("other"));
-    }
-
-    #[test]
-    fn hostile_queries_become_quoted_words_or_nothing() {
-        assert_eq!(
-            match_expression("NEAR(a b) OR c*").as_deref(),
-            Some("\"near\" AND \"a\" AND \"b\" AND \"or\" AND \"c\"")
-        );
-        assert_eq!(match_expression("\" * ( ) :"), None);
-        assert_eq!(
-            match_expression("An ninh mạng").as_deref(),
-            Some("\"an\" AND \"ninh\" AND \"mang\"")
-        );
-    }
-}
-
 /// A change a refresh makes to the search index (see [`super::Pending`]).
 pub(super) enum SearchOp {
     /// The story's words, made by normalize (off the single writer).
@@ -176,4 +135,45 @@ pub(super) fn write(conn: &Connection, ops: Vec<SearchOp>) -> Result<(), StoreEr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::INDEXED_TEXT_BYTES;
+
+    #[test]
+    fn indexed_text_is_folded_plain_text() {
+        let text = search_text(
+            "An ninh mạng",
+            Some("<p>Đà <b>Nẵng</b> &amp; Huế</p>"),
+            None,
+        );
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            ["an", "ninh", "mang", "da", "nang", "hue"]
+        );
+    }
+
+    #[test]
+    fn only_the_start_of_a_long_text_is_indexed() {
+        let body = format!("<p>{} needle</p>", "word ".repeat(2000));
+        let text = search_text("t", Some(&body), Some("<p>other</p>"));
+        assert!(text.len() <= INDEXED_TEXT_BYTES + 8);
+        assert!(!text.contains("needle"));
+        assert!(!text.contains("other"));
+    }
+
+    #[test]
+    fn hostile_queries_become_quoted_words_or_nothing() {
+        assert_eq!(
+            match_expression("NEAR(a b) OR c*").as_deref(),
+            Some("\"near\" AND \"a\" AND \"b\" AND \"or\" AND \"c\"")
+        );
+        assert_eq!(match_expression("\" * ( ) :"), None);
+        assert_eq!(
+            match_expression("An ninh mạng").as_deref(),
+            Some("\"an\" AND \"ninh\" AND \"mang\"")
+        );
+    }
 }
