@@ -175,12 +175,16 @@ impl Pipeline {
                 .await
                 .and_then(|r| r.map_err(RefreshError::from))
         };
-        let (outcome, mut learned) = match &state {
+        let (outcome, mut learned, scheduled) = match &state {
             Ok(state) => match self.exchange(job, state, shared).await {
-                Ok((outcome, learned)) => (outcome, Some(learned)),
-                Err(error) => (Outcome::Failed(error), None),
+                Ok((outcome, learned, due)) => (outcome, Some(learned), Some(due)),
+                Err(error) => (Outcome::Failed(error), None, None),
             },
-            Err(e) => (Outcome::Failed(RefreshError::Internal(e.to_string())), None),
+            Err(e) => (
+                Outcome::Failed(RefreshError::Internal(e.to_string())),
+                None,
+                None,
+            ),
         };
         let now = (self.clock)();
         if let Outcome::Failed(error) = &outcome {
@@ -194,12 +198,14 @@ impl Pipeline {
                 tracing::error!(url = %job.url, error = %e, "could not record failure");
             }
         }
-        let next_due = match &state {
-            Ok(state) => {
+        let next_due = match (&state, scheduled) {
+            // Recorded with the refresh itself.
+            (Ok(_), Some(due)) => due,
+            (Ok(state), None) => {
                 self.schedule(job, state, &outcome, learned.as_ref(), now)
                     .await
             }
-            Err(_) => scheduler::backoff(now, job.policy.base, 1, (self.jitter)()),
+            (Err(_), _) => scheduler::backoff(now, job.policy.base, 1, (self.jitter)()),
         };
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
@@ -239,13 +245,14 @@ impl Pipeline {
         )
     }
 
-    /// Fetch, and for a new body parse, normalize and store.
+    /// Fetch, and for a new body parse, normalize and store; the source's next schedule is
+    /// decided before the write and recorded with it. Returns when the source is due again.
     async fn exchange(
         &self,
         job: &SourceJob,
         state: &SourceState,
         shared: Option<Arc<Document>>,
-    ) -> Result<(Outcome, Learned), RefreshError> {
+    ) -> Result<(Outcome, Learned, Timestamp), RefreshError> {
         let id = job.id;
         let fetch_url = state
             .fetch_url
@@ -269,8 +276,6 @@ impl Pipeline {
             {
                 FetchOutcome::Fetched(doc) => Arc::new(doc),
                 FetchOutcome::NotModified(info) => {
-                    self.record_not_modified(id, info.validators.clone(), 304, None, unconditional)
-                        .await?;
                     let learned = Learned {
                         info,
                         feed_hints: None,
@@ -278,7 +283,12 @@ impl Pipeline {
                         document: None,
                         warning: None,
                     };
-                    return Ok((Outcome::NotModified, learned));
+                    let schedule = self.decide_schedule(job, state, &learned, (self.clock)());
+                    let due = schedule.next_due_at;
+                    let validators = learned.info.validators.clone();
+                    self.record_not_modified(id, validators, 304, None, unconditional, schedule)
+                        .await?;
+                    return Ok((Outcome::NotModified, learned, due));
                 }
             },
         };
@@ -286,14 +296,6 @@ impl Pipeline {
         let info = doc.info.clone();
         if state.body_hash.as_deref() == Some(body_hash.as_str()) {
             // Same bytes as last time: nothing to parse.
-            self.record_not_modified(
-                id,
-                info.validators.clone(),
-                info.status,
-                Some(body_hash),
-                unconditional,
-            )
-            .await?;
             let learned = Learned {
                 info,
                 feed_hints: None,
@@ -301,7 +303,18 @@ impl Pipeline {
                 document: Some(doc),
                 warning: None,
             };
-            return Ok((Outcome::Unchanged, learned));
+            let schedule = self.decide_schedule(job, state, &learned, (self.clock)());
+            let due = schedule.next_due_at;
+            self.record_not_modified(
+                id,
+                learned.info.validators.clone(),
+                learned.info.status,
+                Some(body_hash),
+                unconditional,
+                schedule,
+            )
+            .await?;
+            return Ok((Outcome::Unchanged, learned, due));
         }
         let store = self.store.clone();
         let now = (self.clock)();
@@ -317,45 +330,56 @@ impl Pipeline {
             known: Default::default(),
         };
         let (rules, listed) = (job.rules.clone(), job.topics.clone());
+        let scheduling = self.scheduling(job, state);
+        let response = info.clone();
         // Parsing and normalizing are CPU work: keep them off the async workers.
-        let (stats, hints, published, warning) = blocking(move || -> Result<_, RefreshError> {
-            // What this source sent last time: those items are not normalized again.
-            options.known = store.item_hashes(id)?;
-            let crate::parse::ParsedFeed { feed, warning } = crate::parse::parse_document(
-                &doc.body,
-                &doc.info.final_url,
-                doc.content_type.as_deref(),
-            )?;
-            let hints = crate::parse::feed_hints(&doc.body);
-            let mut normalized =
-                crate::normalize::normalize_with(&feed, &doc.info.final_url, now, &options);
-            for entry in &mut normalized.entries {
-                entry.topics = rules.assign(&listed, &crate::topics::view(entry));
-            }
-            let unchanged: Vec<crate::model::EntryKey> = normalized
-                .unchanged
-                .iter()
-                .map(|(key, _)| key.clone())
-                .collect();
-            let published: Vec<Timestamp> = normalized
-                .entries
-                .iter()
-                .map(|e| e.published)
-                .chain(normalized.unchanged.iter().map(|(_, at)| *at))
-                .collect();
-            let fetched = Fetched {
-                validators: &doc.info.validators,
-                status: doc.info.status,
-                body_hash: Some(&body_hash),
-                unconditional,
-                warning: warning.as_deref(),
-                unchanged: &unchanged,
-            };
-            let stats =
-                store.record_document(id, &normalized.meta, &normalized.entries, &fetched, now)?;
-            Ok((stats, hints, published, warning))
-        })
-        .await??;
+        let (stats, hints, published, warning, due) =
+            blocking(move || -> Result<_, RefreshError> {
+                // What this source sent last time: those items are not normalized again.
+                options.known = store.item_hashes(id)?;
+                let crate::parse::ParsedFeed { feed, warning } = crate::parse::parse_document(
+                    &doc.body,
+                    &doc.info.final_url,
+                    doc.content_type.as_deref(),
+                )?;
+                let hints = crate::parse::feed_hints(&doc.body);
+                let mut normalized =
+                    crate::normalize::normalize_with(&feed, &doc.info.final_url, now, &options);
+                for entry in &mut normalized.entries {
+                    entry.topics = rules.assign(&listed, &crate::topics::view(entry));
+                }
+                let unchanged: Vec<crate::model::EntryKey> = normalized
+                    .unchanged
+                    .iter()
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                let published: Vec<Timestamp> = normalized
+                    .entries
+                    .iter()
+                    .map(|e| e.published)
+                    .chain(normalized.unchanged.iter().map(|(_, at)| *at))
+                    .collect();
+                let schedule =
+                    scheduling.decide(&succeeded(&response, Some(&hints), &published), now);
+                let fetched = Fetched {
+                    validators: &doc.info.validators,
+                    status: doc.info.status,
+                    body_hash: Some(&body_hash),
+                    unconditional,
+                    warning: warning.as_deref(),
+                    unchanged: &unchanged,
+                    schedule: Some(&schedule),
+                };
+                let stats = store.record_document(
+                    id,
+                    &normalized.meta,
+                    &normalized.entries,
+                    &fetched,
+                    now,
+                )?;
+                Ok((stats, hints, published, warning, schedule.next_due_at))
+            })
+            .await??;
         Ok((
             Outcome::Stored(stats),
             Learned {
@@ -365,7 +389,35 @@ impl Pipeline {
                 document: Some(keep),
                 warning,
             },
+            due,
         ))
+    }
+
+    fn scheduling(&self, job: &SourceJob, state: &SourceState) -> Scheduling {
+        Scheduling {
+            url: job.url.clone(),
+            policy: job.policy,
+            previous: scheduler::Previous::from(state),
+            jitter: (self.jitter)(),
+        }
+    }
+
+    /// The schedule after a refresh that succeeded with what `learned` holds.
+    fn decide_schedule(
+        &self,
+        job: &SourceJob,
+        state: &SourceState,
+        learned: &Learned,
+        now: Timestamp,
+    ) -> crate::model::ScheduleRecord {
+        self.scheduling(job, state).decide(
+            &succeeded(
+                &learned.info,
+                learned.feed_hints.as_ref(),
+                &learned.published,
+            ),
+            now,
+        )
     }
 
     /// A 304, or a body identical to the last: the source is healthy and nothing else changes.
@@ -376,6 +428,7 @@ impl Pipeline {
         status: u16,
         body_hash: Option<String>,
         unconditional: bool,
+        schedule: crate::model::ScheduleRecord,
     ) -> Result<(), RefreshError> {
         let store = self.store.clone();
         let now = (self.clock)();
@@ -387,6 +440,7 @@ impl Pipeline {
                 unconditional,
                 warning: None,
                 unchanged: &[],
+                schedule: Some(&schedule),
             };
             store.record_not_modified(id, &fetched, now)
         })
@@ -409,20 +463,7 @@ impl Pipeline {
             // configured interval is the safe answer.
             return scheduler::next_due(now, job.policy.base, (self.jitter)());
         };
-        let decision = scheduler::after_refresh(
-            &scheduler::Previous::from(state),
-            job.policy,
-            &refreshed,
-            now,
-            (self.jitter)(),
-        );
-        if let Some(target) = &decision.adopted {
-            tracing::warn!(
-                url = %job.url,
-                "moved permanently to {target}, update feeds.toml"
-            );
-        }
-        let record = decision.next;
+        let record = self.scheduling(job, state).decide(&refreshed, now);
         let store = self.store.clone();
         let id = job.id;
         let due = record.next_due_at;
@@ -445,26 +486,60 @@ fn refreshed(outcome: &Outcome, learned: Option<&Learned>) -> Option<scheduler::
         });
     }
     let learned = learned?;
+    Some(succeeded(
+        &learned.info,
+        learned.feed_hints.as_ref(),
+        &learned.published,
+    ))
+}
+
+/// A successful refresh in the scheduler's terms: with the document's hints when one was parsed,
+/// else not modified.
+fn succeeded(
+    info: &ResponseInfo,
+    hints: Option<&crate::parse::FeedHints>,
+    published: &[Timestamp],
+) -> scheduler::Refreshed {
     let response = scheduler::Response {
-        cache: learned.info.cache.clone(),
-        permanent_redirect: learned
-            .info
-            .permanent_redirect
-            .as_ref()
-            .map(ToString::to_string),
+        cache: info.cache.clone(),
+        permanent_redirect: info.permanent_redirect.as_ref().map(ToString::to_string),
     };
-    Some(match &learned.feed_hints {
+    match hints {
         Some(hints) => scheduler::Refreshed::Succeeded {
             hints: scheduler::DocumentHints {
                 interval: hints.interval(),
                 skip_hours: hints.skip_hours.clone(),
                 skip_days: hints.skip_days.clone(),
             },
-            published: learned.published.clone(),
+            published: published.to_vec(),
             response,
         },
         None => scheduler::Refreshed::NotModified { response },
-    })
+    }
+}
+
+/// What deciding a source's next schedule needs, taken before the refresh's blocking work.
+struct Scheduling {
+    url: Url,
+    policy: scheduler::Policy,
+    previous: scheduler::Previous,
+    jitter: f64,
+}
+
+impl Scheduling {
+    /// [`scheduler::after_refresh`], warning when a permanent redirect is adopted.
+    fn decide(
+        &self,
+        refreshed: &scheduler::Refreshed,
+        now: Timestamp,
+    ) -> crate::model::ScheduleRecord {
+        let decision =
+            scheduler::after_refresh(&self.previous, self.policy, refreshed, now, self.jitter);
+        if let Some(target) = &decision.adopted {
+            tracing::warn!(url = %self.url, "moved permanently to {target}, update feeds.toml");
+        }
+        decision.next
+    }
 }
 
 async fn blocking<T: Send + 'static>(

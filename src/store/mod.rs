@@ -104,6 +104,9 @@ pub struct Fetched<'a> {
     /// Entries of the document exactly as last time, not normalized again
     /// (`normalize::NormalizedFeed::unchanged`): the keys they are stored under.
     pub unchanged: &'a [EntryKey],
+    /// When the source is due again and what the next decision needs, written with the refresh
+    /// (one write per refresh instead of two); `None` leaves the schedule as it was.
+    pub schedule: Option<&'a ScheduleRecord>,
 }
 
 impl<'a> Fetched<'a> {
@@ -116,6 +119,7 @@ impl<'a> Fetched<'a> {
             unconditional: false,
             warning: None,
             unchanged: &[],
+            schedule: None,
         }
     }
 }

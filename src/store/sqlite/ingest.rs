@@ -117,6 +117,9 @@ pub(super) fn record_document(
         if changed == 0 {
             return Err(StoreError::UnknownSource(source.0));
         }
+        if let Some(schedule) = fetched.schedule {
+            super::sources::write_schedule(tx, source, schedule)?;
+        }
         let pending = Pending {
             bump: stats.new > 0 || stats.updated > 0 || regrouped,
             bump_sources: true,

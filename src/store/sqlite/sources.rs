@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Context, Pending, SqliteStore};
 use crate::model::{
@@ -135,6 +135,9 @@ pub(super) fn record_not_modified(
             fetched.unconditional
         ])
         .context("recording not-modified")?;
+        if let Some(schedule) = fetched.schedule {
+            write_schedule(conn, source, schedule)?;
+        }
         Ok((
             (),
             Pending {
@@ -187,29 +190,39 @@ pub(super) fn record_schedule(
     record: &ScheduleRecord,
 ) -> Result<(), StoreError> {
     store.with_refresh(|conn| {
-        conn.prepare_cached(
-            "UPDATE sources SET next_due_at = ?2, interval_secs = ?3, adaptive_secs = ?4,
-                feed_hint_secs = ?5, skip_hours = ?6, skip_days = ?7, retry_after_until = ?8,
-                fetch_url = ?9, redirect_target = ?10, redirect_streak = ?11
-             WHERE id = ?1",
-        )
-        .context("scheduling source")?
-        .execute(params![
-            source.0,
-            record.next_due_at,
-            record.interval_secs,
-            record.publishing_secs,
-            record.feed_hint_secs,
-            join_list(&record.skip_hours),
-            join_list(&record.skip_days),
-            record.retry_after_until,
-            record.fetch_url,
-            record.redirect_target,
-            record.redirect_streak
-        ])
-        .context("scheduling source")?;
+        write_schedule(conn, source, record)?;
         Ok(((), Pending::default()))
     })
+}
+
+/// The source's schedule (see [`ScheduleRecord`]), inside the refresh that decided it.
+pub(super) fn write_schedule(
+    conn: &Connection,
+    source: SourceId,
+    record: &ScheduleRecord,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE sources SET next_due_at = ?2, interval_secs = ?3, adaptive_secs = ?4,
+            feed_hint_secs = ?5, skip_hours = ?6, skip_days = ?7, retry_after_until = ?8,
+            fetch_url = ?9, redirect_target = ?10, redirect_streak = ?11
+         WHERE id = ?1",
+    )
+    .context("scheduling source")?
+    .execute(params![
+        source.0,
+        record.next_due_at,
+        record.interval_secs,
+        record.publishing_secs,
+        record.feed_hint_secs,
+        join_list(&record.skip_hours),
+        join_list(&record.skip_days),
+        record.retry_after_until,
+        record.fetch_url,
+        record.redirect_target,
+        record.redirect_streak
+    ])
+    .context("scheduling source")?;
+    Ok(())
 }
 
 /// What each source (by its feeds.toml URL) calls itself and where its site is.

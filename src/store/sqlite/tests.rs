@@ -3,7 +3,7 @@ use crate::model::Validators;
 use std::sync::Arc;
 
 use crate::model::EntryKey;
-use crate::model::{FeedMeta, NewEntry};
+use crate::model::{FeedMeta, NewEntry, ScheduleRecord};
 use crate::store::{CHECKPOINT_AFTER_ENTRIES, Fetched, PruneStats, ReadCancel, SourceSpec, Store};
 use std::sync::atomic::AtomicUsize;
 
@@ -1300,6 +1300,78 @@ fn a_group_indexes_its_stories_for_search_once_and_as_they_last_were() {
         ["final text"]
     );
     assert_eq!(search_rows(&store, "words"), Vec::<i64>::new());
+}
+
+#[test]
+fn a_refresh_records_the_schedule_it_decided_in_the_same_write() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, a, _) = file_store_with_two_sources(dir.path());
+    let schedule = |due: Timestamp| ScheduleRecord {
+        next_due_at: due,
+        interval_secs: 900,
+        publishing_secs: Some(1800),
+        feed_hint_secs: None,
+        skip_hours: vec![1, 2],
+        skip_days: Vec::new(),
+        retry_after_until: None,
+        fetch_url: None,
+        redirect_target: None,
+        redirect_streak: 0,
+    };
+    let validators = Validators::default();
+    let first = schedule(1_700_000_900);
+    let fetched = Fetched {
+        schedule: Some(&first),
+        ..Fetched::plain(&validators)
+    };
+    store
+        .record_document(
+            a,
+            &FeedMeta::default(),
+            &[entry("k", "Stored", 1_700_000_000)],
+            &fetched,
+            1_700_000_000,
+        )
+        .expect("document");
+    store.flush().expect("flush");
+    let state = store.source_state(a).expect("state");
+    assert_eq!(state.next_due_at, Some(1_700_000_900));
+    assert_eq!(state.interval_secs, Some(900));
+    assert_eq!(state.skip_hours, [1, 2]);
+
+    let second = schedule(1_700_001_800);
+    let fetched = Fetched {
+        schedule: Some(&second),
+        ..Fetched::plain(&validators)
+    };
+    store
+        .record_not_modified(a, &fetched, 1_700_000_900)
+        .expect("not modified");
+    // A refresh that fails leaves the schedule it carried unwritten, with everything else.
+    let lost = schedule(1);
+    let failed = store.record_document(
+        SourceId(999),
+        &FeedMeta::default(),
+        &[],
+        &Fetched {
+            schedule: Some(&lost),
+            ..Fetched::plain(&validators)
+        },
+        1_700_000_900,
+    );
+    assert!(failed.is_err(), "{failed:?}");
+    store.flush().expect("flush");
+    assert_eq!(
+        store.source_state(a).expect("state").next_due_at,
+        Some(1_700_001_800)
+    );
+    assert!(
+        store
+            .source_states()
+            .expect("states")
+            .iter()
+            .all(|s| s.next_due_at != Some(1))
+    );
 }
 
 #[test]
