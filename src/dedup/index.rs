@@ -43,6 +43,13 @@ impl NearIndex {
         (!self.loaded).then_some(now - self.settings.window)
     }
 
+    /// Room for `stories` stories about to be loaded, so that loading does not grow the maps
+    /// (copying them each time) as it goes.
+    pub fn reserve(&mut self, stories: usize) {
+        self.lsh.reserve(stories);
+        self.titles.reserve(stories);
+    }
+
     /// Adds a stored story read for [`NearIndex::wants_loading`]: its id, when it was first
     /// seen, its signature, title numbers and title key. One at a time, so that loading a large
     /// window never holds the rows as well as the index.
@@ -55,10 +62,12 @@ impl NearIndex {
         title_key: Option<u64>,
     ) {
         if let Some(signature) = signature {
-            self.lsh
-                .add(&keys(&signature, numbers), id, seen, self.settings.window);
+            self.lsh.load(&keys(&signature, numbers), id, seen);
         }
-        self.add_title(title_key, id, seen);
+        if let Some(key) = title_key {
+            // The key's 64 bits as the map's signed key.
+            self.titles.add(key as i64, id, seen);
+        }
     }
 
     /// The stories of the window are all loaded.

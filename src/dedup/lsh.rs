@@ -88,6 +88,13 @@ impl Buckets {
         }
     }
 
+    /// Room for `keys` more keys without growing, spread as keys spread over the maps.
+    pub(super) fn reserve(&mut self, keys: usize) {
+        for first in &mut self.first {
+            first.reserve(keys.div_ceil(SHARDS));
+        }
+    }
+
     /// The stories under `key` first seen at or after `since`.
     pub(super) fn get(&self, key: i64, since: Timestamp) -> impl Iterator<Item = i64> + '_ {
         let key = short(key);
@@ -138,6 +145,19 @@ impl Lsh {
         ids
     }
 
+    /// Room for `stories` more stories' keys.
+    pub fn reserve(&mut self, stories: usize) {
+        self.buckets.reserve(stories.saturating_mul(BANDS));
+    }
+
+    /// Adds a story read back from the window: none of those is out of it yet, so there is
+    /// nothing to drop as they load.
+    pub fn load(&mut self, keys: &[i64; BANDS], id: i64, first_seen: Timestamp) {
+        for key in keys {
+            self.buckets.add(*key, id, first_seen);
+        }
+    }
+
     pub fn add(&mut self, keys: &[i64; BANDS], id: i64, first_seen: Timestamp, window: i64) {
         for key in keys {
             self.buckets.add(*key, id, first_seen);
@@ -180,6 +200,27 @@ mod tests {
         buckets.retain_since(1_800_000_150);
         assert_eq!(buckets.get(7, 0).collect::<Vec<_>>(), [big]);
         assert!(buckets.get(9, 0).next().is_none());
+    }
+
+    #[test]
+    fn reserving_for_the_window_keeps_loading_from_growing_the_maps() {
+        let mut lsh = Lsh::default();
+        lsh.reserve(5_000);
+        let capacities =
+            |lsh: &Lsh| -> Vec<usize> { lsh.buckets.first.iter().map(HashMap::capacity).collect() };
+        let reserved = capacities(&lsh);
+        assert!(reserved.iter().sum::<usize>() >= 5_000 * BANDS);
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        for id in 0..5_000 {
+            let keys = std::array::from_fn(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as i64
+            });
+            lsh.add(&keys, id, 1_800_000_000, 100);
+        }
+        assert_eq!(capacities(&lsh), reserved);
     }
 
     #[test]
