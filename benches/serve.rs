@@ -84,6 +84,7 @@ fn build_store(dir: &Path) -> Arc<dyn Store> {
                 title_numbers: String::new(),
                 likeness: Default::default(),
                 item_hash: None,
+                origin: None,
                 folded: Default::default(),
                 search_text: String::new(),
                 topics: vec![TopicSlug::all(), TopicSlug::new("bench").expect("slug")],

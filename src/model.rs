@@ -9,7 +9,9 @@ mod story;
 
 pub use key::{EntryKey, KeyKind};
 pub use source::{GONE_AFTER, ScheduleRecord, SourceHealth, SourceState, says_gone};
-pub use story::{SourceLabel, SourceRef, StoredEntry, TopicSlice, TopicSummary};
+pub use story::{
+    Origin, OriginRule, SourceLabel, SourceRef, StoredEntry, TopicSlice, TopicSummary,
+};
 
 /// The topic every entry belongs to; it cannot be declared in feeds.toml.
 pub const ALL_TOPIC: &str = "all";
@@ -154,6 +156,9 @@ pub struct NewEntry {
     /// A hash of the item as the source sent it (`normalize::item_hash`): the next time the
     /// source sends the same item, it is not normalized again.
     pub item_hash: Option<i64>,
+    /// Where the entry says its story comes from, when it is a republication (an explicit source
+    /// element, or a credit line); `normalize` finds it.
+    pub origin: Option<Origin>,
     /// The title, summary and content folded for matching, shared by topic rules and search.
     pub folded: crate::text::FoldedFields,
     /// What the search index holds for the story (`FoldedFields::search_text`), made here rather
@@ -232,6 +237,7 @@ impl NewEntry {
             title_numbers: String::new(),
             likeness: Likeness::default(),
             item_hash: None,
+            origin: None,
             folded: Default::default(),
             search_text: String::new(),
             topics: vec![TopicSlug::all()],

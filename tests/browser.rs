@@ -57,6 +57,7 @@ fn entry(i: usize, title: &str, summary: &str, language: &str) -> NewEntry {
         title_numbers: String::new(),
         likeness: Default::default(),
         item_hash: None,
+        origin: None,
         folded: Default::default(),
         search_text: tributary::text::search_text(title, Some(summary), None),
         topics: vec![TopicSlug::all(), TopicSlug::new("news").expect("slug")],

@@ -203,6 +203,7 @@ mod tests {
             title_numbers: fingerprint::title_numbers(title),
             likeness: Default::default(),
             item_hash: None,
+            origin: None,
             folded: Default::default(),
             search_text: String::new(),
             topics: vec![],

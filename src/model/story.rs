@@ -57,3 +57,39 @@ pub struct TopicSlice {
     /// changed then although none of its entries did.
     pub shrank_at: Option<Timestamp>,
 }
+
+/// Where a republished entry says its story comes from: the original's link when the credit
+/// gives one, the outlet it names, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The original's address as the entry gives it, made absolute.
+    pub link: Option<String>,
+    /// `link` in canonical form (as entry links are), for finding the original among stored
+    /// stories.
+    pub canonical_url: Option<String>,
+    /// The outlet credited, by name ("Dân trí", "TTXVN"), when the credit names one.
+    pub credit: Option<String>,
+    pub found_by: OriginRule,
+}
+
+/// How an origin was found, most trusted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginRule {
+    /// An element of the feed: RSS `<source url>`, Atom `<source>` with an alternate link,
+    /// `dc:source` with a URL.
+    Element,
+    /// A credit line with a link in the entry's last paragraphs ("Nguồn: …", "Sumber: …").
+    CreditLink,
+    /// A credit line naming a known outlet without a link ("Theo VnExpress", "(Dân trí)").
+    CreditName,
+}
+
+impl OriginRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginRule::Element => "element",
+            OriginRule::CreditLink => "credit-link",
+            OriginRule::CreditName => "credit-name",
+        }
+    }
+}

@@ -435,6 +435,7 @@ fn normalize_entry(
         title_numbers,
         likeness,
         item_hash: None,
+        origin: None,
         folded,
         search_text,
         topics: Vec::new(),

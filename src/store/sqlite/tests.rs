@@ -27,6 +27,7 @@ fn entry(key: &str, title: &str, published: Timestamp) -> NewEntry {
         title_numbers: String::new(),
         likeness: Default::default(),
         item_hash: None,
+        origin: None,
         folded: Default::default(),
         search_text: crate::text::search_text(title, None, Some(&format!("<p>{title}</p>"))),
         topics: vec![TopicSlug::all()],
