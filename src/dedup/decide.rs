@@ -11,10 +11,16 @@
 //!    re-keyed, then as rule 1.
 //! 3. **Tombstone**: the key was pruned; the feed still lists it, but it stays gone.
 //! 4. **Same canonical URL** in another source: one more sighting of that story.
-//! 5. **Near duplicate** in another source (see [`super::near_match`]): the same title with one
+//! 5. **Origin**: the entry credits a stored story as its original (its origin's canonical URL is
+//!    that story's, see `normalize::origin`): in the same language (or when either language is
+//!    unknown) one more sighting of it; in another language a translation of it — a version
+//!    shown with the story, not a story of its own.
+//! 6. **Near duplicate** in another source (see [`super::near_match`]): the same title with one
 //!    side a lead contained in the other, or title and text alike — unless the titles carry
 //!    different numbers or name different places or people. One more sighting.
-//! 6. Otherwise a new story.
+//! 7. Otherwise a new story; and when stored stories credit it as their original (they arrived
+//!    first), it becomes their story: those in its language join it as sightings, those in
+//!    another become its translations ([`Decision::adopt`]).
 
 use crate::model::{EntryKey, KeyKind, NewEntry, Timestamp};
 
@@ -40,6 +46,14 @@ pub struct OtherStory {
     pub published_at: Timestamp,
 }
 
+/// A stored story as the origin rules need it: where it sorts and its language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginStory {
+    pub story: i64,
+    pub published_at: Timestamp,
+    pub language: Option<String>,
+}
+
 /// What the store found that bears on one entry of a document.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Found {
@@ -55,6 +69,10 @@ pub struct Found {
     /// Other sources' stories sharing a band key with the entry; only looked up when
     /// [`wants_neighbours`] says the earlier rules found nothing.
     pub neighbours: Vec<Candidate>,
+    /// The stored story the entry credits as its original (at its origin's canonical URL).
+    pub origin: Option<OriginStory>,
+    /// Stored stories that credit the entry (its canonical URL) as their original.
+    pub republications: Vec<OriginStory>,
 }
 
 /// What to do with the entry.
@@ -76,6 +94,9 @@ pub enum Action {
     Skip,
     /// Add this source's sighting to another source's story.
     Merge { story: i64, sort_at: Timestamp },
+    /// Store the entry as `story`'s version in another language, with this source's sighting
+    /// of it; the story's topics gain this source's.
+    Translation { story: i64, sort_at: Timestamp },
     /// Store a new story, updated at `updated`.
     New { updated: Timestamp },
 }
@@ -90,6 +111,10 @@ pub enum Reason {
     NearDuplicate,
     /// The same title, one side only a lead found in the other (see [`super::NearMatch`]).
     TitleAndLead,
+    /// A republication crediting the story as its original, in the same language.
+    Origin,
+    /// A republication crediting the story as its original, in another language.
+    Translation,
     NoMatch,
 }
 
@@ -103,6 +128,8 @@ impl Reason {
             Reason::SameCanonicalUrl => "same-url",
             Reason::NearDuplicate => "near-duplicate",
             Reason::TitleAndLead => "title-and-lead",
+            Reason::Origin => "origin",
+            Reason::Translation => "translation",
             Reason::NoMatch => "new",
         }
     }
@@ -117,6 +144,35 @@ pub struct Decision {
     /// A guid replaced by another guid: evidence that the publisher's guids are unstable (see
     /// [`switch_to_link`]).
     pub churned: bool,
+    /// Stored stories that credit a new story as their original, and become part of it.
+    pub adopt: Vec<Adopted>,
+}
+
+/// A stored republication a new original takes in (see rule 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adopted {
+    pub story: i64,
+    /// In another language: it becomes the new story's translation; else its sightings join
+    /// the new story and it goes.
+    pub translation: bool,
+}
+
+/// Whether two entries' languages are known to differ (primary subtags compared: "vi-VN" is
+/// "vi"). Unknown on either side counts as the same.
+pub fn other_language(a: Option<&str>, b: Option<&str>) -> bool {
+    let primary = |tag: &str| {
+        tag.split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (primary(a), primary(b));
+            !a.is_empty() && !b.is_empty() && a != b
+        }
+        _ => false,
+    }
 }
 
 /// Whether the rules before the near-duplicate one found nothing, so that the store should look
@@ -126,6 +182,7 @@ pub fn wants_neighbours(found: &Found) -> bool {
         && found.moved_key.is_none()
         && !found.tombstoned
         && found.same_url.is_none()
+        && found.origin.is_none()
 }
 
 /// Decides what becomes of `entry`, seen at `now` by one source, given what the store found.
@@ -135,6 +192,7 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
         reason,
         rekey: None,
         churned: false,
+        adopt: Vec::new(),
     };
     if let Some(known) = &found.same_key {
         return decision(known_story(entry, known, now), Reason::SameKey);
@@ -145,6 +203,7 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
             reason: Reason::MovedKey,
             rekey: Some(old_key.clone()),
             churned: old_key.kind() == KeyKind::Guid && entry.key.kind() == KeyKind::Guid,
+            adopt: Vec::new(),
         };
     }
     if found.tombstoned {
@@ -159,6 +218,26 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
             Reason::SameCanonicalUrl,
         );
     }
+    if let Some(origin) = &found.origin {
+        let sort_at = origin.published_at;
+        return if other_language(entry.language.as_deref(), origin.language.as_deref()) {
+            decision(
+                Action::Translation {
+                    story: origin.story,
+                    sort_at,
+                },
+                Reason::Translation,
+            )
+        } else {
+            decision(
+                Action::Merge {
+                    story: origin.story,
+                    sort_at,
+                },
+                Reason::Origin,
+            )
+        };
+    }
     if let Some((story, sort_at, how)) = super::near_match(entry, near, &found.neighbours) {
         let reason = match how {
             super::NearMatch::Similar(_) => Reason::NearDuplicate,
@@ -166,7 +245,7 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
         };
         return decision(Action::Merge { story, sort_at }, reason);
     }
-    decision(
+    let mut new = decision(
         Action::New {
             updated: entry
                 .updated
@@ -174,7 +253,16 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
                 .max(entry.published),
         },
         Reason::NoMatch,
-    )
+    );
+    new.adopt = found
+        .republications
+        .iter()
+        .map(|r| Adopted {
+            story: r.story,
+            translation: other_language(entry.language.as_deref(), r.language.as_deref()),
+        })
+        .collect();
+    new
 }
 
 /// Rule 1 for a story this source carries.
@@ -257,6 +345,129 @@ mod tests {
         Option<EntryKey>,
         bool,
     );
+
+    #[test]
+    fn republications_join_their_original_as_copies_or_translations() {
+        let in_language = |language: Option<&str>| NewEntry {
+            language: language.map(String::from),
+            ..entry(EntryKey::guid("rep"), "h")
+        };
+        let stored = |story: i64, language: Option<&str>| OriginStory {
+            story,
+            published_at: NOW - 500,
+            language: language.map(String::from),
+        };
+        let near = NearDuplicates::default();
+        // (what, entry's language, the origin's, expected action, reason)
+        let cases = [
+            (
+                "same language",
+                Some("vi"),
+                Some("vi-VN"),
+                "merge",
+                Reason::Origin,
+            ),
+            (
+                "another language",
+                Some("id"),
+                Some("vi"),
+                "translation",
+                Reason::Translation,
+            ),
+            (
+                "the entry's language unknown",
+                None,
+                Some("vi"),
+                "merge",
+                Reason::Origin,
+            ),
+            (
+                "the original's language unknown",
+                Some("ms"),
+                None,
+                "merge",
+                Reason::Origin,
+            ),
+        ];
+        for (what, language, origin_language, expected, reason) in cases {
+            let found = Found {
+                origin: Some(stored(40, origin_language)),
+                neighbours: vec![neighbour(80, &in_language(language), "")],
+                ..Found::default()
+            };
+            assert!(!wants_neighbours(&found), "{what}: the origin decides");
+            let decision = decide(&in_language(language), &found, near, NOW);
+            let action = match decision.action {
+                Action::Merge { story: 40, sort_at } if sort_at == NOW - 500 => "merge",
+                Action::Translation { story: 40, sort_at } if sort_at == NOW - 500 => "translation",
+                _ => "other",
+            };
+            assert_eq!((action, decision.reason), (expected, reason), "{what}");
+        }
+        // The same canonical URL is a copy of that story, whatever the entry credits.
+        let found = Found {
+            same_url: Some(OtherStory {
+                story: 9,
+                published_at: NOW,
+            }),
+            origin: Some(stored(40, Some("id"))),
+            ..Found::default()
+        };
+        assert_eq!(
+            decide(&in_language(Some("vi")), &found, near, NOW).reason,
+            Reason::SameCanonicalUrl
+        );
+        // An original arriving after its republications takes them in: its language's as
+        // copies, the others' as translations.
+        let found = Found {
+            republications: vec![
+                stored(50, Some("id")),
+                stored(51, Some("vi")),
+                stored(52, None),
+            ],
+            ..Found::default()
+        };
+        let decision = decide(&in_language(Some("vi")), &found, near, NOW);
+        assert!(matches!(decision.action, Action::New { .. }));
+        assert_eq!(
+            decision.adopt,
+            [
+                Adopted {
+                    story: 50,
+                    translation: true
+                },
+                Adopted {
+                    story: 51,
+                    translation: false
+                },
+                Adopted {
+                    story: 52,
+                    translation: false
+                },
+            ]
+        );
+        // A story already known to this source adopts nothing.
+        let found = Found {
+            same_key: Some(known(1, "h", true)),
+            republications: vec![stored(50, Some("id"))],
+            ..Found::default()
+        };
+        assert!(
+            decide(&in_language(Some("vi")), &found, near, NOW)
+                .adopt
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn languages_differ_only_when_both_are_known() {
+        assert!(other_language(Some("vi"), Some("id")));
+        assert!(other_language(Some("en-GB"), Some("ms")));
+        assert!(!other_language(Some("vi-VN"), Some("VI")));
+        assert!(!other_language(Some("zh_Hant"), Some("zh-Hans")));
+        assert!(!other_language(None, Some("vi")));
+        assert!(!other_language(Some(""), Some("vi")));
+    }
 
     #[test]
     fn same_story_decisions_follow_the_rules_in_order() {

@@ -10,7 +10,8 @@ pub mod names;
 pub mod text;
 
 pub use decide::{
-    Action, Decision, Found, Known, OtherStory, Reason, decide, switch_to_link, wants_neighbours,
+    Action, Adopted, Decision, Found, Known, OriginStory, OtherStory, Reason, decide,
+    other_language, switch_to_link, wants_neighbours,
 };
 pub use index::{NearIndex, title_key};
 pub use lsh::Lsh;

@@ -133,6 +133,7 @@ pub(super) fn record_document(
 
 /// The statements one refresh runs per entry, prepared once per document.
 pub(super) struct EntryStatements<'tx> {
+    tx: &'tx Connection,
     seen: rusqlite::CachedStatement<'tx>,
     update: rusqlite::CachedStatement<'tx>,
     insert: rusqlite::CachedStatement<'tx>,
@@ -149,6 +150,7 @@ pub(super) struct EntryStatements<'tx> {
 impl<'tx> EntryStatements<'tx> {
     fn prepare(tx: &'tx Connection) -> Result<EntryStatements<'tx>, StoreError> {
         Ok(EntryStatements {
+            tx,
             seen: tx
                 .prepare_cached(
                     "UPDATE sightings SET last_seen_at = ?3, content_hash = ?4, link = ?5, canonical_url = ?6,
@@ -160,7 +162,8 @@ impl<'tx> EntryStatements<'tx> {
                 .prepare_cached(
                     "UPDATE entries SET public_id = ?2, link = ?3, title = ?4, summary_html = ?5, content_html = ?6,
                         authors = ?7, categories = ?8, enclosures = ?9, language = ?10,
-                        updated_at = ?11, changed_at = ?12, content_hash = ?13, canonical_url = ?14, title_key = ?15
+                        updated_at = ?11, changed_at = ?12, content_hash = ?13, canonical_url = ?14, title_key = ?15,
+                        origin_url = ?16, origin_link = ?17, origin_credit = ?18, origin_rule = ?19
                      WHERE id = ?1",
                 )
                 .context("updating entry")?,
@@ -168,8 +171,10 @@ impl<'tx> EntryStatements<'tx> {
                 .prepare_cached(
                     "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
                         authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
-                        changed_at, content_hash, canonical_url, signature, title_numbers, title_key)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)",
+                        changed_at, content_hash, canonical_url, signature, title_numbers, title_key,
+                        origin_url, origin_link, origin_credit, origin_rule, version_of)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18,
+                        ?19, ?20, ?21, ?22, ?23)",
                 )
                 .context("inserting entry")?,
             sighting: tx
@@ -257,6 +262,8 @@ fn carry_out(
     // Changed text may qualify for more topics; it leaves none (another sighting may be what put
     // it there) until the next recomputation of membership. True when it joined one.
     let join_topics = |stmts: &mut EntryStatements<'_>, story: i64, sort_at: Timestamp| {
+        // A translation's topics are its story's.
+        let (story, sort_at) = listed_story(stmts.tx, story)?.unwrap_or((story, sort_at));
         let mut joined = false;
         for topic in &entry.topics {
             joined |= stmts
@@ -287,6 +294,7 @@ fn carry_out(
         } => {
             seen(stmts)?;
             join_topics(stmts, story, sort_at)?;
+            let origin = origin_columns(entry);
             stmts
                 .update
                 .execute(params![
@@ -304,7 +312,11 @@ fn carry_out(
                     now,
                     entry.content_hash,
                     entry.canonical_url,
-                    entry.likeness.title_key.map(|k| k as i64)
+                    entry.likeness.title_key.map(|k| k as i64),
+                    origin.url,
+                    origin.link,
+                    origin.credit,
+                    origin.rule
                 ])
                 .context("updating entry")?;
             stmts.search.push(SearchOp::Unindex(story));
@@ -324,56 +336,203 @@ fn carry_out(
                 rule,
                 "same story as one another source carried"
             );
-            add_sighting(stmts, source, now, entry, story, sort_at, Some(rule))?;
+            add_sighting(
+                stmts,
+                source,
+                now,
+                entry,
+                story,
+                Some(rule),
+                (story, sort_at),
+            )?;
+            Ok(Upsert::Merged)
+        }
+        Action::Translation { story, sort_at } => {
+            tracing::debug!(
+                source = source.0,
+                key = %entry.key,
+                story,
+                language = entry.language.as_deref().unwrap_or(""),
+                "a translation of a stored story"
+            );
+            let version = insert_entry(stmts, source, now, entry, entry.published, Some(story))?;
+            index.remember(version, entry, now);
+            let rule = decision.reason.as_str();
+            add_sighting(
+                stmts,
+                source,
+                now,
+                entry,
+                version,
+                Some(rule),
+                (story, sort_at),
+            )?;
             Ok(Upsert::Merged)
         }
         Action::New { updated } => {
-            let story = stmts
-                .insert
-                .insert(params![
-                    source.0,
-                    entry.public_id,
-                    entry.link,
-                    entry.title,
-                    entry.summary_html,
-                    entry.content_html,
-                    to_json(&entry.authors),
-                    to_json(&entry.categories),
-                    to_json(&entry.enclosures),
-                    entry.language,
-                    entry.published,
-                    updated,
-                    now,
-                    entry.content_hash,
-                    entry.canonical_url,
-                    entry
-                        .signature
-                        .as_ref()
-                        .map(crate::dedup::fingerprint::to_bytes),
-                    entry.title_numbers,
-                    // SQLite's integers are signed: the same 64 bits.
-                    entry.likeness.title_key.map(|k| k as i64)
-                ])
-                .context("inserting entry")?;
-            stmts
-                .search
-                .push(SearchOp::Index(story, entry.search_text.clone()));
+            let story = insert_entry(stmts, source, now, entry, updated, None)?;
             index.remember(story, entry, now);
-            add_sighting(stmts, source, now, entry, story, entry.published, None)?;
+            add_sighting(
+                stmts,
+                source,
+                now,
+                entry,
+                story,
+                None,
+                (story, entry.published),
+            )?;
+            for adopted in &decision.adopt {
+                adopt(stmts, story, entry.published, *adopted)?;
+            }
             Ok(Upsert::New)
         }
     }
 }
 
-/// This source's sighting of `story`, and the story in the topics it puts it in.
+/// The story a version row belongs to and where that story sorts; `None` for a story itself.
+fn listed_story(tx: &Connection, row: i64) -> Result<Option<(i64, Timestamp)>, StoreError> {
+    tx.prepare_cached(
+        "SELECT p.id, p.published_at FROM entries e JOIN entries p ON p.id = e.version_of
+         WHERE e.id = ?1",
+    )
+    .context("finding a translation's story")?
+    .query_row([row], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
+    .context("finding a translation's story")
+}
+
+/// What an entry credits, as stored.
+struct OriginColumns<'a> {
+    url: Option<&'a str>,
+    link: Option<&'a str>,
+    credit: Option<&'a str>,
+    rule: Option<&'static str>,
+}
+
+fn origin_columns(entry: &NewEntry) -> OriginColumns<'_> {
+    let origin = entry.origin.as_ref();
+    OriginColumns {
+        url: origin.and_then(|o| o.canonical_url.as_deref()),
+        link: origin.and_then(|o| o.link.as_deref()),
+        credit: origin.and_then(|o| o.credit.as_deref()),
+        rule: origin.map(|o| o.found_by.as_str()),
+    }
+}
+
+/// A new row for `entry`: a story, or with `version_of` a version of that story in another
+/// language. Its words go to the search index when the group commits.
+fn insert_entry(
+    stmts: &mut EntryStatements<'_>,
+    source: SourceId,
+    now: Timestamp,
+    entry: &NewEntry,
+    updated: Timestamp,
+    version_of: Option<i64>,
+) -> Result<i64, StoreError> {
+    let origin = origin_columns(entry);
+    let story = stmts
+        .insert
+        .insert(params![
+            source.0,
+            entry.public_id,
+            entry.link,
+            entry.title,
+            entry.summary_html,
+            entry.content_html,
+            to_json(&entry.authors),
+            to_json(&entry.categories),
+            to_json(&entry.enclosures),
+            entry.language,
+            entry.published,
+            updated,
+            now,
+            entry.content_hash,
+            entry.canonical_url,
+            entry
+                .signature
+                .as_ref()
+                .map(crate::dedup::fingerprint::to_bytes),
+            entry.title_numbers,
+            // SQLite's integers are signed: the same 64 bits.
+            entry.likeness.title_key.map(|k| k as i64),
+            origin.url,
+            origin.link,
+            origin.credit,
+            origin.rule,
+            version_of
+        ])
+        .context("inserting entry")?;
+    stmts
+        .search
+        .push(SearchOp::Index(story, entry.search_text.clone()));
+    Ok(story)
+}
+
+/// A stored republication taken in by `story`, its newly arrived original (see
+/// [`crate::dedup::Adopted`]). A translation points at the story; one in the story's language
+/// hands its sightings and translations to it and goes. Either way the story takes its topics.
+fn adopt(
+    stmts: &mut EntryStatements<'_>,
+    story: i64,
+    sort_at: Timestamp,
+    adopted: crate::dedup::Adopted,
+) -> Result<(), StoreError> {
+    let tx = stmts.tx;
+    let old = adopted.story;
+    tracing::debug!(
+        story,
+        republication = old,
+        translation = adopted.translation,
+        "original arrived"
+    );
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO entry_topics (topic, sort_at, entry_id)
+         SELECT topic, ?2, ?3 FROM entry_topics WHERE entry_id = ?1",
+    )
+    .context("adopting a republication")?
+    .execute(params![old, sort_at, story])
+    .context("adopting a republication")?;
+    tx.prepare_cached("DELETE FROM entry_topics WHERE entry_id = ?1")
+        .context("adopting a republication")?
+        .execute([old])
+        .context("adopting a republication")?;
+    tx.prepare_cached("UPDATE entries SET version_of = ?2 WHERE version_of = ?1")
+        .context("adopting a republication")?
+        .execute(params![old, story])
+        .context("adopting a republication")?;
+    if adopted.translation {
+        tx.prepare_cached("UPDATE entries SET version_of = ?2 WHERE id = ?1")
+            .context("adopting a republication")?
+            .execute(params![old, story])
+            .context("adopting a republication")?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE sightings SET entry_id = ?2, joined_by = COALESCE(joined_by, 'origin')
+             WHERE entry_id = ?1",
+        )
+        .context("adopting a republication")?
+        .execute(params![old, story])
+        .context("adopting a republication")?;
+        tx.prepare_cached("DELETE FROM entries WHERE id = ?1")
+            .context("adopting a republication")?
+            .execute([old])
+            .context("adopting a republication")?;
+        stmts.search.push(SearchOp::Forget(old));
+    }
+    Ok(())
+}
+
+/// This source's sighting of the row `story` (a story, or a story's version in another
+/// language), and the story it belongs to (`listed`: the story and where it sorts) in the topics
+/// the sighting puts it in.
 fn add_sighting(
     stmts: &mut EntryStatements<'_>,
     source: SourceId,
     now: Timestamp,
     entry: &NewEntry,
     story: i64,
-    sort_at: Timestamp,
     joined_by: Option<&str>,
+    listed: (i64, Timestamp),
 ) -> Result<(), StoreError> {
     stmts
         .sighting
@@ -389,10 +548,11 @@ fn add_sighting(
             entry.item_hash
         ])
         .context("inserting sighting")?;
+    let (listed, sort_at) = listed;
     for topic in &entry.topics {
         stmts
             .topic
-            .execute(params![topic.as_str(), sort_at, story])
+            .execute(params![topic.as_str(), sort_at, listed])
             .context("inserting entry topics")?;
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Context, to_json};
-use crate::dedup::{Found, Known, NearIndex, OtherStory};
+use crate::dedup::{Found, Known, NearIndex, OriginStory, OtherStory};
 use crate::model::{EntryKey, NewEntry, SourceId, Timestamp};
 use crate::store::StoreError;
 
@@ -56,6 +56,11 @@ pub(super) struct DocumentLookups {
     same_url: HashMap<String, OtherStory>,
     /// Keys this source had pruned.
     tombstoned: std::collections::HashSet<String>,
+    /// Canonical URL → the stored story there, for entries crediting that address as their
+    /// original (a translation's address stands for the story it translates).
+    origins: HashMap<String, OriginStory>,
+    /// Canonical URL → stored stories crediting that address as their original.
+    republications: HashMap<String, Vec<OriginStory>>,
 }
 
 impl DocumentLookups {
@@ -75,6 +80,16 @@ impl DocumentLookups {
                 .as_ref()
                 .and_then(|c| self.same_url.get(c).copied()),
             neighbours: Vec::new(),
+            origin: entry
+                .origin
+                .as_ref()
+                .and_then(|o| o.canonical_url.as_ref())
+                .and_then(|c| self.origins.get(c).cloned()),
+            republications: entry
+                .canonical_url
+                .as_ref()
+                .and_then(|c| self.republications.get(c).cloned())
+                .unwrap_or_default(),
         }
     }
 }
@@ -152,6 +167,53 @@ pub(super) fn document_lookups(
             lookups.same_url.entry(canonical).or_insert(found);
         }
     }
+    let origin_urls: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.origin.as_ref()?.canonical_url.as_deref())
+        .collect();
+    if !origin_urls.is_empty() {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT e.canonical_url, p.id, p.published_at, p.language
+                 FROM entries e JOIN entries p ON p.id = COALESCE(e.version_of, e.id)
+                 WHERE e.canonical_url IN (SELECT value FROM json_each(?1))
+                 ORDER BY e.id",
+            )
+            .context("matching origins")?;
+        let rows = stmt
+            .query_map([to_json(&origin_urls)], |r| {
+                Ok((r.get::<_, String>(0)?, origin_story(r, 1)?))
+            })
+            .context("matching origins")?;
+        for row in rows {
+            let (canonical, found) = row.context("matching origins")?;
+            lookups.origins.entry(canonical).or_insert(found);
+        }
+    }
+    {
+        // Stories stored before their original arrived; only primary versions (a translation
+        // already belongs to a story).
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT e.origin_url, e.id, e.published_at, e.language FROM entries e
+                 WHERE e.origin_url IN (SELECT value FROM json_each(?1)) AND e.version_of IS NULL
+                 ORDER BY e.id",
+            )
+            .context("finding republications")?;
+        let rows = stmt
+            .query_map([&canonicals], |r| {
+                Ok((r.get::<_, String>(0)?, origin_story(r, 1)?))
+            })
+            .context("finding republications")?;
+        for row in rows {
+            let (canonical, found) = row.context("finding republications")?;
+            lookups
+                .republications
+                .entry(canonical)
+                .or_default()
+                .push(found);
+        }
+    }
     {
         let mut stmt = tx
             .prepare_cached(
@@ -168,6 +230,15 @@ pub(super) fn document_lookups(
         }
     }
     Ok(lookups)
+}
+
+/// An [`OriginStory`] from columns `at` (id), `at + 1` (published_at), `at + 2` (language).
+fn origin_story(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<OriginStory> {
+    Ok(OriginStory {
+        story: r.get(at)?,
+        published_at: r.get(at + 1)?,
+        language: r.get(at + 2)?,
+    })
 }
 
 /// Fills the near-duplicate index from the stories first seen since `since`.

@@ -56,6 +56,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0012_near_index_covering.sql",
         include_str!("../../../migrations/0012_near_index_covering.sql"),
     ),
+    (
+        "0013_origins.sql",
+        include_str!("../../../migrations/0013_origins.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -21,10 +21,12 @@ pub(super) fn prune(
         let tx = conn.transaction().context("starting prune")?;
         tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS doomed (source_id INTEGER, entry_key TEXT, entry_id INTEGER); DELETE FROM doomed;")
             .context("pruning")?;
+        // A translation is as old as the story it translates: they go together.
         tx.execute(
             "INSERT INTO doomed SELECT g.source_id, g.entry_key, g.entry_id FROM sightings g
              JOIN entries e ON e.id = g.entry_id
-             WHERE e.first_seen_at < ?1 AND e.published_at < ?1",
+             JOIN entries p ON p.id = COALESCE(e.version_of, e.id)
+             WHERE p.first_seen_at < ?1 AND p.published_at < ?1",
             [cutoff],
         )
         .context("pruning old stories")?;
@@ -49,6 +51,16 @@ pub(super) fn prune(
                 [],
             )
             .context("pruning sightings")?;
+        // A story that goes takes its translations (by foreign key): their sightings are
+        // tombstoned too, or their sources would bring them back as stories of their own.
+        tx.execute(
+            "INSERT OR REPLACE INTO tombstones (source_id, entry_key, pruned_at)
+             SELECT g.source_id, g.entry_key, ?1 FROM sightings g JOIN entries v ON v.id = g.entry_id
+             WHERE v.version_of IN (SELECT entry_id FROM doomed)
+               AND NOT EXISTS (SELECT 1 FROM sightings o WHERE o.entry_id = v.version_of)",
+            [now],
+        )
+        .context("writing tombstones")?;
         let entries = tx
             .execute(
                 "DELETE FROM entries WHERE id IN (SELECT entry_id FROM doomed)

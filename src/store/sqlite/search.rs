@@ -66,8 +66,9 @@ pub(super) fn search(
                 "SELECT {STORED_ENTRY_COLUMNS}
                  FROM entries e
                  JOIN sources s ON s.id = e.source_id
-                 WHERE e.id IN (SELECT rowid FROM entry_search WHERE entry_search MATCH ?1
-                                ORDER BY rowid DESC LIMIT {})
+                 WHERE e.id IN (SELECT COALESCE(v.version_of, v.id) FROM entries v
+                                WHERE v.id IN (SELECT rowid FROM entry_search WHERE entry_search MATCH ?1
+                                               ORDER BY rowid DESC LIMIT {}))
                  ORDER BY e.published_at DESC, e.id DESC
                  LIMIT ?2",
                 SEARCH_CANDIDATES
@@ -90,6 +91,9 @@ pub(super) enum SearchOp {
     Index(i64, String),
     /// The story's words before an update.
     Unindex(i64),
+    /// The story's row was deleted within the group (its committed words went with it, by
+    /// trigger): nothing of it is to be written.
+    Forget(i64),
 }
 
 /// Carries out a group's changes to the search index in one go: per story, its old row removed
@@ -106,6 +110,14 @@ pub(super) fn write(conn: &Connection, ops: Vec<SearchOp>) -> Result<(), StoreEr
         let (id, unindex, text) = match op {
             SearchOp::Index(id, text) => (id, false, Some(text)),
             SearchOp::Unindex(id) => (id, true, None),
+            SearchOp::Forget(id) => {
+                let story = stories.entry(id).or_insert_with(|| {
+                    order.push(id);
+                    (false, None)
+                });
+                *story = (false, None);
+                continue;
+            }
         };
         let story = stories.entry(id).or_insert_with(|| {
             order.push(id);

@@ -847,7 +847,13 @@ fn the_search_migration_indexes_stories_already_stored() {
         // Back to the schema before search (undoing the later migrations too), with a story
         // stored by that version.
         conn.execute_batch(
-            "DROP INDEX entries_first_seen;
+            "DROP INDEX entries_origin; DROP INDEX entries_versions;
+             ALTER TABLE entries DROP COLUMN version_of;
+             ALTER TABLE entries DROP COLUMN origin_rule;
+             ALTER TABLE entries DROP COLUMN origin_credit;
+             ALTER TABLE entries DROP COLUMN origin_link;
+             ALTER TABLE entries DROP COLUMN origin_url;
+             DROP INDEX entries_first_seen;
              CREATE INDEX entries_first_seen ON entries(first_seen_at);
              ALTER TABLE entries DROP COLUMN title_key;
              ALTER TABLE sightings DROP COLUMN item_hash;
@@ -1494,4 +1500,253 @@ fn summary_copy_after_restart(legacy: bool) {
         )
         .expect("copy");
     assert_eq!((stats.new, stats.merged), (1, 1), "joined the stored story");
+}
+
+/// An entry at its own canonical address, in `language`, optionally crediting `origin` (a
+/// canonical URL) as its original.
+fn version(key: &str, title: &str, language: &str, origin: Option<&str>) -> NewEntry {
+    let mut e = entry(key, title, 1_700_000_000);
+    e.link = Some(format!("https://{key}.example/story"));
+    e.canonical_url = Some(format!("https://{key}.example/story"));
+    e.language = Some(language.into());
+    e.origin = origin.map(|url| crate::model::Origin {
+        link: Some(url.to_string()),
+        canonical_url: Some(url.to_string()),
+        credit: None,
+        found_by: crate::model::OriginRule::CreditLink,
+    });
+    e
+}
+
+fn store_one(store: &SqliteStore, source: SourceId, e: NewEntry, at: Timestamp) -> RefreshStats {
+    store
+        .record_document(
+            source,
+            &FeedMeta::default(),
+            &[e],
+            &Fetched::plain(&Validators::default()),
+            at,
+        )
+        .expect("stored")
+}
+
+/// Every row of `entries`: (title, the title of the story it is a version of, if any).
+fn rows(store: &SqliteStore) -> Vec<(String, Option<String>)> {
+    store
+        .with_reader(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT e.title, p.title FROM entries e LEFT JOIN entries p ON p.id = e.version_of
+                     ORDER BY e.id",
+                )
+                .context("rows")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .context("rows")?;
+            rows.collect::<Result<Vec<_>, _>>().context("rows")
+        })
+        .expect("rows")
+}
+
+const ORIGINAL: &str = "https://vi.example/story";
+
+#[test]
+fn a_republication_of_a_stored_original_joins_it_as_a_copy_or_a_translation() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let ids = sources(&store, 4);
+    store_one(
+        &store,
+        ids[0],
+        version("vi", "Bản gốc", "vi", None),
+        1_700_000_000,
+    );
+    // Indonesian: a translation, kept as the story's other version.
+    let stats = store_one(
+        &store,
+        ids[1],
+        version("id", "Terjemahan", "id", Some(ORIGINAL)),
+        1_700_000_100,
+    );
+    assert_eq!((stats.new, stats.merged), (1, 1));
+    // Vietnamese again (a portal reprinting it): a copy of the story.
+    let stats = store_one(
+        &store,
+        ids[2],
+        version("vi2", "Bản in lại", "vi", Some(ORIGINAL)),
+        1_700_000_200,
+    );
+    assert_eq!((stats.new, stats.merged), (1, 1));
+    assert_eq!(
+        rows(&store),
+        [
+            ("Bản gốc".to_string(), None),
+            ("Terjemahan".to_string(), Some("Bản gốc".to_string())),
+        ]
+    );
+    // The story appears once, with the three sources.
+    let listed = store.topic_entries(&TopicSlug::all(), 50).expect("entries");
+    assert_eq!(titles(&listed), ["Bản gốc"]);
+    // A credited original no source carries stays a credit on the story that gave it.
+    store_one(
+        &store,
+        ids[3],
+        version("ms", "Berita", "ms", Some("https://nowhere.example/a")),
+        1_700_000_300,
+    );
+    let credited: (String, Option<String>) = store
+        .with_reader(|c| {
+            c.query_row(
+                "SELECT origin_url, version_of FROM entries WHERE title = 'Berita'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .context("credit")
+        })
+        .expect("credit");
+    assert_eq!(credited, ("https://nowhere.example/a".to_string(), None));
+}
+
+#[test]
+fn an_original_arriving_after_its_republications_takes_them_in() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let ids = sources(&store, 3);
+    store_one(
+        &store,
+        ids[1],
+        version("id", "Terjemahan", "id", Some(ORIGINAL)),
+        1_700_000_000,
+    );
+    store_one(
+        &store,
+        ids[2],
+        version("vi2", "Bản in lại", "vi", Some(ORIGINAL)),
+        1_700_000_100,
+    );
+    assert_eq!(
+        titles(&store.topic_entries(&TopicSlug::all(), 50).expect("all")),
+        ["Bản in lại", "Terjemahan"],
+        "two stories until the original arrives"
+    );
+    let stats = store_one(
+        &store,
+        ids[0],
+        version("vi", "Bản gốc", "vi", None),
+        1_700_000_200,
+    );
+    assert_eq!(stats.new, 1);
+    // The Vietnamese reprint's sighting moved to the original and its row went; the Indonesian
+    // one is the original's translation.
+    assert_eq!(
+        rows(&store),
+        [
+            ("Terjemahan".to_string(), Some("Bản gốc".to_string())),
+            ("Bản gốc".to_string(), None),
+        ]
+    );
+    assert_eq!(
+        titles(&store.topic_entries(&TopicSlug::all(), 50).expect("all")),
+        ["Bản gốc"]
+    );
+    let joined: Vec<(i64, Option<String>)> = store
+        .with_reader(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT g.source_id, g.joined_by FROM sightings g
+                     JOIN entries e ON e.id = g.entry_id WHERE e.title = 'Bản gốc' ORDER BY g.source_id",
+                )
+                .context("sightings")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .context("sightings")?;
+            rows.collect::<Result<Vec<_>, _>>().context("sightings")
+        })
+        .expect("sightings");
+    assert_eq!(
+        joined,
+        [(ids[0].0, None), (ids[2].0, Some("origin".to_string()))]
+    );
+    // The reprint's words left the search index with its row; the translation's stay findable.
+    assert!(store.search("lại", 10).expect("search").is_empty());
+}
+
+#[test]
+fn stories_crediting_the_same_outlet_by_name_stay_apart() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let ids = sources(&store, 2);
+    let by_name = |key: &str, title: &str| {
+        let mut e = version(key, title, "vi", None);
+        e.origin = Some(crate::model::Origin {
+            link: None,
+            canonical_url: None,
+            credit: Some("TTXVN".into()),
+            found_by: crate::model::OriginRule::CreditName,
+        });
+        e
+    };
+    store_one(
+        &store,
+        ids[0],
+        by_name("a", "Bão số 3 đổ bộ"),
+        1_700_000_000,
+    );
+    store_one(
+        &store,
+        ids[1],
+        by_name("b", "Giá vàng tăng mạnh"),
+        1_700_000_100,
+    );
+    assert_eq!(rows(&store).len(), 2);
+    assert_eq!(
+        titles(&store.topic_entries(&TopicSlug::all(), 50).expect("all")).len(),
+        2
+    );
+}
+
+/// `n` sources, each in `news`.
+fn sources(store: &SqliteStore, n: usize) -> Vec<SourceId> {
+    let specs: Vec<SourceSpec> = (0..n)
+        .map(|i| SourceSpec {
+            url: format!("https://s{i}.example/feed"),
+            title: Some(format!("S{i}")),
+            topics: vec![slug("news")],
+        })
+        .collect();
+    store.sync_sources(&specs).expect("sync")
+}
+
+#[test]
+fn a_story_and_its_translations_are_found_and_pruned_as_one() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let ids = sources(&store, 2);
+    store_one(
+        &store,
+        ids[0],
+        version("vi", "Bản gốc", "vi", None),
+        1_700_000_000,
+    );
+    // Translated days later: on its own it would not be old enough to go.
+    store_one(
+        &store,
+        ids[1],
+        version("id", "Terjemahan", "id", Some(ORIGINAL)),
+        1_700_000_000 + 9 * 86_400 + 100,
+    );
+    // The translation's words find the story, shown once as the story.
+    assert_eq!(
+        titles(&store.search("terjemahan", 10).expect("search")),
+        ["Bản gốc"]
+    );
+    // Old enough to go: both rows go, and both sources' items stay gone.
+    store
+        .prune(1_700_000_000 + 10 * 86_400, 86_400, 1000)
+        .expect("prune");
+    assert!(rows(&store).is_empty());
+    let stats = store_one(
+        &store,
+        ids[1],
+        version("id", "Terjemahan", "id", Some(ORIGINAL)),
+        1_700_000_000 + 10 * 86_400,
+    );
+    assert_eq!(stats.new, 0, "tombstoned");
+    assert!(rows(&store).is_empty());
 }
