@@ -81,6 +81,7 @@ pub fn configure_store(store: &dyn Store, config: &Config) -> anyhow::Result<Vec
     store.set_near_duplicates(crate::store::NearDuplicates {
         threshold: config.dedup.near_duplicate_threshold,
         window: i64::try_from(config.dedup.window.as_secs()).unwrap_or(i64::MAX),
+        origins: config.dedup.origins,
     });
     let tracking = Arc::new(config.dedup.tracking_params.clone());
     let rules = Arc::new(TopicRules::new(config));

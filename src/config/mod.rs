@@ -119,6 +119,9 @@ pub struct DedupConfig {
     pub near_duplicate_threshold: f64,
     /// How far back a story is looked for.
     pub window: Duration,
+    /// Whether republications are joined to the original they credit ("Nguồn: …", a source
+    /// element), as copies or as translations.
+    pub origins: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -671,6 +674,7 @@ impl Config {
                 tracking_params,
                 near_duplicate_threshold,
                 window,
+                origins: dedup.origins.unwrap_or(true),
             },
             sources,
             topics,

@@ -68,6 +68,7 @@ pub struct RawDedup {
     pub tracking_params: Option<Vec<Spanned<String>>>,
     pub near_duplicate_threshold: Option<Spanned<f64>>,
     pub window: Option<Spanned<String>>,
+    pub origins: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

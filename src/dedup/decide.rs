@@ -177,12 +177,12 @@ pub fn other_language(a: Option<&str>, b: Option<&str>) -> bool {
 
 /// Whether the rules before the near-duplicate one found nothing, so that the store should look
 /// up neighbours (a lookup per band key, not worth making for a story already known).
-pub fn wants_neighbours(found: &Found) -> bool {
+pub fn wants_neighbours(found: &Found, near: NearDuplicates) -> bool {
     found.same_key.is_none()
         && found.moved_key.is_none()
         && !found.tombstoned
         && found.same_url.is_none()
-        && found.origin.is_none()
+        && (found.origin.is_none() || !near.origins)
 }
 
 /// Decides what becomes of `entry`, seen at `now` by one source, given what the store found.
@@ -218,7 +218,7 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
             Reason::SameCanonicalUrl,
         );
     }
-    if let Some(origin) = &found.origin {
+    if let Some(origin) = found.origin.as_ref().filter(|_| near.origins) {
         let sort_at = origin.published_at;
         return if other_language(entry.language.as_deref(), origin.language.as_deref()) {
             decision(
@@ -257,6 +257,7 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
     new.adopt = found
         .republications
         .iter()
+        .filter(|_| near.origins)
         .map(|r| Adopted {
             story: r.story,
             translation: other_language(entry.language.as_deref(), r.language.as_deref()),
@@ -395,7 +396,10 @@ mod tests {
                 neighbours: vec![neighbour(80, &in_language(language), "")],
                 ..Found::default()
             };
-            assert!(!wants_neighbours(&found), "{what}: the origin decides");
+            assert!(
+                !wants_neighbours(&found, near),
+                "{what}: the origin decides"
+            );
             let decision = decide(&in_language(language), &found, near, NOW);
             let action = match decision.action {
                 Action::Merge { story: 40, sort_at } if sort_at == NOW - 500 => "merge",
@@ -457,6 +461,20 @@ mod tests {
                 .adopt
                 .is_empty()
         );
+        // `[dedup] origins = false`: credits join nothing.
+        let off = NearDuplicates {
+            origins: false,
+            ..near
+        };
+        let found = Found {
+            origin: Some(stored(40, Some("id"))),
+            republications: vec![stored(50, Some("id"))],
+            ..Found::default()
+        };
+        assert!(wants_neighbours(&found, off));
+        let decision = decide(&in_language(Some("vi")), &found, off, NOW);
+        assert_eq!(decision.reason, Reason::NoMatch);
+        assert!(decision.adopt.is_empty());
     }
 
     #[test]
@@ -673,7 +691,7 @@ mod tests {
             assert_eq!(decision.rekey, rekey, "{case}");
             assert_eq!(decision.churned, churned, "{case}");
             assert_eq!(
-                wants_neighbours(&found),
+                wants_neighbours(&found, near),
                 matches!(
                     reason,
                     Reason::NearDuplicate | Reason::TitleAndLead | Reason::NoMatch
@@ -770,6 +788,7 @@ mod tests {
         let off = NearDuplicates {
             threshold: 1.5,
             window: 3_600,
+            origins: true,
         };
         assert_eq!(decide(&e, &found, off, NOW).reason, Reason::NoMatch);
         assert_eq!(

@@ -170,6 +170,7 @@ mod tests {
         index.configure(NearDuplicates {
             threshold: 2.0,
             window,
+            origins: true,
         });
         assert!(index.neighbours(&a, 1_000_000 + window).is_empty());
     }

@@ -27,6 +27,8 @@ pub struct NearDuplicates {
     pub threshold: f64,
     /// How far back, in seconds of first sighting, a story is looked for.
     pub window: i64,
+    /// Whether republications join the original they credit (`[dedup] origins`).
+    pub origins: bool,
 }
 
 impl Default for NearDuplicates {
@@ -34,6 +36,7 @@ impl Default for NearDuplicates {
         NearDuplicates {
             threshold: 0.5,
             window: 72 * 3600,
+            origins: true,
         }
     }
 }
@@ -277,6 +280,7 @@ mod tests {
         let off = NearDuplicates {
             threshold: 1.5,
             window: 3600,
+            origins: true,
         };
         assert_eq!(near_match(&entry, off, &[candidate(1, &entry)]), None);
         assert_eq!(band_keys(&entry, off), None);

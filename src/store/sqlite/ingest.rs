@@ -53,7 +53,7 @@ pub(super) fn record_document(
             let mut churned = 0;
             for entry in entries {
                 let mut found = lookups.found(entry, known.remove(entry.key.as_str()));
-                if crate::dedup::wants_neighbours(&found) {
+                if crate::dedup::wants_neighbours(&found, near) {
                     found.neighbours = neighbours(&mut stmts, &index, entry, source, now)?;
                 }
                 let decision = crate::dedup::decide(entry, &found, near, now);
