@@ -10,7 +10,7 @@ mod story;
 pub use key::{EntryKey, KeyKind};
 pub use source::{GONE_AFTER, ScheduleRecord, SourceHealth, SourceState, says_gone};
 pub use story::{
-    Origin, OriginRule, SourceLabel, SourceRef, StoredEntry, TopicSlice, TopicSummary,
+    Credit, Origin, OriginRule, SourceLabel, SourceRef, StoredEntry, TopicSlice, TopicSummary,
 };
 
 /// The topic every entry belongs to; it cannot be declared in feeds.toml.

@@ -146,6 +146,20 @@ pub struct TopicConfig {
     pub all_sources: bool,
     /// `[topic.filter]`: what a candidate's entry must match to be in the topic.
     pub filter: Option<TopicFilter>,
+    /// The languages the topic shows a story in when it has versions in several (first listed
+    /// first); primary subtags, lowercase.
+    pub languages: Vec<String>,
+}
+
+impl TopicConfig {
+    /// The languages the topic shows stories in: its own `languages`, else its filter's.
+    pub fn shown_languages(&self) -> &[String] {
+        match (&self.languages, &self.filter) {
+            (own, _) if !own.is_empty() => own,
+            (_, Some(filter)) => &filter.languages,
+            _ => &[],
+        }
+    }
 }
 
 /// The rules of `[topic.filter]`, each optional; an entry must pass every one given. Keywords,
@@ -571,12 +585,14 @@ impl Config {
                 return Err((t.title.span(), "topic.title: must not be empty".into()));
             }
             let filter = t.filter.map(topic_filter).transpose()?;
+            let languages = language_tags(t.languages, "topic.languages")?;
             topics.push(TopicConfig {
                 slug,
                 title: t.title.into_inner(),
                 description: t.description.filter(|d| !d.trim().is_empty()),
                 all_sources: t.all_sources.unwrap_or(false),
                 filter,
+                languages,
             });
         }
 
@@ -835,6 +851,28 @@ pub(crate) fn parse_http_url(text: &str) -> Result<Url, String> {
 
 /// Validates `[topic.filter]`: every keyword has a letter or digit to match on, the regex
 /// compiles, languages look like language tags.
+/// Primary language subtags, lowercase (`vi-VN` is `vi`), of a list of language tags.
+fn language_tags(
+    tags: Option<Vec<toml::Spanned<String>>>,
+    key: &str,
+) -> Result<Vec<String>, (Range<usize>, String)> {
+    let mut languages = Vec::new();
+    for tag in tags.unwrap_or_default() {
+        let primary = tag.get_ref().split(['-', '_']).next().unwrap_or("");
+        if !(2..=8).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err((
+                tag.span(),
+                format!(
+                    "{key}: \"{}\" is not a language tag (e.g. \"vi\", \"id\", \"en\")",
+                    tag.get_ref()
+                ),
+            ));
+        }
+        languages.push(primary.to_ascii_lowercase());
+    }
+    Ok(languages)
+}
+
 fn topic_filter(
     raw: toml::Spanned<raw::RawTopicFilter>,
 ) -> Result<TopicFilter, (Range<usize>, String)> {
@@ -882,20 +920,7 @@ fn topic_filter(
                 })?,
         ),
     };
-    let mut languages = Vec::new();
-    for tag in raw.languages.unwrap_or_default() {
-        let primary = tag.get_ref().split(['-', '_']).next().unwrap_or("");
-        if !(2..=8).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err((
-                tag.span(),
-                format!(
-                    "topic.filter.languages: \"{}\" is not a language tag (e.g. \"vi\", \"id\", \"en\")",
-                    tag.get_ref()
-                ),
-            ));
-        }
-        languages.push(primary.to_ascii_lowercase());
-    }
+    let languages = language_tags(raw.languages, "topic.filter.languages")?;
     let filter = TopicFilter {
         any,
         none,

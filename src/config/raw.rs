@@ -79,6 +79,7 @@ pub struct RawTopic {
     pub description: Option<String>,
     pub all_sources: Option<bool>,
     pub filter: Option<Spanned<RawTopicFilter>>,
+    pub languages: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

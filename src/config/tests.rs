@@ -270,7 +270,12 @@ fn near_duplicate_settings_are_read_and_bounded() {
 #[test]
 fn joining_republications_to_their_origin_is_on_unless_turned_off() {
     assert!(parse("").expect("valid").dedup.origins);
-    assert!(!parse("[dedup]\norigins = false\n").expect("valid").dedup.origins);
+    assert!(
+        !parse("[dedup]\norigins = false\n")
+            .expect("valid")
+            .dedup
+            .origins
+    );
     let message = error("[dedup]\norigins = \"yes\"\n");
     assert!(message.starts_with("feeds.toml:2:"), "{message}");
 }

@@ -31,6 +31,54 @@ pub struct StoredEntry {
     pub source: SourceRef,
     /// Every other source that carried the story, first seen first, with its link to it.
     pub also: Vec<(SourceRef, Option<String>)>,
+    /// What the story credits as its original, when that is no story we hold.
+    pub credit: Option<Credit>,
+    /// The story's versions in other languages (its translations), first stored first.
+    pub versions: Vec<StoredEntry>,
+    /// The story this entry is shown in place of, when a topic shows a translation because it
+    /// is in the topic's language (see [`StoredEntry::in_languages`]).
+    pub original: Option<Box<StoredEntry>>,
+}
+
+/// An original a story credits but no source of ours carries: its address, the outlet named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credit {
+    pub link: Option<String>,
+    pub outlet: Option<String>,
+}
+
+impl StoredEntry {
+    /// The story as a topic preferring `languages` (first listed first) shows it: in the first
+    /// of them it has a version in, the original then credited as such and the other versions
+    /// kept as translations; as stored when the original is in one of them already, or none is.
+    pub fn in_languages(mut self, languages: &[String]) -> StoredEntry {
+        let primary = |tag: &Option<String>| {
+            tag.as_deref()
+                .and_then(|t| t.split(['-', '_']).next())
+                .map(str::to_ascii_lowercase)
+        };
+        for wanted in languages {
+            let wanted = Some(wanted.to_ascii_lowercase());
+            if primary(&self.language) == wanted {
+                return self;
+            }
+            if let Some(at) = self
+                .versions
+                .iter()
+                .position(|v| primary(&v.language) == wanted)
+            {
+                let mut shown = self.versions.remove(at);
+                shown.versions = std::mem::take(&mut self.versions);
+                // The topic lists the story: the version takes its id (pages continue from it)
+                // and the sources that carried it in the original's language.
+                shown.id = self.id;
+                shown.also = std::mem::take(&mut self.also);
+                shown.original = Some(Box::new(self));
+                return shown;
+            }
+        }
+        self
+    }
 }
 
 /// A topic's size and freshness, for the index page.

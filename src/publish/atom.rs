@@ -76,6 +76,31 @@ fn entry(e: &crate::model::StoredEntry) -> Entry {
             ..Default::default()
         });
     }
+    // The story in other languages (RFC 4287 §4.2.7.4: alternates differ by hreflang), and the
+    // original it was republished from when that is not the version shown.
+    for version in super::translations(e) {
+        if let (Some(language), Some(link)) = (version.language, version.link) {
+            links.push(Link {
+                href: link.to_string(),
+                rel: "alternate".into(),
+                hreflang: Some(language.to_string()),
+                mime_type: Some("text/html".into()),
+                title: Some(version.title.to_string()).filter(|t| !t.is_empty()),
+                ..Default::default()
+            });
+        }
+    }
+    if let Some(original) = super::original(e)
+        && let Some(link) = original.link
+    {
+        links.push(Link {
+            href: link.to_string(),
+            rel: "via".into(),
+            title: Some(original.by.clone()),
+            hreflang: original.language.map(str::to_string),
+            ..Default::default()
+        });
+    }
     for enclosure in &e.enclosures {
         links.push(Link {
             href: enclosure.url.clone(),

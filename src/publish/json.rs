@@ -72,6 +72,34 @@ struct JsonAttachment<'a> {
 struct Tributary<'a> {
     source: JsonSource<'a>,
     sources: Vec<JsonSource<'a>>,
+    /// The original the story was republished from, when it is not the version shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<JsonVersion<'a>>,
+    /// The story in other languages.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    translations: Vec<JsonVersion<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonVersion<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    title: &'a str,
+    source: String,
+}
+
+impl<'a> From<super::VersionLine<'a>> for JsonVersion<'a> {
+    fn from(v: super::VersionLine<'a>) -> Self {
+        JsonVersion {
+            language: v.language,
+            url: v.link,
+            title: v.title,
+            source: v.by,
+        }
+    }
 }
 
 #[derive(Serialize, Clone)]
@@ -153,6 +181,11 @@ pub(super) fn render(page: &TopicPage) -> Vec<u8> {
                                 home_page_url: s.site_url.as_deref(),
                                 entry_url: link.as_deref(),
                             }))
+                            .collect(),
+                        origin: super::original(e).map(JsonVersion::from),
+                        translations: super::translations(e)
+                            .into_iter()
+                            .map(JsonVersion::from)
                             .collect(),
                     },
                 }

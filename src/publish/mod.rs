@@ -179,5 +179,132 @@ fn authors_or_source(entry: &StoredEntry) -> Vec<String> {
     }
 }
 
+/// A story's other version as the outputs credit it: the original it was republished from, or
+/// a translation.
+pub(crate) struct VersionLine<'a> {
+    pub language: Option<&'a str>,
+    pub link: Option<&'a str>,
+    /// The version's own title (empty for a credit we only know by its address or outlet).
+    pub title: &'a str,
+    /// Who published it: a source's title, or the outlet a credit names.
+    pub by: String,
+}
+
+/// The original a story credits when it is not the version shown: the story a shown translation
+/// translates, else the credited original no source of ours carries.
+pub(crate) fn original(entry: &StoredEntry) -> Option<VersionLine<'_>> {
+    if let Some(original) = &entry.original {
+        return Some(VersionLine {
+            language: original.language.as_deref(),
+            link: original.link.as_deref(),
+            title: &original.title,
+            by: original.source.title.clone(),
+        });
+    }
+    let credit = entry.credit.as_ref()?;
+    let host = credit
+        .link
+        .as_deref()
+        .and_then(|l| url::Url::parse(l).ok())
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_start_matches("www.").to_string())
+        });
+    Some(VersionLine {
+        language: None,
+        link: credit.link.as_deref(),
+        title: "",
+        by: credit.outlet.clone().or(host)?,
+    })
+}
+
+/// The story's versions in other languages than the one shown.
+pub(crate) fn translations(entry: &StoredEntry) -> Vec<VersionLine<'_>> {
+    entry
+        .versions
+        .iter()
+        .map(|v| VersionLine {
+            language: v.language.as_deref(),
+            link: v.link.as_deref(),
+            title: &v.title,
+            by: v
+                .link
+                .as_deref()
+                .and_then(|l| url::Url::parse(l).ok())
+                .and_then(|u| {
+                    u.host_str()
+                        .map(|h| h.trim_start_matches("www.").to_string())
+                })
+                .unwrap_or_else(|| v.source.title.clone()),
+        })
+        .collect()
+}
+
+/// A language's name in itself, for readers ("Bahasa Indonesia"), else its tag.
+pub(crate) fn language_name(tag: &str) -> String {
+    let primary = tag
+        .split(['-', '_'])
+        .next()
+        .unwrap_or(tag)
+        .to_ascii_lowercase();
+    match primary.as_str() {
+        "vi" => "Tiếng Việt",
+        "id" => "Bahasa Indonesia",
+        "ms" => "Bahasa Melayu",
+        "en" => "English",
+        "zh" => "中文",
+        "th" => "ไทย",
+        "fr" => "Français",
+        "de" => "Deutsch",
+        "es" => "Español",
+        "ja" => "日本語",
+        "ko" => "한국어",
+        _ => return tag.to_string(),
+    }
+    .to_string()
+}
+
+/// The line RSS items and HTML pages carry about a story's other versions, with the original and
+/// each translation linked (http/https only):
+/// "Original: Dân trí (vi) · Also in: Bahasa Indonesia (vietnam.vn)"; `None` when it has none.
+pub(crate) fn versions_html(entry: &StoredEntry) -> Option<String> {
+    use crate::text::escape_html;
+    let linked = |text: &str, link: Option<&str>| match link
+        .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+    {
+        Some(link) => format!(
+            "<a href=\"{}\">{}</a>",
+            escape_html(link),
+            escape_html(text)
+        ),
+        None => escape_html(text),
+    };
+    let mut parts = Vec::new();
+    if let Some(original) = original(entry) {
+        let language = original
+            .language
+            .map(|l| format!(" ({})", escape_html(l)))
+            .unwrap_or_default();
+        parts.push(format!(
+            "Original: {}{language}",
+            linked(&original.by, original.link)
+        ));
+    }
+    let also: Vec<String> = translations(entry)
+        .iter()
+        .filter_map(|t| {
+            Some(format!(
+                "{} ({})",
+                linked(&language_name(t.language?), t.link),
+                escape_html(&t.by)
+            ))
+        })
+        .collect();
+    if !also.is_empty() {
+        parts.push(format!("Also in: {}", also.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 #[cfg(test)]
 mod tests;

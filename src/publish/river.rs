@@ -127,6 +127,9 @@ pub(super) fn story(entry: &StoredEntry, now: Timestamp, highlight: &[String]) -
             marked(&text, highlight)
         ));
     }
+    if let Some(line) = super::versions_html(entry) {
+        out.push_str(&format!("<p class=\"versions\">{line}</p>\n"));
+    }
     for enclosure in &entry.enclosures {
         let Some(href) = safe_href(&enclosure.url) else {
             continue;

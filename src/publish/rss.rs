@@ -66,6 +66,10 @@ fn item(e: &crate::model::StoredEntry) -> Item {
         let footer = format!("<p>Also reported by: {}</p>", credits.join(", "));
         description = Some(description.unwrap_or_default() + &footer);
     }
+    // RSS has no place for other language versions or an original: a line says them.
+    if let Some(line) = super::versions_html(e) {
+        description = Some(description.unwrap_or_default() + &format!("<p>{line}</p>"));
+    }
     item.set_description(description);
     item.set_guid(Some(Guid {
         // isPermaLink only when the id is the entry's own web address.

@@ -28,6 +28,9 @@ fn stored(id: &str, title: &str, published: Timestamp) -> StoredEntry {
             feed_id: None,
         },
         also: Vec::new(),
+        credit: None,
+        versions: Vec::new(),
+        original: None,
     }
 }
 
@@ -612,4 +615,91 @@ fn sources_needing_attention_come_first_with_badges_and_a_state_filter() {
     assert_eq!(shown.len(), 1, "{failing}");
     assert!(shown[0].contains("https://failing.example/rss"));
     assert!(failing.contains("<p>Only sources in state <strong>failing</strong>: 1 of 5.</p>"));
+}
+
+/// A Vietnamese story with an Indonesian translation carried by another outlet.
+fn translated_story() -> StoredEntry {
+    let mut story = stored("vi-1", "Bão số 3 đổ bộ", 1_795_000_000);
+    story.source.title = "Dân trí".into();
+    let mut translation = stored("id-1", "Topan nomor 3 mendarat", 1_795_000_600);
+    translation.id = 2;
+    translation.language = Some("id".into());
+    translation.link = Some("https://vietnam.vn/id/topan".into());
+    translation.source.title = "Vietnam.vn".into();
+    story.versions = vec![translation];
+    story
+}
+
+#[test]
+fn a_topic_in_the_translation_language_shows_the_translation_crediting_the_original() {
+    let story = translated_story();
+    // Shown as stored where its own language is wanted first, or none is given.
+    let as_is = story.clone().in_languages(&["vi".into(), "id".into()]);
+    assert_eq!(as_is.title, "Bão số 3 đổ bộ");
+    assert_eq!(story.clone().in_languages(&[]).title, "Bão số 3 đổ bộ");
+    // An Indonesian topic shows the translation, in the story's place, crediting the original.
+    let shown = story.in_languages(&["id".into(), "vi".into()]);
+    assert_eq!(shown.title, "Topan nomor 3 mendarat");
+    assert_eq!(shown.id, 1, "keeps the story's place");
+    assert!(shown.versions.is_empty());
+    assert_eq!(
+        shown.original.as_ref().map(|o| o.title.as_str()),
+        Some("Bão số 3 đổ bộ")
+    );
+    assert_eq!(
+        versions_html(&shown).as_deref(),
+        Some("Original: <a href=\"https://pub.example/vi-1\">Dân trí</a> (vi)")
+    );
+    let atom = String::from_utf8(render(Format::Atom, &page(vec![shown], "atom"))).expect("utf-8");
+    assert!(
+        atom.contains("<link href=\"https://pub.example/vi-1\" rel=\"via\" hreflang=\"vi\" title=\"Dân trí\"/>"),
+        "{atom}"
+    );
+}
+
+#[test]
+fn every_format_names_the_story_in_other_languages_and_its_credited_original() {
+    let mut story = translated_story();
+    story.credit = Some(crate::model::Credit {
+        link: Some("https://www.nguon.example/goc".into()),
+        outlet: None,
+    });
+    let atom =
+        String::from_utf8(render(Format::Atom, &page(vec![story.clone()], "atom"))).expect("utf-8");
+    assert!(
+        atom.contains(
+            "<link href=\"https://vietnam.vn/id/topan\" rel=\"alternate\" hreflang=\"id\" type=\"text/html\" title=\"Topan nomor 3 mendarat\"/>"
+        ),
+        "{atom}"
+    );
+    assert!(
+        atom.contains(
+            "<link href=\"https://www.nguon.example/goc\" rel=\"via\" title=\"nguon.example\"/>"
+        ),
+        "{atom}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&render(Format::Json, &page(vec![story.clone()], "json")))
+            .expect("json");
+    let extension = &json["items"][0]["_tributary"];
+    assert_eq!(
+        extension["translations"],
+        serde_json::json!([{
+            "language": "id",
+            "url": "https://vietnam.vn/id/topan",
+            "title": "Topan nomor 3 mendarat",
+            "source": "vietnam.vn"
+        }])
+    );
+    assert_eq!(
+        extension["origin"],
+        serde_json::json!({"url": "https://www.nguon.example/goc", "source": "nguon.example"})
+    );
+    let rss = String::from_utf8(render(Format::Rss, &page(vec![story], "rss"))).expect("utf-8");
+    assert!(
+        rss.contains(
+            "<p>Original: <a href=\"https://www.nguon.example/goc\">nguon.example</a> · Also in: <a href=\"https://vietnam.vn/id/topan\">Bahasa Indonesia</a> (vietnam.vn)</p>"
+        ),
+        "{rss}"
+    );
 }

@@ -731,11 +731,16 @@ fn topic_page(
     };
     let (format, request) = (*format, *request);
     let config = state.config();
-    let (title, description) = match config.topic(slug) {
-        Some(topic) => (topic.title.clone(), topic.description.clone()),
+    let (title, description, languages) = match config.topic(slug) {
+        Some(topic) => (
+            topic.title.clone(),
+            topic.description.clone(),
+            topic.shown_languages().to_vec(),
+        ),
         None => (
             "All entries".to_string(),
             Some("Every entry from every source.".to_string()),
+            Vec::new(),
         ),
     };
     let base = &config.server.base_url;
@@ -762,7 +767,12 @@ fn topic_page(
     let now = (state.inner.clock)();
     Ok(move |store: &dyn Store| {
         let slice = store.topic_page(&topic, request.before, request.limit())?;
-        let entries = slice.entries;
+        // Each story in the topic's language when it has a version in it.
+        let entries: Vec<_> = slice
+            .entries
+            .into_iter()
+            .map(|e| e.in_languages(&languages))
+            .collect();
         // Last-Modified is when the page last changed, and never in the future: the newest change
         // of an entry on it, or the last time stories left pages (which can change a page's
         // entries without changing any of them).

@@ -69,23 +69,32 @@ pub(super) async fn river(
         Some(rendered) => rendered,
         None => {
             let config = state.config();
-            let (title, description) = if slug == crate::config::ALL_TOPIC {
+            let (title, description, languages) = if slug == crate::config::ALL_TOPIC {
                 (
                     "All entries".to_string(),
                     Some("Every entry from every source.".to_string()),
+                    Vec::new(),
                 )
             } else {
                 let topic = config
                     .topic(slug)
                     .ok_or_else(|| ServeError::UnknownTopic(slug.to_string()))?;
-                (topic.title.clone(), topic.description.clone())
+                (
+                    topic.title.clone(),
+                    topic.description.clone(),
+                    topic.shown_languages().to_vec(),
+                )
             };
             let topic = TopicSlug::new(slug).map_err(ServeError::BadRequest)?;
             let base = config.server.base_url.to_string();
             let page_url = format!("{base}topics/{slug}");
             let slug = slug.to_string();
             cached_page(state, key, generation, move |store| {
-                let slice = store.topic_page(&topic, request.before, request.limit())?;
+                let mut slice = store.topic_page(&topic, request.before, request.limit())?;
+                slice.entries = std::mem::take(&mut slice.entries)
+                    .into_iter()
+                    .map(|e| e.in_languages(&languages))
+                    .collect();
                 let last_modified = slice
                     .entries
                     .iter()

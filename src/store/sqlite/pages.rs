@@ -7,7 +7,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::membership::PAGES_SHRANK_SETTING;
 use super::{Context, SqliteStore, json_list, to_json};
-use crate::model::{PageCursor, SourceRef, StoredEntry, TopicSlice, TopicSlug, TopicSummary};
+use crate::model::{
+    Credit, PageCursor, SourceRef, StoredEntry, TopicSlice, TopicSlug, TopicSummary,
+};
 use crate::store::StoreError;
 
 /// One page of a topic: up to `limit` entries strictly older than `before` (all when `None`)
@@ -44,7 +46,7 @@ pub(super) fn topic_page(
         let rows = stmt
             .query_map(params![topic.as_str(), sort_at, entry_id, fetch], |r| {
                 let entry = stored_entry_row(r)?;
-                Ok((entry, r.get::<_, i64>(17)?))
+                Ok((entry, r.get::<_, i64>(STORED_ENTRY_COLUMN_COUNT)?))
             })
             .context("reading topic")?;
         let mut rows = rows
@@ -121,7 +123,11 @@ pub(super) fn distinct_ids(entries: impl IntoIterator<Item = StoredEntry>) -> Ve
 pub(super) const STORED_ENTRY_COLUMNS: &str =
     "e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
     e.authors, e.categories, e.enclosures, e.language, e.published_at, e.updated_at, e.changed_at,
-    s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id";
+    s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id,
+    e.origin_link, e.origin_credit";
+
+/// How many columns [`STORED_ENTRY_COLUMNS`] holds: a query's own columns follow them.
+pub(super) const STORED_ENTRY_COLUMN_COUNT: usize = 19;
 
 pub(super) fn stored_entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEntry> {
     Ok(StoredEntry {
@@ -145,6 +151,15 @@ pub(super) fn stored_entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored
             feed_id: r.get(16)?,
         },
         also: Vec::new(),
+        credit: {
+            let (link, outlet) = (r.get(17)?, r.get(18)?);
+            match (&link, &outlet) {
+                (None, None) => None,
+                _ => Some(Credit { link, outlet }),
+            }
+        },
+        versions: Vec::new(),
+        original: None,
     })
 }
 
@@ -169,7 +184,7 @@ pub(super) fn attach_other_sources(
         )
         .context("reading sightings")?;
     let rows = stmt
-        .query_map([ids], |r| {
+        .query_map([&ids], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 SourceRef {
@@ -190,9 +205,45 @@ pub(super) fn attach_other_sources(
             list.push((source, link));
         }
     }
-    for entry in entries {
+    for entry in entries.iter_mut() {
         if let Some(list) = by_entry.remove(&entry.id) {
             entry.also = list;
+        }
+    }
+    attach_versions(conn, entries, &ids)
+}
+
+/// Fills `versions` (the stories' translations) for a page of entries with one query.
+fn attach_versions(
+    conn: &Connection,
+    entries: &mut [StoredEntry],
+    ids: &str,
+) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {STORED_ENTRY_COLUMNS}, e.version_of
+             FROM json_each(?1) AS k
+             JOIN entries e ON e.version_of = k.value
+             JOIN sources s ON s.id = e.source_id
+             ORDER BY e.version_of, e.id"
+        ))
+        .context("reading translations")?;
+    let rows = stmt
+        .query_map([ids], |r| {
+            Ok((
+                r.get::<_, i64>(STORED_ENTRY_COLUMN_COUNT)?,
+                stored_entry_row(r)?,
+            ))
+        })
+        .context("reading translations")?;
+    let mut by_story: HashMap<i64, Vec<StoredEntry>> = HashMap::new();
+    for row in rows {
+        let (story, version) = row.context("reading translations")?;
+        by_story.entry(story).or_default().push(version);
+    }
+    for entry in entries {
+        if let Some(versions) = by_story.remove(&entry.id) {
+            entry.versions = versions;
         }
     }
     Ok(())
