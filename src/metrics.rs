@@ -21,6 +21,9 @@ pub const HTTP_ACCEPT_ERRORS: &str = "tributary_http_accept_errors_total";
 pub const FETCH_OUTCOMES: [&str; 4] = ["stored", "not_modified", "unchanged", "failed"];
 /// Every `kind` label of [`ENTRIES`].
 pub const ENTRY_KINDS: [&str; 3] = ["new", "updated", "merged"];
+pub const REPUBLICATIONS: &str = "tributary_republications_total";
+/// Every `kind` label of [`REPUBLICATIONS`].
+pub const REPUBLICATION_KINDS: [&str; 2] = ["copy", "translation"];
 
 /// Fetch durations from a fast 304 on loopback to a slow server near the timeout.
 const FETCH_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -62,6 +65,11 @@ fn describe() {
         ENTRIES,
         "Entries stored: new, updated, or merged into another source's story."
     );
+    metrics::describe_counter!(
+        REPUBLICATIONS,
+        "Republications joined to the original they credit: as a copy in its language, or as a \
+         translation."
+    );
     metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests served, by route and status.");
     metrics::describe_gauge!(HTTP_CONNECTIONS, "HTTP connections open now.");
     metrics::describe_counter!(
@@ -85,6 +93,9 @@ pub fn register_series() {
     for kind in ENTRY_KINDS {
         metrics::counter!(ENTRIES, "kind" => kind).absolute(0);
     }
+    for kind in REPUBLICATION_KINDS {
+        metrics::counter!(REPUBLICATIONS, "kind" => kind).absolute(0);
+    }
     // Registering the histogram is enough for its buckets to be rendered at zero.
     let _ = metrics::histogram!(FETCH_DURATION);
     metrics::gauge!(HTTP_CONNECTIONS).set(0.0);
@@ -103,6 +114,9 @@ pub fn record_refresh(kind: OutcomeKind, stored: Option<RefreshStats>, elapsed: 
         metrics::counter!(ENTRIES, "kind" => "new").increment(new);
         metrics::counter!(ENTRIES, "kind" => "updated").increment(stats.updated as u64);
         metrics::counter!(ENTRIES, "kind" => "merged").increment(merged);
+        metrics::counter!(REPUBLICATIONS, "kind" => "copy").increment(stats.origin_copies as u64);
+        metrics::counter!(REPUBLICATIONS, "kind" => "translation")
+            .increment(stats.translations as u64);
     }
 }
 
@@ -220,6 +234,8 @@ mod tests {
                 new: 5,
                 merged: 2,
                 updated: 1,
+                origin_copies: 1,
+                translations: 2,
                 ..Default::default()
             };
             record_refresh(OutcomeKind::Stored, Some(stats), Duration::from_millis(20));
@@ -231,6 +247,8 @@ mod tests {
             "tributary_entries_total{kind=\"merged\"} 2",
             "tributary_entries_total{kind=\"updated\"} 1",
             "tributary_fetches_total{outcome=\"stored\"} 1",
+            "tributary_republications_total{kind=\"copy\"} 1",
+            "tributary_republications_total{kind=\"translation\"} 2",
             "tributary_fetches_total{outcome=\"not_modified\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");

@@ -281,6 +281,12 @@ pub struct RefreshStats {
     pub switched_to_link: bool,
     /// Of `unchanged`, entries the source sent exactly as last time: not normalized again.
     pub reused: usize,
+    /// Republications joined to the original they credit in its language: arriving after it
+    /// (of `merged`), or taken in by it as it arrived.
+    pub origin_copies: usize,
+    /// Republications in another language kept as translations of their original: arriving
+    /// after it (of `merged`), or taken in by it as it arrived.
+    pub translations: usize,
 }
 
 impl RefreshStats {
@@ -291,6 +297,8 @@ impl RefreshStats {
         self.merged += other.merged;
         self.churned += other.churned;
         self.reused += other.reused;
+        self.origin_copies += other.origin_copies;
+        self.translations += other.translations;
     }
 }
 

@@ -58,6 +58,18 @@ pub(super) fn record_document(
                 }
                 let decision = crate::dedup::decide(entry, &found, near, now);
                 churned += usize::from(decision.churned);
+                match decision.reason {
+                    crate::dedup::Reason::Origin => stats.origin_copies += 1,
+                    crate::dedup::Reason::Translation => stats.translations += 1,
+                    _ => {}
+                }
+                for adopted in &decision.adopt {
+                    if adopted.translation {
+                        stats.translations += 1;
+                    } else {
+                        stats.origin_copies += 1;
+                    }
+                }
                 let upsert = carry_out(&mut stmts, source, now, &mut index, entry, &decision)?;
                 if !matches!(upsert, Upsert::Unchanged) {
                     changed_topics.extend(entry.topics.iter().map(|t| t.as_str().to_string()));

@@ -1567,7 +1567,7 @@ fn a_republication_of_a_stored_original_joins_it_as_a_copy_or_a_translation() {
         version("id", "Terjemahan", "id", Some(ORIGINAL)),
         1_700_000_100,
     );
-    assert_eq!((stats.new, stats.merged), (1, 1));
+    assert_eq!((stats.new, stats.merged, stats.translations), (1, 1, 1));
     // Vietnamese again (a portal reprinting it): a copy of the story.
     let stats = store_one(
         &store,
@@ -1633,7 +1633,10 @@ fn an_original_arriving_after_its_republications_takes_them_in() {
         version("vi", "Bản gốc", "vi", None),
         1_700_000_200,
     );
-    assert_eq!(stats.new, 1);
+    assert_eq!(
+        (stats.new, stats.origin_copies, stats.translations),
+        (1, 1, 1)
+    );
     // The Vietnamese reprint's sighting moved to the original and its row went; the Indonesian
     // one is the original's translation.
     assert_eq!(
