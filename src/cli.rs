@@ -292,6 +292,10 @@ pub struct StatusRow {
     /// What the last parsed document deserved a warning for (it yielded no entries although it
     /// has `<item>`/`<entry>` elements).
     pub warning: Option<String>,
+    /// Of `entries`, republications joined to the original they credit, in its language.
+    pub origin_copies: u64,
+    /// Of `entries`, republications kept as translations of the original they credit.
+    pub translations: u64,
 }
 
 impl From<&crate::model::SourceState> for StatusRow {
@@ -315,6 +319,8 @@ impl From<&crate::model::SourceState> for StatusRow {
             moved_to,
             identity: s.identity_mode.map(|i| i.as_str().to_string()),
             warning: s.warning.clone(),
+            origin_copies: 0,
+            translations: 0,
         }
     }
 }

@@ -193,7 +193,16 @@ fn status(config: &Config, json: bool) -> Result<Finished, CommandError> {
         );
     }
     let states = store.source_states().map_err(CommandError::Store)?;
-    let rows: Vec<cli::StatusRow> = states.iter().map(cli::StatusRow::from).collect();
+    let republications = store.republications().map_err(CommandError::Store)?;
+    let rows: Vec<cli::StatusRow> = states
+        .iter()
+        .map(|s| {
+            let mut row = cli::StatusRow::from(s);
+            (row.origin_copies, row.translations) =
+                republications.get(&s.id).copied().unwrap_or_default();
+            row
+        })
+        .collect();
     let text = if json {
         cli::status_json(&rows)
     } else {

@@ -195,6 +195,10 @@ impl Store for Recording {
         self.note("sightings");
         self.inner.sightings()
     }
+    fn republications(&self) -> Result<HashMap<SourceId, (u64, u64)>, StoreError> {
+        self.note("republications");
+        self.inner.republications()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -328,6 +328,10 @@ pub trait Store: Send + Sync {
 
     /// Which story each (source URL, entry key) sighting belongs to.
     fn sightings(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
+
+    /// Per source (by id), how many of its stored entries joined the original they credit: as
+    /// copies in its language, and as translations. Sources with none are left out.
+    fn republications(&self) -> Result<HashMap<SourceId, (u64, u64)>, StoreError>;
 }
 
 impl dyn Store {

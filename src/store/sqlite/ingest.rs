@@ -517,6 +517,12 @@ fn adopt(
             .context("adopting a republication")?
             .execute(params![old, story])
             .context("adopting a republication")?;
+        tx.prepare_cached(
+            "UPDATE sightings SET joined_by = COALESCE(joined_by, 'translation') WHERE entry_id = ?1",
+        )
+        .context("adopting a republication")?
+        .execute([old])
+        .context("adopting a republication")?;
     } else {
         tx.prepare_cached(
             "UPDATE sightings SET entry_id = ?2, joined_by = COALESCE(joined_by, 'origin')

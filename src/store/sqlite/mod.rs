@@ -623,6 +623,10 @@ impl Store for SqliteStore {
     fn sightings(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         retention::sightings(self)
     }
+
+    fn republications(&self) -> Result<HashMap<SourceId, (u64, u64)>, StoreError> {
+        sources::republications(self)
+    }
 }
 
 /// The writer's connection to a database file, in WAL mode, before migrations.

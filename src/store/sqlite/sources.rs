@@ -109,6 +109,32 @@ pub(super) fn source_states(store: &SqliteStore) -> Result<Vec<SourceState>, Sto
     })
 }
 
+/// See [`crate::store::Store::republications`]: the sightings the origin rules joined
+/// (`sightings.joined_by`), counted per source.
+pub(super) fn republications(
+    store: &SqliteStore,
+) -> Result<HashMap<SourceId, (u64, u64)>, StoreError> {
+    store.with_reader(|conn| {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT source_id, SUM(joined_by = 'origin'), SUM(joined_by = 'translation')
+                 FROM sightings WHERE joined_by IN ('origin', 'translation')
+                 GROUP BY source_id",
+            )
+            .context("counting republications")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    SourceId(r.get(0)?),
+                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                ))
+            })
+            .context("counting republications")?;
+        rows.collect::<Result<HashMap<_, _>, _>>()
+            .context("counting republications")
+    })
+}
+
 /// A 304 (or an unchanged body): the source is healthy and nothing else changes.
 pub(super) fn record_not_modified(
     store: &SqliteStore,

@@ -1568,6 +1568,10 @@ fn a_republication_of_a_stored_original_joins_it_as_a_copy_or_a_translation() {
         1_700_000_100,
     );
     assert_eq!((stats.new, stats.merged, stats.translations), (1, 1, 1));
+    assert_eq!(
+        store.republications().expect("counts").get(&ids[1]),
+        Some(&(0, 1))
+    );
     // Vietnamese again (a portal reprinting it): a copy of the story.
     let stats = store_one(
         &store,
@@ -1637,6 +1641,11 @@ fn an_original_arriving_after_its_republications_takes_them_in() {
         (stats.new, stats.origin_copies, stats.translations),
         (1, 1, 1)
     );
+    // `status --json` counts per source what joined by the origin rules.
+    let counted = store.republications().expect("counts");
+    assert_eq!(counted.get(&ids[2]), Some(&(1, 0)));
+    assert_eq!(counted.get(&ids[1]), Some(&(0, 1)));
+    assert_eq!(counted.get(&ids[0]), None);
     // The Vietnamese reprint's sighting moved to the original and its row went; the Indonesian
     // one is the original's translation.
     assert_eq!(
