@@ -106,12 +106,16 @@ pub(super) fn record_pages_shrank(tx: &Transaction<'_>, now: Timestamp) -> Resul
     Ok(())
 }
 
-const STORIES_FOR_TOPICS: &str = "SELECT e.id, e.title, e.link, e.summary_html, e.content_html, e.categories,
-        e.authors, e.language, e.published_at, COALESCE(s.config_title, s.feed_title, s.url),
+/// Every version of every story: a story's translations are read as the story (its id, where it
+/// sorts) with their own text, language and sources, so that a topic takes the story when any
+/// of its versions qualifies, and lists it once.
+const STORIES_FOR_TOPICS: &str = "SELECT p.id, e.title, e.link, e.summary_html, e.content_html, e.categories,
+        e.authors, e.language, p.published_at, COALESCE(s.config_title, s.feed_title, s.url),
         (SELECT json_group_array(g.source_id) FROM
             (SELECT source_id FROM sightings WHERE entry_id = e.id ORDER BY first_seen_at, source_id) g)
-     FROM entries e JOIN sources s ON s.id = e.source_id
-     ORDER BY e.published_at DESC, e.id DESC";
+     FROM entries e JOIN entries p ON p.id = COALESCE(e.version_of, e.id)
+     JOIN sources s ON s.id = e.source_id
+     ORDER BY p.published_at DESC, p.id DESC, e.id";
 
 /// [`STORIES_FOR_TOPICS`] with, for each story, the sources that joined it and the rule that
 /// joined each (for `test-topic`).

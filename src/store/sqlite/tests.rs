@@ -1762,3 +1762,45 @@ fn a_story_and_its_translations_are_found_and_pruned_as_one() {
     assert_eq!(stats.new, 0, "tombstoned");
     assert!(rows(&store).is_empty());
 }
+
+#[test]
+fn a_story_is_in_a_topic_any_of_its_versions_qualifies_for_and_listed_once() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let ids = sources(&store, 2);
+    store_one(
+        &store,
+        ids[0],
+        version("vi", "Bản gốc", "vi", None),
+        1_700_000_000,
+    );
+    store_one(
+        &store,
+        ids[1],
+        version("id", "Terjemahan", "id", Some(ORIGINAL)),
+        1_700_000_100,
+    );
+    // Rules as a topic filtered on Indonesian would give: only the translation qualifies.
+    store
+        .rebuild_membership("rules-origins", 1_700_000_200, &mut |_, story| {
+            let mut topics = vec![TopicSlug::all()];
+            if story.language.as_deref() == Some("id") {
+                topics.push(slug("indonesia"));
+            }
+            topics
+        })
+        .expect("rebuild");
+    assert_eq!(
+        titles(&store.topic_entries(&slug("indonesia"), 50).expect("topic")),
+        ["Bản gốc"]
+    );
+    let all = store.topic_entries(&TopicSlug::all(), 50).expect("all");
+    assert_eq!(titles(&all), ["Bản gốc"]);
+    assert_eq!(
+        all[0]
+            .versions
+            .iter()
+            .map(|v| v.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Terjemahan"]
+    );
+}
