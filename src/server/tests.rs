@@ -1379,6 +1379,18 @@ async fn topic_river_pages_like_the_atom_feed() {
 }
 
 #[tokio::test]
+async fn the_favicon_browsers_ask_for_is_no_content_not_a_404() {
+    let (state, _) = state();
+    let (status, headers, body) = send(&state, "GET", "/favicon.ico", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(body.is_empty());
+    assert_eq!(
+        header(&headers, header::CACHE_CONTROL),
+        "public, max-age=86400"
+    );
+}
+
+#[tokio::test]
 async fn stylesheet_is_served_at_its_hashed_url_for_a_year() {
     let (state, _) = state();
     let path = format!("/static/{}", publish::style::file_name());
