@@ -523,16 +523,18 @@ struct Line {
 
 impl Line {
     /// The block as a line, or `None` when it cannot be a credit: too long, or its text neither
-    /// begins with a marker's first letter nor ends in a bracket. Both are tested on the bytes of
-    /// the HTML, before any text is made of it.
+    /// begins like a marker nor ends in a bracket. Both are tested on the bytes of the HTML,
+    /// before any text is made of it, as most last paragraphs are neither.
     fn read(html: &str) -> Option<Line> {
         if html.len() > MAX_BLOCK_BYTES {
             return None;
         }
-        let may_start = first_letter(html).is_some_and(|first| {
-            CREDIT_MARKERS
-                .iter()
-                .any(|m| m.start.as_bytes()[0].eq_ignore_ascii_case(&first))
+        let may_start = text_start(html).is_some_and(|text| {
+            CREDIT_MARKERS.iter().any(|m| {
+                let ascii = ascii_head(m.start);
+                text.get(..ascii.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(ascii))
+            })
         });
         if !may_start && !ends_in_bracket(html) {
             return None;
@@ -786,13 +788,24 @@ fn outlet_named(credit: &str, among_words: bool) -> Option<&'static Outlet> {
     })
 }
 
-/// The first letter or digit of sanitized HTML's text (its first byte), skipping tags, escapes
-/// and punctuation.
-fn first_letter(html: &str) -> Option<u8> {
+/// Up to the first three bytes of a marker, as far as they are ASCII: compared without regard to
+/// case, they tell most lines apart from credits at once.
+fn ascii_head(marker: &str) -> &str {
+    let ascii = marker
+        .bytes()
+        .take(3)
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    &marker[..ascii]
+}
+
+/// Sanitized HTML from the first letter or digit of its text on, skipping tags, escapes and
+/// punctuation.
+fn text_start(html: &str) -> Option<&str> {
     let mut in_tag = false;
     let mut in_escape = false;
-    html.chars()
-        .find(|&c| match c {
+    html.char_indices()
+        .find(|&(_, c)| match c {
             '<' => {
                 in_tag = true;
                 false
@@ -811,10 +824,7 @@ fn first_letter(html: &str) -> Option<u8> {
             }
             c => !in_tag && !in_escape && c.is_alphanumeric(),
         })
-        .map(|c| {
-            let mut buf = [0; 4];
-            c.encode_utf8(&mut buf).as_bytes()[0]
-        })
+        .map(|(at, _)| &html[at..])
 }
 
 /// Whether sanitized HTML's text ends with `)`, after any closing tags.

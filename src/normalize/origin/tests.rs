@@ -360,3 +360,18 @@ fn known_outlets_are_found_by_name_and_domain() {
         Some("CNN Indonesia")
     );
 }
+
+#[test]
+fn credit_check_skips_lines_that_cannot_be_credits() {
+    // Neither beginning like a marker nor ending in a bracket: no text is made of the block.
+    assert!(Line::read(STORY).is_none());
+    assert!(Line::read("<p>Người dân đã được sơ tán.</p>").is_none());
+    // Case, markup and punctuation before the marker do not hide it.
+    assert!(Line::read("<p>— <strong>SUMBER</strong>: Antara</p>").is_some());
+    assert!(Line::read("<p>&nbsp;(Nguồn: Dân trí)</p>").is_some());
+    assert!(Line::read("<p>Ông Nam nói (Dân trí)</p>").is_some());
+    assert_eq!(
+        of(&format!("{STORY}<p>— <strong>SUMBER</strong>: Antara</p>")),
+        by_name("Antara")
+    );
+}
