@@ -445,7 +445,7 @@ fn last_blocks(html: &str) -> Vec<&str> {
     let mut blocks = Vec::with_capacity(MAX_BLOCKS);
     for pair in bounds.chunks_exact(2).rev() {
         let (start, end) = (pair[0], pair[1]);
-        if start > end || !has_text(&tail[start..end]) {
+        if !has_text(&tail[start..end]) {
             continue;
         }
         if start == 0 && from > 0 {
@@ -656,7 +656,8 @@ fn name_only(outlet: &Outlet) -> Origin {
 /// A link's text as the credited name, unless it is an address itself.
 fn credit_text(link_text: &str) -> Option<String> {
     let text = fold_whitespace(link_text);
-    let looks_like_address = text.starts_with("http") || !text.contains(' ') && text.contains('/');
+    let looks_like_address =
+        text.starts_with("http") || (!text.contains(' ') && text.contains('/'));
     (!text.is_empty() && !looks_like_address && text.len() <= MAX_CREDIT_NAME_BYTES).then_some(text)
 }
 
