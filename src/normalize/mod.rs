@@ -453,7 +453,7 @@ fn normalize_entry(
             origin::find_origin(
                 entry,
                 &base,
-                link.as_deref(),
+                canonical_url.as_deref(),
                 summary_html.as_deref(),
                 content_html.as_deref(),
                 &options.tracking_params,

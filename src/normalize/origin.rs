@@ -291,18 +291,18 @@ const LISTING_SEGMENTS: &[&str] = &[
     "tac-gia",
 ];
 
-/// Finds `entry`'s origin. `base` resolves the element's URL; `own_link` is the entry's own link
-/// (a credit to itself is none); the HTML is the sanitized summary and content (links already
-/// absolute); `tracking_params` as for the entry's canonical URL.
+/// Finds `entry`'s origin. `base` resolves the element's URL; `own_canonical` is the canonical
+/// form of the entry's own link (a credit to itself is none); the HTML is the sanitized summary
+/// and content (links already absolute); `tracking_params` as for the entry's canonical URL.
 pub fn find_origin(
     entry: &Entry,
     base: &Url,
-    own_link: Option<&str>,
+    own_canonical: Option<&str>,
     summary_html: Option<&str>,
     content_html: Option<&str>,
     tracking_params: &[String],
 ) -> Option<Origin> {
-    let context = Context::new(own_link, tracking_params);
+    let context = Context::new(own_canonical, tracking_params);
     let element = entry
         .source
         .as_deref()
@@ -318,8 +318,9 @@ pub fn find_origin(
 
 /// What every candidate is checked against: the entry's own address.
 struct Context<'a> {
-    own_canonical: Option<String>,
-    own_host: Option<String>,
+    own_canonical: Option<&'a str>,
+    /// The host of `own_canonical` (lowercase, as canonical URLs are), without `www.`.
+    own_host: Option<&'a str>,
     tracking_params: &'a [String],
 }
 
@@ -334,12 +335,12 @@ enum Target {
 }
 
 impl Context<'_> {
-    fn new<'a>(own_link: Option<&str>, tracking_params: &'a [String]) -> Context<'a> {
-        let own_canonical = own_link.and_then(|l| canonical_url(l, tracking_params));
+    fn new<'a>(own_canonical: Option<&'a str>, tracking_params: &'a [String]) -> Context<'a> {
+        // Read off the canonical form rather than parsed again: most entries credit nobody.
         let own_host = own_canonical
-            .as_deref()
-            .and_then(|l| Url::parse(l).ok())
-            .and_then(|u| u.host_str().map(site_host));
+            .and_then(|l| l.split_once("://"))
+            .and_then(|(_, rest)| rest.split(['/', ':', '?', '#']).next())
+            .map(site_host);
         Context {
             own_canonical,
             own_host,
@@ -353,9 +354,7 @@ impl Context<'_> {
         }
         let canonical = canonical_url(url.as_str(), self.tracking_params)?;
         let host = url.host_str().map(site_host)?;
-        if self.own_canonical.as_deref() == Some(canonical.as_str())
-            || self.own_host.as_deref() == Some(host.as_str())
-        {
+        if self.own_canonical == Some(canonical.as_str()) || self.own_host == Some(host) {
             return Some(Target::Own);
         }
         let canonical_url = Url::parse(&canonical).ok()?;
@@ -390,7 +389,6 @@ impl Context<'_> {
     /// Whether `outlet` is the entry's own site, which does not credit itself.
     fn is_own(&self, outlet: &Outlet) -> bool {
         self.own_host
-            .as_deref()
             .is_some_and(|host| outlet.domains.iter().any(|d| within(host, d)))
     }
 }
@@ -418,17 +416,27 @@ fn credit(html: &str, context: &Context<'_>) -> Option<Origin> {
     by_name
 }
 
-/// The raw HTML of the last [`MAX_BLOCKS`] blocks with text, last first. A block whose start lies
-/// before the [`TAIL_BYTES`] read is not returned: its first words, where a credit's marker is,
-/// were not read.
+/// The raw HTML of the last [`MAX_BLOCKS`] blocks with text, last first, found by reading
+/// back from the end. A block whose start lies before the [`TAIL_BYTES`] read is not returned:
+/// its first words, where a credit's marker is, were not read.
 fn last_blocks(html: &str) -> Vec<&str> {
     let from = floor_char_boundary(html, html.len().saturating_sub(TAIL_BYTES));
     let tail = &html[from..];
-    let mut bounds = vec![0];
-    let mut at = 0;
-    while let Some(open) = tail[at..].find('<').map(|o| at + o) {
-        let Some(close) = tail[open..].find('>').map(|c| open + c) else {
+    let mut blocks = Vec::with_capacity(MAX_BLOCKS);
+    // The sanitizer escapes `<` and `>` in text, so each `<` starts a tag that the next `>` ends.
+    let mut block_end = tail.len();
+    let mut before = tail.len();
+    while blocks.len() < MAX_BLOCKS {
+        let Some(open) = tail[..before].rfind('<') else {
+            // The text before the first tag read is a whole block only when nothing was cut.
+            if from == 0 && has_text(&tail[..block_end]) {
+                blocks.push(&tail[..block_end]);
+            }
             break;
+        };
+        before = open;
+        let Some(close) = tail[open..].find('>').map(|c| open + c) else {
+            continue;
         };
         let name = tail[open + 1..close]
             .trim_start_matches('/')
@@ -436,63 +444,51 @@ fn last_blocks(html: &str) -> Vec<&str> {
             .next()
             .unwrap_or("");
         if is_block_tag(name) {
-            bounds.push(open);
-            bounds.push(close + 1);
-        }
-        at = close + 1;
-    }
-    bounds.push(tail.len());
-    let mut blocks = Vec::with_capacity(MAX_BLOCKS);
-    for pair in bounds.chunks_exact(2).rev() {
-        let (start, end) = (pair[0], pair[1]);
-        if !has_text(&tail[start..end]) {
-            continue;
-        }
-        if start == 0 && from > 0 {
-            break;
-        }
-        blocks.push(&tail[start..end]);
-        if blocks.len() == MAX_BLOCKS {
-            break;
+            let block = &tail[close + 1..block_end];
+            if has_text(block) {
+                blocks.push(block);
+            }
+            block_end = open;
         }
     }
     blocks
 }
 
+/// Elements that start a line: a credit is one of them, or a line of one (`<br>`). The sanitizer
+/// writes tag names lowercase.
 fn is_block_tag(name: &str) -> bool {
-    const BLOCKS: &[&str] = &[
-        "p",
-        "div",
-        "blockquote",
-        "li",
-        "ul",
-        "ol",
-        "br",
-        "hr",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "section",
-        "article",
-        "aside",
-        "header",
-        "footer",
-        "figure",
-        "figcaption",
-        "table",
-        "tr",
-        "td",
-        "th",
-        "pre",
-        "dl",
-        "dt",
-        "dd",
-        "address",
-    ];
-    BLOCKS.iter().any(|b| name.eq_ignore_ascii_case(b))
+    matches!(
+        name,
+        "p" | "div"
+            | "blockquote"
+            | "li"
+            | "ul"
+            | "ol"
+            | "br"
+            | "hr"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "section"
+            | "article"
+            | "aside"
+            | "header"
+            | "footer"
+            | "figure"
+            | "figcaption"
+            | "table"
+            | "tr"
+            | "td"
+            | "th"
+            | "pre"
+            | "dl"
+            | "dt"
+            | "dd"
+            | "address"
+    )
 }
 
 /// Whether HTML has any text outside its tags.
@@ -699,13 +695,10 @@ fn bare_url(text: &str) -> Option<&str> {
     Some(rest[..end].trim_end_matches(['.', ',', ';', ':', ')', ']']))
 }
 
-/// A host without the `www.` most sites also answer on.
-fn site_host(host: &str) -> String {
-    let host = host.to_ascii_lowercase();
-    match host.strip_prefix("www.") {
-        Some(rest) => rest.to_string(),
-        None => host,
-    }
+/// A host without the `www.` most sites also answer on. (Hosts of http(s) URLs are lowercase
+/// once parsed.)
+fn site_host(host: &str) -> &str {
+    host.strip_prefix("www.").unwrap_or(host)
 }
 
 /// Whether `host` is `domain` or one of its subdomains.
@@ -742,7 +735,7 @@ fn outlet_of_host(url: &Url) -> Option<&'static Outlet> {
     let host = site_host(url.host_str()?);
     KNOWN_OUTLETS
         .iter()
-        .find(|o| o.domains.iter().any(|d| within(&host, d)))
+        .find(|o| o.domains.iter().any(|d| within(host, d)))
 }
 
 /// Every outlet's name variants folded as lines (" dan tri "), longest first so that "CNN
