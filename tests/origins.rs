@@ -197,6 +197,19 @@ fn origin_credit_to_a_home_page_does_not_join() {
         );
         assert_eq!(origin.found_by, OriginRule::CreditName);
     }
+    // RSS <source url> is the feed the item came from: two stories naming it stay apart.
+    let malay = entries("malay_portal.xml");
+    for title in ["Banjir kilat di Ho Chi Minh", "Pelancong ramai di Da Lat"] {
+        let origin = entry(&malay, title)
+            .origin
+            .as_ref()
+            .expect("names the outlet");
+        assert_eq!(
+            (origin.canonical_url.as_deref(), origin.credit.as_deref()),
+            (None, Some("VnExpress")),
+            "{title}: a feed's address is no story's"
+        );
+    }
     // A credit to the entry itself is none at all.
     assert_eq!(
         entry(&indonesian, "Kemacetan di Jakarta makin parah").origin,

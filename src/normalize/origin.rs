@@ -270,9 +270,13 @@ const NAME_LEADS: &[&str] = &[
     "website",
 ];
 
-/// Path segments of pages that list stories (tags, topics, searches, authors): a credit linking
-/// there names an outlet, not the original.
+/// Path segments of pages that list stories (feeds, tags, topics, searches, authors): a credit
+/// linking there names an outlet, not the original.
 const LISTING_SEGMENTS: &[&str] = &[
+    "rss",
+    "feed",
+    "feeds",
+    "atom",
     "tag",
     "tags",
     "chu-de",
@@ -707,9 +711,22 @@ fn within(host: &str, domain: &str) -> bool {
         .is_some_and(|before| before.is_empty() || before.ends_with('.'))
 }
 
-/// Whether a canonical URL is a home page (no path, or only a language prefix such as `/en/`)
-/// or a page listing stories (tag, topic, category, search, author).
+/// Whether a canonical URL is a home page (no path, or only a language prefix such as `/en/`),
+/// a page listing stories (tag, topic, category, search, author) or a feed. RSS 2.0's `<source
+/// url>` is, by the spec, the address of the feed the item came from: many stories name the same
+/// one, so it must not stand for any of them.
 fn is_listing(url: &Url) -> bool {
+    let feed_host = url
+        .host_str()
+        .is_some_and(|h| ["rss.", "feed.", "feeds."].iter().any(|p| h.starts_with(p)));
+    let feed_path = url.path().rsplit('/').next().is_some_and(|last| {
+        [".xml", ".rss", ".atom", ".rdf"]
+            .iter()
+            .any(|ext| last.to_ascii_lowercase().ends_with(ext))
+    });
+    if feed_host || feed_path {
+        return true;
+    }
     let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
     let language_prefix = |s: &str| {
         let mut parts = s.split(['-', '_']);

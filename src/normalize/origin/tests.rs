@@ -375,3 +375,28 @@ fn credit_check_skips_lines_that_cannot_be_credits() {
         by_name("Antara")
     );
 }
+
+#[test]
+fn element_pointing_at_a_feed_is_no_url() {
+    let origin_of = |source: &str| {
+        let entry = Entry {
+            source: Some(source.into()),
+            ..Entry::default()
+        };
+        find_origin(&entry, &base(), Some(OWN), None, Some(STORY), &[])
+    };
+    let named = Some(Origin {
+        link: None,
+        canonical_url: None,
+        credit: Some("VnExpress".into()),
+        found_by: OriginRule::Element,
+    });
+    assert_eq!(
+        origin_of("https://vnexpress.net/rss/tin-moi-nhat.rss"),
+        named
+    );
+    assert_eq!(origin_of("https://vnexpress.net/feed/"), named);
+    // The RSS 2.0 spec's own example: a feed of an outlet nobody listed gives nothing.
+    assert_eq!(origin_of("http://www.tomalak.org/links2.xml"), None);
+    assert_eq!(origin_of("https://feeds.example.org/daily"), None);
+}
