@@ -328,6 +328,7 @@ impl Pipeline {
             tracking_params: job.tracking_params.to_vec(),
             limits: job.limits,
             known: Default::default(),
+            ..Default::default()
         };
         let (rules, listed) = (job.rules.clone(), job.topics.clone());
         let scheduling = self.scheduling(job, state);

@@ -7,6 +7,7 @@
 
 pub mod bound;
 pub mod canonical;
+pub mod origin;
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -75,7 +76,7 @@ pub struct NormalizedFeed {
 pub use crate::model::Identity;
 
 /// Per-source settings of normalization.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub identity: Identity,
     /// Query parameters to drop from canonical URLs, beyond [`canonical::TRACKING_PARAMS`].
@@ -84,6 +85,21 @@ pub struct Options {
     /// The item hashes ([`item_hash`]) of the entries the source's stored stories were made from,
     /// with the key each is stored under: an entry with one of them is not normalized again.
     pub known: HashMap<i64, EntryKey>,
+    /// Whether entries' origins are looked for ([`origin`]): a republication's source element or
+    /// credit line.
+    pub origins: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            identity: Identity::default(),
+            tracking_params: Vec::new(),
+            limits: Limits::default(),
+            known: HashMap::new(),
+            origins: true,
+        }
+    }
 }
 
 pub fn normalize(feed: &Feed, final_url: &Url, now: Timestamp) -> NormalizedFeed {
@@ -162,7 +178,7 @@ pub fn normalize_with(
 
 /// Bumped whenever normalizing the same item would give a different result: every item is then
 /// normalized once more.
-const NORMALIZE_VERSION: u64 = 1;
+const NORMALIZE_VERSION: u64 = 2;
 
 /// What besides the item itself decides what normalizing it gives.
 fn item_context(final_url: &Url, options: &Options) -> u64 {
@@ -172,6 +188,7 @@ fn item_context(final_url: &Url, options: &Options) -> u64 {
     options.identity.as_str().hash(&mut hasher);
     options.tracking_params.hash(&mut hasher);
     options.limits.max_entry_size.hash(&mut hasher);
+    options.origins.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -430,12 +447,25 @@ fn normalize_entry(
         clean_title: story.title,
     };
     let search_text = folded.search_text();
+    let origin = options
+        .origins
+        .then(|| {
+            origin::find_origin(
+                entry,
+                &base,
+                canonical_url.as_deref(),
+                summary_html.as_deref(),
+                content_html.as_deref(),
+                &options.tracking_params,
+            )
+        })
+        .flatten();
     NewEntry {
         signature,
         title_numbers,
         likeness,
         item_hash: None,
-        origin: None,
+        origin,
         folded,
         search_text,
         topics: Vec::new(),

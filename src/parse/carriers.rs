@@ -255,7 +255,7 @@ impl Kind {
 
 /// The text an element's raw inner XML stands for: CDATA sections as they are, the rest with its
 /// character and entity references resolved (markup written unescaped stays markup).
-fn character_data(inner: &str) -> String {
+pub(super) fn character_data(inner: &str) -> String {
     let mut out = String::with_capacity(inner.len());
     let mut rest = inner;
     while !rest.is_empty() {

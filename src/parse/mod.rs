@@ -8,14 +8,15 @@
 //! shapes are brought to the ones feed-rs reads (`upgrade`), and when it still does not parse,
 //! common mistakes are repaired (`recover`) and it is tried once more; what still fails is
 //! reported with its line and column. After it parsed, entry text in elements feed-rs ignores is
-//! added (`carriers`), and a document with entry elements but no entries gets a warning rather
-//! than passing for an empty feed.
+//! added (`carriers`), so are entries' source elements (`sources`), and a document with entry
+//! elements but no entries gets a warning rather than passing for an empty feed.
 
 mod carriers;
 mod dates;
 pub(crate) mod decode;
 mod json;
 mod recover;
+mod sources;
 mod upgrade;
 
 pub use dates::parse_date;
@@ -168,18 +169,22 @@ struct TagSurvey {
     body_or_fullitem: bool,
     /// An unprefixed `<content>` or `<summary>` (RSS's own; feed-rs reads Atom's).
     unprefixed_content_or_summary: bool,
+    /// A `<source>` (any prefix: `dc:source` too), which feed-rs does not read.
+    source: bool,
 }
 
 impl TagSurvey {
     fn of(text: &str) -> TagSurvey {
-        static NAMES: std::sync::LazyLock<Option<regex::Regex>> =
-            std::sync::LazyLock::new(|| literal_names("item|entry|body|fullitem|content|summary"));
+        static NAMES: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+            literal_names("item|entry|body|fullitem|content|summary|source")
+        });
         // Without the pattern (it is a constant, so it compiles), every pass runs.
         let Some(names) = NAMES.as_ref() else {
             return TagSurvey {
                 nested_entries: true,
                 body_or_fullitem: true,
                 unprefixed_content_or_summary: true,
+                source: true,
             };
         };
         let mut survey = TagSurvey::default();
@@ -195,6 +200,7 @@ impl TagSurvey {
                 "content" | "summary" => {
                     survey.unprefixed_content_or_summary |= !tag.closing && !tag.prefixed
                 }
+                "source" => survey.source |= !tag.closing,
                 _ => {}
             }
         }
@@ -260,12 +266,15 @@ fn entry_elements(text: &str) -> (usize, usize) {
     (items, entries)
 }
 
-/// What feed-rs does not take from the document itself: entry text in elements it ignores, and
-/// `xml:base`.
+/// What feed-rs does not take from the document itself: entry text in elements it ignores,
+/// entries' source elements, and `xml:base`.
 fn read_document(mut feed: Feed, text: &str, base: &Url, tags: TagSurvey) -> Feed {
     let atom = matches!(feed.feed_type, feed_rs::model::FeedType::Atom);
     if tags.body_or_fullitem || (!atom && tags.unprefixed_content_or_summary) {
         carriers::apply(&mut feed, text);
+    }
+    if tags.source {
+        sources::apply(&mut feed, text);
     }
     with_document_base(feed, text, base)
 }
