@@ -96,6 +96,7 @@ pub fn configure_store(store: &dyn Store, config: &Config) -> anyhow::Result<Vec
             allow_private: config.fetch.allow_private_networks || s.allow_private,
             identity: s.identity,
             tracking_params: tracking.clone(),
+            origins: config.dedup.origins,
             limits: crate::normalize::Limits {
                 max_entries: config.storage.max_entries_per_source,
                 max_entry_size: config.storage.max_entry_size,

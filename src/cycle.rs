@@ -254,6 +254,7 @@ mod tests {
             },
             identity: None,
             tracking_params: Arc::new(Vec::new()),
+            origins: true,
             limits: Default::default(),
             topics: Vec::new(),
             rules: Arc::new(crate::topics::TopicRules::new(&config)),

@@ -24,6 +24,8 @@ pub struct SourceJob {
     /// `identity` from feeds.toml, when set.
     pub identity: Option<crate::model::Identity>,
     pub tracking_params: Arc<Vec<String>>,
+    /// `[dedup] origins`: whether republications' credits are looked for.
+    pub origins: bool,
     /// How many entries of a document are stored, and how large each may be.
     pub limits: crate::normalize::Limits,
     /// The topics this source lists in feeds.toml.
@@ -328,7 +330,7 @@ impl Pipeline {
             tracking_params: job.tracking_params.to_vec(),
             limits: job.limits,
             known: Default::default(),
-            ..Default::default()
+            origins: job.origins,
         };
         let (rules, listed) = (job.rules.clone(), job.topics.clone());
         let scheduling = self.scheduling(job, state);

@@ -497,6 +497,7 @@ async fn harness(path: &str) -> Harness {
         },
         identity: None,
         tracking_params: Arc::new(Vec::new()),
+        origins: true,
         limits: Default::default(),
         topics: Vec::new(),
         rules: Arc::new(tributary::topics::TopicRules::new(
