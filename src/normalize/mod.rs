@@ -126,9 +126,18 @@ pub fn normalize_with(
         if normalized.authors.is_empty() {
             normalized.authors = feed_authors.clone();
         }
-        // An entry without a language of its own is in its feed's.
+        // An entry without a language of its own is in its feed's; when neither declares one,
+        // its text tells, if it can tell with confidence.
         if normalized.language.is_none() {
             normalized.language = feed_language.clone();
+        }
+        if normalized.language.is_none() {
+            let text = language::detection_text(
+                &normalized.title,
+                normalized.summary_html.as_deref(),
+                normalized.content_html.as_deref(),
+            );
+            normalized.language = language::detect(&text).map(String::from);
         }
         Some((position, normalized))
     });

@@ -682,6 +682,8 @@ fn languages(feed: &NormalizedFeed) -> Vec<Option<&str>> {
     feed.entries.iter().map(|e| e.language.as_deref()).collect()
 }
 
+const INDONESIAN_STORY: &str = "Pemerintah mengumumkan kenaikan harga bahan bakar minyak mulai pekan depan. Menteri Keuangan mengatakan bahwa subsidi energi sudah terlalu besar dan anggaran negara tidak bisa menanggungnya lagi.";
+
 #[test]
 fn atom_entry_xml_lang_wins_over_the_feeds_with_or_without_content() {
     // feed-rs keeps only the xml:lang of <content>: the first entry would lose its own.
@@ -734,6 +736,29 @@ fn html_lang_in_content_is_the_entrys_language_when_it_declares_none() {
         r#"<item><guid>1</guid><title>T</title><description><![CDATA[<div lang="th"><p>x</p></div>]]></description></item>"#,
     );
     assert_eq!(languages(&run(&rss_doc)), [Some("th")]);
+}
+
+#[test]
+fn feed_language_wins_over_detection() {
+    let doc = format!(
+        "<rss version=\"2.0\"><channel><title>T</title><link>https://news.example.com/</link><language>en</language><item><guid>1</guid><title>Harga BBM naik</title><description>{INDONESIAN_STORY}</description></item></channel></rss>"
+    );
+    assert_eq!(languages(&run(&doc)), [Some("en")]);
+}
+
+#[test]
+fn entry_without_declared_language_is_detected_from_its_text() {
+    let doc = rss(&format!(
+        r#"<item><guid>1</guid><title>Harga BBM naik pekan depan</title><description><![CDATA[<p>{INDONESIAN_STORY}</p>]]></description></item>
+        <item><guid>2</guid><title>Chính phủ tăng lương tối thiểu từ tháng sau</title></item>
+        <item><guid>3</guid><title>Harga minyak naik</title></item>
+        <item><guid>4</guid><title></title></item>"#
+    ));
+    assert_eq!(
+        languages(&run(&doc)),
+        [Some("id"), Some("vi"), None, None],
+        "a three-word title and an empty entry are not guessed"
+    );
 }
 
 #[test]
