@@ -227,9 +227,39 @@ pub fn detect(text: &str) -> Option<&'static str> {
             seen * 2 >= total
         })
         .map_or(words.len(), |i| i + 1);
-    let first = detect_half(&words[..middle])?;
-    let second = detect_half(&words[middle..])?;
-    (first == second).then_some(first)
+    let (first, second) = (&words[..middle], &words[middle..]);
+    match (FunctionWords::of(first), FunctionWords::of(second)) {
+        (FunctionWords::English, FunctionWords::English) => Some("en"),
+        (FunctionWords::English, FunctionWords::MalayFamily)
+        | (FunctionWords::MalayFamily, FunctionWords::English) => None,
+        // Both Indonesian or Malay: one call, choosing between those two only, over the whole.
+        (FunctionWords::MalayFamily, FunctionWords::MalayFamily) => {
+            detect_with(&INDONESIAN_OR_MALAY, &detector_text(&words, 2))
+        }
+        (one, other) => {
+            let half = |words: &[&str], found: FunctionWords| match found {
+                FunctionWords::English => Some("en"),
+                FunctionWords::MalayFamily => {
+                    detect_with(&INDONESIAN_OR_MALAY, &detector_text(words, 1))
+                }
+                FunctionWords::Neither => detect_with(&DETECTOR, &detector_text(words, 1)),
+            };
+            let language = half(first, one)?;
+            (half(second, other)? == language).then_some(language)
+        }
+    }
+}
+
+/// Characters of each half of the text the detector reads: its work grows with the text (over
+/// a microsecond a character), and this much of each half told Indonesian from Malay in every
+/// pair of texts we tried.
+const MAX_DETECTOR_CHARS: usize = 150;
+
+/// `words` joined, at most `halves` × [`MAX_DETECTOR_CHARS`] characters of them.
+fn detector_text(words: &[&str], halves: usize) -> String {
+    let mut text = words.join(" ");
+    text.truncate(char_prefix_len(&text, halves * MAX_DETECTOR_CHARS));
+    text
 }
 
 /// Function words English text is full of and Indonesian and Malay never write.
@@ -245,33 +275,42 @@ const MALAY_FAMILY_WORDS: [&str; 32] = [
     "lebih", "dari", "daripada", "bahwa", "bahawa", "karena", "kerana", "tersebut", "masih",
     "hanya",
 ];
-/// Distinct English function words a half needs, with none of Indonesian or Malay, to be
-/// English without the detector.
+/// Distinct function words of one side a half needs, with none of the other's, to be taken for
+/// that side.
 const MIN_FUNCTION_WORDS: usize = 3;
 
-/// The language of one half of the text ([`detect`]). English is told by its function words,
-/// which costs a pass over the words where the detector costs over a microsecond a character;
-/// Indonesian or Malay function words, and none of English's, leave only those two to choose
-/// between, which halves the detector's work.
-fn detect_half(words: &[&str]) -> Option<&'static str> {
-    let (mut english, mut malay_family) = (Vec::new(), 0usize);
-    for word in words {
-        let word = word
-            .trim_matches(|c: char| !c.is_alphanumeric())
-            .to_ascii_lowercase();
-        if let Some(found) = ENGLISH_WORDS.iter().find(|w| **w == word) {
-            if !english.contains(found) {
-                english.push(*found);
+/// Which function words one half of the text ([`detect`]) is written with. English is told by
+/// them alone, which costs a pass over the words where the detector costs over a microsecond a
+/// character; Indonesian or Malay ones leave only those two for the detector to choose between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FunctionWords {
+    English,
+    MalayFamily,
+    Neither,
+}
+
+impl FunctionWords {
+    fn of(words: &[&str]) -> FunctionWords {
+        let (mut english, mut malay_family) = (Vec::new(), Vec::new());
+        for word in words {
+            let word = word
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_ascii_lowercase();
+            if let Some(found) = ENGLISH_WORDS.iter().find(|w| **w == word) {
+                if !english.contains(found) {
+                    english.push(*found);
+                }
+            } else if let Some(found) = MALAY_FAMILY_WORDS.iter().find(|w| **w == word) {
+                if !malay_family.contains(found) {
+                    malay_family.push(*found);
+                }
             }
-        } else if MALAY_FAMILY_WORDS.contains(&word.as_str()) {
-            malay_family += 1;
         }
-    }
-    let text = words.join(" ");
-    match (english.len(), malay_family) {
-        (n, 0) if n >= MIN_FUNCTION_WORDS => Some("en"),
-        (0, n) if n >= MIN_FUNCTION_WORDS => detect_with(&INDONESIAN_OR_MALAY, &text),
-        _ => detect_with(&DETECTOR, &text),
+        match (english.len(), malay_family.len()) {
+            (n, 0) if n >= MIN_FUNCTION_WORDS => FunctionWords::English,
+            (0, n) if n >= MIN_FUNCTION_WORDS => FunctionWords::MalayFamily,
+            _ => FunctionWords::Neither,
+        }
     }
 }
 

@@ -31,6 +31,25 @@ fn indonesian_and_malay_are_told_apart_by_their_vocabulary() {
     let malay = "Polis menahan dua suspek kes curi kereta di Johor Bahru pada malam Selasa. Ketua polis daerah berkata kedua-dua suspek dipercayai telah melakukan kesalahan yang sama di lima lokasi berbeza sejak bulan lepas dan boleh dipenjara tujuh tahun. Barang kes termasuk kunci palsu dan wang hasil jualan kereta curi telah dirampas daripada rumah suspek.";
     assert_eq!(detect(indonesian), Some("id"));
     assert_eq!(detect(malay), Some("ms"));
+    // Weather, football and market stories, each told in both.
+    let pairs = [
+        (
+            "Badan Meteorologi, Klimatologi, dan Geofisika memperingatkan potensi hujan lebat disertai angin kencang di sebagian besar wilayah Jawa Barat hingga akhir pekan ini. Warga yang tinggal di daerah rawan longsor diminta untuk tetap waspada dan segera mengungsi bila hujan turun terus-menerus selama lebih dari tiga jam.",
+            "Jabatan Meteorologi Malaysia mengeluarkan amaran hujan lebat dan ribut petir di beberapa negeri termasuk Kelantan, Terengganu dan Pahang sehingga hujung minggu ini. Penduduk yang tinggal di kawasan rendah dinasihatkan supaya berwaspada dan berpindah ke pusat pemindahan sementara sekiranya paras air sungai terus meningkat.",
+        ),
+        (
+            "Tim nasional sepak bola Indonesia berhasil meraih kemenangan dua gol tanpa balas atas Vietnam dalam laga kualifikasi Piala Dunia yang digelar di Stadion Utama Gelora Bung Karno, Jakarta, Kamis malam. Pelatih mengatakan para pemain tampil disiplin dan bisa menjalankan strategi dengan baik sejak menit pertama.",
+            "Pasukan bola sepak kebangsaan Malaysia berjaya meraih kemenangan dua gol tanpa balas ke atas Vietnam dalam perlawanan kelayakan Piala Dunia yang berlangsung di Stadium Nasional Bukit Jalil, Kuala Lumpur, malam Khamis. Jurulatih berkata para pemain beraksi dengan penuh disiplin dan boleh melaksanakan strategi dengan baik sejak minit pertama.",
+        ),
+        (
+            "Harga beras di sejumlah pasar tradisional di Surabaya naik sekitar sepuluh persen dalam sepekan terakhir. Para pedagang mengaku pasokan dari petani berkurang karena musim panen belum tiba, sementara permintaan masyarakat tetap tinggi menjelang hari raya.",
+            "Harga beras di beberapa pasar awam di Johor Bahru meningkat kira-kira sepuluh peratus sejak minggu lalu. Para peniaga berkata bekalan daripada pesawah berkurangan kerana musim menuai belum tiba, manakala permintaan orang ramai kekal tinggi menjelang hari raya.",
+        ),
+    ];
+    for (indonesian, malay) in pairs {
+        assert_eq!(detect(indonesian), Some("id"), "{indonesian}");
+        assert_eq!(detect(malay), Some("ms"), "{malay}");
+    }
     // A short headline with each side's giveaway words is still too short to tell.
     assert_eq!(detect("Kerajaan boleh beri wang"), None);
     assert_eq!(detect("Pemerintah bisa beri uang"), None);
