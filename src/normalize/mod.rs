@@ -7,6 +7,7 @@
 
 pub mod bound;
 pub mod canonical;
+pub mod language;
 pub mod origin;
 
 use std::borrow::Cow;
@@ -141,9 +142,18 @@ pub fn normalize_with(
         if normalized.authors.is_empty() {
             normalized.authors = feed_authors.clone();
         }
-        // An entry without a language of its own is in its feed's.
+        // An entry without a language of its own is in its feed's; when neither declares one,
+        // its text tells, if it can tell with confidence.
         if normalized.language.is_none() {
             normalized.language = feed_language.clone();
+        }
+        if normalized.language.is_none() {
+            let text = language::detection_text(
+                &normalized.title,
+                normalized.summary_html.as_deref(),
+                normalized.content_html.as_deref(),
+            );
+            normalized.language = language::detect(&text).map(String::from);
         }
         Some((position, normalized))
     });
@@ -273,10 +283,32 @@ fn feed_meta(feed: &Feed) -> FeedMeta {
     }
 }
 
-/// A language tag as given, when there is one of a sensible length.
+/// A declared language tag, normalized ([`language::normalized_tag`]).
 fn language(tag: Option<&str>) -> Option<String> {
-    tag.map(|l| xml_chars(l.trim()).into_owned())
-        .filter(|l| !l.is_empty() && l.len() <= MAX_FIELD_BYTES)
+    tag.and_then(language::normalized_tag)
+}
+
+/// The language an entry declares: its own tag (Atom `xml:lang`, JSON Feed `language`), else the
+/// `lang` on the outermost element of its raw content, else of its raw summary (read before
+/// sanitizing, which drops the attribute).
+fn entry_language(entry: &Entry) -> Option<String> {
+    let html_lang = |body: &str, essence: String| {
+        is_html(&essence)
+            .then(|| language::content_lang(body))
+            .flatten()
+    };
+    language(entry.language.as_deref())
+        .or_else(|| {
+            let content = entry.content.as_ref()?;
+            html_lang(
+                content.body.as_deref()?,
+                content.content_type.essence().to_string(),
+            )
+        })
+        .or_else(|| {
+            let summary = entry.summary.as_ref()?;
+            html_lang(&summary.content, summary.content_type.essence().to_string())
+        })
 }
 
 /// An id (guid, feed id) of at most [`MAX_FIELD_BYTES`]: a longer one keeps its start and gains a
@@ -479,7 +511,7 @@ fn normalize_entry(
         authors,
         categories,
         enclosures: enclosures(entry, &base),
-        language: language(entry.language.as_deref()),
+        language: entry_language(entry),
         published,
         updated,
         content_hash,

@@ -671,3 +671,101 @@ fn items_sent_as_last_time_are_not_normalized_again() {
         3
     );
 }
+
+fn run_at(doc: &str, url: &str) -> NormalizedFeed {
+    let url = Url::parse(url).expect("static URL");
+    let feed = crate::parse::parse_feed(doc.as_bytes(), &url, None).expect("fixture parses");
+    normalize(&feed, &url, NOW)
+}
+
+fn languages(feed: &NormalizedFeed) -> Vec<Option<&str>> {
+    feed.entries.iter().map(|e| e.language.as_deref()).collect()
+}
+
+const INDONESIAN_STORY: &str = "Pemerintah mengumumkan kenaikan harga bahan bakar minyak mulai pekan depan. Menteri Keuangan mengatakan bahwa subsidi energi sudah terlalu besar dan anggaran negara tidak bisa menanggungnya lagi.";
+
+#[test]
+fn atom_entry_xml_lang_wins_over_the_feeds_with_or_without_content() {
+    // feed-rs keeps only the xml:lang of <content>: the first entry would lose its own.
+    let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title>T</title><id>urn:f</id>
+        <entry xml:lang="vi-VN"><id>urn:1</id><title>Tin</title><summary>Tóm tắt</summary></entry>
+        <entry xml:lang="vi"><id>urn:2</id><title>Tin</title><content type="html" xml:lang="id">Berita</content></entry>
+        <entry><id>urn:3</id><title>News</title><summary>Text</summary></entry>
+        </feed>"#;
+    let normalized = run_at(doc, "https://news.example.com/atom.xml");
+    assert_eq!(
+        languages(&normalized),
+        [Some("vi-vn"), Some("id"), Some("en")],
+        "the entry's own, its content's, else the feed's"
+    );
+    assert_eq!(normalized.meta.language.as_deref(), Some("en"));
+}
+
+#[test]
+fn json_feed_item_language_wins_over_the_feeds() {
+    let doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"T","language":"en-US",
+        "items":[{"id":"1","language":"id","content_text":"Berita"},
+                 {"id":"2","content_text":"News"}]}"#;
+    let normalized = run_at(doc, "https://news.example.com/feed.json");
+    assert_eq!(languages(&normalized), [Some("id"), Some("en-us")]);
+    assert_eq!(normalized.meta.language.as_deref(), Some("en-us"));
+}
+
+#[test]
+fn html_lang_in_content_is_the_entrys_language_when_it_declares_none() {
+    let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title>T</title><id>urn:f</id>
+        <entry><id>urn:1</id><title>Tin</title><content type="html">&lt;html lang="vi"&gt;&lt;p&gt;Tin tức&lt;/p&gt;&lt;/html&gt;</content></entry>
+        <entry xml:lang="ms"><id>urn:2</id><title>Tin</title><content type="html">&lt;div lang="vi"&gt;&lt;p&gt;x&lt;/p&gt;&lt;/div&gt;</content></entry>
+        </feed>"#;
+    let normalized = run_at(doc, "https://news.example.com/atom.xml");
+    assert_eq!(
+        languages(&normalized),
+        [Some("vi"), Some("ms")],
+        "content's lang beats the feed's; the entry's own beats its content's"
+    );
+    // The sanitizer drops the attribute: it was read from the raw content.
+    assert!(
+        !normalized.entries[0]
+            .content_html
+            .as_deref()
+            .unwrap_or("")
+            .contains("lang")
+    );
+    // In RSS, on the outermost element of the description.
+    let rss_doc = rss(
+        r#"<item><guid>1</guid><title>T</title><description><![CDATA[<div lang="th"><p>x</p></div>]]></description></item>"#,
+    );
+    assert_eq!(languages(&run(&rss_doc)), [Some("th")]);
+}
+
+#[test]
+fn feed_language_wins_over_detection() {
+    let doc = format!(
+        "<rss version=\"2.0\"><channel><title>T</title><link>https://news.example.com/</link><language>en</language><item><guid>1</guid><title>Harga BBM naik</title><description>{INDONESIAN_STORY}</description></item></channel></rss>"
+    );
+    assert_eq!(languages(&run(&doc)), [Some("en")]);
+}
+
+#[test]
+fn entry_without_declared_language_is_detected_from_its_text() {
+    let doc = rss(&format!(
+        r#"<item><guid>1</guid><title>Harga BBM naik pekan depan</title><description><![CDATA[<p>{INDONESIAN_STORY}</p>]]></description></item>
+        <item><guid>2</guid><title>Chính phủ tăng lương tối thiểu từ tháng sau</title></item>
+        <item><guid>3</guid><title>Harga minyak naik</title></item>
+        <item><guid>4</guid><title></title></item>"#
+    ));
+    assert_eq!(
+        languages(&run(&doc)),
+        [Some("id"), Some("vi"), None, None],
+        "a three-word title and an empty entry are not guessed"
+    );
+}
+
+#[test]
+fn malformed_declared_language_falls_through_to_the_next_source() {
+    let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="vi"><title>T</title><id>urn:f</id>
+        <entry xml:lang="vi, en"><id>urn:1</id><title>Tin</title><summary>x</summary></entry>
+        </feed>"#;
+    let normalized = run_at(doc, "https://news.example.com/atom.xml");
+    assert_eq!(languages(&normalized), [Some("vi")]);
+}

@@ -1,11 +1,50 @@
 //! JSON Feed leniency: version 1.0 (`http://jsonfeed.org/version/1`) as well as 1.1, `tags` given
-//! as one comma-separated string, and 1.0's `author` object where 1.1 has an `authors` array.
+//! as one comma-separated string, and 1.0's `author` object where 1.1 has an `authors` array;
+//! and each item's `language`, which feed-rs does not read.
 
 use serde_json::Value;
 
-/// The document rewritten in the form feed-rs reads, or `None` when it needs nothing.
-pub fn normalize_json_feed(body: &[u8]) -> Option<Vec<u8>> {
-    let mut feed: Value = serde_json::from_slice(body).ok()?;
+/// What one read of a JSON Feed gives besides feed-rs's own parse.
+#[derive(Debug, Default)]
+pub struct JsonFeedReading {
+    /// The document in the form feed-rs reads, or `None` when it needs nothing.
+    pub rewritten: Option<Vec<u8>>,
+    /// Each item's own `language` (JSON Feed 1.1), in document order; feed-rs reads only the
+    /// feed's. Empty when no item has one.
+    pub item_languages: Vec<Option<String>>,
+}
+
+/// Reads `body` once for [`JsonFeedReading`].
+pub fn read_json_feed(body: &[u8]) -> JsonFeedReading {
+    let Ok(mut feed) = serde_json::from_slice::<Value>(body) else {
+        return JsonFeedReading::default();
+    };
+    let item_languages = item_languages(&feed);
+    JsonFeedReading {
+        rewritten: rewritten(&mut feed),
+        item_languages,
+    }
+}
+
+fn item_languages(feed: &Value) -> Vec<Option<String>> {
+    let Some(items) = feed.get("items").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let languages: Vec<Option<String>> = items
+        .iter()
+        .map(|item| {
+            item.get("language")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .collect();
+    if languages.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    languages
+}
+
+fn rewritten(feed: &mut Value) -> Option<Vec<u8>> {
     let object = feed.as_object_mut()?;
     let mut changed = false;
     if let Some(Value::String(version)) = object.get_mut("version") {
@@ -31,7 +70,7 @@ pub fn normalize_json_feed(body: &[u8]) -> Option<Vec<u8>> {
         }
     }
     if changed {
-        serde_json::to_vec(&feed).ok()
+        serde_json::to_vec(feed).ok()
     } else {
         None
     }
@@ -67,7 +106,7 @@ mod tests {
         let doc = br#"{"version":"http://jsonfeed.org/version/1","title":"t","author":{"name":"A"},
             "items":[{"id":"1","content_text":"x","tags":"workflow, omnifocus","author":{"name":"B"}}]}"#;
         let fixed: Value =
-            serde_json::from_slice(&normalize_json_feed(doc).expect("changed")).expect("json");
+            serde_json::from_slice(&read_json_feed(doc).rewritten.expect("changed")).expect("json");
         assert_eq!(fixed["version"], "https://jsonfeed.org/version/1");
         assert_eq!(fixed["authors"][0]["name"], "A");
         assert_eq!(
@@ -81,6 +120,6 @@ mod tests {
     #[test]
     fn a_clean_1_1_feed_is_left_alone() {
         let doc = br#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[]}"#;
-        assert!(normalize_json_feed(doc).is_none());
+        assert!(read_json_feed(doc).rewritten.is_none());
     }
 }

@@ -79,11 +79,14 @@ pub fn parse_document(
         }
     };
     if body[start] == b'{' {
-        let fixed = json::normalize_json_feed(body);
-        return parse(fixed.as_deref().unwrap_or(body))
-            .map(|feed| ParsedFeed {
-                feed,
-                warning: None,
+        let reading = json::read_json_feed(body);
+        return parse(reading.rewritten.as_deref().unwrap_or(body))
+            .map(|mut feed| {
+                with_languages(&mut feed, reading.item_languages);
+                ParsedFeed {
+                    feed,
+                    warning: None,
+                }
             })
             .map_err(ParseError::Invalid);
     }
@@ -276,7 +279,68 @@ fn read_document(mut feed: Feed, text: &str, base: &Url, tags: TagSurvey) -> Fee
     if tags.source {
         sources::apply(&mut feed, text);
     }
+    if atom {
+        with_languages(&mut feed, entry_xml_langs(text));
+    }
     with_document_base(feed, text, base)
+}
+
+/// Gives each entry that has no language of its own from feed-rs the one found for it in the
+/// document (`languages`, one per entry element in document order). Entries are matched by
+/// position, so nothing is given when the counts differ.
+fn with_languages(feed: &mut Feed, languages: Vec<Option<String>>) {
+    if languages.len() != feed.entries.len() {
+        if !languages.is_empty() {
+            tracing::debug!(
+                elements = languages.len(),
+                entries = feed.entries.len(),
+                "entry elements and parsed entries differ; entry languages not read"
+            );
+        }
+        return;
+    }
+    for (entry, language) in feed.entries.iter_mut().zip(languages) {
+        if entry.language.is_none() {
+            entry.language = language;
+        }
+    }
+}
+
+/// The `xml:lang` of each Atom `entry` element, in document order (XML 1.0 §2.12), or nothing
+/// when no entry has one. feed-rs keeps only the one on an entry's `content`, and an entry
+/// without content loses its language.
+fn entry_xml_langs(text: &str) -> Vec<Option<String>> {
+    use quick_xml::events::Event;
+    // Most documents state a language on the root only (which feed-rs reads) or nowhere: a
+    // search for the attribute after the first entry saves them a second read.
+    let after_first_entry = text.find("entry").map_or("", |i| &text[i..]);
+    if !after_first_entry.contains("xml:lang") {
+        return Vec::new();
+    }
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut languages = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.local_name().as_ref() == "entry" => {
+                let lang = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == "xml:lang")
+                    .and_then(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned())
+                    });
+                languages.push(lang);
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    if languages.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    languages
 }
 
 /// Applies `xml:base` (XML Base, as Atom uses it) on the root and on each entry to the entries'
@@ -662,5 +726,32 @@ mod tests {
     fn empty_body_is_named() {
         let err = parse_feed(b"  \n", &base(), None).expect_err("empty is not a feed");
         assert_eq!(err.to_string(), "not a feed: empty document");
+    }
+
+    fn entry_languages(doc: &str) -> Vec<Option<String>> {
+        let feed = parse_feed(doc.as_bytes(), &base(), None).expect("fixture parses");
+        feed.entries.into_iter().map(|e| e.language).collect()
+    }
+
+    #[test]
+    fn atom_entry_xml_lang_is_read_with_or_without_content() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title>T</title><id>f</id>
+            <entry xml:lang="vi"><id>1</id><title>a</title></entry>
+            <entry xml:lang="vi"><id>2</id><title>b</title><content xml:lang="id">c</content></entry>
+            <entry><id>3</id><title>d</title></entry></feed>"#;
+        assert_eq!(
+            entry_languages(doc),
+            [Some("vi".to_string()), Some("id".to_string()), None],
+            "the content's xml:lang is the more specific; the feed's stays on the feed"
+        );
+    }
+
+    #[test]
+    fn json_feed_item_language_is_read() {
+        let doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"T","language":"en",
+            "items":[{"id":"1","language":"vi","content_text":"a"},{"id":"2","content_text":"b"}]}"#;
+        assert_eq!(entry_languages(doc), [Some("vi".to_string()), None]);
+        let feed = parse_feed(doc.as_bytes(), &base(), None).expect("fixture parses");
+        assert_eq!(feed.language.as_deref(), Some("en"));
     }
 }
