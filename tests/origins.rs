@@ -277,3 +277,115 @@ fn origin_detection_can_be_turned_off() {
             .any(|e| e.origin.is_some())
     );
 }
+
+/// Every fixture stored in `order` (by index into [`FIXTURES`]) into a fresh store, each its own
+/// source; returns the stories of the `all` topic with their versions, as
+/// (title, language, [(version title, version language)]) sorted by title.
+fn stored_in_order(
+    order: &[usize],
+) -> Vec<(String, Option<String>, Vec<(String, Option<String>)>)> {
+    use tributary::model::{TopicSlug, Validators};
+    use tributary::store::{Fetched, SourceSpec, SqliteStore, Store};
+    let store = SqliteStore::open_in_memory().expect("store");
+    let specs: Vec<SourceSpec> = FIXTURES
+        .iter()
+        .map(|(_, url)| SourceSpec {
+            url: url.to_string(),
+            title: None,
+            topics: Vec::new(),
+        })
+        .collect();
+    let ids = store.sync_sources(&specs).expect("sources");
+    for &i in order {
+        let (name, url) = FIXTURES[i];
+        let (feed, url) = parse(name, url);
+        let mut normalized = normalize(&feed, &url, NOW);
+        for entry in &mut normalized.entries {
+            entry.topics = vec![TopicSlug::all()];
+        }
+        store
+            .record_document(
+                ids[i],
+                &normalized.meta,
+                &normalized.entries,
+                &Fetched::plain(&Validators::default()),
+                NOW,
+            )
+            .expect("stored");
+    }
+    let mut stories: Vec<_> = store
+        .topic_entries(&TopicSlug::all(), 100)
+        .expect("stories")
+        .into_iter()
+        .map(|s| {
+            let mut versions: Vec<_> = s
+                .versions
+                .iter()
+                .map(|v| (v.title.clone(), v.language.clone()))
+                .collect();
+            versions.sort();
+            (s.title, s.language, versions)
+        })
+        .collect();
+    stories.sort();
+    stories
+}
+
+#[test]
+fn republications_join_their_original_whichever_arrives_first() {
+    let originals_first = stored_in_order(&[0, 1, 2, 3, 4, 5]);
+    let originals_last = stored_in_order(&[5, 4, 3, 2, 1, 0]);
+    assert_eq!(
+        originals_first, originals_last,
+        "the order of arrival does not matter"
+    );
+    let story = |title: &str| {
+        originals_first
+            .iter()
+            .find(|(t, _, _)| t == title)
+            .unwrap_or_else(|| panic!("{title} is a story: {originals_first:#?}"))
+    };
+    let lang = |l: &str| Some(l.to_string());
+    // The Dân trí story: its Indonesian, Malay and English republications are its translations;
+    // the Vietnamese regional reprint is a copy of it (same language), not a story of its own.
+    let rain = story("Mưa lớn gây ngập nặng ở Hà Nội");
+    assert_eq!(rain.1, lang("vi"));
+    let titles: Vec<&str> = rain.2.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Heavy rain floods Hanoi streets",
+            "Hujan lebat banjiri Hanoi",
+            "Hujan lebat rendam Hanoi"
+        ]
+    );
+    assert_eq!(rain.2[0].1, lang("en"));
+    assert_eq!(rain.2[2].1, lang("id"));
+    // The Malay portal declares no language and the text is too short to tell Malay from
+    // Indonesian: its language is unknown, and its words (unlike a copy's) make it a translation.
+    assert!(
+        matches!(rain.2[1].1.as_deref(), None | Some("ms")),
+        "{rain:?}"
+    );
+    assert!(
+        originals_first
+            .iter()
+            .all(|(t, _, _)| t != "Mưa lớn gây ngập ở Hà Nội"),
+        "the reprint joined the original"
+    );
+    let gold = story("Giá vàng tăng kỷ lục");
+    assert_eq!(gold.2.len(), 3, "{gold:?}");
+    let bridge = story("Cầu Long Biên tạm đóng cửa để sửa chữa");
+    assert_eq!(bridge.2.len(), 3, "{bridge:?}");
+    // Credits by name only, and credits to home pages, join nothing: those stay stories.
+    for title in [
+        "Festival lampion di Hoi An",
+        "Banjir di Da Nang",
+        "Jambatan Long Bien ditutup sementara",
+        "Tăng cường phòng chống lũ ở miền Trung",
+        "Giá vàng trong nước lập đỉnh mới",
+        "Kemacetan di Jakarta makin parah",
+    ] {
+        assert!(story(title).2.is_empty(), "{title}");
+    }
+}

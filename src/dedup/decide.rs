@@ -46,12 +46,27 @@ pub struct OtherStory {
     pub published_at: Timestamp,
 }
 
-/// A stored story as the origin rules need it: where it sorts and its language.
+/// A stored story as the origin rules need it: where it sorts, its language, and its signature
+/// (to tell a copy from a translation when a language is unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginStory {
     pub story: i64,
     pub published_at: Timestamp,
     pub language: Option<String>,
+    pub signature: Option<super::fingerprint::Signature>,
+}
+
+/// Whether a republication and its original are in different languages: by their languages when
+/// both are known; else by their words — a copy shares most of its original's, a translation
+/// hardly any (the near-duplicate threshold decides; without signatures, a copy).
+fn translation_of(entry: &NewEntry, original: &OriginStory, near: NearDuplicates) -> bool {
+    match (entry.language.as_deref(), original.language.as_deref()) {
+        (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => other_language(Some(a), Some(b)),
+        _ => match (&entry.signature, &original.signature) {
+            (Some(a), Some(b)) => super::fingerprint::similarity(a, b) < near.threshold.min(1.0),
+            _ => false,
+        },
+    }
 }
 
 /// What the store found that bears on one entry of a document.
@@ -220,7 +235,7 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
     }
     if let Some(origin) = found.origin.as_ref().filter(|_| near.origins) {
         let sort_at = origin.published_at;
-        return if other_language(entry.language.as_deref(), origin.language.as_deref()) {
+        return if translation_of(entry, origin, near) {
             decision(
                 Action::Translation {
                     story: origin.story,
@@ -260,7 +275,7 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
         .filter(|_| near.origins)
         .map(|r| Adopted {
             story: r.story,
-            translation: other_language(entry.language.as_deref(), r.language.as_deref()),
+            translation: translation_of(entry, r, near),
         })
         .collect();
     new
@@ -357,6 +372,7 @@ mod tests {
             story,
             published_at: NOW - 500,
             language: language.map(String::from),
+            signature: None,
         };
         let near = NearDuplicates::default();
         // (what, entry's language, the origin's, expected action, reason)
@@ -407,6 +423,27 @@ mod tests {
                 _ => "other",
             };
             assert_eq!((action, decision.reason), (expected, reason), "{what}");
+        }
+        // A language unknown: the words tell — a copy shares its original's, a translation not.
+        let unknown = in_language(None);
+        let with_text = |text: &str| OriginStory {
+            signature: fingerprint::signature("Mưa lớn ở Hà Nội", text),
+            ..stored(40, Some("vi"))
+        };
+        let copy = OriginStory {
+            signature: unknown.signature,
+            ..stored(40, Some("vi"))
+        };
+        let translated = with_text(
+            "Hujan lebat mengguyur ibu kota Vietnam sejak pagi hari sehingga banyak jalan \
+             tergenang air setinggi lutut orang dewasa dan lalu lintas lumpuh total",
+        );
+        for (origin, expected) in [(copy, Reason::Origin), (translated, Reason::Translation)] {
+            let found = Found {
+                origin: Some(origin),
+                ..Found::default()
+            };
+            assert_eq!(decide(&unknown, &found, near, NOW).reason, expected);
         }
         // The same canonical URL is a copy of that story, whatever the entry credits.
         let found = Found {

@@ -174,7 +174,7 @@ pub(super) fn document_lookups(
     if !origin_urls.is_empty() {
         let mut stmt = tx
             .prepare_cached(
-                "SELECT e.canonical_url, p.id, p.published_at, p.language
+                "SELECT e.canonical_url, p.id, p.published_at, p.language, p.signature
                  FROM entries e JOIN entries p ON p.id = COALESCE(e.version_of, e.id)
                  WHERE e.canonical_url IN (SELECT value FROM json_each(?1))
                  ORDER BY e.id",
@@ -195,7 +195,7 @@ pub(super) fn document_lookups(
         // already belongs to a story).
         let mut stmt = tx
             .prepare_cached(
-                "SELECT e.origin_url, e.id, e.published_at, e.language FROM entries e
+                "SELECT e.origin_url, e.id, e.published_at, e.language, e.signature FROM entries e
                  WHERE e.origin_url IN (SELECT value FROM json_each(?1)) AND e.version_of IS NULL
                  ORDER BY e.id",
             )
@@ -232,12 +232,17 @@ pub(super) fn document_lookups(
     Ok(lookups)
 }
 
-/// An [`OriginStory`] from columns `at` (id), `at + 1` (published_at), `at + 2` (language).
+/// An [`OriginStory`] from columns `at` (id), `at + 1` (published_at), `at + 2` (language),
+/// `at + 3` (signature).
 fn origin_story(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<OriginStory> {
     Ok(OriginStory {
         story: r.get(at)?,
         published_at: r.get(at + 1)?,
         language: r.get(at + 2)?,
+        signature: r
+            .get::<_, Option<Vec<u8>>>(at + 3)?
+            .as_deref()
+            .and_then(crate::dedup::fingerprint::from_bytes),
     })
 }
 
