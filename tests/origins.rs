@@ -278,12 +278,13 @@ fn origin_detection_can_be_turned_off() {
     );
 }
 
+/// A story as listed: its title, language, and its versions' titles and languages.
+type Listed = (String, Option<String>, Vec<(String, Option<String>)>);
+
 /// Every fixture stored in `order` (by index into [`FIXTURES`]) into a fresh store, each its own
 /// source; returns the stories of the `all` topic with their versions, as
 /// (title, language, [(version title, version language)]) sorted by title.
-fn stored_in_order(
-    order: &[usize],
-) -> Vec<(String, Option<String>, Vec<(String, Option<String>)>)> {
+fn stored_in_order(order: &[usize]) -> Vec<Listed> {
     use tributary::model::{TopicSlug, Validators};
     use tributary::store::{Fetched, SourceSpec, SqliteStore, Store};
     let store = SqliteStore::open_in_memory().expect("store");
