@@ -202,20 +202,22 @@ pub(crate) fn original(entry: &StoredEntry) -> Option<VersionLine<'_>> {
         });
     }
     let credit = entry.credit.as_ref()?;
-    let host = credit
-        .link
-        .as_deref()
-        .and_then(|l| url::Url::parse(l).ok())
-        .and_then(|u| {
-            u.host_str()
-                .map(|h| h.trim_start_matches("www.").to_string())
-        });
     Some(VersionLine {
         language: None,
         link: credit.link.as_deref(),
         title: "",
-        by: credit.outlet.clone().or(host)?,
+        by: credit
+            .outlet
+            .clone()
+            .or_else(|| host_of(credit.link.as_deref()))?,
     })
+}
+
+/// The host a link points at, without `www.`: how a version is named when nothing better is.
+fn host_of(link: Option<&str>) -> Option<String> {
+    let url = url::Url::parse(link?).ok()?;
+    url.host_str()
+        .map(|h| h.trim_start_matches("www.").to_string())
 }
 
 /// The story's versions in other languages than the one shown.
@@ -227,15 +229,7 @@ pub(crate) fn translations(entry: &StoredEntry) -> Vec<VersionLine<'_>> {
             language: v.language.as_deref(),
             link: v.link.as_deref(),
             title: &v.title,
-            by: v
-                .link
-                .as_deref()
-                .and_then(|l| url::Url::parse(l).ok())
-                .and_then(|u| {
-                    u.host_str()
-                        .map(|h| h.trim_start_matches("www.").to_string())
-                })
-                .unwrap_or_else(|| v.source.title.clone()),
+            by: host_of(v.link.as_deref()).unwrap_or_else(|| v.source.title.clone()),
         })
         .collect()
 }
