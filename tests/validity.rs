@@ -315,6 +315,19 @@ async fn every_topic_is_valid_atom_and_rss_without_active_content() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut sources = standard_sources();
     sources.push(("hostile.xml", &["local"]));
+    // A Vietnamese original with an Indonesian translation and an English digest crediting it:
+    // the feeds then carry other-language versions and an original.
+    for (name, fixture) in [
+        ("origins-dantri.xml", "origins/dantri_originals.xml"),
+        ("origins-indonesian.xml", "origins/indonesian_portal.xml"),
+        ("origins-english.atom", "origins/english_digest.atom"),
+    ] {
+        let body = std::fs::read(common::fixture_path(fixture)).expect("fixture");
+        server.set(name, 200, "application/xml", body);
+    }
+    sources.push(("origins-dantri.xml", &["local"]));
+    sources.push(("origins-indonesian.xml", &["local"]));
+    sources.push(("origins-english.atom", &["local"]));
     let config_path = common::write_config(dir.path(), BASE, &server, "", &sources);
     // Feeds name a WebSub hub too: the extra link must keep them valid.
     let text = std::fs::read_to_string(&config_path).expect("config");
@@ -353,6 +366,12 @@ async fn every_topic_is_valid_atom_and_rss_without_active_content() {
             assert!(errors.is_empty(), "{path}:\n{}\n{rss}", errors.join("\n"));
         }
     }
+    // The translations are there, as standard alternate links (checked valid above).
+    let all = get(&app, "/topics/all.atom").await;
+    assert!(
+        all.contains(r#"hreflang="id""#) && all.contains(r#"hreflang="en""#),
+        "{all}"
+    );
     // The hostile source's entries are there, defanged, with their enclosure and category.
     let local = get(&app, "/topics/local.rss").await;
     assert!(
