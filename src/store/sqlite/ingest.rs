@@ -348,15 +348,10 @@ fn carry_out(
                 rule,
                 "same story as one another source carried"
             );
-            add_sighting(
-                stmts,
-                source,
-                now,
-                entry,
-                story,
-                Some(rule),
-                (story, sort_at),
-            )?;
+            // The copy may be of a story's translation (found at its address or by its
+            // words): the sighting is the translation's, the topics its story's.
+            let listed = listed_story(stmts.tx, story)?.unwrap_or((story, sort_at));
+            add_sighting(stmts, source, now, entry, story, Some(rule), listed)?;
             Ok(Upsert::Merged)
         }
         Action::Translation { story, sort_at } => {

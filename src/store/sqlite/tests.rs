@@ -1804,3 +1804,30 @@ fn a_story_is_in_a_topic_any_of_its_versions_qualifies_for_and_listed_once() {
         ["Terjemahan"]
     );
 }
+
+#[test]
+fn a_copy_of_a_translation_is_listed_as_its_story() {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let ids = sources(&store, 3);
+    store_one(
+        &store,
+        ids[0],
+        version("vi", "Bản gốc", "vi", None),
+        1_700_000_000,
+    );
+    store_one(
+        &store,
+        ids[1],
+        version("id", "Terjemahan", "id", Some(ORIGINAL)),
+        1_700_000_100,
+    );
+    // Another portal carries the Indonesian version at the same address.
+    let mut copy = version("id2", "Terjemahan", "id", None);
+    copy.link = Some("https://id.example/story".into());
+    copy.canonical_url = Some("https://id.example/story".into());
+    let stats = store_one(&store, ids[2], copy, 1_700_000_200);
+    assert_eq!((stats.new, stats.merged), (1, 1));
+    let all = store.topic_entries(&TopicSlug::all(), 50).expect("all");
+    assert_eq!(titles(&all), ["Bản gốc"], "the translation is not listed");
+    assert_eq!(all[0].versions.len(), 1);
+}
