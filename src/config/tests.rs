@@ -521,3 +521,21 @@ fn an_invalid_utf8_byte_is_reported_at_its_line_and_column() {
         "{e}"
     );
 }
+
+#[test]
+fn a_topic_shows_stories_in_its_languages_else_its_filters() {
+    let config = parse(
+        "[[topic]]\nslug = \"a\"\ntitle = \"A\"\nlanguages = [\"id\", \"vi-VN\"]\n\n\
+         [[topic]]\nslug = \"b\"\ntitle = \"B\"\n[topic.filter]\nlanguages = [\"ms\"]\n\n\
+         [[topic]]\nslug = \"c\"\ntitle = \"C\"\n",
+    )
+    .expect("valid");
+    let shown = |slug: &str| config.topic(slug).map(|t| t.shown_languages().to_vec());
+    assert_eq!(shown("a"), Some(vec!["id".to_string(), "vi".to_string()]));
+    assert_eq!(shown("b"), Some(vec!["ms".to_string()]));
+    assert_eq!(shown("c"), Some(Vec::new()));
+    assert_eq!(
+        error("[[topic]]\nslug = \"a\"\ntitle = \"A\"\nlanguages = [\"v1\"]\n"),
+        "feeds.toml:4:14: topic.languages: \"v1\" is not a language tag (e.g. \"vi\", \"id\", \"en\")"
+    );
+}
