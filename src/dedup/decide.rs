@@ -54,6 +54,13 @@ pub struct OriginStory {
     pub published_at: Timestamp,
     pub language: Option<String>,
     pub signature: Option<super::fingerprint::Signature>,
+    /// The story's versions in other languages it has already: (row, language).
+    pub versions: Vec<(i64, Option<String>)>,
+}
+
+/// Whether two languages are known and the same (primary subtags compared).
+fn same_language(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() && !other_language(Some(a), Some(b)))
 }
 
 /// Whether a republication and its original are in different languages: by their languages when
@@ -170,6 +177,9 @@ pub struct Adopted {
     /// In another language: it becomes the new story's translation; else its sightings join
     /// the new story and it goes.
     pub translation: bool,
+    /// A translation into a language another adopted one is in already (the first of them):
+    /// its sightings join that version and it goes, so that a story has one version a language.
+    pub into: Option<i64>,
 }
 
 /// Whether two entries' languages are known to differ (primary subtags compared: "vi-VN" is
@@ -197,7 +207,7 @@ pub fn wants_neighbours(found: &Found, near: NearDuplicates) -> bool {
         && found.moved_key.is_none()
         && !found.tombstoned
         && found.same_url.is_none()
-        && (found.origin.is_none() || !near.origins)
+        && (!near.origins || (found.origin.is_none() && found.republications.is_empty()))
 }
 
 /// Decides what becomes of `entry`, seen at `now` by one source, given what the store found.
@@ -236,13 +246,26 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
     if let Some(origin) = found.origin.as_ref().filter(|_| near.origins) {
         let sort_at = origin.published_at;
         return if translation_of(entry, origin, near) {
-            decision(
-                Action::Translation {
-                    story: origin.story,
-                    sort_at,
-                },
-                Reason::Translation,
-            )
+            // One version a language: a second translation into it is a copy of the first.
+            let version = origin.versions.iter().find(|(_, language)| {
+                same_language(language.as_deref(), entry.language.as_deref())
+            });
+            match version {
+                Some(&(version, _)) => decision(
+                    Action::Merge {
+                        story: version,
+                        sort_at,
+                    },
+                    Reason::Translation,
+                ),
+                None => decision(
+                    Action::Translation {
+                        story: origin.story,
+                        sort_at,
+                    },
+                    Reason::Translation,
+                ),
+            }
         } else {
             decision(
                 Action::Merge {
@@ -253,6 +276,11 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
             )
         };
     }
+    // Stored stories crediting the entry as their original: it is theirs (rule 7), before any
+    // likeness to one of them could make it their copy.
+    if near.origins && !found.republications.is_empty() {
+        return new_story(entry, found, near);
+    }
     if let Some((story, sort_at, how)) = super::near_match(entry, near, &found.neighbours) {
         let reason = match how {
             super::NearMatch::Similar(_) => Reason::NearDuplicate,
@@ -260,24 +288,45 @@ pub fn decide(entry: &NewEntry, found: &Found, near: NearDuplicates, now: Timest
         };
         return decision(Action::Merge { story, sort_at }, reason);
     }
-    let mut new = decision(
-        Action::New {
+    new_story(entry, found, near)
+}
+
+/// Rule 7: a new story, taking in the stored stories that credit it as their original.
+fn new_story(entry: &NewEntry, found: &Found, near: NearDuplicates) -> Decision {
+    let mut new = Decision {
+        action: Action::New {
             updated: entry
                 .updated
                 .unwrap_or(entry.published)
                 .max(entry.published),
         },
-        Reason::NoMatch,
-    );
-    new.adopt = found
-        .republications
-        .iter()
-        .filter(|_| near.origins)
-        .map(|r| Adopted {
-            story: r.story,
-            translation: translation_of(entry, r, near),
-        })
-        .collect();
+        reason: Reason::NoMatch,
+        rekey: None,
+        churned: false,
+        adopt: Vec::new(),
+    };
+    let mut adopt: Vec<(Adopted, Option<&str>)> = Vec::new();
+    for r in found.republications.iter().filter(|_| near.origins) {
+        let translation = translation_of(entry, r, near);
+        let into = adopt
+            .iter()
+            .find(|(a, language)| {
+                translation
+                    && a.translation
+                    && a.into.is_none()
+                    && same_language(*language, r.language.as_deref())
+            })
+            .map(|(a, _)| a.story);
+        adopt.push((
+            Adopted {
+                story: r.story,
+                translation,
+                into,
+            },
+            r.language.as_deref(),
+        ));
+    }
+    new.adopt = adopt.into_iter().map(|(a, _)| a).collect();
     new
 }
 
@@ -373,6 +422,7 @@ mod tests {
             published_at: NOW - 500,
             language: language.map(String::from),
             signature: None,
+            versions: Vec::new(),
         };
         let near = NearDuplicates::default();
         // (what, entry's language, the origin's, expected action, reason)
@@ -475,17 +525,50 @@ mod tests {
             [
                 Adopted {
                     story: 50,
-                    translation: true
+                    translation: true,
+                    into: None
                 },
                 Adopted {
                     story: 51,
-                    translation: false
+                    translation: false,
+                    into: None
                 },
                 Adopted {
                     story: 52,
-                    translation: false
+                    translation: false,
+                    into: None
                 },
             ]
+        );
+        // The original of stored republications is theirs even when one of them (a reprint in
+        // its language) is also alike enough to take it as a copy.
+        let original = in_language(Some("vi"));
+        let found = Found {
+            republications: vec![stored(51, Some("vi"))],
+            neighbours: vec![neighbour(51, &original, &original.title_numbers)],
+            ..Found::default()
+        };
+        assert!(!wants_neighbours(&found, near));
+        let decision = decide(&original, &found, near, NOW);
+        assert!(
+            matches!(decision.action, Action::New { .. }),
+            "{decision:?}"
+        );
+        assert_eq!(decision.adopt.len(), 1);
+        // A second translation into one language joins the first as its copy.
+        let found = Found {
+            origin: Some(OriginStory {
+                versions: vec![(61, Some("id".into()))],
+                ..stored(40, Some("vi"))
+            }),
+            ..Found::default()
+        };
+        assert_eq!(
+            decide(&in_language(Some("id")), &found, near, NOW).action,
+            Action::Merge {
+                story: 61,
+                sort_at: NOW - 500
+            }
         );
         // A story already known to this source adopts nothing.
         let found = Found {

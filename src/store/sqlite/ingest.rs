@@ -71,6 +71,9 @@ pub(super) fn record_document(
                     }
                 }
                 let upsert = carry_out(&mut stmts, source, now, &mut index, entry, &decision)?;
+                for (story, version, language) in stmts.versions.drain(..) {
+                    lookups.add_version(story, version, language);
+                }
                 if !matches!(upsert, Upsert::Unchanged) {
                     changed_topics.extend(entry.topics.iter().map(|t| t.as_str().to_string()));
                 }
@@ -157,6 +160,9 @@ pub(super) struct EntryStatements<'tx> {
     /// What the refresh changes in the search index, written when its group commits (see
     /// [`super::search::write`]).
     search: Vec<SearchOp>,
+    /// Translations this document stored: (story, version row, language), for the entries
+    /// after them (one version a language).
+    versions: Vec<(i64, i64, Option<String>)>,
 }
 
 impl<'tx> EntryStatements<'tx> {
@@ -220,6 +226,7 @@ impl<'tx> EntryStatements<'tx> {
                 )
                 .context("matching near duplicates")?,
             search: Vec::new(),
+            versions: Vec::new(),
         })
     }
 }
@@ -364,6 +371,9 @@ fn carry_out(
             );
             let version = insert_entry(stmts, source, now, entry, entry.published, Some(story))?;
             index.remember(version, entry, now);
+            stmts
+                .versions
+                .push((story, version, entry.language.clone()));
             let rule = decision.reason.as_str();
             add_sighting(
                 stmts,
@@ -507,7 +517,21 @@ fn adopt(
         .context("adopting a republication")?
         .execute(params![old, story])
         .context("adopting a republication")?;
-    if adopted.translation {
+    if let Some(version) = adopted.into {
+        // A second translation into a language: a copy of the first.
+        tx.prepare_cached(
+            "UPDATE sightings SET entry_id = ?2, joined_by = COALESCE(joined_by, 'translation')
+             WHERE entry_id = ?1",
+        )
+        .context("adopting a republication")?
+        .execute(params![old, version])
+        .context("adopting a republication")?;
+        tx.prepare_cached("DELETE FROM entries WHERE id = ?1")
+            .context("adopting a republication")?
+            .execute([old])
+            .context("adopting a republication")?;
+        stmts.search.push(SearchOp::Forget(old));
+    } else if adopted.translation {
         tx.prepare_cached("UPDATE entries SET version_of = ?2 WHERE id = ?1")
             .context("adopting a republication")?
             .execute(params![old, story])

@@ -64,6 +64,13 @@ pub(super) struct DocumentLookups {
 }
 
 impl DocumentLookups {
+    /// A translation an earlier entry of the document stored, for the entries after it.
+    pub(super) fn add_version(&mut self, story: i64, version: i64, language: Option<String>) {
+        for origin in self.origins.values_mut().filter(|o| o.story == story) {
+            origin.versions.push((version, language.clone()));
+        }
+    }
+
     /// The candidates for one entry, given this source's sighting under its key. A moved key is
     /// taken by the first entry at its address, so that two entries never claim one story.
     pub(super) fn found(&mut self, entry: &NewEntry, same_key: Option<Known>) -> Found {
@@ -189,6 +196,19 @@ pub(super) fn document_lookups(
             let (canonical, found) = row.context("matching origins")?;
             lookups.origins.entry(canonical).or_insert(found);
         }
+        drop(stmt);
+        // The languages each credited story has a version in already.
+        let mut versions = tx
+            .prepare_cached("SELECT id, language FROM entries WHERE version_of = ?1 ORDER BY id")
+            .context("matching origins")?;
+        for origin in lookups.origins.values_mut() {
+            let rows = versions
+                .query_map([origin.story], |r| Ok((r.get(0)?, r.get(1)?)))
+                .context("matching origins")?;
+            origin.versions = rows
+                .collect::<Result<Vec<_>, _>>()
+                .context("matching origins")?;
+        }
     }
     {
         // Stories stored before their original arrived; only primary versions (a translation
@@ -243,6 +263,7 @@ fn origin_story(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<OriginStor
             .get::<_, Option<Vec<u8>>>(at + 3)?
             .as_deref()
             .and_then(crate::dedup::fingerprint::from_bytes),
+        versions: Vec::new(),
     })
 }
 
