@@ -93,6 +93,7 @@ const CREDIT_MARKERS: &[Marker] = &[
     marker("ms", "diterjemah daripada", Shape::Rest),
     marker("ms", "diterjemahkan daripada", Shape::Rest),
     marker("ms", "petikan:", Shape::Rest),
+    marker("ms", "petikan daripada", Shape::Rest),
     marker("ms", "sumber asal:", Shape::Rest),
     // English
     marker("en", "source:", Shape::Rest),
@@ -249,6 +250,65 @@ pub const KNOWN_OUTLETS: &[Outlet] = &[
     outlet("The Guardian", &["The Guardian"], &["theguardian.com"]),
 ];
 
+/// Known outlets' domains whose stories are published on `www.`; every other known outlet
+/// publishes on its bare domain. Credits write either form, over http or https, or link the
+/// mobile site (`m.`), while the outlet's own feed gives one form: a credit is matched in that one.
+const WWW_DOMAINS: &[&str] = &[
+    "vietnamplus.vn",
+    "kompas.com",
+    "kompas.id",
+    "detik.com",
+    "tempo.co",
+    "antaranews.com",
+    "cnnindonesia.com",
+    "liputan6.com",
+    "tribunnews.com",
+    "republika.co.id",
+    "bernama.com",
+    "thestar.com.my",
+    "malaysiakini.com",
+    "bharian.com.my",
+    "utusan.com.my",
+    "reuters.com",
+    "afp.com",
+    "bbc.com",
+    "bbc.co.uk",
+    "cnn.com",
+    "xinhuanet.com",
+    "bloomberg.com",
+    "aljazeera.com",
+    "theguardian.com",
+];
+
+/// A known outlet's story address as the outlet's own feed gives it: https, on the host it
+/// publishes on (see [`WWW_DOMAINS`]) rather than `www.`, the bare domain or the mobile site.
+/// Other subdomains are other sites (`e.vnexpress.net` is VnExpress International) and other
+/// outlets' addresses are left as the credit gives them: which form they publish is unknown.
+fn as_published(url: &mut Url) {
+    let Some(host) = url.host_str() else {
+        return;
+    };
+    let bare = host
+        .strip_prefix("www.")
+        .or_else(|| host.strip_prefix("m."))
+        .unwrap_or(host);
+    let Some(domain) = KNOWN_OUTLETS
+        .iter()
+        .flat_map(|o| o.domains.iter())
+        .find(|d| **d == bare)
+    else {
+        return;
+    };
+    let published = if WWW_DOMAINS.contains(domain) {
+        format!("www.{domain}")
+    } else {
+        (*domain).to_owned()
+    };
+    // Both cannot fail on an http(s) URL with a host; if they did, the address stays as given.
+    let _ = url.set_scheme("https");
+    let _ = url.set_host(Some(&published));
+}
+
 /// Words credits put before an outlet's name ("báo Dân trí", "harian Kompas", "kantor berita
 /// Antara"), folded.
 const NAME_LEADS: &[&str] = &[
@@ -361,11 +421,12 @@ impl Context<'_> {
         if self.own_canonical == Some(canonical.as_str()) || self.own_host == Some(host) {
             return Some(Target::Own);
         }
-        let canonical_url = Url::parse(&canonical).ok()?;
+        let mut canonical_url = Url::parse(&canonical).ok()?;
         if is_listing(&canonical_url) {
             return Some(Target::Listing);
         }
-        Some(Target::Story(canonical))
+        as_published(&mut canonical_url);
+        Some(Target::Story(canonical_url.into()))
     }
 
     /// The origin an element's URL gives: with a link when it is a story's address, else the
@@ -852,3 +913,90 @@ fn ends_in_bracket(html: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod published_form_tests {
+    //! Credit forms found missing by the labelled set (`tests/origins_labelled.rs`).
+    use super::*;
+
+    const OWN: &str = "https://berita.example.my/serantau/2026/11/20/banjir";
+
+    fn of(content: &str) -> Option<Origin> {
+        let base = Url::parse("https://berita.example.my/rss/serantau").expect("static URL");
+        find_origin(
+            &Entry::default(),
+            &base,
+            Some(OWN),
+            None,
+            Some(content),
+            &[],
+        )
+    }
+
+    fn canonical(content: &str) -> Option<String> {
+        of(content).and_then(|o| o.canonical_url)
+    }
+
+    const TEXT: &str =
+        "<p>Hujan lebat menyebabkan puluhan batang jalan dinaiki air sehingga lewat malam.</p>";
+
+    #[test]
+    fn origin_credit_link_over_http_www_or_mobile_host_is_the_outlets_published_form() {
+        let story = "/xa-hoi/mua-lon-gay-ngap-20261120083015512.htm";
+        for host in [
+            "https://dantri.com.vn",
+            "http://dantri.com.vn",
+            "https://www.dantri.com.vn",
+            "http://www.dantri.com.vn",
+            "https://m.dantri.com.vn",
+        ] {
+            assert_eq!(
+                canonical(&format!(
+                    r#"{TEXT}<p>Sumber: <a href="{host}{story}?utm_source=x">Dân trí</a></p>"#
+                )),
+                Some(format!("https://dantri.com.vn{story}")),
+                "{host}"
+            );
+        }
+        // VietnamPlus publishes on www.: a credit without it means the same story.
+        let vnp = "/xuat-khau-thuy-san-post1071400.vnp";
+        for host in ["https://vietnamplus.vn", "http://www.vietnamplus.vn"] {
+            assert_eq!(
+                canonical(&format!(
+                    r#"{TEXT}<p>Sumber: <a href="{host}{vnp}">Vietnam+</a></p>"#
+                )),
+                Some(format!("https://www.vietnamplus.vn{vnp}")),
+                "{host}"
+            );
+        }
+    }
+
+    #[test]
+    fn origin_credit_link_elsewhere_keeps_its_host() {
+        // Another edition of an outlet, and an outlet we know nothing of.
+        for link in [
+            "https://e.vnexpress.net/news/news/metro-line-4815520.html",
+            "http://www.example-news.vn/bai-viet-123.html",
+        ] {
+            assert_eq!(
+                canonical(&format!(
+                    r#"{TEXT}<p>Sumber: <a href="{link}">berita asal</a></p>"#
+                )),
+                Some(link.to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn origin_petikan_daripada_is_a_malay_credit() {
+        let link = "https://tuoitre.vn/hoi-an-don-luong-khach-ky-luc-20261121190511567.htm";
+        let origin = of(&format!(
+            r#"{TEXT}<p>Petikan daripada <a href="{link}?utm_source=zalo">Tuổi Trẻ Online</a></p>"#
+        ))
+        .expect("a credit");
+        assert_eq!(
+            (origin.found_by, origin.canonical_url.as_deref()),
+            (OriginRule::CreditLink, Some(link))
+        );
+    }
+}
