@@ -574,8 +574,6 @@ fn origins_labelled_joins_meet_the_bars_originals_first() {
 }
 
 #[test]
-#[ignore = "dedup::decide: an original arriving after a same-language copy is taken in by the \
-            near-duplicate rule (6) before rule 7 can adopt the stories crediting it; recall 0.31"]
 fn origins_labelled_joins_meet_the_bars_republications_first() {
     // Reversed, every regional reprint and translation is stored before its original.
     assert_bars("republications first", |n| (0..n).rev().collect());

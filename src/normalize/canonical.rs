@@ -9,6 +9,8 @@ use url::Url;
 pub const TRACKING_PARAMS: &[&str] = &[
     "utm_*",
     "fbclid",
+    // Zalo, the messenger most Vietnamese readers share links through.
+    "gidzl",
     "gclid",
     "gclsrc",
     "dclid",
@@ -126,6 +128,7 @@ mod tests {
             "HTTPS://News.Example.VN:443/a/b.html?page=2&id=7",
             "https://news.example.vn/a/b.html?utm_source=rss&id=7&utm_medium=feed&page=2#comments",
             "https://news.example.vn/a/b.html?id=7&fbclid=abc&page=2&gclid=x&mc_cid=1&_ga=2",
+            "https://news.example.vn/a/b.html?gidzl=Xk2a_9&id=7&page=2",
             "https://news.example.vn/%61/b.html?id=7&page=2",
         ] {
             assert_eq!(c(link), want, "{link}");
