@@ -21,12 +21,26 @@ const TOPICS: [&str; 4] = ["all", "tech", "vietnam", "local"];
 /// Fetches the fixtures, then serves the real router on 127.0.0.1; returns the base URL and the
 /// store to compare against.
 async fn serve_fixtures(dir: &Path) -> (String, Arc<dyn Store>) {
+    serve_fixtures_with(dir, &[]).await
+}
+
+/// [`serve_fixtures`] with more documents, each (name served at, fixture path, topics).
+async fn serve_fixtures_with(
+    dir: &Path,
+    extra: &[(&'static str, &str, &'static [&'static str])],
+) -> (String, Arc<dyn Store>) {
     let server = FixtureServer::start().await;
+    let mut sources = standard_sources();
+    for (name, fixture, topics) in extra {
+        let body = std::fs::read(common::fixture_path(fixture)).expect("fixture");
+        server.set(name, 200, "application/xml", body);
+        sources.push((name, topics));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}/", listener.local_addr().expect("addr"));
-    let config_path = common::write_config(dir, &base, &server, "", &standard_sources());
+    let config_path = common::write_config(dir, &base, &server, "", &sources);
     let (code, stdout, stderr) = fetch(&config_path, &[]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let config = Config::load(&config_path).expect("config");
@@ -340,7 +354,33 @@ sys.exit(1 if errors else 0)
         assert!(!ok, "schema accepted {bad} ({stderr})");
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let (base, store) = serve_fixtures(dir.path()).await;
+    // With an original and its translations, whose versions the items name.
+    let (base, store) = serve_fixtures_with(
+        dir.path(),
+        &[
+            (
+                "origins-dantri.xml",
+                "origins/dantri_originals.xml",
+                &["local"],
+            ),
+            (
+                "origins-indonesian.xml",
+                "origins/indonesian_portal.xml",
+                &["local"],
+            ),
+            (
+                "origins-english.atom",
+                "origins/english_digest.atom",
+                &["local"],
+            ),
+        ],
+    )
+    .await;
+    let all = body_of(&format!("{base}topics/all.json")).await;
+    assert!(
+        String::from_utf8_lossy(&all).contains("\"translations\""),
+        "no translations in the feed"
+    );
     for topic in TOPICS {
         let url = format!("{base}topics/{topic}.json");
         let body = body_of(&url).await;
