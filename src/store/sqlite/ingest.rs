@@ -406,6 +406,33 @@ fn carry_out(
     }
 }
 
+/// Hands the row `old`'s sightings to the row `into` (as joined by `rule`) and deletes it, its
+/// words leaving the search index with it.
+fn fold_into(
+    stmts: &mut EntryStatements<'_>,
+    old: i64,
+    into: i64,
+    rule: &str,
+) -> Result<(), StoreError> {
+    stmts
+        .tx
+        .prepare_cached(
+            "UPDATE sightings SET entry_id = ?2, joined_by = COALESCE(joined_by, ?3)
+             WHERE entry_id = ?1",
+        )
+        .context("adopting a republication")?
+        .execute(params![old, into, rule])
+        .context("adopting a republication")?;
+    stmts
+        .tx
+        .prepare_cached("DELETE FROM entries WHERE id = ?1")
+        .context("adopting a republication")?
+        .execute([old])
+        .context("adopting a republication")?;
+    stmts.search.push(SearchOp::Forget(old));
+    Ok(())
+}
+
 /// The story a version row belongs to and where that story sorts; `None` for a story itself.
 fn listed_story(tx: &Connection, row: i64) -> Result<Option<(i64, Timestamp)>, StoreError> {
     tx.prepare_cached(
@@ -517,44 +544,22 @@ fn adopt(
         .context("adopting a republication")?
         .execute(params![old, story])
         .context("adopting a republication")?;
-    if let Some(version) = adopted.into {
+    match (adopted.into, adopted.translation) {
         // A second translation into a language: a copy of the first.
-        tx.prepare_cached(
-            "UPDATE sightings SET entry_id = ?2, joined_by = COALESCE(joined_by, 'translation')
-             WHERE entry_id = ?1",
-        )
-        .context("adopting a republication")?
-        .execute(params![old, version])
-        .context("adopting a republication")?;
-        tx.prepare_cached("DELETE FROM entries WHERE id = ?1")
+        (Some(version), _) => fold_into(stmts, old, version, "translation")?,
+        (None, true) => {
+            tx.prepare_cached("UPDATE entries SET version_of = ?2 WHERE id = ?1")
+                .context("adopting a republication")?
+                .execute(params![old, story])
+                .context("adopting a republication")?;
+            tx.prepare_cached(
+                "UPDATE sightings SET joined_by = COALESCE(joined_by, 'translation') WHERE entry_id = ?1",
+            )
             .context("adopting a republication")?
             .execute([old])
             .context("adopting a republication")?;
-        stmts.search.push(SearchOp::Forget(old));
-    } else if adopted.translation {
-        tx.prepare_cached("UPDATE entries SET version_of = ?2 WHERE id = ?1")
-            .context("adopting a republication")?
-            .execute(params![old, story])
-            .context("adopting a republication")?;
-        tx.prepare_cached(
-            "UPDATE sightings SET joined_by = COALESCE(joined_by, 'translation') WHERE entry_id = ?1",
-        )
-        .context("adopting a republication")?
-        .execute([old])
-        .context("adopting a republication")?;
-    } else {
-        tx.prepare_cached(
-            "UPDATE sightings SET entry_id = ?2, joined_by = COALESCE(joined_by, 'origin')
-             WHERE entry_id = ?1",
-        )
-        .context("adopting a republication")?
-        .execute(params![old, story])
-        .context("adopting a republication")?;
-        tx.prepare_cached("DELETE FROM entries WHERE id = ?1")
-            .context("adopting a republication")?
-            .execute([old])
-            .context("adopting a republication")?;
-        stmts.search.push(SearchOp::Forget(old));
+        }
+        (None, false) => fold_into(stmts, old, story, "origin")?,
     }
     Ok(())
 }
