@@ -97,6 +97,16 @@ fn run(cli: Cli) -> Result<Finished, CommandError> {
     let dirs = ServiceDirs::from_env();
     let config_path = dirs.config_file(cli.config.as_deref());
     let config = Config::load_in(&config_path, &dirs).map_err(CommandError::Config)?;
+    if !matches!(cli.command, Command::Check)
+        && let tributary::config::StorageEngine::Postgres { .. } = config.storage.engine
+    {
+        // The URL is valid (check accepts it); the engine is not in this build.
+        return Err(CommandError::Setup(anyhow::anyhow!(
+            "storage.url selects PostgreSQL, which this build cannot store in yet; \
+             remove url (or {}) to use SQLite at [storage] path",
+            tributary::config::DATABASE_URL_VAR
+        )));
+    }
     match cli.command {
         Command::Check => {
             println!(

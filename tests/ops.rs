@@ -151,6 +151,45 @@ fn an_invalid_log_level_is_a_usage_error() {
     assert!(text(&out.stderr).starts_with("error: --log-level tributary=loud:"));
 }
 
+#[test]
+fn a_postgres_url_is_checked_and_refused_clearly_until_the_engine_is_built() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config,
+        "[storage]\nurl = \"postgres://tributary@127.0.0.1:1/news\"\n\n\
+         [[source]]\nurl = \"http://127.0.0.1:1/feed.xml\"\n",
+    )
+    .expect("write");
+    let out = command(&config, &["check"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = command(&config, &["fetch"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("storage.url selects PostgreSQL"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !dir.path().join("tributary.db").exists(),
+        "no SQLite file made"
+    );
+    // The environment overrides the file, and a malformed URL there is named.
+    let out = command(&config, &["check"])
+        .env("TRIBUTARY_DATABASE_URL", "mysql://h/db")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("TRIBUTARY_DATABASE_URL: unknown engine"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 const OPML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">
   <head><title>Exported from a reader</title></head>

@@ -57,6 +57,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub fetch: FetchConfig,
     pub dedup: DedupConfig,
+    pub cluster: ClusterConfig,
     pub sources: Vec<SourceConfig>,
     pub topics: Vec<TopicConfig>,
 }
@@ -77,6 +78,9 @@ pub struct ServerConfig {
 
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
+    /// Which engine holds the store: SQLite at `path` unless `[storage] url` (or
+    /// `TRIBUTARY_DATABASE_URL`) names a PostgreSQL database.
+    pub engine: StorageEngine,
     pub path: PathBuf,
     /// Stories first seen and published longer ago than this are pruned.
     pub retention: Duration,
@@ -85,6 +89,71 @@ pub struct StorageConfig {
     pub max_entries_per_source: usize,
     /// Sanitized HTML kept of each entry's content and of its summary, in bytes.
     pub max_entry_size: usize,
+}
+
+/// The database engine `[storage] url` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageEngine {
+    /// The embedded SQLite database at `[storage] path` (also `url = "sqlite:PATH"`).
+    Sqlite,
+    /// A PostgreSQL database, by its connection URL (`postgres://…` or `postgresql://…`).
+    Postgres { url: String },
+}
+
+/// This node among several sharing one database (`[cluster]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// `[cluster] node`, else the host name and process id.
+    pub node: String,
+}
+
+/// The environment variable that overrides `[storage] url`, so that passwords stay out of
+/// feeds.toml.
+pub const DATABASE_URL_VAR: &str = "TRIBUTARY_DATABASE_URL";
+
+/// What a database URL selects: the engine, and for `sqlite:PATH` the path.
+pub fn parse_database_url(text: &str) -> Result<(StorageEngine, Option<PathBuf>), String> {
+    let text = text.trim();
+    if let Some(path) = text.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.trim().is_empty() {
+            return Err(
+                "\"sqlite:\" needs a path, as in \"sqlite:/var/lib/tributary/tributary.db\"".into(),
+            );
+        }
+        return Ok((StorageEngine::Sqlite, Some(PathBuf::from(path))));
+    }
+    let url = Url::parse(text).map_err(|e| format!("not a database URL ({e})"))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err(format!(
+            "unknown engine \"{}\": use postgres://user@host:5432/db or sqlite:PATH",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("a PostgreSQL URL needs a host, as in postgres://user@host:5432/db".into());
+    }
+    if url.path().trim_matches('/').is_empty() {
+        return Err(
+            "a PostgreSQL URL needs a database name, as in postgres://user@host:5432/db".into(),
+        );
+    }
+    Ok((
+        StorageEngine::Postgres {
+            url: text.to_string(),
+        },
+        None,
+    ))
+}
+
+/// The node name when `[cluster] node` gives none: the host name and the process id.
+fn default_node() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// Least `[storage] max_entry_size`: below it the note on a cut entry would be most of it.
@@ -257,7 +326,27 @@ impl Config {
                 message: "the file is empty: declare at least one [[source]]".into(),
             });
         }
-        Config::parse(path, &text)
+        let config = Config::parse(path, &text)?;
+        match std::env::var(DATABASE_URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => config.with_database_url(&url),
+            _ => Ok(config),
+        }
+    }
+
+    /// The configuration with its database chosen by `url` ([`DATABASE_URL_VAR`] overrides
+    /// `[storage] url`); a malformed one is an error naming the variable.
+    pub fn with_database_url(mut self, url: &str) -> Result<Config, ConfigError> {
+        let (engine, path) = parse_database_url(url).map_err(|message| ConfigError {
+            path: self.path.clone(),
+            line: 0,
+            column: 0,
+            message: format!("{DATABASE_URL_VAR}: {message}"),
+        })?;
+        self.storage.engine = engine;
+        if let Some(path) = path {
+            self.storage.path = path;
+        }
+        Ok(self)
     }
 
     /// Validates `text` as if read from `path` (the path is only used in errors and to resolve
@@ -350,12 +439,30 @@ impl Config {
         };
 
         let storage = raw.storage.unwrap_or_default();
-        let storage_path = match &storage.path {
+        let mut storage_path = match &storage.path {
             Some(p) if p.get_ref().trim().is_empty() => {
                 return Err((p.span(), "storage.path: must not be empty".into()));
             }
             Some(p) => PathBuf::from(p.get_ref()),
             None => PathBuf::from("tributary.db"),
+        };
+        let engine = match &storage.url {
+            Some(url) => {
+                let (engine, path) = parse_database_url(url.get_ref())
+                    .map_err(|m| (url.span(), format!("storage.url: {m}")))?;
+                if let Some(path) = path {
+                    storage_path = path;
+                }
+                engine
+            }
+            None => StorageEngine::Sqlite,
+        };
+        let node = match raw.cluster.and_then(|c| c.node) {
+            Some(n) if n.get_ref().trim().is_empty() || n.get_ref().len() > 200 => {
+                return Err((n.span(), "cluster.node: 1 to 200 characters".into()));
+            }
+            Some(n) => n.into_inner(),
+            None => default_node(),
         };
 
         let retention = duration_or(
@@ -667,7 +774,9 @@ impl Config {
                 websub_hub,
                 cache_max_age,
             },
+            cluster: ClusterConfig { node },
             storage: StorageConfig {
+                engine,
                 path: storage_path,
                 retention,
                 max_entries_per_source,

@@ -11,6 +11,7 @@ pub struct RawConfig {
     pub storage: Option<RawStorage>,
     pub fetch: Option<RawFetch>,
     pub dedup: Option<RawDedup>,
+    pub cluster: Option<RawCluster>,
     #[serde(default)]
     pub source: Vec<RawSource>,
     #[serde(default)]
@@ -29,6 +30,7 @@ pub struct RawServer {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
+    pub url: Option<Spanned<String>>,
     pub path: Option<Spanned<String>>,
     pub retention: Option<Spanned<String>>,
     pub max_entries_per_source: Option<Spanned<u32>>,
@@ -91,4 +93,10 @@ pub struct RawTopicFilter {
     pub categories: Option<Vec<Spanned<String>>>,
     pub languages: Option<Vec<Spanned<String>>>,
     pub authors: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub node: Option<Spanned<String>>,
 }

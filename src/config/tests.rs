@@ -539,3 +539,76 @@ fn a_topic_shows_stories_in_its_languages_else_its_filters() {
         "feeds.toml:4:14: topic.languages: \"v1\" is not a language tag (e.g. \"vi\", \"id\", \"en\")"
     );
 }
+
+#[test]
+fn the_database_url_selects_the_engine_and_a_malformed_one_is_located() {
+    let config = parse("").expect("valid");
+    assert_eq!(config.storage.engine, StorageEngine::Sqlite);
+    for url in [
+        "postgres://tributary@db.internal:5432/news",
+        "postgresql://tributary:secret@10.0.0.5/news",
+    ] {
+        let config = parse(&format!("[storage]\nurl = \"{url}\"\n")).expect("valid");
+        assert_eq!(
+            config.storage.engine,
+            StorageEngine::Postgres {
+                url: url.to_string()
+            }
+        );
+    }
+    let config = parse("[storage]\nurl = \"sqlite:/var/lib/t/news.db\"\n").expect("valid");
+    assert_eq!(config.storage.engine, StorageEngine::Sqlite);
+    assert_eq!(config.storage.path, Path::new("/var/lib/t/news.db"));
+    for (url, message) in [
+        ("mysql://h/db", "unknown engine \"mysql\""),
+        ("postgres:///db", "needs a host"),
+        ("postgres://h:5432/", "needs a database name"),
+        ("sqlite:", "needs a path"),
+        ("db.internal", "not a database URL"),
+    ] {
+        let error = error(&format!("[storage]\nurl = \"{url}\"\n"));
+        assert!(
+            error.starts_with("feeds.toml:2:7: storage.url: ") && error.contains(message),
+            "{url}: {error}"
+        );
+    }
+}
+
+#[test]
+fn the_environment_overrides_the_database_url() {
+    let config = parse("[storage]\nurl = \"postgres://a@h/x\"\n").expect("valid");
+    let config = config
+        .with_database_url("postgres://b:pw@other/y")
+        .expect("valid");
+    assert_eq!(
+        config.storage.engine,
+        StorageEngine::Postgres {
+            url: "postgres://b:pw@other/y".into()
+        }
+    );
+    let bad = parse("")
+        .expect("valid")
+        .with_database_url("postgres://")
+        .expect_err("malformed");
+    assert!(
+        bad.message.starts_with("TRIBUTARY_DATABASE_URL: "),
+        "{}",
+        bad.message
+    );
+}
+
+#[test]
+fn a_node_is_named_by_the_file_else_by_host_and_process() {
+    let config = parse("[cluster]\nnode = \"hanoi-1\"\n").expect("valid");
+    assert_eq!(config.cluster.node, "hanoi-1");
+    let config = parse("").expect("valid");
+    assert!(
+        config
+            .cluster
+            .node
+            .ends_with(&format!("-{}", std::process::id())),
+        "{}",
+        config.cluster.node
+    );
+    assert!(error("[cluster]\nnode = \" \"\n").contains("cluster.node"));
+}
