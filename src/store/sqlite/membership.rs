@@ -10,7 +10,7 @@ use super::{Context, SqliteStore, json_list};
 use crate::model::{SourceId, StoryForTopics, Timestamp, TopicSlug};
 use crate::store::StoreError;
 
-/// A value the store keeps for itself (see `migrations/0006_topic_rules.sql`).
+/// A value the store keeps for itself (see `migrations/sqlite/0006_topic_rules.sql`).
 pub(super) fn setting(store: &SqliteStore, key: &str) -> Result<Option<String>, StoreError> {
     store.with_reader(|conn| {
         conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {

@@ -10,55 +10,55 @@ use super::StoreError;
 pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_initial.sql",
-        include_str!("../../../migrations/0001_initial.sql"),
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
     ),
     (
         "0002_polite_fetching.sql",
-        include_str!("../../../migrations/0002_polite_fetching.sql"),
+        include_str!("../../../migrations/sqlite/0002_polite_fetching.sql"),
     ),
     (
         "0003_dedup.sql",
-        include_str!("../../../migrations/0003_dedup.sql"),
+        include_str!("../../../migrations/sqlite/0003_dedup.sql"),
     ),
     (
         "0004_near_duplicates.sql",
-        include_str!("../../../migrations/0004_near_duplicates.sql"),
+        include_str!("../../../migrations/sqlite/0004_near_duplicates.sql"),
     ),
     (
         "0005_retention.sql",
-        include_str!("../../../migrations/0005_retention.sql"),
+        include_str!("../../../migrations/sqlite/0005_retention.sql"),
     ),
     (
         "0006_topic_rules.sql",
-        include_str!("../../../migrations/0006_topic_rules.sql"),
+        include_str!("../../../migrations/sqlite/0006_topic_rules.sql"),
     ),
     (
         "0007_search.sql",
-        include_str!("../../../migrations/0007_search.sql"),
+        include_str!("../../../migrations/sqlite/0007_search.sql"),
     ),
     (
         "0008_source_warning.sql",
-        include_str!("../../../migrations/0008_source_warning.sql"),
+        include_str!("../../../migrations/sqlite/0008_source_warning.sql"),
     ),
     (
         "0009_sighting_rule.sql",
-        include_str!("../../../migrations/0009_sighting_rule.sql"),
+        include_str!("../../../migrations/sqlite/0009_sighting_rule.sql"),
     ),
     (
         "0010_item_hash.sql",
-        include_str!("../../../migrations/0010_item_hash.sql"),
+        include_str!("../../../migrations/sqlite/0010_item_hash.sql"),
     ),
     (
         "0011_title_key.sql",
-        include_str!("../../../migrations/0011_title_key.sql"),
+        include_str!("../../../migrations/sqlite/0011_title_key.sql"),
     ),
     (
         "0012_near_index_covering.sql",
-        include_str!("../../../migrations/0012_near_index_covering.sql"),
+        include_str!("../../../migrations/sqlite/0012_near_index_covering.sql"),
     ),
     (
         "0013_origins.sql",
-        include_str!("../../../migrations/0013_origins.sql"),
+        include_str!("../../../migrations/sqlite/0013_origins.sql"),
     ),
 ];
 

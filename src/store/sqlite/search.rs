@@ -1,4 +1,4 @@
-//! Full-text search: the `search_text` SQL function the FTS5 index of `migrations/0007_search.sql`
+//! Full-text search: the `search_text` SQL function the FTS5 index of `migrations/sqlite/0007_search.sql`
 //! is built from, how a reader's query becomes an FTS5 expression, and the search itself.
 
 use std::collections::HashMap;

@@ -96,7 +96,7 @@ fn migrations_apply_in_order_to_an_empty_database() {
 
 #[test]
 fn migration_list_matches_the_migrations_directory() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .expect("migrations dir")
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
