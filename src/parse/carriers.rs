@@ -40,17 +40,7 @@ pub(super) fn apply(feed: &mut Feed, text: &str) {
     let Some(found) = entry_carriers(text, atom) else {
         return;
     };
-    // Entries are matched to elements by position; when feed-rs dropped some (an RSS 1.0 item
-    // without a link) the positions no longer line up, and guessing would misplace text.
-    if found.len() != feed.entries.len() {
-        tracing::debug!(
-            elements = found.len(),
-            entries = feed.entries.len(),
-            "entry elements and parsed entries differ; extra content carriers not read"
-        );
-        return;
-    }
-    for (entry, carriers) in feed.entries.iter_mut().zip(found) {
+    for (entry, carriers) in super::by_position(feed, found, "extra content carriers") {
         if !carriers
             .iter()
             .any(|c| matches!(c, Carrier::Content { .. } | Carrier::Summary(_)))

@@ -289,21 +289,34 @@ fn read_document(mut feed: Feed, text: &str, base: &Url, tags: TagSurvey) -> Fee
 /// document (`languages`, one per entry element in document order). Entries are matched by
 /// position, so nothing is given when the counts differ.
 fn with_languages(feed: &mut Feed, languages: Vec<Option<String>>) {
-    if languages.len() != feed.entries.len() {
-        if !languages.is_empty() {
-            tracing::debug!(
-                elements = languages.len(),
-                entries = feed.entries.len(),
-                "entry elements and parsed entries differ; entry languages not read"
-            );
-        }
+    if languages.is_empty() {
         return;
     }
-    for (entry, language) in feed.entries.iter_mut().zip(languages) {
+    for (entry, language) in by_position(feed, languages, "entry languages") {
         if entry.language.is_none() {
             entry.language = language;
         }
     }
+}
+
+/// Pairs `feed`'s entries with what a second read of the document found for each entry element
+/// (`found`, in document order). Entries are matched to elements by position; when feed-rs
+/// dropped some (an RSS 1.0 item without a link) the positions no longer line up, and guessing
+/// would misplace what was found: then nothing is paired, and `what` was not read.
+fn by_position<'f, T>(
+    feed: &'f mut Feed,
+    found: Vec<T>,
+    what: &str,
+) -> Vec<(&'f mut feed_rs::model::Entry, T)> {
+    if found.len() != feed.entries.len() {
+        tracing::debug!(
+            elements = found.len(),
+            entries = feed.entries.len(),
+            "entry elements and parsed entries differ; {what} not read"
+        );
+        return Vec::new();
+    }
+    feed.entries.iter_mut().zip(found).collect()
 }
 
 /// The `xml:lang` of each Atom `entry` element, in document order (XML 1.0 §2.12), or nothing

@@ -23,16 +23,7 @@ pub(super) fn apply(feed: &mut Feed, text: &str) {
     let Some(found) = entry_sources(text) else {
         return;
     };
-    // As in `carriers`: when feed-rs dropped an entry, positions no longer line up.
-    if found.len() != feed.entries.len() {
-        tracing::debug!(
-            elements = found.len(),
-            entries = feed.entries.len(),
-            "entry elements and parsed entries differ; source elements not read"
-        );
-        return;
-    }
-    for (entry, source) in feed.entries.iter_mut().zip(found) {
+    for (entry, source) in super::by_position(feed, found, "source elements") {
         if entry.source.is_none() {
             entry.source = source.filter(|s| s.len() <= MAX_SOURCE_BYTES);
         }
