@@ -1714,6 +1714,26 @@ fn stories_crediting_the_same_outlet_by_name_stay_apart() {
     );
 }
 
+/// An in-memory store with `n` sources: the first stored the Vietnamese original (at
+/// 1_700_000_000), the second its Indonesian translation (at `translated_at`).
+fn original_and_translation(n: usize, translated_at: Timestamp) -> (SqliteStore, Vec<SourceId>) {
+    let store = SqliteStore::open_in_memory().expect("store");
+    let ids = sources(&store, n);
+    store_one(
+        &store,
+        ids[0],
+        version("vi", "Bản gốc", "vi", None),
+        1_700_000_000,
+    );
+    store_one(
+        &store,
+        ids[1],
+        version("id", "Terjemahan", "id", Some(ORIGINAL)),
+        translated_at,
+    );
+    (store, ids)
+}
+
 /// `n` sources, each in `news`.
 fn sources(store: &SqliteStore, n: usize) -> Vec<SourceId> {
     let specs: Vec<SourceSpec> = (0..n)
@@ -1728,21 +1748,8 @@ fn sources(store: &SqliteStore, n: usize) -> Vec<SourceId> {
 
 #[test]
 fn a_story_and_its_translations_are_found_and_pruned_as_one() {
-    let store = SqliteStore::open_in_memory().expect("store");
-    let ids = sources(&store, 2);
-    store_one(
-        &store,
-        ids[0],
-        version("vi", "Bản gốc", "vi", None),
-        1_700_000_000,
-    );
     // Translated days later: on its own it would not be old enough to go.
-    store_one(
-        &store,
-        ids[1],
-        version("id", "Terjemahan", "id", Some(ORIGINAL)),
-        1_700_000_000 + 9 * 86_400 + 100,
-    );
+    let (store, ids) = original_and_translation(2, 1_700_000_000 + 9 * 86_400 + 100);
     // The translation's words find the story, shown once as the story.
     assert_eq!(
         titles(&store.search("terjemahan", 10).expect("search")),
@@ -1765,20 +1772,7 @@ fn a_story_and_its_translations_are_found_and_pruned_as_one() {
 
 #[test]
 fn a_story_is_in_a_topic_any_of_its_versions_qualifies_for_and_listed_once() {
-    let store = SqliteStore::open_in_memory().expect("store");
-    let ids = sources(&store, 2);
-    store_one(
-        &store,
-        ids[0],
-        version("vi", "Bản gốc", "vi", None),
-        1_700_000_000,
-    );
-    store_one(
-        &store,
-        ids[1],
-        version("id", "Terjemahan", "id", Some(ORIGINAL)),
-        1_700_000_100,
-    );
+    let (store, _) = original_and_translation(2, 1_700_000_100);
     // Rules as a topic filtered on Indonesian would give: only the translation qualifies.
     store
         .rebuild_membership("rules-origins", 1_700_000_200, &mut |_, story| {
@@ -1807,20 +1801,7 @@ fn a_story_is_in_a_topic_any_of_its_versions_qualifies_for_and_listed_once() {
 
 #[test]
 fn a_copy_of_a_translation_is_listed_as_its_story() {
-    let store = SqliteStore::open_in_memory().expect("store");
-    let ids = sources(&store, 3);
-    store_one(
-        &store,
-        ids[0],
-        version("vi", "Bản gốc", "vi", None),
-        1_700_000_000,
-    );
-    store_one(
-        &store,
-        ids[1],
-        version("id", "Terjemahan", "id", Some(ORIGINAL)),
-        1_700_000_100,
-    );
+    let (store, ids) = original_and_translation(3, 1_700_000_100);
     // Another portal carries the Indonesian version at the same address.
     let mut copy = version("id2", "Terjemahan", "id", None);
     copy.link = Some("https://id.example/story".into());
