@@ -106,21 +106,6 @@ fn feed_url(outlet: &str) -> String {
     format!("https://feeds.{outlet}.example/rss.xml")
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// One outlet's RSS 2.0 document: the lead in `<description>`, the full HTML (escaped) in
 /// `<content:encoded>`, as Vietnamese and Indonesian CMSs publish them.
 fn rss(outlet: &str, items: &[&Sighting]) -> String {
@@ -132,18 +117,21 @@ fn rss(outlet: &str, items: &[&Sighting]) -> String {
             .expect("published is RFC 3339 (checked by newsroom_set_is_well_formed)");
         doc.push_str(&format!(
             "<item><title>{}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid><pubDate>{}</pubDate>",
-            escape(&item.title),
-            escape(&item.link),
-            escape(&item.guid),
+            tributary::text::escape_html(&item.title),
+            tributary::text::escape_html(&item.link),
+            tributary::text::escape_html(&item.guid),
             published.to_rfc2822(),
         ));
         if let Some(summary) = &item.summary {
-            doc.push_str(&format!("<description>{}</description>", escape(summary)));
+            doc.push_str(&format!(
+                "<description>{}</description>",
+                tributary::text::escape_html(summary)
+            ));
         }
         if let Some(content) = &item.content {
             doc.push_str(&format!(
                 "<content:encoded>{}</content:encoded>",
-                escape(content)
+                tributary::text::escape_html(content)
             ));
         }
         doc.push_str("</item>\n");

@@ -100,21 +100,6 @@ fn same_story(a: &Item, b: &Item) -> bool {
         || (a.original.is_some() && a.original == b.original)
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 fn published(item: &Item) -> chrono::DateTime<chrono::FixedOffset> {
     chrono::DateTime::parse_from_rfc3339(&item.published)
         .expect("published is RFC 3339 (checked by origins_labelled_set_is_well_formed)")
@@ -158,28 +143,28 @@ fn rss(set: &Labelled, source: &Source, items: &[&Item]) -> String {
         .unwrap_or_default();
     let mut doc = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">\n<channel><title>{}</title><link>{}</link><description>{}</description>{language}\n",
-        escape(&source.title),
-        escape(&site),
-        escape(&source.title),
+        tributary::text::escape_html(&source.title),
+        tributary::text::escape_html(&site),
+        tributary::text::escape_html(&source.title),
     );
     for item in items {
         doc.push_str(&format!(
             "<item><title>{}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid><pubDate>{}</pubDate>",
-            escape(&item.title),
-            escape(&item.link),
-            escape(&item.guid(Format::Rss)),
+            tributary::text::escape_html(&item.title),
+            tributary::text::escape_html(&item.link),
+            tributary::text::escape_html(&item.guid(Format::Rss)),
             published(item).to_rfc2822(),
         ));
         if let Some(url) = &item.source_element {
             doc.push_str(&format!(
                 "<source url=\"{}\">{}</source>",
-                escape(url),
-                escape(&source_element_title(set, url))
+                tributary::text::escape_html(url),
+                tributary::text::escape_html(&source_element_title(set, url))
             ));
         }
         doc.push_str(&format!(
             "<content:encoded>{}</content:encoded></item>\n",
-            escape(&item.content)
+            tributary::text::escape_html(&item.content)
         ));
     }
     doc.push_str("</channel></rss>\n");
@@ -201,29 +186,29 @@ fn atom(set: &Labelled, source: &Source, items: &[&Item]) -> String {
         .unwrap_or_default();
     let mut doc = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"{language}>\n<id>{}</id><title>{}</title><updated>{updated}</updated><link rel=\"self\" href=\"{}\"/>\n",
-        escape(&source.feed),
-        escape(&source.title),
-        escape(&source.feed),
+        tributary::text::escape_html(&source.feed),
+        tributary::text::escape_html(&source.title),
+        tributary::text::escape_html(&source.feed),
     );
     for item in items {
         let when = published(item).to_rfc3339();
         doc.push_str(&format!(
             "<entry><id>{}</id><title>{}</title><link rel=\"alternate\" href=\"{}\"/><published>{when}</published><updated>{when}</updated>",
-            escape(&item.guid(Format::Atom)),
-            escape(&item.title),
-            escape(&item.link),
+            tributary::text::escape_html(&item.guid(Format::Atom)),
+            tributary::text::escape_html(&item.title),
+            tributary::text::escape_html(&item.link),
         ));
         if let Some(url) = &item.source_element {
             doc.push_str(&format!(
                 "<source><id>{}</id><title>{}</title><link rel=\"alternate\" href=\"{}\"/></source>",
-                escape(url),
-                escape(&source_element_title(set, url)),
-                escape(url)
+                tributary::text::escape_html(url),
+                tributary::text::escape_html(&source_element_title(set, url)),
+                tributary::text::escape_html(url)
             ));
         }
         doc.push_str(&format!(
             "<content type=\"html\">{}</content></entry>\n",
-            escape(&item.content)
+            tributary::text::escape_html(&item.content)
         ));
     }
     doc.push_str("</feed>\n");
