@@ -9,6 +9,7 @@
 //! [`ReadCancel`] (see [`cancellable`]) to abandon them once nobody wants the answer.
 
 mod cancel;
+pub mod postgres;
 mod signals;
 pub mod sqlite;
 
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use cancel::{ReadCancel, cancellable};
+pub use postgres::PostgresStore;
 pub use signals::Signals;
 pub use sqlite::{MEMBERSHIP_SETTING, SqliteStore};
 
@@ -63,6 +65,29 @@ pub enum StoreError {
         path: PathBuf,
         found: i64,
         known: i64,
+    },
+    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error("PostgreSQL error while {context}: {source}")]
+    Postgres {
+        context: &'static str,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error("PostgreSQL migration {name} failed: {source}")]
+    PostgresMigration {
+        name: &'static str,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error("{what} is not available on this engine: {instead}")]
+    Unsupported {
+        what: &'static str,
+        instead: &'static str,
     },
     #[error("{0} exists already; a backup never overwrites a file")]
     BackupExists(PathBuf),

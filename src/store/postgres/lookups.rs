@@ -1,0 +1,1 @@
+//! The same-story candidates a document's entries need, looked up together.

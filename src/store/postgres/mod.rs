@@ -1,0 +1,342 @@
+//! The PostgreSQL engine, for several nodes sharing one database: connection pool, migrations
+//! from `migrations/postgres/` (applied under an advisory lock so that nodes starting together do
+//! not race), and every SQL statement, split by concern as in the SQLite engine — `sources`
+//! (with the leases that give each due source to one node), `ingest` (with `lookups`), `pages`,
+//! `search`, `membership`, `retention`.
+//!
+//! Every method blocks (the `postgres` client runs its own small runtime); async callers use
+//! `spawn_blocking`, as for SQLite. Each call takes a connection from the pool and puts it back;
+//! a connection the server closed is dropped and a new one opened on the next call, so that a
+//! restart of the database costs the calls made while it was down, not the process.
+
+mod ingest;
+mod lookups;
+mod membership;
+mod migrations;
+mod pages;
+mod retention;
+mod search;
+mod sources;
+pub mod testing;
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+
+use super::{Fetched, PruneStats, Signals, SourceSpec, Store, StoreError};
+use crate::dedup::{NearDuplicates, NearIndex};
+use crate::model::{
+    EntryKey, FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
+    SourceState, StoredEntry, StoryForTopics, Timestamp, TopicSlice, TopicSlug, TopicSummary,
+};
+
+pub(super) trait Context<T> {
+    fn context(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, postgres::Error> {
+    fn context(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Postgres { context, source })
+    }
+}
+
+/// Idle connections kept for the next calls; more are opened while more calls run at once.
+const MAX_IDLE: usize = 8;
+/// How long opening a connection may take before the call fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct PostgresStore {
+    config: postgres::Config,
+    /// The database as messages name it: host, port and database, never the password.
+    target: String,
+    /// This node's name (`[cluster] node`): what its leases say.
+    node: String,
+    idle: Mutex<Vec<Client>>,
+    /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]).
+    near: Mutex<NearIndex>,
+    signals: Arc<Signals>,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` as node `node` and brings its schema up to date.
+    pub fn open(url: &str, node: &str) -> Result<PostgresStore, StoreError> {
+        let mut config: postgres::Config = url.parse().map_err(|source| StoreError::Connect {
+            target: redacted(url),
+            source,
+        })?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        if config.get_application_name().is_none() {
+            config.application_name(&format!("tributary {node}"));
+        }
+        let target = describe(&config);
+        let store = PostgresStore {
+            config,
+            target,
+            node: node.to_string(),
+            idle: Mutex::new(Vec::new()),
+            near: Mutex::new(NearIndex::default()),
+            signals: Arc::new(Signals::default()),
+        };
+        store.with_client(|client| migrations::apply(client))?;
+        Ok(store)
+    }
+
+    /// This node's name, as its leases record it.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn connect(&self) -> Result<Client, StoreError> {
+        self.config
+            .connect(NoTls)
+            .map_err(|source| StoreError::Connect {
+                target: self.target.clone(),
+                source,
+            })
+    }
+
+    /// Runs `f` on a pooled connection; a connection the server closed is not pooled again.
+    fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => self.connect()?,
+        };
+        let result = f(&mut client);
+        if !client.is_closed() {
+            let mut idle = self
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if idle.len() < MAX_IDLE {
+                idle.push(client);
+            }
+        }
+        result
+    }
+
+    /// Runs `f` in a transaction of its own, committed when `f` succeeds.
+    #[allow(dead_code)]
+    fn with_transaction<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_client(|client| {
+            let mut tx = client.transaction().context("starting a transaction")?;
+            let value = f(&mut tx)?;
+            tx.commit().context("committing")?;
+            Ok(value)
+        })
+    }
+}
+
+/// `host:port/database` of a connection URL, for messages (never the password).
+fn describe(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("");
+    format!("{host}:{port}/{db}")
+}
+
+/// A URL that would not parse, without what could be a password.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(an unreadable URL)".into(),
+    }
+}
+
+impl Store for PostgresStore {
+    fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    fn set_near_duplicates(&self, settings: NearDuplicates) {
+        self.near
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .configure(settings);
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client
+                .simple_query("SELECT 1")
+                .context("checking the database answers")
+                .map(|_| ())
+        })
+    }
+
+    /// PostgreSQL checkpoints on its own: there is no log of ours to move.
+    fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        Ok((0, 0))
+    }
+
+    fn backup(&self, _dest: &Path) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported {
+            what: "backup",
+            instead: "back a PostgreSQL database up with pg_dump",
+        })
+    }
+
+    fn is_read_only(&self) -> bool {
+        false
+    }
+
+    fn condition(&self) -> Option<String> {
+        None
+    }
+
+    fn set_condition(&self, _why: String) {}
+
+    fn reopen_writable(&self) -> bool {
+        false
+    }
+
+    fn sync_sources(&self, specs: &[SourceSpec]) -> Result<Vec<SourceId>, StoreError> {
+        sources::sync_sources(self, specs)
+    }
+
+    fn source_state(&self, id: SourceId) -> Result<SourceState, StoreError> {
+        sources::source_state(self, id)
+    }
+
+    fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        sources::source_states(self)
+    }
+
+    fn adopted_fetch_urls(&self) -> Result<HashMap<SourceId, String>, StoreError> {
+        sources::adopted_fetch_urls(self)
+    }
+
+    fn source_labels(&self) -> Result<HashMap<String, SourceLabel>, StoreError> {
+        sources::source_labels(self)
+    }
+
+    fn daily_new_entries(
+        &self,
+        days: usize,
+        now: Timestamp,
+    ) -> Result<HashMap<SourceId, Vec<u64>>, StoreError> {
+        sources::daily_new_entries(self, days, now)
+    }
+
+    fn record_document(
+        &self,
+        source: SourceId,
+        meta: &FeedMeta,
+        entries: &[NewEntry],
+        fetched: &Fetched<'_>,
+        now: Timestamp,
+    ) -> Result<RefreshStats, StoreError> {
+        ingest::record_document(self, source, meta, entries, fetched, now)
+    }
+
+    fn record_not_modified(
+        &self,
+        source: SourceId,
+        fetched: &Fetched<'_>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sources::record_not_modified(self, source, fetched, now)
+    }
+
+    fn record_failure(
+        &self,
+        source: SourceId,
+        error: &str,
+        class: &str,
+        status: Option<u16>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sources::record_failure(self, source, error, class, status, now)
+    }
+
+    fn item_hashes(&self, source: SourceId) -> Result<HashMap<i64, EntryKey>, StoreError> {
+        sources::item_hashes(self, source)
+    }
+
+    fn record_schedule(&self, source: SourceId, record: &ScheduleRecord) -> Result<(), StoreError> {
+        sources::record_schedule(self, source, record)
+    }
+
+    fn topic_page(
+        &self,
+        topic: &TopicSlug,
+        before: Option<PageCursor>,
+        limit: usize,
+    ) -> Result<TopicSlice, StoreError> {
+        pages::topic_page(self, topic, before, limit)
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        search::search(self, query, limit)
+    }
+
+    fn topic_summaries(&self) -> Result<HashMap<String, TopicSummary>, StoreError> {
+        pages::topic_summaries(self)
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        membership::setting(self, key)
+    }
+
+    fn rebuild_membership(
+        &self,
+        fingerprint: &str,
+        now: Timestamp,
+        assign: &mut dyn FnMut(SourceId, &StoryForTopics) -> Vec<TopicSlug>,
+    ) -> Result<usize, StoreError> {
+        membership::rebuild_membership(self, fingerprint, now, assign)
+    }
+
+    fn visit_stories(
+        &self,
+        visit: &mut dyn FnMut(&StoryForTopics) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        membership::visit_stories(self, visit)
+    }
+
+    fn prune(
+        &self,
+        now: Timestamp,
+        retention: i64,
+        max_per_source: usize,
+    ) -> Result<PruneStats, StoreError> {
+        retention::prune(self, now, retention, max_per_source)
+    }
+
+    fn sightings(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        retention::sightings(self)
+    }
+
+    fn republications(&self) -> Result<HashMap<SourceId, (u64, u64)>, StoreError> {
+        sources::republications(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;
