@@ -81,7 +81,7 @@ impl PostgresStore {
             near: Mutex::new(NearIndex::default()),
             signals: Arc::new(Signals::default()),
         };
-        store.with_client(|client| migrations::apply(client))?;
+        store.with_client(migrations::apply)?;
         Ok(store)
     }
 
