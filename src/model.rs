@@ -8,7 +8,7 @@ mod source;
 mod story;
 
 pub use key::{EntryKey, KeyKind};
-pub use source::{GONE_AFTER, ScheduleRecord, SourceHealth, SourceState, says_gone};
+pub use source::{GONE_AFTER, Lease, ScheduleRecord, SourceHealth, SourceState, says_gone};
 pub use story::{
     Credit, Origin, OriginRule, SourceLabel, SourceRef, StoredEntry, TopicSlice, TopicSummary,
 };

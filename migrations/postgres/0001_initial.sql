@@ -116,14 +116,14 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 );
 
--- The search index: each story's words, folded as SQLite's FTS5 index folds them
--- (lower case, diacritics removed) by the program before they are stored, so that both engines
--- find the same stories for the same query.
+-- The search index: each story's words, folded by the program exactly as for SQLite's FTS5
+-- index (text::search_text: lower case, diacritics removed), so that a query's folded words
+-- (text::fold_words), all required, find the same stories on both engines: `words @> query`.
 CREATE TABLE entry_search (
     entry_id BIGINT PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,
-    body     TSVECTOR NOT NULL
+    words    TEXT[] NOT NULL
 );
-CREATE INDEX entry_search_body ON entry_search USING GIN (body);
+CREATE INDEX entry_search_words ON entry_search USING GIN (words);
 
 -- Politeness for the whole cluster: when a host may next be asked, and how many requests to it
 -- are in flight on any node (each with a lease, so that a dead node's requests lapse).

@@ -84,6 +84,16 @@ pub struct SourceState {
     pub identity_mode: Option<Identity>,
     /// The warning the last parsed document deserved, if any.
     pub warning: Option<String>,
+    /// The node fetching the source now and until when its lease runs (several nodes on one
+    /// database; never set on SQLite).
+    pub lease: Option<Lease>,
+}
+
+/// A node's hold on a source while it fetches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub node: String,
+    pub until: Timestamp,
 }
 
 impl SourceState {

@@ -9,6 +9,8 @@
 //! [`ReadCancel`] (see [`cancellable`]) to abandon them once nobody wants the answer.
 
 mod cancel;
+#[cfg(test)]
+mod conformance;
 pub mod postgres;
 mod signals;
 pub mod sqlite;

@@ -376,6 +376,7 @@ fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
             .as_deref()
             .and_then(crate::model::Identity::parse),
         warning: r.get(25)?,
+        lease: None,
     })
 }
 
