@@ -10,6 +10,7 @@ use super::postgres::testing::TestDatabase;
 use super::{PostgresStore, SqliteStore, Store};
 
 mod fixtures;
+mod pages;
 mod sources;
 
 /// An engine under test, with what must live as long as its store.
