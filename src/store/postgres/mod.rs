@@ -141,6 +141,42 @@ impl PostgresStore {
     }
 }
 
+/// The channel on which nodes tell each other what they committed (see [`notify_changes`]).
+#[allow(dead_code)] // until the engine's writes use it
+pub(super) const CHANGES_CHANNEL: &str = "tributary_changes";
+
+/// Payloads longer than this name no topics and mean "every topic" (PostgreSQL's limit is 8,000
+/// bytes).
+#[allow(dead_code)]
+const MAX_PAYLOAD: usize = 7_000;
+
+/// Tells the other nodes, when the transaction `client` is in commits (NOTIFY is
+/// transactional), what it changed: `topics` gained or changed entries, and `pages` says whether
+/// anything a topic page shows changed (else only what the sources table shows did). The
+/// payload is `node`, then `p` or `s`, then the topics joined by commas, one per line; a list
+/// too long for a payload is sent as `*` (every topic).
+#[allow(dead_code)]
+pub(super) fn notify_changes(
+    client: &mut impl postgres::GenericClient,
+    node: &str,
+    topics: &std::collections::BTreeSet<String>,
+    pages: bool,
+) -> Result<(), StoreError> {
+    let mut listed = topics
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    if listed.len() + node.len() + 3 > MAX_PAYLOAD {
+        listed = "*".into();
+    }
+    let payload = format!("{node}\n{}\n{listed}", if pages { 'p' } else { 's' });
+    client
+        .execute("SELECT pg_notify($1, $2)", &[&CHANGES_CHANNEL, &payload])
+        .context("telling other nodes of a change")?;
+    Ok(())
+}
+
 /// `host:port/database` of a connection URL, for messages (never the password).
 fn describe(config: &postgres::Config) -> String {
     let host = config

@@ -1,5 +1,6 @@
 use super::testing::TestDatabase;
 use super::*;
+use postgres::fallible_iterator::FallibleIterator;
 
 fn database() -> TestDatabase {
     match TestDatabase::create() {
@@ -95,4 +96,48 @@ fn an_unreachable_database_is_a_clear_error_without_the_password() {
     };
     assert!(error.contains("127.0.0.1:9/news"), "{error}");
     assert!(!error.contains("secret"), "{error}");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn changes_are_told_to_listeners_when_their_transaction_commits_and_not_before() {
+    use std::collections::BTreeSet;
+    let db = database();
+    let mut listener = Client::connect(db.url(), NoTls).expect("listener");
+    listener
+        .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+        .expect("listen");
+    let mut writer = Client::connect(db.url(), NoTls).expect("writer");
+    let topics: BTreeSet<String> = ["tech".to_string(), "all".to_string()].into();
+
+    let mut tx = writer.transaction().expect("tx");
+    notify_changes(&mut tx, "node-a", &topics, true).expect("notify");
+    tx.rollback().expect("rollback");
+    let mut tx = writer.transaction().expect("tx");
+    notify_changes(&mut tx, "node-b", &BTreeSet::new(), false).expect("notify");
+    tx.commit().expect("commit");
+
+    let got: Vec<String> = listener
+        .notifications()
+        .timeout_iter(Duration::from_secs(2))
+        .iterator()
+        .filter_map(Result::ok)
+        .map(|n| n.payload().to_string())
+        .take(1)
+        .collect();
+    assert_eq!(got, ["node-b\ns\n"], "the rolled-back change is never told");
+
+    let many: BTreeSet<String> = (0..2000).map(|i| format!("topic-{i}")).collect();
+    let mut tx = writer.transaction().expect("tx");
+    notify_changes(&mut tx, "node-c", &many, true).expect("a long list still notifies");
+    tx.commit().expect("commit");
+    let got: Vec<String> = listener
+        .notifications()
+        .timeout_iter(Duration::from_secs(2))
+        .iterator()
+        .filter_map(Result::ok)
+        .map(|n| n.payload().to_string())
+        .take(1)
+        .collect();
+    assert_eq!(got, ["node-c\np\n*"]);
 }
