@@ -1,10 +1,19 @@
-//! Sources as feeds.toml declares them.
+//! Sources as feeds.toml declares them, and what each refresh records on its source: failures,
+//! warnings, schedules, daily counts.
 
 use super::both_engines;
-use super::fixtures::slug;
-use crate::store::{SourceSpec, Store};
+use super::fixtures::{add_source, entry, slug, store_entries, two_sources};
+use crate::model::{FeedMeta, ScheduleRecord, SourceId, Timestamp, TopicSlug, Validators};
+use crate::store::{Fetched, SourceSpec, Store};
 
-both_engines!(syncing_sources_inserts_updates_and_deactivates);
+both_engines!(
+    syncing_sources_inserts_updates_and_deactivates,
+    removed_source_keeps_its_entries_but_leaves_the_active_list,
+    failure_is_recorded_and_keeps_entries_and_validators,
+    a_document_warning_is_kept_until_a_document_without_one,
+    a_refresh_records_the_schedule_it_decided_in_the_same_write,
+    daily_new_entries_counts_first_sightings_per_day,
+);
 
 fn syncing_sources_inserts_updates_and_deactivates(store: &dyn Store) {
     let spec = |url: &str, title: &str, topics: &[&str]| SourceSpec {
@@ -37,4 +46,210 @@ fn syncing_sources_inserts_updates_and_deactivates(store: &dyn Store) {
     );
     let labels = store.source_labels().expect("labels");
     assert!(labels.contains_key("https://a.example/feed"));
+}
+
+fn removed_source_keeps_its_entries_but_leaves_the_active_list(store: &dyn Store) {
+    let id = add_source(store, &["news"]);
+    store
+        .record_document(
+            id,
+            &FeedMeta::default(),
+            &[entry("1", "One", 100)],
+            &Fetched::plain(&Validators::default()),
+            1000,
+        )
+        .expect("store");
+    store.sync_sources(&[]).expect("resync");
+    assert!(store.source_states().expect("states").is_empty());
+    assert_eq!(
+        store
+            .topic_entries(&TopicSlug::all(), 50)
+            .expect("read")
+            .len(),
+        1
+    );
+}
+
+fn failure_is_recorded_and_keeps_entries_and_validators(store: &dyn Store) {
+    let id = add_source(store, &[]);
+    let validators = Validators {
+        etag: Some("\"v1\"".into()),
+        last_modified: None,
+    };
+    store
+        .record_document(
+            id,
+            &FeedMeta::default(),
+            &[entry("1", "One", 100)],
+            &Fetched::plain(&validators),
+            1000,
+        )
+        .expect("store");
+    store
+        .record_failure(id, "HTTP 500", "http-5xx", Some(500), 2000)
+        .expect("failure");
+    store
+        .record_failure(id, "HTTP 502", "http-5xx", Some(502), 3000)
+        .expect("failure");
+    let state = store.source_state(id).expect("state");
+    assert_eq!(state.consecutive_failures, 2);
+    assert_eq!(state.last_error.as_deref(), Some("HTTP 502"));
+    assert_eq!(state.last_status, Some(502));
+    assert_eq!(state.last_success_at, Some(1000));
+    assert_eq!(state.validators, validators);
+    assert_eq!(state.entries, 1);
+    store
+        .record_not_modified(
+            id,
+            &Fetched {
+                status: 304,
+                ..Fetched::plain(&validators)
+            },
+            4000,
+        )
+        .expect("304");
+    let state = store.source_state(id).expect("state");
+    assert_eq!(state.consecutive_failures, 0);
+    assert_eq!(state.last_error, None);
+}
+
+fn a_document_warning_is_kept_until_a_document_without_one(store: &dyn Store) {
+    let id = add_source(store, &[]);
+    let validators = Validators::default();
+    let warning = "no entries read, although the document has 10 <item> elements";
+    store
+        .record_document(
+            id,
+            &FeedMeta::default(),
+            &[],
+            &Fetched {
+                warning: Some(warning),
+                ..Fetched::plain(&validators)
+            },
+            1000,
+        )
+        .expect("store");
+    assert_eq!(
+        store.source_state(id).expect("state").warning.as_deref(),
+        Some(warning)
+    );
+    // A 304 says the document did not change: so does the warning.
+    store
+        .record_not_modified(
+            id,
+            &Fetched {
+                status: 304,
+                ..Fetched::plain(&validators)
+            },
+            2000,
+        )
+        .expect("304");
+    assert_eq!(
+        store.source_state(id).expect("state").warning.as_deref(),
+        Some(warning)
+    );
+    store
+        .record_document(
+            id,
+            &FeedMeta::default(),
+            &[entry("1", "One", 100)],
+            &Fetched::plain(&validators),
+            3000,
+        )
+        .expect("store");
+    assert_eq!(store.source_state(id).expect("state").warning, None);
+}
+
+fn a_refresh_records_the_schedule_it_decided_in_the_same_write(store: &dyn Store) {
+    let (a, _) = two_sources(store);
+    let schedule = |due: Timestamp| ScheduleRecord {
+        next_due_at: due,
+        interval_secs: 900,
+        publishing_secs: Some(1800),
+        feed_hint_secs: None,
+        skip_hours: vec![1, 2],
+        skip_days: Vec::new(),
+        retry_after_until: None,
+        fetch_url: None,
+        redirect_target: None,
+        redirect_streak: 0,
+    };
+    let validators = Validators::default();
+    let first = schedule(1_700_000_900);
+    let fetched = Fetched {
+        schedule: Some(&first),
+        ..Fetched::plain(&validators)
+    };
+    store
+        .record_document(
+            a,
+            &FeedMeta::default(),
+            &[entry("k", "Stored", 1_700_000_000)],
+            &fetched,
+            1_700_000_000,
+        )
+        .expect("document");
+    store.flush().expect("flush");
+    let state = store.source_state(a).expect("state");
+    assert_eq!(state.next_due_at, Some(1_700_000_900));
+    assert_eq!(state.interval_secs, Some(900));
+    assert_eq!(state.skip_hours, [1, 2]);
+
+    let second = schedule(1_700_001_800);
+    let fetched = Fetched {
+        schedule: Some(&second),
+        ..Fetched::plain(&validators)
+    };
+    store
+        .record_not_modified(a, &fetched, 1_700_000_900)
+        .expect("not modified");
+    // A refresh that fails leaves the schedule it carried unwritten, with everything else.
+    let lost = schedule(1);
+    let failed = store.record_document(
+        SourceId(999),
+        &FeedMeta::default(),
+        &[],
+        &Fetched {
+            schedule: Some(&lost),
+            ..Fetched::plain(&validators)
+        },
+        1_700_000_900,
+    );
+    assert!(failed.is_err(), "{failed:?}");
+    store.flush().expect("flush");
+    assert_eq!(
+        store.source_state(a).expect("state").next_due_at,
+        Some(1_700_001_800)
+    );
+    assert!(
+        store
+            .source_states()
+            .expect("states")
+            .iter()
+            .all(|s| s.next_due_at != Some(1))
+    );
+}
+
+fn daily_new_entries_counts_first_sightings_per_day(store: &dyn Store) {
+    let id = add_source(store, &[]);
+    let day = 86_400;
+    let now = 100 * day + 3600;
+    store_entries(
+        store,
+        id,
+        &[entry("1", "a", 1), entry("2", "b", 2)],
+        now - day,
+    );
+    store_entries(store, id, &[entry("3", "c", 3)], now);
+    store_entries(store, id, &[entry("4", "d", 4)], now - 40 * day);
+    let daily = store.daily_new_entries(30, now).expect("daily");
+    let counts = &daily[&id];
+    assert_eq!(counts.len(), 30);
+    assert_eq!(counts[29], 1, "today");
+    assert_eq!(counts[28], 2, "yesterday");
+    assert_eq!(
+        counts.iter().sum::<u64>(),
+        3,
+        "older than 30 days is left out"
+    );
 }
