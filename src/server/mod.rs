@@ -598,8 +598,14 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ServeError> 
     let sources = tokio::task::spawn_blocking(move || store.source_states())
         .await
         .map_err(|e| ServeError::Internal(e.to_string()))??;
-    let db_bytes = database_bytes(&state.config().storage.path);
-    let body = crate::metrics::render(state.inner.observe.metrics.as_ref(), &sources, db_bytes);
+    let config = state.config();
+    let db_bytes = database_bytes(&config.storage.path);
+    let body = crate::metrics::render(
+        state.inner.observe.metrics.as_ref(),
+        &sources,
+        db_bytes,
+        &config.cluster.node,
+    );
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
