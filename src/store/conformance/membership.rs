@@ -11,6 +11,7 @@ use crate::store::{Fetched, MEMBERSHIP_SETTING, Store};
 both_engines!(
     membership_is_rebuilt_from_every_sighting_with_the_rules_fingerprint,
     a_story_is_in_a_topic_any_of_its_versions_qualifies_for_and_listed_once,
+    visiting_stories_stops_when_the_visitor_breaks,
 );
 
 fn membership_is_rebuilt_from_every_sighting_with_the_rules_fingerprint(store: &dyn Store) {
@@ -127,4 +128,33 @@ fn a_story_is_in_a_topic_any_of_its_versions_qualifies_for_and_listed_once(store
             .collect::<Vec<_>>(),
         ["Terjemahan"]
     );
+}
+
+fn visiting_stories_stops_when_the_visitor_breaks(store: &dyn Store) {
+    let (a, _) = two_sources(store);
+    store
+        .record_document(
+            a,
+            &FeedMeta::default(),
+            &[
+                entry("1", "Oldest", 100),
+                entry("2", "Middle", 200),
+                entry("3", "Newest", 300),
+            ],
+            &Fetched::plain(&Validators::default()),
+            1000,
+        )
+        .expect("store");
+    let mut visited = Vec::new();
+    store
+        .visit_stories(&mut |story| {
+            visited.push(story.title.clone());
+            if visited.len() == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .expect("visit");
+    assert_eq!(visited, ["Newest", "Middle"]);
 }
