@@ -16,6 +16,8 @@ both_engines!(
     two_guids_sharing_a_link_in_one_document_stay_two_entries,
     an_updated_story_gains_the_topics_its_new_text_matches,
     another_sources_changed_copy_that_joins_a_topic_changes_that_topics_pages,
+    a_near_duplicate_from_another_source_joins_the_story_and_a_different_one_does_not,
+    a_summary_copy_joins_the_full_story_by_its_title,
 );
 
 fn storing_the_same_document_twice_adds_nothing(store: &dyn Store) {
@@ -354,4 +356,115 @@ fn another_sources_changed_copy_that_joins_a_topic_changes_that_topics_pages(sto
         "cached pages must be rendered again"
     );
     assert!(store.take_changed_topics().contains("security"));
+}
+
+/// A story at `link` with `text` as its content, with the near-duplicate signature and title
+/// numbers normalize would give it.
+fn near(key: &str, link: &str, title: &str, text: &str) -> NewEntry {
+    let mut e = linked(key, link, title);
+    e.published = 1_700_000_000;
+    e.content_html = Some(format!("<p>{text}</p>"));
+    e.content_hash = crate::text::hash_parts(&[title, text]);
+    e.signature = crate::dedup::fingerprint::signature(title, text);
+    e.title_numbers = crate::dedup::fingerprint::title_numbers(title);
+    e
+}
+
+fn a_near_duplicate_from_another_source_joins_the_story_and_a_different_one_does_not(
+    store: &dyn Store,
+) {
+    store.set_near_duplicates(crate::store::NearDuplicates::default());
+    let (a, b) = two_sources(store);
+    let text = "The city council voted on Tuesday evening to close the old bridge over the \
+                river for repairs that engineers say will take at least eight months, and \
+                traffic will be sent through the northern ring road while the work goes on";
+    let first = near(
+        "a-1",
+        "https://a.example/bridge",
+        "Council closes the old bridge",
+        text,
+    );
+    assert!(first.signature.is_some(), "enough text for a signature");
+    store_entries(store, a, &[first], 1_700_000_000);
+    let copy = near(
+        "b-1",
+        "https://b.example/news/bridge-closed",
+        "Council closes the old bridge for repairs",
+        &format!("{text}, officials said"),
+    );
+    let other = near(
+        "b-2",
+        "https://b.example/news/market",
+        "Farmers market moves to the harbour",
+        "The weekly farmers market will move from the central square to the harbour front \
+         next month because the square is being repaved, the organisers announced on Monday \
+         after a meeting with stall holders and the port authority",
+    );
+    let stats = store
+        .record_document(
+            b,
+            &FeedMeta::default(),
+            &[copy, other],
+            &Fetched::plain(&Validators::default()),
+            1_700_000_600,
+        )
+        .expect("store");
+    assert_eq!((stats.new, stats.merged), (2, 1));
+    let all = store.topic_entries(&TopicSlug::all(), 50).expect("read");
+    let mut listed = titles(&all);
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        [
+            "Council closes the old bridge",
+            "Farmers market moves to the harbour"
+        ]
+    );
+    let bridge = all
+        .iter()
+        .find(|e| e.title == "Council closes the old bridge")
+        .expect("the bridge story");
+    assert_eq!(bridge.source.title, "A");
+    assert_eq!(bridge.also.len(), 1);
+    assert_eq!(bridge.also[0].0.title, "B");
+    assert_eq!(
+        bridge.also[0].1.as_deref(),
+        Some("https://b.example/news/bridge-closed")
+    );
+}
+
+fn a_summary_copy_joins_the_full_story_by_its_title(store: &dyn Store) {
+    store.set_near_duplicates(crate::store::NearDuplicates::default());
+    let (a, b) = two_sources(store);
+    let title = "Cháy xưởng gỗ ở Long An trong đêm";
+    let lead =
+        "Rạng sáng nay một xưởng gỗ rộng hàng nghìn mét vuông ở huyện Đức Hòa bốc cháy dữ dội.";
+    let story = |key: &str, summary: Option<String>, content: Option<String>| {
+        let mut e = entry(key, title, 1_700_000_000);
+        e.summary_html = summary;
+        e.content_html = content;
+        e.likeness.clean_title = title.into();
+        e.likeness.title_key = crate::dedup::text::title_key(&crate::text::folded_line(title));
+        e
+    };
+    let full = format!(
+        "<p>{lead}</p>{}",
+        "<p>Lực lượng chữa cháy đã có mặt và khống chế đám cháy sau hai giờ làm việc.</p>"
+            .repeat(8)
+    );
+    store_entries(store, a, &[story("full", None, Some(full))], 1_700_000_000);
+    let stats = store
+        .record_document(
+            b,
+            &FeedMeta::default(),
+            &[story("copy", Some(format!("<p>{lead}</p>")), None)],
+            &Fetched::plain(&Validators::default()),
+            1_700_000_100,
+        )
+        .expect("copy");
+    assert_eq!((stats.new, stats.merged), (1, 1), "joined the stored story");
+    let all = store.topic_entries(&TopicSlug::all(), 50).expect("read");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].source.title, "A");
+    assert_eq!(all[0].also.len(), 1);
 }
