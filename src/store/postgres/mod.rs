@@ -405,3 +405,5 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_read;

@@ -69,13 +69,19 @@ pub(super) fn prune(
             &[&now],
         )
         .context("writing tombstones")?;
-        let entries = tx
-            .execute(
+        let deleted: Vec<(i64, Option<i64>)> = tx
+            .query(
                 "DELETE FROM entries WHERE id IN (SELECT entry_id FROM doomed)
-                   AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = entries.id)",
+                   AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = entries.id)
+                 RETURNING id, version_of",
                 &[],
             )
+            .context("pruning stories")?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, postgres::Error>>()
             .context("pruning stories")?;
+        let entries = stories_counted(&deleted);
         // A story that lost its first sighting but is still carried by others is published
         // from the earliest remaining one.
         tx.execute(
@@ -93,11 +99,23 @@ pub(super) fn prune(
             Shown::Nothing
         };
         let stats = PruneStats {
-            entries: usize::try_from(entries).unwrap_or(usize::MAX),
+            entries,
             sightings: usize::try_from(sightings).unwrap_or(usize::MAX),
         };
         Ok((stats, shown))
     })
+}
+
+/// How many of the `deleted` (id, version_of) rows the SQLite engine counts for the same
+/// prune. SQLite deletes in id order and its foreign key removes a story's translations as the
+/// story goes, so a translation stored after its story (the usual case) is gone before its turn
+/// and counts with the story; PostgreSQL removes both by the statement itself and reports both.
+fn stories_counted(deleted: &[(i64, Option<i64>)]) -> usize {
+    let ids: std::collections::HashSet<i64> = deleted.iter().map(|(id, _)| *id).collect();
+    deleted
+        .iter()
+        .filter(|(id, story)| !story.is_some_and(|s| s < *id && ids.contains(&s)))
+        .count()
 }
 
 /// Which story each (source URL, entry key) sighting belongs to.
