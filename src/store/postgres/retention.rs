@@ -33,11 +33,15 @@ pub(super) fn prune(
             &[&cutoff],
         )
         .context("pruning old stories")?;
+        // Two sightings of one story by one source tie on the story: SQLite ranks them in the
+        // order it reads them, by its key (the primary key index, BINARY collation), so the
+        // key breaks the tie here, compared bytewise as there.
         tx.execute(
             "INSERT INTO doomed SELECT source_id, entry_key, entry_id FROM (
                 SELECT g.source_id, g.entry_key, g.entry_id,
                        ROW_NUMBER() OVER (PARTITION BY g.source_id
-                                          ORDER BY e.published_at DESC, e.id DESC) AS n
+                                          ORDER BY e.published_at DESC, e.id DESC,
+                                                   g.entry_key COLLATE \"C\") AS n
                 FROM sightings g JOIN entries e ON e.id = g.entry_id) ranked
              WHERE n > $1",
             &[&max],
