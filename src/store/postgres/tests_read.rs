@@ -932,3 +932,48 @@ fn republished_and_translated_stories_read_the_same_on_both_engines() {
     expected.sort();
     assert_eq!(left, expected);
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn nodes_syncing_the_same_sources_at_once_agree_on_every_id() {
+    let db = database();
+    let specs: Vec<SourceSpec> = (0..50)
+        .map(|i| SourceSpec {
+            url: format!("https://s{i}.example/feed"),
+            title: Some(format!("S{i}")),
+            topics: vec![slug("news"), slug(&format!("t{}", i % 3))],
+        })
+        .collect();
+    let synced: Vec<Vec<SourceId>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|n| {
+                let (url, specs) = (db.url().to_string(), &specs);
+                scope.spawn(move || {
+                    let store = PostgresStore::open(&url, &format!("node-{n}")).expect("store");
+                    store.sync_sources(specs).expect("sync")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("syncing thread"))
+            .collect()
+    });
+    for ids in &synced[1..] {
+        assert_eq!(ids, &synced[0], "every node has the same id for each URL");
+    }
+    let store = PostgresStore::open(db.url(), NODE).expect("store");
+    let states = store.source_states().expect("states");
+    assert_eq!(states.len(), 50, "each URL once");
+    assert_eq!(
+        states.iter().map(|s| s.id).collect::<Vec<_>>(),
+        synced[0],
+        "in feeds.toml order"
+    );
+    let mut raw = Client::connect(db.url(), NoTls).expect("connection");
+    let topics: i64 = raw
+        .query_one("SELECT COUNT(*) FROM source_topics", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(topics, 100, "each source's topics once");
+}
