@@ -33,9 +33,8 @@ pub(super) fn prune(
             &[&cutoff],
         )
         .context("pruning old stories")?;
-        // Two sightings of one story by one source tie on the story: SQLite ranks them in the
-        // order it reads them, by its key (the primary key index, BINARY collation), so the
-        // key breaks the tie here, compared bytewise as there.
+        // Two sightings of one story by one source tie on the story: the key breaks the tie,
+        // compared bytewise (SQLite's BINARY collation), on both engines.
         tx.execute(
             "INSERT INTO doomed SELECT source_id, entry_key, entry_id FROM (
                 SELECT g.source_id, g.entry_key, g.entry_id,
