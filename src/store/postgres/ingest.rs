@@ -3,16 +3,18 @@
 //! looked up (`lookups.rs`), the same-story decision is asked of [`crate::dedup::decide`], and
 //! the decision is carried out here, with the source row's new validators.
 //!
-//! What several nodes add (issue 14, point 4): the near-duplicate index is brought up to date
-//! with what other nodes committed before any entry is decided. It must not decide anything
-//! itself.
+//! What several nodes add (issue 14, point 4): the transaction first takes an advisory lock on
+//! every address the document's entries have or credit, so that two nodes storing one story at
+//! once store it once; and the near-duplicate index is brought up to date with what other nodes
+//! committed before any entry is decided. It must not decide anything itself.
 
 use std::collections::{BTreeSet, HashMap};
 
 use postgres::types::ToSql;
 use postgres::{Row, Statement, Transaction};
+use sha2::{Digest, Sha256};
 
-use super::lookups::{NearState, document_lookups, known_entries};
+use super::lookups::{NearState, canonical_urls, document_lookups, known_entries, origin_urls};
 use super::{Context, PostgresStore};
 use crate::dedup::{Action, Decision};
 use crate::model::{
@@ -33,8 +35,8 @@ pub(super) fn record_document(
     now: Timestamp,
 ) -> Result<RefreshStats, StoreError> {
     let (stats, changes) = store.with_client(|client| {
-        // READ COMMITTED whatever the server's default: each lookup sees what other nodes
-        // committed before it.
+        // READ COMMITTED whatever the server's default: each lookup after the address locks
+        // must see what the transaction that held them before committed.
         let mut tx = client
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::ReadCommitted)
@@ -79,6 +81,7 @@ fn write_document(
     fetched: &Fetched<'_>,
     now: Timestamp,
 ) -> Result<(RefreshStats, Changes), StoreError> {
+    lock_addresses(tx, entries)?;
     let mut changed_topics = BTreeSet::new();
     // A story joined a topic without being new or updated: topic pages changed all the same.
     let mut regrouped = false;
@@ -94,9 +97,9 @@ fn write_document(
         stats.reused = fetched.unchanged.len();
         let mut known = known_entries(tx, source, &keys)?;
         let mut lookups = document_lookups(tx, source, entries, &keys)?;
-        // Held while the document's entries are decided and written, as on SQLite; taken before
-        // any write, so that no transaction of this node that waits for it holds a row another
-        // needs.
+        // Held while the document's entries are decided and written, as on SQLite; taken after
+        // the address locks (never waiting for one while holding it) and before any write, so
+        // that no transaction of this node that waits for it holds a row another needs.
         let mut near = store
             .near
             .lock()
@@ -197,6 +200,40 @@ fn write_document(
         topics: changed_topics,
     };
     Ok((stats, changes))
+}
+
+/// The advisory lock key of an address: the first 8 bytes of its SHA-256, stable across nodes,
+/// builds and restarts.
+pub(super) fn address_lock_key(url: &str) -> i64 {
+    let digest = Sha256::digest(url.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// Takes, for the rest of the transaction, a lock on every canonical URL the document's entries
+/// have and every original they credit, in ascending key order so that two documents never wait
+/// for each other. Under READ COMMITTED every lookup after it sees what the transaction that
+/// held a lock before committed: two nodes storing one story from two sources at once end with
+/// one story crediting both. A unique index on the canonical URL would not do: one source may
+/// carry two stories at one address (a live page's updates).
+fn lock_addresses(tx: &mut Transaction<'_>, entries: &[NewEntry]) -> Result<(), StoreError> {
+    let keys: BTreeSet<i64> = canonical_urls(entries)
+        .into_iter()
+        .chain(origin_urls(entries))
+        .map(address_lock_key)
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<i64> = keys.into_iter().collect();
+    // unnest yields the array in order, and each row's lock is taken as the row is produced.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::BIGINT[]) WITH ORDINALITY AS u(k, n) ORDER BY n",
+        &[&keys],
+    )
+    .context("locking the document's addresses")?;
+    Ok(())
 }
 
 /// When the source is due again, written with the refresh (as the SQLite engine's

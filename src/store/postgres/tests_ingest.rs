@@ -3,6 +3,7 @@
 //! stories, sightings and counts as the SQLite engine for the same documents.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Barrier;
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -120,6 +121,67 @@ fn record(
             now,
         )
         .unwrap_or_else(|e| panic!("recording: {e}"))
+}
+
+/// Every story at `url` with how many sightings it has.
+fn stories_at(client: &mut Client, url: &str) -> Vec<i64> {
+    client
+        .query(
+            "SELECT (SELECT COUNT(*) FROM sightings g WHERE g.entry_id = e.id)
+             FROM entries e WHERE e.canonical_url = $1 ORDER BY e.id",
+            &[&url],
+        )
+        .expect("stories")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn one_story_stored_by_two_nodes_at_once_is_one_entry_crediting_both() {
+    let db = database();
+    let ids = add_sources(&db);
+    let nodes = [open(&db, "node-a"), open(&db, "node-b")];
+    const ROUNDS: usize = 50;
+    let barrier = Barrier::new(2);
+    let stats: Vec<Vec<RefreshStats>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = nodes
+            .iter()
+            .zip(ids)
+            .enumerate()
+            .map(|(n, (store, source))| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    (0..ROUNDS)
+                        .map(|round| {
+                            let link = format!("https://news.example/story-{round}");
+                            let story = linked(&format!("{n}-{round}"), &link, "Tin nóng");
+                            barrier.wait();
+                            record(store, source, &[story], NOW + round as i64)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("node thread"))
+            .collect()
+    });
+    let mut client = client(&db);
+    for round in 0..ROUNDS {
+        let link = format!("https://news.example/story-{round}");
+        assert_eq!(
+            stories_at(&mut client, &link),
+            [2],
+            "round {round}: one story with both sightings"
+        );
+        let merged: Vec<usize> = stats.iter().map(|s| s[round].merged).collect();
+        let new: Vec<usize> = stats.iter().map(|s| s[round].new).collect();
+        assert_eq!(new, [1, 1], "round {round}");
+        assert_eq!(merged.iter().sum::<usize>(), 1, "round {round}: one merged");
+    }
 }
 
 #[test]
