@@ -597,6 +597,12 @@ fn sequence() -> Vec<Step> {
                 worded("a2", "https://a.example/near", near_title, STORY_TEXT),
             ],
         ),
+        // Another source's copy changes and its text puts the story in one more topic.
+        step(3, {
+            let mut copy = linked("d1", shared, "Tin chung, thể thao");
+            copy.topics.push(slug("sport"));
+            vec![copy]
+        }),
     ]
 }
 
@@ -668,4 +674,33 @@ fn the_same_documents_make_the_same_stories_on_both_engines() {
         .get(0);
     assert_eq!(rows as usize, stories.len());
     assert_eq!(versions, 2, "two translations, each of its original");
+    for topic in ["all", "news", "sport"] {
+        let mut on_sqlite: Vec<String> = sqlite
+            .topic_page(&slug(topic), None, 100)
+            .expect("sqlite page")
+            .entries
+            .into_iter()
+            .map(|e| e.title)
+            .collect();
+        on_sqlite.sort();
+        let on_postgres: Vec<String> = client
+            .query(
+                "SELECT e.title FROM entry_topics t JOIN entries e ON e.id = t.entry_id
+                 WHERE t.topic = $1 ORDER BY e.title COLLATE \"C\"",
+                &[&topic],
+            )
+            .expect("topic rows")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(on_postgres, on_sqlite, "topic {topic}");
+    }
+    let sport: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM entry_topics WHERE topic = 'sport'",
+            &[],
+        )
+        .expect("count")
+        .get(0);
+    assert_eq!(sport, 1, "the changed copy put its story in sport");
 }
