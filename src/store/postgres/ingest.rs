@@ -271,9 +271,15 @@ fn join_list(list: &[u8]) -> Option<String> {
     (!list.is_empty()).then(|| list.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
 }
 
-/// The words the search index holds for a story, from its search text (made by normalize).
+/// The words the search index holds for a story, from its search text (made by normalize,
+/// folded already): each once, in order. Containment (`@>`) ignores order and repeats, so the
+/// array matches the queries SQLite's FTS5 index matches for the same text.
 fn index_words(search_text: &str) -> Vec<&str> {
-    search_text.split_whitespace().collect()
+    let mut seen = std::collections::HashSet::new();
+    search_text
+        .split_whitespace()
+        .filter(|word| seen.insert(*word))
+        .collect()
 }
 
 /// The refresh's transaction with the statements it ran so far, each prepared once per
@@ -808,4 +814,32 @@ fn neighbours(
         });
     }
     Ok(candidates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_are_each_stored_once_in_order() {
+        assert_eq!(
+            index_words("tin nong  ha noi tin nong"),
+            ["tin", "nong", "ha", "noi"]
+        );
+        assert!(index_words("   ").is_empty());
+    }
+
+    #[test]
+    fn address_lock_keys_are_the_first_bytes_of_the_urls_sha256() {
+        // SHA-256("https://news.example/a") = 95bbca1f9b4bae7d…: the key must never change, or
+        // nodes of two versions would lock different keys for one address.
+        assert_eq!(
+            address_lock_key("https://news.example/a"),
+            i64::from_be_bytes([0x95, 0xbb, 0xca, 0x1f, 0x9b, 0x4b, 0xae, 0x7d])
+        );
+        assert_ne!(
+            address_lock_key("https://news.example/a"),
+            address_lock_key("https://news.example/b")
+        );
+    }
 }
