@@ -17,9 +17,7 @@ use sha2::{Digest, Sha256};
 use super::lookups::{NearState, canonical_urls, document_lookups, known_entries, origin_urls};
 use super::{Context, PostgresStore};
 use crate::dedup::{Action, Decision};
-use crate::model::{
-    EntryKey, FeedMeta, NewEntry, RefreshStats, ScheduleRecord, SourceId, Timestamp,
-};
+use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
 use crate::store::{Fetched, StoreError};
 
 /// Stores one successfully parsed document: feed metadata, every entry (new ones inserted,
@@ -190,7 +188,7 @@ fn write_document(
         return Err(StoreError::UnknownSource(source.0));
     }
     if let Some(schedule) = fetched.schedule {
-        write_schedule(tx, source, schedule)?;
+        super::sources::write_schedule(tx, source, schedule)?;
     }
     let pages = stats.new > 0 || stats.updated > 0 || regrouped;
     super::notify_changes(tx, &store.node, &changed_topics, pages)?;
@@ -234,52 +232,6 @@ fn lock_addresses(tx: &mut Transaction<'_>, entries: &[NewEntry]) -> Result<(), 
     )
     .context("locking the document's addresses")?;
     Ok(())
-}
-
-/// When the source is due again, written with the refresh (as the SQLite engine's
-/// `sources::write_schedule`).
-fn write_schedule(
-    tx: &mut Transaction<'_>,
-    source: SourceId,
-    record: &ScheduleRecord,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE sources SET next_due_at = $2, interval_secs = $3, adaptive_secs = $4,
-            feed_hint_secs = $5, skip_hours = $6, skip_days = $7, retry_after_until = $8,
-            fetch_url = $9, redirect_target = $10, redirect_streak = $11
-         WHERE id = $1",
-        &[
-            &source.0,
-            &record.next_due_at,
-            &record.interval_secs,
-            &record.publishing_secs,
-            &record.feed_hint_secs,
-            &join_list(&record.skip_hours),
-            &join_list(&record.skip_days),
-            &record.retry_after_until,
-            &record.fetch_url,
-            &record.redirect_target,
-            &i64::from(record.redirect_streak),
-        ],
-    )
-    .context("scheduling source")?;
-    Ok(())
-}
-
-/// Hours or days as SQLite stores them: comma-separated, `NULL` for none.
-fn join_list(list: &[u8]) -> Option<String> {
-    (!list.is_empty()).then(|| list.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
-}
-
-/// The words the search index holds for a story, from its search text (made by normalize,
-/// folded already): each once, in order. Containment (`@>`) ignores order and repeats, so the
-/// array matches the queries SQLite's FTS5 index matches for the same text.
-fn index_words(search_text: &str) -> Vec<&str> {
-    let mut seen = std::collections::HashSet::new();
-    search_text
-        .split_whitespace()
-        .filter(|word| seen.insert(*word))
-        .collect()
 }
 
 /// The refresh's transaction with the statements it ran so far, each prepared once per
@@ -546,7 +498,7 @@ fn index_for_search(
 ) -> Result<(), StoreError> {
     w.execute(
         INDEX_WORDS,
-        &[&story, &index_words(&entry.search_text)],
+        &[&story, &super::search::index_words(&entry.search_text)],
         "indexing stories for search",
     )?;
     Ok(())
@@ -819,15 +771,6 @@ fn neighbours(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn search_words_are_each_stored_once_in_order() {
-        assert_eq!(
-            index_words("tin nong  ha noi tin nong"),
-            ["tin", "nong", "ha", "noi"]
-        );
-        assert!(index_words("   ").is_empty());
-    }
 
     #[test]
     fn address_lock_keys_are_the_first_bytes_of_the_urls_sha256() {

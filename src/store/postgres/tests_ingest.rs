@@ -51,31 +51,9 @@ fn specs() -> Vec<SourceSpec> {
         .collect()
 }
 
-/// Writes [`SOURCES`] into the database (migrated first) with SQL.
+/// Syncs [`SOURCES`] into the database (migrating it first).
 fn add_sources(db: &TestDatabase) -> Vec<SourceId> {
-    drop(open(db, "setup"));
-    let mut client = client(db);
-    specs()
-        .iter()
-        .map(|spec| {
-            let id: i64 = client
-                .query_one(
-                    "INSERT INTO sources (url, config_title) VALUES ($1, $2) RETURNING id",
-                    &[&spec.url, &spec.title],
-                )
-                .expect("source")
-                .get(0);
-            for topic in &spec.topics {
-                client
-                    .execute(
-                        "INSERT INTO source_topics (source_id, topic) VALUES ($1, $2)",
-                        &[&id, &topic.as_str()],
-                    )
-                    .expect("source topic");
-            }
-            SourceId(id)
-        })
-        .collect()
+    open(db, "setup").sync_sources(&specs()).expect("sync")
 }
 
 /// An entry with a guid `key` at `link` (its canonical form too), with `title` as its text.
