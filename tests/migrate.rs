@@ -501,6 +501,55 @@ fn migrate_to_refuses_a_target_holding_another_database() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn migrate_to_exits_1_when_a_count_differs() {
+    let feeds = start_feeds();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = build_sqlite(dir.path(), &feeds, 12);
+    // A SQLite search index that lost a story's row: the copy rebuilds every story's, so the
+    // counts of the index differ.
+    let db = rusqlite::Connection::open(dir.path().join("tributary.db")).expect("open");
+    db.execute(
+        "DELETE FROM entry_search WHERE rowid = (SELECT MIN(id) FROM entries)",
+        [],
+    )
+    .expect("drop one index row");
+    drop(db);
+    let target = TestDatabase::create().expect("test database");
+    let (code, stdout, stderr) = migrate(&config, target.url(), &[]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let counts = printed_counts(&stdout.replace(" (differ)", ""));
+    let (in_sqlite, in_postgres) = counts["entry_search"];
+    assert_eq!(in_sqlite + 1, in_postgres, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "entry_search: {in_sqlite} in SQLite, {in_postgres} in PostgreSQL (differ)"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("error: row counts differ after copying to PostgreSQL at "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "entry_search has {in_sqlite} rows in SQLite, {in_postgres} in PostgreSQL"
+        )),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("every count agrees"), "{stdout}");
+    // Not marked finished: the copy is still this command's to finish.
+    let finished: Option<i64> = postgres(target.url())
+        .query_one(
+            "SELECT last_run_at FROM cluster_jobs WHERE name = 'migrate-to'",
+            &[],
+        )
+        .expect("marker")
+        .get(0);
+    assert_eq!(finished, None);
+}
+
+#[test]
 fn migrate_to_refuses_other_engines_unreachable_servers_and_missing_databases() {
     let feeds = start_feeds();
     let dir = tempfile::tempdir().expect("tempdir");
