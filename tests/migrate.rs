@@ -689,16 +689,23 @@ fn migrate_to_then_a_postgresql_node_serves_every_topic_with_the_same_bytes() {
 
     let sqlite_addr = format!("127.0.0.1:{}", common::free_port());
     let postgres_addr = format!("127.0.0.1:{}", common::free_port());
-    let _sqlite = start_run(&listening(&config, "sqlite.toml", &sqlite_addr), None);
-    let _postgres = start_run(
+    let mut sqlite_node = start_run(&listening(&config, "sqlite.toml", &sqlite_addr), None);
+    let mut postgres_node = start_run(
         &listening(&config, "postgres.toml", &postgres_addr),
         Some(target.url()),
     );
-    for addr in [&sqlite_addr, &postgres_addr] {
-        assert!(
-            common::wait_for(addr, "/healthz", Duration::from_secs(30), |s, _| s == 200),
-            "{addr} serves"
-        );
+    for (node, addr) in [
+        (&mut sqlite_node, &sqlite_addr),
+        (&mut postgres_node, &postgres_addr),
+    ] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while common::http_get(addr, "/healthz").is_none_or(|(status, _)| status != 200) {
+            if let Ok(Some(exit)) = node.0.try_wait() {
+                panic!("the node for {addr} exited ({exit}); its standard error is above");
+            }
+            assert!(std::time::Instant::now() < deadline, "{addr} serves");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     for topic in ["all", "tech", "vietnam", "local"] {
         for format in ["atom", "rss", "json"] {
