@@ -1061,10 +1061,16 @@ fn search_rows(columns: &[Column], batch: &[Cells], rows: usize) -> (Vec<i64>, V
     (ids, words)
 }
 
-/// The words the PostgreSQL engine keeps of a story's folded text (`entry_search.words`): its
-/// whitespace-separated words, as `text::search_text` wrote them.
+/// The words the PostgreSQL engine keeps of a story's folded text (`entry_search.words`): each
+/// whitespace-separated word once, in order. The same rule as the engine's own `index_words`
+/// (`postgres/search.rs`), which is private to the engine; the round-trip tests compare the
+/// index this writes with the words of every story.
 fn index_words(text: &str) -> Vec<String> {
-    text.split_whitespace().map(str::to_string).collect()
+    let mut seen = std::collections::HashSet::new();
+    text.split_whitespace()
+        .filter(|word| seen.insert(*word))
+        .map(str::to_string)
+        .collect()
 }
 
 /// `host:port/database` of a connection URL, for messages (never the password).
@@ -1143,6 +1149,7 @@ mod tests {
     fn index_words_are_the_folded_texts_words() {
         let text = crate::text::search_text("An ninh mạng", Some("<p>Tin <b>mới</b></p>"), None);
         assert_eq!(index_words(&text), ["an", "ninh", "mang", "tin", "moi"]);
+        assert_eq!(index_words(" tin  moi tin\tmoi "), ["tin", "moi"]);
     }
 
     #[test]
