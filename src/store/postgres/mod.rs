@@ -28,7 +28,7 @@ use std::time::Duration;
 use postgres::{Client, NoTls};
 
 use super::{Fetched, PruneStats, Signals, SourceSpec, Store, StoreError};
-use crate::dedup::{NearDuplicates, NearIndex};
+use crate::dedup::NearDuplicates;
 use crate::model::{
     EntryKey, FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
     SourceState, StoredEntry, StoryForTopics, Timestamp, TopicSlice, TopicSlug, TopicSummary,
@@ -56,8 +56,9 @@ pub struct PostgresStore {
     /// This node's name (`[cluster] node`): what its leases say.
     node: String,
     idle: Mutex<Vec<Client>>,
-    /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]).
-    near: Mutex<NearIndex>,
+    /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]), kept
+    /// current with what every node stores.
+    near: Mutex<lookups::NearState>,
     signals: Arc<Signals>,
 }
 
@@ -78,7 +79,7 @@ impl PostgresStore {
             target,
             node: node.to_string(),
             idle: Mutex::new(Vec::new()),
-            near: Mutex::new(NearIndex::default()),
+            near: Mutex::new(lookups::NearState::default()),
             signals: Arc::new(Signals::default()),
         };
         store.with_client(migrations::apply)?;
@@ -243,6 +244,7 @@ impl Store for PostgresStore {
         self.near
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .index
             .configure(settings);
     }
 
@@ -405,5 +407,7 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ingest;
 #[cfg(test)]
 mod tests_read;
