@@ -147,13 +147,19 @@ pub enum MigrateError {
     /// Opening the target (connecting, creating or updating its schema).
     #[error("{0}")]
     Target(#[source] StoreError),
-    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    #[error(
+        "cannot connect to PostgreSQL at {target}: {}",
+        super::postgres_message(source)
+    )]
     Connect {
         target: String,
         #[source]
         source: postgres::Error,
     },
-    #[error("PostgreSQL at {target}, while {doing} {table}: {source}")]
+    #[error(
+        "PostgreSQL at {target}, while {doing} {table}: {}",
+        super::postgres_message(source)
+    )]
     Write {
         target: String,
         doing: &'static str,
