@@ -1,6 +1,6 @@
 //! What the commands print, and what their results mean as exit codes: the `status` table and its
 //! JSON rows, the `fetch` lines and total, the `test-topic` report, the `import-opml` lines and
-//! summary, the one-line messages of `check`, `prune` and `backup`, the errors commands end with
+//! summary, the one-line messages of `check`, `prune`, `backup` and `migrate-to`, the errors commands end with
 //! ([`CommandError`]) and the one mapping of results to exit codes ([`exit_code`]). Formatting
 //! only: the commands in `main.rs` gather the data through `app` and the store, and must not
 //! format or choose exit codes themselves.
@@ -11,6 +11,7 @@ use crate::config::ConfigError;
 use crate::model::{RefreshStats, Timestamp};
 use crate::opml::{Import, ImportError, Verdict};
 use crate::pipeline::{Outcome, RefreshReport};
+use crate::store::migrate::{Copied, MigrateError, Progress, TableCount};
 use crate::store::{PruneStats, StoreError};
 
 /// How a command that ran to its end went.
@@ -57,6 +58,9 @@ pub enum CommandError {
     /// Writing the command's output failed (other than its reader going away).
     #[error("error: {0}")]
     Output(std::io::Error),
+    /// `migrate-to` refused the target, could not copy, or counted different rows at the end.
+    #[error("error: {0}")]
+    Migrate(MigrateError),
     /// Writing `export-opml`'s document failed.
     #[error("error: writing the OPML: {0}")]
     OpmlOutput(std::io::Error),
@@ -251,6 +255,39 @@ pub fn backup_line(database: &Path, dest: &Path, bytes: u64, elapsed_ms: u128) -
         "{} -> {} ({bytes} bytes, {elapsed_ms}ms)",
         database.display(),
         dest.display()
+    )
+}
+
+/// `migrate-to`'s progress line on standard error: where a table's copy stands.
+pub fn migrate_progress_line(progress: &Progress) -> String {
+    format!(
+        "{}: {} of {} rows copied",
+        progress.table, progress.copied, progress.total
+    )
+}
+
+/// `migrate-to`'s line for one table once the copy is done: its rows on both sides.
+pub fn migrate_count_line(count: &TableCount) -> String {
+    format!(
+        "{}: {} in SQLite, {} in PostgreSQL{}",
+        count.table,
+        count.sqlite,
+        count.postgres,
+        if count.agrees() { "" } else { " (differ)" }
+    )
+}
+
+/// `migrate-to`'s last line when the counts agree.
+pub fn migrated_line(database: &Path, copied: &Copied, elapsed_ms: u128) -> String {
+    format!(
+        "{} -> {}: every count agrees{} ({elapsed_ms}ms)",
+        database.display(),
+        copied.target,
+        if copied.resumed {
+            ", the interrupted copy finished"
+        } else {
+            ""
+        }
     )
 }
 
@@ -606,6 +643,48 @@ mod tests {
         assert_eq!(
             backup_line(Path::new("/var/lib/t/db"), Path::new("/tmp/copy"), 8192, 15),
             "/var/lib/t/db -> /tmp/copy (8192 bytes, 15ms)"
+        );
+        let counts = vec![
+            TableCount {
+                table: "sources",
+                sqlite: 3,
+                postgres: 3,
+            },
+            TableCount {
+                table: "entries",
+                sqlite: 10,
+                postgres: 9,
+            },
+        ];
+        assert_eq!(
+            migrate_count_line(&counts[0]),
+            "sources: 3 in SQLite, 3 in PostgreSQL"
+        );
+        assert_eq!(
+            migrate_count_line(&counts[1]),
+            "entries: 10 in SQLite, 9 in PostgreSQL (differ)"
+        );
+        assert_eq!(
+            migrate_progress_line(&Progress {
+                table: "entries",
+                copied: 2000,
+                total: 5210
+            }),
+            "entries: 2000 of 5210 rows copied"
+        );
+        let copied = Copied {
+            target: "db.example:5432/news".into(),
+            resumed: true,
+            counts,
+        };
+        assert_eq!(
+            migrated_line(Path::new("/var/lib/t/db"), &copied, 15),
+            "/var/lib/t/db -> db.example:5432/news: every count agrees, the interrupted copy finished (15ms)"
+        );
+        assert_eq!(
+            CommandError::Migrate(copied.checked().expect_err("a count differs")).to_string(),
+            "error: row counts differ after copying to PostgreSQL at db.example:5432/news: \
+             entries has 10 rows in SQLite, 9 in PostgreSQL"
         );
         assert_eq!(
             read_only_warning(Path::new("/var/lib/t/db"), "disk full"),

@@ -11,6 +11,7 @@
 mod cancel;
 #[cfg(test)]
 mod conformance;
+pub mod migrate;
 pub mod postgres;
 mod signals;
 pub mod sqlite;

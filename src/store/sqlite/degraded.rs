@@ -109,24 +109,7 @@ impl SqliteStore {
     /// beside a WAL database are created when the file system refuses them. The schema must be
     /// current (migrating needs write access: [`StoreError::NeedsMigration`]).
     pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
-        let (conn, uri) = open_read_only_connection(path)?;
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        let known = migrations::MIGRATIONS.len() as i64;
-        if found > known {
-            return Err(StoreError::TooNew { found, known });
-        }
-        if found < known {
-            return Err(StoreError::NeedsMigration {
-                path: path.to_path_buf(),
-                found,
-                known,
-            });
-        }
+        let (conn, uri) = current_read_only_connection(path)?;
         let store = SqliteStore::from_connection(Some(path.to_path_buf()), conn);
         *store
             .access
@@ -228,6 +211,33 @@ pub(super) fn reopen_writable(store: &SqliteStore) -> bool {
 /// system where the WAL's shared-memory file does not exist and cannot be created, `immutable=1`
 /// — safe only because then nothing can be writing the database, and only when no WAL holds
 /// committed transactions that immutable reading would skip.
+/// A read-only connection to the existing database at `path` (as [`SqliteStore::open_read_only`]
+/// opens it), refused unless its schema is the one this build writes: for copying the database
+/// elsewhere (`store::migrate`), which reads every table as it is now.
+pub(crate) fn current_read_only_connection(
+    path: &Path,
+) -> Result<(Connection, String), StoreError> {
+    let (conn, uri) = open_read_only_connection(path)?;
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let known = migrations::MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    if found < known {
+        return Err(StoreError::NeedsMigration {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    Ok((conn, uri))
+}
+
 fn open_read_only_connection(path: &Path) -> Result<(Connection, String), StoreError> {
     let base = file_uri(path);
     let uri = format!("{base}?mode=ro");

@@ -37,6 +37,7 @@ use crate::model::{
     SourceState, StoredEntry, StoryForTopics, Timestamp, TopicSlice, TopicSlug, TopicSummary,
 };
 
+pub(crate) use degraded::current_read_only_connection;
 pub use membership::MEMBERSHIP_SETTING;
 
 mod retention;
