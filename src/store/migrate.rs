@@ -21,6 +21,7 @@ use postgres::{Client, NoTls};
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
 
+use super::postgres::{describe, index_words, redacted};
 use super::{PostgresStore, StoreError};
 use crate::config::{StorageEngine, parse_database_url};
 use crate::model::Timestamp;
@@ -1067,46 +1068,6 @@ fn search_rows(columns: &[Column], batch: &[Cells], rows: usize) -> (Vec<i64>, V
     (ids, words)
 }
 
-/// The words the PostgreSQL engine keeps of a story's folded text (`entry_search.words`): each
-/// whitespace-separated word once, in order. The same rule as the engine's own `index_words`
-/// (`postgres/search.rs`), which is private to the engine; the round-trip tests compare the
-/// index this writes with the words of every story.
-fn index_words(text: &str) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    text.split_whitespace()
-        .filter(|word| seen.insert(*word))
-        .map(str::to_string)
-        .collect()
-}
-
-/// `host:port/database` of a connection URL, for messages (never the password).
-fn describe(config: &postgres::Config) -> String {
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let db = config.get_dbname().unwrap_or("");
-    format!("{host}:{port}/{db}")
-}
-
-/// A URL for messages, without what could be a password.
-fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "(an unreadable URL)".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1149,13 +1110,6 @@ mod tests {
             "{error}"
         );
         assert!(!missing.exists());
-    }
-
-    #[test]
-    fn index_words_are_the_folded_texts_words() {
-        let text = crate::text::search_text("An ninh mạng", Some("<p>Tin <b>mới</b></p>"), None);
-        assert_eq!(index_words(&text), ["an", "ninh", "mang", "tin", "moi"]);
-        assert_eq!(index_words(" tin  moi tin\tmoi "), ["tin", "moi"]);
     }
 
     #[test]

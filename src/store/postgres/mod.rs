@@ -19,6 +19,8 @@ mod search;
 mod sources;
 pub mod testing;
 
+pub(crate) use search::index_words;
+
 use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -208,7 +210,7 @@ pub(super) fn notify_changes(
 }
 
 /// `host:port/database` of a connection URL, for messages (never the password).
-fn describe(config: &postgres::Config) -> String {
+pub(crate) fn describe(config: &postgres::Config) -> String {
     let host = config
         .get_hosts()
         .first()
@@ -223,7 +225,7 @@ fn describe(config: &postgres::Config) -> String {
 }
 
 /// A URL that would not parse, without what could be a password.
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
