@@ -459,6 +459,110 @@ mod tests {
             .expect("the loop stops when told");
     }
 
+    /// The database stops answering (connections cut, new ones refused) before the loop's first
+    /// claim: the loop keeps retrying, and takes its due source once the database is back.
+    #[test]
+    #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+    fn the_loop_claims_again_once_a_lost_database_is_back() {
+        use postgres::{Client, NoTls};
+        let db = crate::store::postgres::testing::TestDatabase::create()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::PostgresStore::open(db.url(), "b").expect("open node b"));
+        let mut admin = Client::connect(db.url(), NoTls).expect("test database");
+        let source = SourceId(
+            admin
+                .query_one(
+                    "INSERT INTO sources (url) VALUES ('http://127.0.0.1:9/feed.xml') RETURNING id",
+                    &[],
+                )
+                .expect("insert a source")
+                .get(0),
+        );
+        let name: String = admin
+            .query_one("SELECT current_database()", &[])
+            .expect("name")
+            .get(0);
+        let reader: i32 = admin
+            .query_one("SELECT pg_backend_pid()", &[])
+            .expect("pid")
+            .get(0);
+        // The server's own database: a database cannot refuse connections from inside itself.
+        let mut server = Client::connect(
+            &std::env::var(crate::store::postgres::testing::TEST_SERVER_VAR).expect("server"),
+            NoTls,
+        )
+        .expect("test server");
+        let mut set_connections = |allowed: bool| {
+            server
+                .batch_execute(&format!(
+                    "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allowed}"
+                ))
+                .expect("alter database");
+            if !allowed {
+                server
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE datname = $1 AND pid <> $2",
+                        &[&name, &reader],
+                    )
+                    .expect("cut the node's connections");
+            }
+        };
+        set_connections(false);
+
+        let config =
+            Arc::new(Config::parse(std::path::Path::new("feeds.toml"), "").expect("empty config"));
+        let pipeline = Pipeline {
+            store: store.clone(),
+            fetcher: crate::fetch::Fetcher::new(crate::fetch::FetchSettings::new(
+                "test".into(),
+                Duration::from_secs(5),
+                1 << 20,
+            ))
+            .expect("fetcher"),
+            clock: crate::pipeline::system_clock(),
+            jitter: Arc::new(|| 0.5),
+        };
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (_reload_tx, reload_rx) = mpsc::unbounded_channel();
+        let scheduler = runtime.spawn(schedule_loop(
+            config,
+            pipeline,
+            vec![job(source, "http://127.0.0.1:9/feed.xml")],
+            Arc::new(crate::systemd::Health::default()),
+            reload_rx,
+            stop_rx,
+        ));
+        let taken = |admin: &mut Client| -> bool {
+            let row = admin
+                .query_one(
+                    "SELECT leased_by, last_fetch_at FROM sources WHERE id = $1",
+                    &[&source.0],
+                )
+                .expect("read the source");
+            let (by, fetched): (Option<String>, Option<i64>) = (row.get(0), row.get(1));
+            by.as_deref() == Some("b") || fetched.is_some()
+        };
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(!taken(&mut admin), "nothing could be claimed meanwhile");
+        assert!(!scheduler.is_finished(), "the loop goes on");
+        set_connections(true);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !taken(&mut admin) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            taken(&mut admin),
+            "claimed once the database answered again"
+        );
+        let _ = stop_tx.send(true);
+        runtime
+            .block_on(scheduler)
+            .expect("the loop stops when told");
+    }
+
     #[test]
     fn plan_cycle_fetches_a_shared_url_once_and_alternates_hosts() {
         let store = crate::store::SqliteStore::open_in_memory().expect("store");
