@@ -154,6 +154,13 @@ pub async fn schedule_loop(
     renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Claims that failed in a row (the database is unreachable): each retry waits longer.
     let mut claim_failures: u32 = 0;
+    // Nodes sharing the database each claim a share of the due sources at a time, so that the
+    // work spreads over them instead of going whole to whichever asks first: at most
+    // `claim_limit` claimed sources in flight, claiming more once half of them are done. Due
+    // sources wait here, in random order (so nodes seldom ask for the same ones), meanwhile.
+    let shared = pipeline.store.node().is_some();
+    let claim_limit = config.fetch.concurrency.max(1) * TASKS_PER_SLOT * CLAIM_AHEAD;
+    let mut waiting: VecDeque<SourceId> = VecDeque::new();
     // Each batch of due sources is a cycle of its own; they share the slots, and their reports
     // come back here one source at a time. The loop keeps a sender, so `done` never closes.
     let mut cycles: JoinSet<()> = JoinSet::new();
@@ -161,11 +168,24 @@ pub async fn schedule_loop(
     loop {
         health.beat();
         let now = (pipeline.clock)();
-        let due_ids: Vec<SourceId> = schedule
+        let mut due_ids: Vec<SourceId> = schedule
             .take_due(now)
             .into_iter()
             .filter(|id| by_id.contains_key(id))
             .collect();
+        if shared {
+            fastrand::shuffle(&mut due_ids);
+            waiting.extend(due_ids);
+            due_ids = if in_flight.len() <= claim_limit / 2 {
+                let room = (claim_limit - in_flight.len()).min(waiting.len());
+                waiting
+                    .drain(..room)
+                    .filter(|id| by_id.contains_key(id))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        }
         let granted = if due_ids.is_empty() {
             Vec::new()
         } else {
@@ -190,7 +210,8 @@ pub async fn schedule_loop(
                         error = %e, sources = due_ids.len(), retry_s = retry,
                         "cannot claim due sources from the database; retrying"
                     );
-                    for id in due_ids {
+                    // The sources waiting for a claim would only fail the same way.
+                    for id in due_ids.into_iter().chain(waiting.drain(..)) {
                         schedule.insert(now + retry, id);
                     }
                     Vec::new()
@@ -214,11 +235,16 @@ pub async fn schedule_loop(
                 },
             ));
         }
-        let sleep_for = schedule
-            .next_at()
-            .map(|at| Duration::from_secs(u64::try_from(at - now).unwrap_or(0).max(1)))
-            .unwrap_or(HEARTBEAT)
-            .min(HEARTBEAT);
+        let sleep_for = if !waiting.is_empty() && in_flight.len() <= claim_limit / 2 {
+            // Room for more of the waiting sources: claim them now.
+            Duration::ZERO
+        } else {
+            schedule
+                .next_at()
+                .map(|at| Duration::from_secs(u64::try_from(at - now).unwrap_or(0).max(1)))
+                .unwrap_or(HEARTBEAT)
+                .min(HEARTBEAT)
+        };
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
             Some((id, next_due, ok)) = done.recv() => {
@@ -243,7 +269,9 @@ pub async fn schedule_loop(
                 });
             }
             Some(jobs) = reloads.recv() => {
-                adopt_jobs(&pipeline, &mut schedule, &mut by_id, &in_flight, jobs).await;
+                let busy: HashSet<SourceId> = in_flight.iter().chain(&waiting).copied().collect();
+                adopt_jobs(&pipeline, &mut schedule, &mut by_id, &busy, jobs).await;
+                waiting.retain(|id| by_id.contains_key(id));
                 results.retain(|id| by_id.contains_key(&id));
             }
             _ = tokio::time::sleep(sleep_for) => {}
@@ -254,6 +282,10 @@ pub async fn schedule_loop(
     tasks.close();
     while cycles.join_next().await.is_some() {}
 }
+
+/// How many sources a node sharing the database claims ahead, in units of what its refresh tasks
+/// can run at once.
+const CLAIM_AHEAD: usize = 2;
 
 /// How long a node's hold on a source lasts and how often it is renewed while the source is
 /// being refreshed.
