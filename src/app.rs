@@ -804,6 +804,32 @@ mod tests {
     use crate::model::{FeedMeta, NewEntry, Validators};
     use crate::store::{CHECKPOINT_AFTER_ENTRIES, Fetched};
 
+    #[test]
+    fn a_lone_node_prunes_every_time_it_is_asked() {
+        let store = crate::store::SqliteStore::open_in_memory().expect("store");
+        let config = Config::parse(std::path::Path::new("feeds.toml"), "").expect("config");
+        for _ in 0..2 {
+            assert_eq!(
+                prune_once_for_the_cluster(&store, &config).expect("prune"),
+                Some(crate::store::PruneStats::default())
+            );
+        }
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+    fn the_daily_prune_runs_on_one_node_of_a_cluster() {
+        let db = crate::store::postgres::testing::TestDatabase::create()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let a = crate::store::PostgresStore::open(db.url(), "a").expect("node a");
+        let b = crate::store::PostgresStore::open(db.url(), "b").expect("node b");
+        let config = Config::parse(std::path::Path::new("feeds.toml"), "").expect("config");
+        // Whatever the prune itself answers, node a took the day's turn...
+        assert!(!matches!(prune_once_for_the_cluster(&a, &config), Ok(None)));
+        // ...so node b, whose timer fires later the same day, leaves it.
+        assert!(matches!(prune_once_for_the_cluster(&b, &config), Ok(None)));
+    }
+
     #[tokio::test]
     async fn the_checkpoint_task_runs_once_enough_was_written_not_only_on_the_interval() {
         let store: Arc<dyn Store> =
