@@ -8,6 +8,13 @@
 //! loopback addresses (127.1.x.y), two per address, so that per-host politeness (one request per
 //! `host_delay` per host) applies as it would across real publishers.
 //!
+//! With `TRIBUTARY_BENCH_POSTGRES` naming a PostgreSQL server on which the bench may create
+//! databases (as `TRIBUTARY_TEST_POSTGRES` does for the tests), the same three cycles run again
+//! on a PostgreSQL database with one node (`fetch`), and then the first two with two nodes
+//! sharing one database (two `run` daemons, started together, timed until every source was
+//! fetched): sources/s, each node's peak RSS, and how many sources nginx's access log shows
+//! fetched more than once in a cycle (the bar: none).
+//!
 //! `cargo bench --bench poll` (add `-- --sources N --entries M --port P`).
 
 use std::fmt::Write as _;
@@ -58,8 +65,17 @@ struct Cycle {
 }
 
 fn run_cycle(binary: &str, config: &Path, out: &Path) -> Cycle {
+    run_cycle_on(binary, config, out, None)
+}
+
+/// One `fetch` cycle, on the PostgreSQL database `database` when given.
+fn run_cycle_on(binary: &str, config: &Path, out: &Path, database: Option<&str>) -> Cycle {
     let started = Instant::now();
-    let output = Command::new("/usr/bin/time")
+    let mut command = Command::new("/usr/bin/time");
+    if let Some(url) = database {
+        command.env("TRIBUTARY_DATABASE_URL", url);
+    }
+    let output = command
         .args(["-f", "%e %U %S %M", binary, "--config"])
         .arg(config)
         .arg("fetch")
@@ -124,19 +140,7 @@ fn main() {
         dir = dir.display()
     );
     std::fs::write(dir.join("nginx.conf"), nginx_conf).expect("nginx.conf");
-    let mut nginx = Command::new("nginx")
-        .args(["-p"])
-        .arg(&dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .spawn()
-        .expect("start nginx (apt-get install nginx-light)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port as u16)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut nginx = start_nginx(&dir, port);
 
     println!(
         "{sources} sources × {entries} entries, served by nginx on loopback ({} hosts)",
@@ -154,6 +158,98 @@ fn main() {
         .expect("feed file");
     }
     let steady = run_cycle(binary, &config_path, &dir.join("cycle3.txt"));
+    report(sources, &first, &second, &steady);
+
+    if let Ok(server) = std::env::var("TRIBUTARY_BENCH_POSTGRES") {
+        let feeds_as_first = || {
+            for s in (0..sources).step_by(STEADY_CHANGED_EVERY) {
+                std::fs::write(dir.join("feeds").join(format!("{s}.xml")), feed(s, entries))
+                    .expect("feed file");
+            }
+        };
+        feeds_as_first();
+        let url = create_database(&server, "tributary_bench_one");
+        println!("\nPostgreSQL, one node ({}):", redact(&url));
+        let cycles: Vec<Cycle> = (1..=3)
+            .map(|n| {
+                if n == 3 {
+                    for s in (0..sources).step_by(STEADY_CHANGED_EVERY) {
+                        std::fs::write(
+                            dir.join("feeds").join(format!("{s}.xml")),
+                            feed(s, entries + 1),
+                        )
+                        .expect("feed file");
+                    }
+                }
+                run_cycle_on(
+                    binary,
+                    &config_path,
+                    &dir.join(format!("pg{n}.txt")),
+                    Some(&url),
+                )
+            })
+            .collect();
+        report(sources, &cycles[0], &cycles[1], &cycles[2]);
+        println!(
+            "PostgreSQL all-200 rate / SQLite all-200 rate: {:.2}× (bar ≥ 0.5×)",
+            first.wall / cycles[0].wall
+        );
+
+        feeds_as_first();
+        // The access log says which sources each cycle fetched, and how often.
+        let _ = Command::new("kill")
+            .args(["-TERM", &nginx.id().to_string()])
+            .status();
+        let _ = nginx.wait();
+        let conf = std::fs::read_to_string(dir.join("nginx.conf")).expect("nginx.conf");
+        std::fs::write(
+            dir.join("nginx.conf"),
+            conf.replace(
+                "access_log off;",
+                &format!("access_log {}/access.log;", dir.display()),
+            ),
+        )
+        .expect("nginx.conf");
+        nginx = start_nginx(&dir, port);
+        let url = create_database(&server, "tributary_bench_two");
+        println!("\nPostgreSQL, two nodes sharing one database:");
+        for (n, name) in [(1, "all 200"), (2, "all 304")] {
+            let _ = std::fs::write(dir.join("access.log"), "");
+            let _ = Command::new("kill")
+                .args(["-USR1", &nginx.id().to_string()])
+                .status();
+            let (wall, peaks) = two_nodes(binary, &dir, &config_path, &url, port, n == 2);
+            let log = std::fs::read_to_string(dir.join("access.log")).unwrap_or_default();
+            let mut counts: std::collections::HashMap<&str, usize> = Default::default();
+            for line in log.lines() {
+                if let Some(path) = line.split('"').nth(1).and_then(|r| r.split(' ').nth(1)) {
+                    *counts.entry(path).or_default() += 1;
+                }
+            }
+            let twice = counts.values().filter(|&&c| c > 1).count();
+            println!(
+                "cycle {n} ({name}): wall {wall:.2} s, {:.0} sources/s, peak RSS {}, {} of {sources} sources fetched, {twice} fetched more than once (bar: 0)",
+                sources as f64 / wall,
+                peaks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kib)| format!("node {} {:.1} MiB", i + 1, *kib as f64 / 1024.0))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                counts.len()
+            );
+        }
+    }
+
+    // SIGTERM lets the master stop its workers (SIGKILL would orphan them on the port).
+    let _ = Command::new("kill")
+        .args(["-TERM", &nginx.id().to_string()])
+        .status();
+    let _ = nginx.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn report(sources: usize, first: &Cycle, second: &Cycle, steady: &Cycle) {
     for (name, c) in [
         ("cycle 1 (all 200)", &first),
         ("cycle 2 (all 304)", &second),
@@ -174,10 +270,155 @@ fn main() {
         "steady state CPU / all-304 CPU: {:.2}× (bar ≤ 1.3×)",
         (steady.user + steady.sys) / (second.user + second.sys).max(0.01)
     );
-    // SIGTERM lets the master stop its workers (SIGKILL would orphan them on the port).
-    let _ = Command::new("kill")
-        .args(["-TERM", &nginx.id().to_string()])
-        .status();
-    let _ = nginx.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn start_nginx(dir: &Path, port: usize) -> std::process::Child {
+    let nginx = Command::new("nginx")
+        .args(["-p"])
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .spawn()
+        .expect("start nginx (apt-get install nginx-light)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port as u16)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nginx
+}
+
+/// A fresh database `name` on the server `server` names (dropped first if a run left it).
+fn create_database(server: &str, name: &str) -> String {
+    let mut admin =
+        postgres::Client::connect(server, postgres::NoTls).expect("bench PostgreSQL server");
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+        ))
+        .expect("create the bench database");
+    let mut url = url::Url::parse(server).expect("TRIBUTARY_BENCH_POSTGRES is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+fn redact(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| {
+            format!(
+                "{}:{}{}",
+                u.host_str().unwrap_or(""),
+                u.port().unwrap_or(5432),
+                u.path()
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Two `run` daemons on one database, started together, until every source was fetched since
+/// they started (for the all-304 cycle, every source is made due first). Returns the wall time
+/// and each daemon's peak RSS (KiB).
+fn two_nodes(
+    binary: &str,
+    dir: &Path,
+    config: &Path,
+    url: &str,
+    port: usize,
+    again: bool,
+) -> (f64, Vec<u64>) {
+    let mut db = postgres::Client::connect(url, postgres::NoTls).expect("bench database");
+    if again {
+        db.batch_execute(
+            "UPDATE sources SET next_due_at = NULL, leased_by = NULL, leased_until = NULL",
+        )
+        .expect("make every source due");
+    }
+    let base = std::fs::read_to_string(config).expect("config");
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let started = Instant::now();
+    let mut nodes: Vec<std::process::Child> = (1..=2)
+        .map(|n| {
+            let node_config = dir.join(format!("node{n}.toml"));
+            std::fs::write(
+                &node_config,
+                base.replacen(
+                    "[server]\n",
+                    &format!(
+                        "[cluster]\nnode = \"bench-{n}\"\n[server]\nlisten = \"127.0.0.1:{}\"\n",
+                        port + n
+                    ),
+                    1,
+                ),
+            )
+            .expect("node config");
+            Command::new(binary)
+                .arg("--config")
+                .arg(&node_config)
+                .arg("run")
+                .env("RUST_LOG", "error")
+                .env("TRIBUTARY_DATABASE_URL", url)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start a node")
+        })
+        .collect();
+    let sources: i64 = db
+        .query_one("SELECT count(*) FROM sources", &[])
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    let mut peaks = vec![0u64; nodes.len()];
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        for (node, peak) in nodes.iter().zip(peaks.iter_mut()) {
+            *peak = (*peak).max(peak_rss_kib(node.id()));
+        }
+        let total: i64 = db
+            .query_one("SELECT count(*) FROM sources", &[])
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        let fetched: i64 = db
+            .query_one(
+                "SELECT count(*) FROM sources WHERE last_fetch_at >= $1",
+                &[&started_at],
+            )
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        if total > 0 && total >= sources.max(1) && fetched >= total {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the nodes did not fetch every source in 10 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let wall = started.elapsed().as_secs_f64();
+    for node in &mut nodes {
+        let _ = Command::new("kill")
+            .args(["-TERM", &node.id().to_string()])
+            .status();
+    }
+    for node in &mut nodes {
+        let _ = node.wait();
+    }
+    (wall, peaks)
+}
+
+/// The process's peak resident set (VmHWM), in KiB; 0 when it is gone.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }
