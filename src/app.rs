@@ -830,6 +830,76 @@ mod tests {
         assert!(matches!(prune_once_for_the_cluster(&b, &config), Ok(None)));
     }
 
+    /// A node's requests take their turns at a host from the database (and give them back), so
+    /// that the other nodes count them.
+    #[test]
+    #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+    fn a_node_sharing_the_database_takes_host_turns_from_it() {
+        use std::io::{Read, Write};
+        let db = crate::store::postgres::testing::TestDatabase::create()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::PostgresStore::open(db.url(), "a").expect("node a"));
+        let feeds = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = feeds.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for stream in feeds.incoming().take(1) {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let body = "<rss version=\"2.0\"><channel><title>A</title></channel></rss>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let config = Config::parse(
+            std::path::Path::new("feeds.toml"),
+            "[fetch]\nper_host = 3\nhost_delay = \"5s\"\n",
+        )
+        .expect("config");
+        let pipeline = build_pipeline(&config, store).expect("pipeline");
+        let url = url::Url::parse(&format!("http://{addr}/feed.xml")).expect("url");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let fetched = runtime.block_on(pipeline.fetcher.get(&url, None, true));
+        assert!(
+            matches!(fetched, Ok(crate::fetch::FetchOutcome::Fetched(_))),
+            "{fetched:?}"
+        );
+        let mut client = postgres::Client::connect(db.url(), postgres::NoTls).expect("database");
+        let host = addr.to_string();
+        let spaced: i64 = client
+            .query_one(
+                "SELECT next_at_ms - (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
+                 FROM host_turns WHERE host = $1",
+                &[&host],
+            )
+            .expect("the host's turn is in the database")
+            .get(0);
+        assert!(
+            spaced > 3_000,
+            "the next request to the host waits host_delay: {spaced} ms"
+        );
+        // The turn goes back once the request is over.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let held = |client: &mut postgres::Client| -> i64 {
+            client
+                .query_one(
+                    "SELECT count(*) FROM host_slots WHERE host = $1 AND leased_by IS NOT NULL",
+                    &[&host],
+                )
+                .expect("slots")
+                .get(0)
+        };
+        while held(&mut client) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(held(&mut client), 0);
+        drop(runtime);
+    }
+
     #[tokio::test]
     async fn the_checkpoint_task_runs_once_enough_was_written_not_only_on_the_interval() {
         let store: Arc<dyn Store> =

@@ -256,7 +256,7 @@ pub async fn schedule_loop(
                 health.set_cycle(results.summary((pipeline.clock)()));
             }
             Some(_) = cycles.join_next() => {}
-            _ = renewal.tick(), if pipeline.store.node().is_some() && !in_flight.is_empty() => {
+            _ = renewal.tick(), if shared && !in_flight.is_empty() => {
                 // Refreshes waiting behind a busy host can outlast a lease: keep the leases of
                 // every source still being refreshed alive, so no other node takes it meanwhile.
                 let store = pipeline.store.clone();
