@@ -465,3 +465,98 @@ fn three_nodes_fetch_each_source_once_per_cycle_and_serve_identical_topics() {
         .collect();
     assert_eq!(cluster_counts.to_vec(), lone_counts);
 }
+
+/// Refuses new connections to the test database and cuts the open ones (`false`), or lets
+/// them in again (`true`), from the server's own database.
+fn database_answers(db: &TestDatabase, answers: bool) {
+    let server = std::env::var(tributary::store::postgres::testing::TEST_SERVER_VAR)
+        .expect("TRIBUTARY_TEST_POSTGRES");
+    let mut admin = postgres::Client::connect(&server, postgres::NoTls).expect("test server");
+    let name = db
+        .url()
+        .rsplit('/')
+        .next()
+        .expect("database name")
+        .to_string();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {answers}"
+        ))
+        .expect("alter database");
+    if !answers {
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&name],
+            )
+            .expect("cut the node's connections");
+    }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_node_that_lost_its_database_keeps_running_and_recovers_when_it_is_back() {
+    let db = TestDatabase::create().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (server, feeds) = start_feed_server(&runtime);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let config = write_config(dir.path(), &feeds, Some(("node-a", addr.as_str())));
+    let mut nodes = Nodes(vec![spawn_node(&config, db.url(), &dir.path().join("log"))]);
+    let log = || std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(60), || cycles(&server.seen()).len()
+            == SOURCES),
+        "the first cycle did not finish\n{}",
+        log()
+    );
+    assert!(
+        common::wait_for(&addr, "/healthz", Duration::from_secs(10), |s, _| s == 200),
+        "{}",
+        log()
+    );
+
+    database_answers(&db, false);
+    assert!(
+        common::wait_for(&addr, "/healthz", Duration::from_secs(20), |s, _| s == 503),
+        "/healthz did not fail while the database was gone\n{}",
+        log()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        matches!(nodes.0[0].try_wait(), Ok(None)),
+        "the node exited\n{}",
+        log()
+    );
+    database_answers(&db, true);
+    assert!(
+        common::wait_for(&addr, "/healthz", Duration::from_secs(20), |s, _| s == 200),
+        "/healthz did not recover\n{}",
+        log()
+    );
+    // Polling goes on: the next cycle reaches every source and is stored.
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            let split = cycles(&server.seen());
+            split.len() == SOURCES && split.values().all(|c| c.len() >= 2)
+        }),
+        "the second cycle did not finish\n{}",
+        log()
+    );
+    // ...and recorded: every source answered 304 the second time.
+    let mut client = postgres::Client::connect(db.url(), postgres::NoTls).expect("database");
+    let mut recorded = 0;
+    let all_recorded = wait_until(Duration::from_secs(10), || {
+        recorded = client
+            .query_one("SELECT count(*) FROM sources WHERE last_status = 304", &[])
+            .map(|r| r.get::<_, i64>(0))
+            .unwrap_or(0);
+        recorded == SOURCES as i64
+    });
+    assert!(
+        all_recorded,
+        "{recorded} of {SOURCES} second answers recorded\n{}",
+        log()
+    );
+    drop(nodes);
+}
