@@ -504,9 +504,11 @@ fn a_node_that_lost_its_database_keeps_running_and_recovers_when_it_is_back() {
     let config = write_config(dir.path(), &feeds, Some(("node-a", addr.as_str())));
     let mut nodes = Nodes(vec![spawn_node(&config, db.url(), &dir.path().join("log"))]);
     let log = || std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    let first_cycle = wait_until(Duration::from_secs(60), || {
+        matches!(nodes.0[0].try_wait(), Ok(Some(_))) || cycles(&server.seen()).len() == SOURCES
+    });
     assert!(
-        wait_until(Duration::from_secs(60), || cycles(&server.seen()).len()
-            == SOURCES),
+        first_cycle && matches!(nodes.0[0].try_wait(), Ok(None)),
         "the first cycle did not finish\n{}",
         log()
     );
