@@ -338,7 +338,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let observe = crate::server::Observe {
         health: Some(health.clone()),
-        metrics: crate::metrics::install(),
+        metrics: crate::metrics::install(&config.cluster.node),
     };
     let state = crate::server::AppState::following(
         store.clone(),

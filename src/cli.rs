@@ -296,14 +296,41 @@ pub struct StatusRow {
     pub origin_copies: u64,
     /// Of `entries`, republications kept as translations of the original they credit.
     pub translations: u64,
+    /// The node fetching the source now, when several nodes share one database (`null` on
+    /// SQLite, and between fetches).
+    pub lease: Option<StatusLease>,
+}
+
+/// A node's lease on a source, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatusLease {
+    pub node: String,
+    /// When the lease runs out unless the node finishes first: then any node may take the
+    /// source over.
+    pub until: String,
+}
+
+/// A Unix time as `status` prints times.
+fn status_time(t: Option<Timestamp>) -> Option<String> {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())
+}
+
+impl StatusRow {
+    /// The row of `state` as of `now`: a lease past its time is held by nobody (any node may
+    /// take the source over), so it is not shown.
+    pub fn at(state: &crate::model::SourceState, now: Timestamp) -> StatusRow {
+        let mut row = StatusRow::from(state);
+        if state.lease.as_ref().is_some_and(|lease| lease.until <= now) {
+            row.lease = None;
+        }
+        row
+    }
 }
 
 impl From<&crate::model::SourceState> for StatusRow {
     fn from(s: &crate::model::SourceState) -> StatusRow {
-        let time = |t: Option<Timestamp>| {
-            t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-                .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())
-        };
+        let time = status_time;
         let moved_to = s.fetch_url.clone().filter(|f| *f != s.url);
         let state = s.health().as_str();
         StatusRow {
@@ -321,13 +348,20 @@ impl From<&crate::model::SourceState> for StatusRow {
             warning: s.warning.clone(),
             origin_copies: 0,
             translations: 0,
+            lease: s.lease.as_ref().map(|lease| StatusLease {
+                node: lease.node.clone(),
+                until: status_time(Some(lease.until)).unwrap_or_else(|| lease.until.to_string()),
+            }),
         }
     }
 }
 
-/// The `status` table: aligned columns, the error last so that it may be long.
+/// The `status` table: aligned columns, the error last so that it may be long. A `LEASE`
+/// column (which node fetches the source, until when) only when some source is leased: never
+/// on SQLite, whose table stays as it was.
 pub fn status_table(rows: &[StatusRow]) -> String {
-    let header = [
+    let leased = rows.iter().any(|r| r.lease.is_some());
+    let mut header = vec![
         "URL",
         "STATE",
         "LAST FETCH",
@@ -335,10 +369,12 @@ pub fn status_table(rows: &[StatusRow]) -> String {
         "NEXT DUE",
         "FAILURES",
         "ENTRIES",
-        "LAST ERROR",
-        "WARNING",
     ];
-    let cells: Vec<[String; 9]> = rows
+    if leased {
+        header.push("LEASE");
+    }
+    header.extend(["LAST ERROR", "WARNING"]);
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             let error = match (&r.moved_to, &r.last_error) {
@@ -354,7 +390,7 @@ pub fn status_table(rows: &[StatusRow]) -> String {
                 }
                 _ => error,
             };
-            [
+            let mut cells = vec![
                 r.url.clone(),
                 r.state.to_string(),
                 r.last_fetch.clone().unwrap_or_else(|| "-".into()),
@@ -362,12 +398,17 @@ pub fn status_table(rows: &[StatusRow]) -> String {
                 r.next_due.clone().unwrap_or_else(|| "-".into()),
                 r.failures.to_string(),
                 r.entries.to_string(),
-                error,
-                r.warning.clone().unwrap_or_default(),
-            ]
+            ];
+            if leased {
+                cells.push(r.lease.as_ref().map_or("-".into(), |lease| {
+                    format!("{} until {}", lease.node, lease.until)
+                }));
+            }
+            cells.extend([error, r.warning.clone().unwrap_or_default()]);
+            cells
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &cells {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -386,7 +427,7 @@ pub fn status_table(rows: &[StatusRow]) -> String {
         out.push_str(text.trim_end());
         out.push('\n');
     };
-    line(&header.map(String::from));
+    line(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
     for row in &cells {
         line(row);
     }
@@ -569,6 +610,83 @@ mod tests {
         assert_eq!(
             read_only_warning(Path::new("/var/lib/t/db"), "disk full"),
             "warning: /var/lib/t/db cannot be written: disk full; the sources as last recorded:"
+        );
+    }
+
+    /// A source fetched once at 1_700_000_000 (2023-11-14 22:13:20Z), ok, with 3 entries.
+    fn fetched_source(url: &str, lease: Option<crate::model::Lease>) -> crate::model::SourceState {
+        crate::model::SourceState {
+            id: crate::model::SourceId(1),
+            url: url.to_string(),
+            validators: Default::default(),
+            last_fetch_at: Some(1_700_000_000),
+            last_success_at: Some(1_700_000_000),
+            last_status: Some(200),
+            last_error: None,
+            consecutive_failures: 0,
+            next_due_at: Some(1_700_000_900),
+            entries: 3,
+            fetch_url: None,
+            redirect_target: None,
+            redirect_streak: 0,
+            body_hash: None,
+            last_unconditional_at: None,
+            failure_class: None,
+            gone_streak: 0,
+            retry_after_until: None,
+            publishing_secs: None,
+            interval_secs: None,
+            feed_hint_secs: None,
+            skip_hours: Vec::new(),
+            skip_days: Vec::new(),
+            identity_mode: None,
+            warning: None,
+            lease,
+        }
+    }
+
+    #[test]
+    fn status_shows_the_node_holding_a_sources_lease_only_when_one_is_leased() {
+        let now = 1_700_000_100;
+        let unleased = StatusRow::at(&fetched_source("https://a.example/feed", None), now);
+        // Nothing leased (SQLite, or no fetch under way): the table is as it always was.
+        assert_eq!(
+            status_table(std::slice::from_ref(&unleased)),
+            "URL                     STATE  LAST FETCH            HTTP  NEXT DUE              FAILURES  ENTRIES  LAST ERROR  WARNING\n\
+             https://a.example/feed  ok     2023-11-14 22:13:20Z  200   2023-11-14 22:28:20Z  0         3\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&status_json(std::slice::from_ref(&unleased))).expect("json");
+        assert_eq!(json["lease"], serde_json::Value::Null);
+
+        let lease = |node: &str, until| crate::model::Lease {
+            node: node.into(),
+            until,
+        };
+        let leased = StatusRow::at(
+            &fetched_source(
+                "https://b.example/feed",
+                Some(lease("node-b", 1_700_000_160)),
+            ),
+            now,
+        );
+        // A lease past its time is nobody's: another node may take the source over.
+        let lapsed = StatusRow::at(
+            &fetched_source("https://c.example/feed", Some(lease("node-c", now))),
+            now,
+        );
+        assert_eq!(lapsed.lease, None);
+        assert_eq!(
+            status_table(&[unleased, leased.clone(), lapsed]),
+            "URL                     STATE  LAST FETCH            HTTP  NEXT DUE              FAILURES  ENTRIES  LEASE                              LAST ERROR  WARNING\n\
+             https://a.example/feed  ok     2023-11-14 22:13:20Z  200   2023-11-14 22:28:20Z  0         3        -\n\
+             https://b.example/feed  ok     2023-11-14 22:13:20Z  200   2023-11-14 22:28:20Z  0         3        node-b until 2023-11-14 22:16:00Z\n\
+             https://c.example/feed  ok     2023-11-14 22:13:20Z  200   2023-11-14 22:28:20Z  0         3        -\n"
+        );
+        let json: serde_json::Value = serde_json::from_str(&status_json(&[leased])).expect("json");
+        assert_eq!(
+            json["lease"],
+            serde_json::json!({"node": "node-b", "until": "2023-11-14 22:16:00Z"})
         );
     }
 

@@ -202,10 +202,11 @@ fn status(config: &Config, json: bool) -> Result<Finished, CommandError> {
     }
     let states = store.source_states().map_err(CommandError::Store)?;
     let republications = store.republications().map_err(CommandError::Store)?;
+    let now = chrono::Utc::now().timestamp();
     let rows: Vec<cli::StatusRow> = states
         .iter()
         .map(|s| {
-            let mut row = cli::StatusRow::from(s);
+            let mut row = cli::StatusRow::at(s, now);
             (row.origin_copies, row.translations) =
                 republications.get(&s.id).copied().unwrap_or_default();
             row

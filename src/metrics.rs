@@ -28,11 +28,19 @@ pub const REPUBLICATION_KINDS: [&str; 2] = ["copy", "translation"];
 /// Fetch durations from a fast 304 on loopback to a slow server near the timeout.
 const FETCH_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// Installs the process-wide recorder; `None` (logged) when one is installed already.
-pub fn install() -> Option<PrometheusHandle> {
-    let builder = match PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(FETCH_DURATION.to_string()), FETCH_BUCKETS)
-    {
+/// The exporter every series of this node is recorded through: each carries `node="<node>"`
+/// (`[cluster] node`), so that the nodes behind one load balancer can be told apart, and
+/// summed, in one Prometheus.
+fn builder(node: &str) -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildError> {
+    Ok(PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(FETCH_DURATION.to_string()), FETCH_BUCKETS)?
+        .add_global_label("node", node))
+}
+
+/// Installs the process-wide recorder, labelling every series with `node`; `None` (logged)
+/// when one is installed already.
+pub fn install(node: &str) -> Option<PrometheusHandle> {
+    let builder = match builder(node) {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(error = %e, "metrics disabled");
@@ -150,8 +158,15 @@ pub fn record_request(route: &'static str, status: u16) {
     metrics::counter!(HTTP_REQUESTS, "route" => route, "status" => label).increment(1);
 }
 
-/// The `/metrics` document: recorded metrics, then per-source gauges and the database size.
-pub fn render(handle: Option<&PrometheusHandle>, sources: &[SourceState], db_bytes: u64) -> String {
+/// The `/metrics` document: recorded metrics, then per-source gauges and the database size,
+/// these too labelled with `node` as the recorder labels the others (see [`install`]).
+pub fn render(
+    handle: Option<&PrometheusHandle>,
+    sources: &[SourceState],
+    db_bytes: u64,
+    node: &str,
+) -> String {
+    let node = label_value(node);
     let mut out = handle.map(PrometheusHandle::render).unwrap_or_default();
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
@@ -164,7 +179,7 @@ pub fn render(handle: Option<&PrometheusHandle>, sources: &[SourceState], db_byt
         if let Some(at) = s.last_success_at {
             let _ = writeln!(
                 out,
-                "tributary_source_last_success_timestamp_seconds{{source=\"{}\"}} {at}",
+                "tributary_source_last_success_timestamp_seconds{{node=\"{node}\",source=\"{}\"}} {at}",
                 label_value(&s.url)
             );
         }
@@ -176,7 +191,7 @@ pub fn render(handle: Option<&PrometheusHandle>, sources: &[SourceState], db_byt
     for s in sources {
         let _ = writeln!(
             out,
-            "tributary_source_consecutive_failures{{source=\"{}\"}} {}",
+            "tributary_source_consecutive_failures{{node=\"{node}\",source=\"{}\"}} {}",
             label_value(&s.url),
             s.consecutive_failures
         );
@@ -195,13 +210,16 @@ pub fn render(handle: Option<&PrometheusHandle>, sources: &[SourceState], db_byt
         }
     }
     for (state, count) in states.iter().zip(counts) {
-        let _ = writeln!(out, "tributary_sources{{state=\"{state}\"}} {count}");
+        let _ = writeln!(
+            out,
+            "tributary_sources{{node=\"{node}\",state=\"{state}\"}} {count}"
+        );
     }
     let _ = write!(
         out,
         "# HELP tributary_database_size_bytes Size of the SQLite database and its WAL.\n\
          # TYPE tributary_database_size_bytes gauge\n\
-         tributary_database_size_bytes {db_bytes}\n"
+         tributary_database_size_bytes{{node=\"{node}\"}} {db_bytes}\n"
     );
     out
 }
@@ -316,18 +334,20 @@ mod tests {
         let [mut ok, mut failing]: [SourceState; 2] = states.try_into().expect("two sources");
         ok.last_success_at = Some(1_800_000_000);
         failing.consecutive_failures = 3;
-        let text = render(None, &[ok, failing], 4096);
+        let text = render(None, &[ok, failing], 4096, "n1");
         assert!(text.contains(
-            "tributary_source_last_success_timestamp_seconds{source=\"http://a.example/feed\"} 1800000000\n"
+            "tributary_source_last_success_timestamp_seconds{node=\"n1\",source=\"http://a.example/feed\"} 1800000000\n"
         ));
         assert!(text.contains(
-            "tributary_source_consecutive_failures{source=\"http://b.example/\\\"odd\\\"\"} 3\n"
+            "tributary_source_consecutive_failures{node=\"n1\",source=\"http://b.example/\\\"odd\\\"\"} 3\n"
         ));
         assert!(text.contains(
-            "tributary_source_consecutive_failures{source=\"http://a.example/feed\"} 0\n"
+            "tributary_source_consecutive_failures{node=\"n1\",source=\"http://a.example/feed\"} 0\n"
         ));
-        assert!(text.contains("tributary_database_size_bytes 4096\n"));
-        assert!(!text.contains("last_success_timestamp_seconds{source=\"http://b.example"));
+        assert!(text.contains("tributary_database_size_bytes{node=\"n1\"} 4096\n"));
+        assert!(
+            !text.contains("last_success_timestamp_seconds{node=\"n1\",source=\"http://b.example")
+        );
     }
 
     #[test]
@@ -351,15 +371,64 @@ mod tests {
         states[2].gone_streak = crate::model::GONE_AFTER;
         states[3].last_fetch_at = Some(1);
         states[3].fetch_url = Some("http://elsewhere.example/feed".into());
-        let text = render(None, &states, 0);
+        let text = render(None, &states, 0, "n1");
         for line in [
-            "tributary_sources{state=\"new\"} 1",
-            "tributary_sources{state=\"ok\"} 0",
-            "tributary_sources{state=\"failing\"} 1",
-            "tributary_sources{state=\"gone\"} 1",
-            "tributary_sources{state=\"moved\"} 1",
+            "tributary_sources{node=\"n1\",state=\"new\"} 1",
+            "tributary_sources{node=\"n1\",state=\"ok\"} 0",
+            "tributary_sources{node=\"n1\",state=\"failing\"} 1",
+            "tributary_sources{node=\"n1\",state=\"gone\"} 1",
+            "tributary_sources{node=\"n1\",state=\"moved\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_series_carries_the_node_it_came_from() {
+        let recorder = builder("node-\"a\"").expect("builder").build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            register_series();
+            record_refresh(
+                OutcomeKind::Stored,
+                Some(RefreshStats {
+                    new: 2,
+                    ..Default::default()
+                }),
+                Duration::from_millis(20),
+            );
+            record_request("/healthz", 200);
+        });
+        let store = crate::store::SqliteStore::open_in_memory().expect("store");
+        store
+            .sync_sources(&[crate::store::SourceSpec {
+                url: "http://a.example/feed".into(),
+                title: None,
+                topics: Vec::new(),
+            }])
+            .expect("sync");
+        let mut states = store.source_states().expect("states");
+        states[0].last_success_at = Some(1_800_000_000);
+        let text = render(Some(&handle), &states, 4096, "node-\"a\"");
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect();
+        assert!(series.len() > 20, "{text}");
+        for line in &series {
+            assert!(
+                line.contains("{node=\"node-\\\"a\\\"\"")
+                    || line.contains(",node=\"node-\\\"a\\\"\""),
+                "{line:?} has no node label in:\n{text}"
+            );
+        }
+        for line in [
+            "tributary_fetches_total{node=\"node-\\\"a\\\"\",outcome=\"stored\"} 1",
+            "tributary_http_requests_total{node=\"node-\\\"a\\\"\",route=\"/healthz\",status=\"200\"} 1",
+            "tributary_source_last_success_timestamp_seconds{node=\"node-\\\"a\\\"\",source=\"http://a.example/feed\"} 1800000000",
+            "tributary_database_size_bytes{node=\"node-\\\"a\\\"\"} 4096",
+        ] {
+            assert!(series.contains(&line), "no {line:?} in:\n{text}");
         }
     }
 }

@@ -8,6 +8,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
@@ -27,9 +28,30 @@ use tributary::store::{
 struct Recording {
     inner: SqliteStore,
     calls: Mutex<BTreeSet<&'static str>>,
+    /// Times the database was asked whether it answers.
+    pings: AtomicUsize,
+    /// When set, a database server that `ping` connects to, as a PostgreSQL node's does, instead
+    /// of asking the inner store.
+    server: Mutex<Option<String>>,
 }
 
 impl Recording {
+    fn new(inner: SqliteStore) -> Recording {
+        Recording {
+            inner,
+            calls: Mutex::new(BTreeSet::new()),
+            pings: AtomicUsize::new(0),
+            server: Mutex::new(None),
+        }
+    }
+
+    fn ping_server(&self, url: Option<&str>) {
+        *self
+            .server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = url.map(String::from);
+    }
+
     fn note(&self, method: &'static str) {
         self.calls
             .lock()
@@ -55,7 +77,30 @@ impl Store for Recording {
     }
     fn ping(&self) -> Result<(), StoreError> {
         self.note("ping");
-        self.inner.ping()
+        self.pings.fetch_add(1, Ordering::SeqCst);
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match server {
+            Some(url) => {
+                let config: postgres::Config =
+                    url.parse().map_err(|source| StoreError::Connect {
+                        target: url.clone(),
+                        source,
+                    })?;
+                // As the PostgreSQL engine names its database: never with the password.
+                let target = url
+                    .rsplit_once('@')
+                    .map_or(url.clone(), |(_, at)| at.to_string());
+                config
+                    .connect(postgres::NoTls)
+                    .map(drop)
+                    .map_err(|source| StoreError::Connect { target, source })
+            }
+            None => self.inner.ping(),
+        }
     }
     fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
         self.note("checkpoint");
@@ -217,10 +262,9 @@ async fn a_second_engine_plugs_in_with_nothing_outside_store_changed() {
         fixtures.url("down.xml"),
     );
     let config = Config::parse(Path::new("feeds.toml"), &text).expect("config");
-    let engine = Arc::new(Recording {
-        inner: SqliteStore::open_in_memory().expect("store"),
-        calls: Mutex::new(BTreeSet::new()),
-    });
+    let engine = Arc::new(Recording::new(
+        SqliteStore::open_in_memory().expect("store"),
+    ));
     let store: Arc<dyn Store> = engine.clone();
 
     // Start-up wiring, the cycle and the pipeline, exactly as the daemon runs them.
@@ -266,4 +310,50 @@ async fn a_second_engine_plugs_in_with_nothing_outside_store_changed() {
     ] {
         assert!(called.contains(method), "{method} not used: {called:?}");
     }
+}
+
+/// A node whose database server went away answers `/healthz` with 503 naming the database (not
+/// its password), and asks the database at most once a second however often it is probed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_fails_naming_an_unreachable_database_and_asks_it_at_most_once_a_second() {
+    // A port nothing listens on: the database server is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("postgres://tributary:secret@127.0.0.1:{port}/news");
+    let config = Config::parse(
+        Path::new("feeds.toml"),
+        &format!("[server]\n[storage]\nurl = \"{url}\"\n"),
+    )
+    .expect("config");
+    let engine = Arc::new(Recording::new(
+        SqliteStore::open_in_memory().expect("store"),
+    ));
+    engine.ping_server(Some(&url));
+    let store: Arc<dyn Store> = engine.clone();
+    let app = router(AppState::new(
+        store,
+        Arc::new(config),
+        Arc::new(|| chrono::Utc::now().timestamp()),
+    ));
+
+    let (status, _, body) = router_get(&app, "/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body.starts_with(&format!("database postgres://127.0.0.1:{port}/news: ")),
+        "{body}"
+    );
+    assert!(!body.contains("secret"), "{body}");
+    // A load balancer's next probe, within the second: the verdict stands, unasked.
+    let (status, _, again) = router_get(&app, "/healthz").await;
+    assert_eq!((status, &again), (StatusCode::SERVICE_UNAVAILABLE, &body));
+    assert_eq!(engine.pings.load(Ordering::SeqCst), 1);
+
+    // The database is back: the first probe after the second asks it again.
+    engine.ping_server(None);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, body) = router_get(&app, "/healthz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+    assert_eq!(engine.pings.load(Ordering::SeqCst), 2);
 }

@@ -373,7 +373,7 @@ async fn healthz_and_metrics_report_the_running_daemon() {
         &addr,
         &server,
         &[("rss_guid.xml", &["tech"]), ("missing.xml", &["tech"])],
-        "",
+        "[cluster]\nnode = \"n1\"\n",
     );
     let mut child = common::spawn_run(&config, "warn", Stdio::null());
     let pid = child.id().to_string();
@@ -415,22 +415,31 @@ async fn healthz_and_metrics_report_the_running_daemon() {
             .map(str::to_string)
     };
     for (name, expected) in [
-        ("tributary_fetches_total{outcome=\"stored\"}", "1"),
-        ("tributary_fetches_total{outcome=\"failed\"}", "1"),
-        ("tributary_fetch_duration_seconds_bucket{le=\"30\"}", "2"),
-        ("tributary_fetch_duration_seconds_count", "2"),
-        ("tributary_entries_total{kind=\"new\"}", "3"),
-        ("tributary_entries_total{kind=\"merged\"}", "0"),
+        (
+            "tributary_fetches_total{node=\"n1\",outcome=\"stored\"}",
+            "1",
+        ),
+        (
+            "tributary_fetches_total{node=\"n1\",outcome=\"failed\"}",
+            "1",
+        ),
+        (
+            "tributary_fetch_duration_seconds_bucket{node=\"n1\",le=\"30\"}",
+            "2",
+        ),
+        ("tributary_fetch_duration_seconds_count{node=\"n1\"}", "2"),
+        ("tributary_entries_total{node=\"n1\",kind=\"new\"}", "3"),
+        ("tributary_entries_total{node=\"n1\",kind=\"merged\"}", "0"),
         (
             &format!(
-                "tributary_source_consecutive_failures{{source=\"{}\"}}",
+                "tributary_source_consecutive_failures{{node=\"n1\",source=\"{}\"}}",
                 server.url("missing.xml")
             ),
             "1",
         ),
         (
             &format!(
-                "tributary_source_consecutive_failures{{source=\"{}\"}}",
+                "tributary_source_consecutive_failures{{node=\"n1\",source=\"{}\"}}",
                 server.url("rss_guid.xml")
             ),
             "0",
@@ -442,16 +451,18 @@ async fn healthz_and_metrics_report_the_running_daemon() {
             "{name} in:\n{metrics}"
         );
     }
-    let requests = value("tributary_http_requests_total{route=\"/topics/{file}\",status=\"200\"}")
-        .and_then(|v| v.parse::<u64>().ok());
+    let requests =
+        value("tributary_http_requests_total{node=\"n1\",route=\"/topics/{file}\",status=\"200\"}")
+            .and_then(|v| v.parse::<u64>().ok());
     assert!(requests.is_some_and(|n| n >= 1), "{metrics}");
     let success = value(&format!(
-        "tributary_source_last_success_timestamp_seconds{{source=\"{}\"}}",
+        "tributary_source_last_success_timestamp_seconds{{node=\"n1\",source=\"{}\"}}",
         server.url("rss_guid.xml")
     ))
     .and_then(|v| v.parse::<i64>().ok());
     assert!(success.is_some_and(|t| t > 1_700_000_000), "{metrics}");
-    let size = value("tributary_database_size_bytes").and_then(|v| v.parse::<u64>().ok());
+    let size =
+        value("tributary_database_size_bytes{node=\"n1\"}").and_then(|v| v.parse::<u64>().ok());
     assert!(size.is_some_and(|n| n > 0), "{metrics}");
     assert_eq!(code, Some(0));
 }
@@ -462,8 +473,13 @@ async fn metrics_series_exist_at_zero_before_the_first_fetch() {
     let drip = DripServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config =
-        common::write_config_listening(dir.path(), &addr, &server, &[("drip.xml", &["tech"])], "");
+    let config = common::write_config_listening(
+        dir.path(),
+        &addr,
+        &server,
+        &[("drip.xml", &["tech"])],
+        "[cluster]\nnode = \"n1\"\n",
+    );
     common::redirect_source(&config, &server, "drip.xml", &drip.url(), "600s");
     let mut child = common::spawn_run(&config, "warn", Stdio::null());
     let pid = child.id().to_string();
@@ -486,15 +502,15 @@ async fn metrics_series_exist_at_zero_before_the_first_fetch() {
     let (status, metrics) = metrics.expect("/metrics answers");
     assert_eq!(status, 200);
     for line in [
-        "tributary_fetches_total{outcome=\"stored\"} 0",
-        "tributary_fetches_total{outcome=\"not_modified\"} 0",
-        "tributary_fetches_total{outcome=\"unchanged\"} 0",
-        "tributary_fetches_total{outcome=\"failed\"} 0",
-        "tributary_entries_total{kind=\"new\"} 0",
-        "tributary_entries_total{kind=\"updated\"} 0",
-        "tributary_entries_total{kind=\"merged\"} 0",
-        "tributary_fetch_duration_seconds_count 0",
-        "tributary_http_connections_shed_total 0",
+        "tributary_fetches_total{node=\"n1\",outcome=\"stored\"} 0",
+        "tributary_fetches_total{node=\"n1\",outcome=\"not_modified\"} 0",
+        "tributary_fetches_total{node=\"n1\",outcome=\"unchanged\"} 0",
+        "tributary_fetches_total{node=\"n1\",outcome=\"failed\"} 0",
+        "tributary_entries_total{node=\"n1\",kind=\"new\"} 0",
+        "tributary_entries_total{node=\"n1\",kind=\"updated\"} 0",
+        "tributary_entries_total{node=\"n1\",kind=\"merged\"} 0",
+        "tributary_fetch_duration_seconds_count{node=\"n1\"} 0",
+        "tributary_http_connections_shed_total{node=\"n1\"} 0",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),
@@ -516,7 +532,7 @@ async fn connections_beyond_the_cap_are_shed_idlest_first_while_healthz_answers(
         &addr,
         &server,
         &[("rss_guid.xml", &["tech"])],
-        "",
+        "[cluster]\nnode = \"n1\"\n",
     );
     let log = dir.path().join("log.json");
     let outcome = tokio::task::spawn_blocking(move || {
@@ -598,7 +614,7 @@ async fn connections_beyond_the_cap_are_shed_idlest_first_while_healthz_answers(
     );
     let shed = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("tributary_http_connections_shed_total "))
+        .find_map(|l| l.strip_prefix("tributary_http_connections_shed_total{node=\"n1\"} "))
         .and_then(|v| v.parse::<usize>().ok());
     assert!(
         shed.is_some_and(|n| n >= OPENED - cap),

@@ -465,7 +465,10 @@ async fn healthz(State(state): State<AppState>) -> Response {
     };
     let store = &state.inner.store;
     let verdict = match verdict {
-        Ok(()) => state.inner.health.database(store).await,
+        Ok(()) => {
+            let name = database_name(&state.config().storage);
+            state.inner.health.database(store, &name).await
+        }
         Err(reason) => Err(reason),
     }
     .and_then(|()| match store.condition() {
@@ -485,11 +488,39 @@ async fn healthz(State(state): State<AppState>) -> Response {
     response
 }
 
+/// The database as `/healthz` names it: the SQLite file, or the PostgreSQL server and database
+/// (never the user or password: the reason is shown to whoever can reach the port).
+fn database_name(storage: &crate::config::StorageConfig) -> String {
+    match &storage.engine {
+        crate::config::StorageEngine::Sqlite => storage.path.display().to_string(),
+        crate::config::StorageEngine::Postgres { url } => match url::Url::parse(url) {
+            Ok(parsed) => format!(
+                "{}://{}:{}{}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or("localhost"),
+                parsed.port().unwrap_or(5432),
+                parsed.path()
+            ),
+            Err(_) => "(a PostgreSQL URL that does not parse)".to_string(),
+        },
+    }
+}
+
+/// How long a database check's verdict answers `/healthz`: a load balancer probing every node
+/// often (several of them, each from several places) asks the database at most once a second
+/// per node.
+const DATABASE_VERDICT_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long `/healthz` waits for the database: short, so that a probe with a timeout of its
+/// own (commonly one to five seconds) hears "503, the database" rather than nothing. The
+/// watchdog, which restarts the process, waits longer ([`crate::systemd::DATABASE_CHECK_TIMEOUT`]).
+const DATABASE_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The database check behind `/healthz`, on a thread of its own: not on the blocking threads,
 /// which renders may all hold during a burst, so that the check answers for as long as the
-/// database does. One check runs at a time; requests that waited for it take its verdict, and a
-/// check that overran its time is not started again while it still runs, so a stuck database
-/// costs one thread, not one per probe.
+/// database does. One check runs at a time; requests within [`DATABASE_VERDICT_FRESH`] of a
+/// verdict (and those that waited for it) take it, and a check that overran its time is not
+/// started again while it still runs, so a stuck database costs one thread, not one per probe.
 #[derive(Default)]
 struct HealthProbe {
     state: tokio::sync::Mutex<ProbeState>,
@@ -499,51 +530,56 @@ struct HealthProbe {
 struct ProbeState {
     /// The latest verdict and when it came.
     latest: Option<(std::time::Instant, Result<(), String>)>,
-    /// A check that overran [`crate::systemd::DATABASE_CHECK_TIMEOUT`] and may still answer.
+    /// A check that overran [`DATABASE_PROBE_TIMEOUT`] and may still answer.
     overdue: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
 }
 
 impl HealthProbe {
-    async fn database(&self, store: &Arc<dyn Store>) -> Result<(), String> {
+    /// Whether the database `name` answers, as of at most [`DATABASE_VERDICT_FRESH`] ago.
+    async fn database(&self, store: &Arc<dyn Store>, name: &str) -> Result<(), String> {
         let asked = std::time::Instant::now();
         let mut probe = self.state.lock().await;
         if let Some((at, verdict)) = &probe.latest
-            && *at >= asked
+            && asked.saturating_duration_since(*at) < DATABASE_VERDICT_FRESH
         {
             return verdict.clone();
         }
-        let timeout = crate::systemd::DATABASE_CHECK_TIMEOUT;
+        let timeout = DATABASE_PROBE_TIMEOUT;
         let verdict = match probe.overdue.take() {
             Some(mut overdue) => match overdue.try_recv() {
                 Ok(verdict) => verdict,
                 Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
                     probe.overdue = Some(overdue);
                     Err(format!(
-                        "database has not answered a check for more than {} s",
+                        "database {name} has not answered a check for more than {} s",
                         timeout.as_secs()
                     ))
                 }
                 Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                    Err("database check failed".to_string())
+                    Err(format!("database {name}: the check failed"))
                 }
             },
             None => {
                 let (answer, mut answered) = tokio::sync::oneshot::channel();
                 let store = store.clone();
+                let failed = {
+                    let name = name.to_string();
+                    move |e: StoreError| format!("database {name}: {e}")
+                };
                 let started = std::thread::Builder::new()
                     .name("healthz".into())
                     .spawn(move || {
-                        let _ = answer.send(store.ping().map_err(|e| format!("database: {e}")));
+                        let _ = answer.send(store.ping().map_err(failed));
                     });
                 match started {
                     Err(e) => Err(format!("cannot start the database check: {e}")),
                     Ok(_) => match tokio::time::timeout(timeout, &mut answered).await {
                         Ok(Ok(verdict)) => verdict,
-                        Ok(Err(_)) => Err("database check failed".to_string()),
+                        Ok(Err(_)) => Err(format!("database {name}: the check failed")),
                         Err(_) => {
                             probe.overdue = Some(answered);
                             Err(format!(
-                                "database did not answer within {} s",
+                                "database {name} did not answer within {} s",
                                 timeout.as_secs()
                             ))
                         }
@@ -562,8 +598,14 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ServeError> 
     let sources = tokio::task::spawn_blocking(move || store.source_states())
         .await
         .map_err(|e| ServeError::Internal(e.to_string()))??;
-    let db_bytes = database_bytes(&state.config().storage.path);
-    let body = crate::metrics::render(state.inner.observe.metrics.as_ref(), &sources, db_bytes);
+    let config = state.config();
+    let db_bytes = database_bytes(&config.storage.path);
+    let body = crate::metrics::render(
+        state.inner.observe.metrics.as_ref(),
+        &sources,
+        db_bytes,
+        &config.cluster.node,
+    );
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

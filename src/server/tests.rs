@@ -292,8 +292,11 @@ async fn metrics_lists_source_gauges_and_database_size() {
     add_entry(&store, "first");
     let (status, body) = get_text(&app, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
+    let node = app.config().cluster.node.clone();
     assert!(
-        body.contains("tributary_source_consecutive_failures{source=\"https://a.example/feed\"} 0"),
+        body.contains(&format!(
+            "tributary_source_consecutive_failures{{node=\"{node}\",source=\"https://a.example/feed\"}} 0"
+        )),
         "{body}"
     );
     assert!(

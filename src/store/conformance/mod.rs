@@ -9,8 +9,13 @@ use std::sync::Arc;
 use super::postgres::testing::TestDatabase;
 use super::{PostgresStore, SqliteStore, Store};
 
-mod fixtures;
+pub(crate) mod fixtures;
+mod ingest;
+mod membership;
 mod pages;
+mod republications;
+mod retention;
+mod search;
 mod sources;
 
 /// An engine under test, with what must live as long as its store.
