@@ -53,7 +53,8 @@ pub(super) fn claim_sources(
             let leased_by: Option<String> = row.get(2);
             let leased_until: Option<i64> = row.get(3);
             let held_elsewhere = match (leased_by.as_deref(), leased_until) {
-                (Some(node), Some(until)) if node != store.node && until >= now => Some(until),
+                // Held until its time, as `status` shows it; from then on anybody's.
+                (Some(node), Some(until)) if node != store.node && until > now => Some(until),
                 _ => None,
             };
             let claim = match (next_due.filter(|due| *due > now), held_elsewhere) {
@@ -61,7 +62,7 @@ pub(super) fn claim_sources(
                 (Some(due), _) => Claim::LookAgain(SourceId(id), due),
                 // Being fetched: once the lease is over, either the holder has moved the due
                 // time or the source is anybody's.
-                (None, Some(until)) => Claim::LookAgain(SourceId(id), until + 1),
+                (None, Some(until)) => Claim::LookAgain(SourceId(id), until),
                 (None, None) => {
                     taken.push(id);
                     Claim::Fetch(SourceId(id))
@@ -156,7 +157,7 @@ pub(super) fn take_host_turn(
             .query_opt(
                 "SELECT s.slot FROM generate_series(0, $2::BIGINT - 1) AS s(slot)
                  LEFT JOIN host_slots h ON h.host = $1 AND h.slot = s.slot
-                 WHERE h.leased_until_ms IS NULL OR h.leased_until_ms < $3
+                 WHERE h.leased_until_ms IS NULL OR h.leased_until_ms <= $3
                  ORDER BY s.slot LIMIT 1",
                 &[&host, &per_host, &now],
             )

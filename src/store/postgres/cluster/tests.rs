@@ -78,8 +78,8 @@ fn a_due_source_is_leased_to_one_node_and_the_other_looks_again_when_the_lease_e
     assert_eq!(
         claims,
         [
-            Claim::LookAgain(ids[0], NOW + 61),
-            Claim::LookAgain(ids[1], NOW + 61),
+            Claim::LookAgain(ids[0], NOW + 60),
+            Claim::LookAgain(ids[1], NOW + 60),
             Claim::Fetch(ids[2]),
             Claim::Fetch(fresh[0]),
         ]
@@ -107,11 +107,11 @@ fn a_due_source_is_leased_to_one_node_and_the_other_looks_again_when_the_lease_e
     assert_eq!(
         b.claim_sources(&ids[1..2], NOW + 100, NOW + 160)
             .expect("claim"),
-        [Claim::LookAgain(ids[1], NOW + 201)]
+        [Claim::LookAgain(ids[1], NOW + 200)]
     );
-    // A lease past its time (its node died) is anybody's.
+    // A lease at its end (its node died) is anybody's.
     assert_eq!(
-        b.claim_sources(&ids[1..2], NOW + 201, NOW + 261)
+        b.claim_sources(&ids[1..2], NOW + 200, NOW + 260)
             .expect("claim"),
         [Claim::Fetch(ids[1])]
     );
@@ -395,7 +395,8 @@ fn a_listener_whose_connection_was_cut_reconnects_and_counts_everything_stale() 
     let mut admin = Client::connect(db.url(), NoTls).expect("test database");
     let cut = admin
         .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1 AND datname = current_database()",
             &[&listener_name("b")],
         )
         .expect("terminate b's listener");
