@@ -20,7 +20,7 @@ mod search;
 mod sources;
 pub mod testing;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -154,6 +154,39 @@ impl PostgresStore {
             Ok(value)
         })
     }
+
+    /// Runs a write in a transaction of its own. `f` says what the write changed ([`Shown`]);
+    /// the other nodes are told inside the transaction (see [`notify_changes`]), and this
+    /// node's [`Signals`] move once it has committed, as the SQLite engine moves them for the
+    /// same write, so that nothing is rendered from what might still roll back.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<(T, Shown), StoreError>,
+    ) -> Result<T, StoreError> {
+        let (value, shown) = self.with_transaction(|tx| {
+            let (value, shown) = f(tx)?;
+            if shown != Shown::Nothing {
+                notify_changes(tx, &self.node, &BTreeSet::new(), shown == Shown::Pages)?;
+            }
+            Ok((value, shown))
+        })?;
+        match shown {
+            Shown::Pages => self.signals.bump(),
+            Shown::Sources => self.signals.bump_sources(),
+            Shown::Nothing => {}
+        }
+        Ok(value)
+    }
+}
+
+/// What a committed write changed of what the program shows (see [`PostgresStore::write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shown {
+    Nothing,
+    /// Only what the sources table shows (`status`, the health page).
+    Sources,
+    /// What topic pages show (and so the sources table too).
+    Pages,
 }
 
 /// The channel on which nodes tell each other what they committed (see [`notify_changes`]).
@@ -161,7 +194,6 @@ pub(super) const CHANGES_CHANNEL: &str = "tributary_changes";
 
 /// Payloads longer than this name no topics and mean "every topic" (PostgreSQL's limit is 8,000
 /// bytes).
-#[allow(dead_code)]
 const MAX_PAYLOAD: usize = 7_000;
 
 /// Tells the other nodes, when the transaction `client` is in commits (NOTIFY is
@@ -169,7 +201,6 @@ const MAX_PAYLOAD: usize = 7_000;
 /// anything a topic page shows changed (else only what the sources table shows did). The
 /// payload is `node`, then `p` or `s`, then the topics joined by commas, one per line; a list
 /// too long for a payload is sent as `*` (every topic).
-#[allow(dead_code)]
 pub(super) fn notify_changes(
     client: &mut impl postgres::GenericClient,
     node: &str,
@@ -427,3 +458,5 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_read;

@@ -1,92 +1,422 @@
-//! Sources: syncing with feeds.toml, their state and schedule, what each fetch recorded, and the
-//! leases that give each due source to one node.
+//! Sources: syncing with feeds.toml, their state and schedule, what each fetch recorded, what
+//! each source calls itself and its new stories per day: the SQLite engine's `sources.rs`, with
+//! the leases that give each due source to one node shown in [`SourceState::lease`] and cleared
+//! by every write a fetch ends with.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use super::PostgresStore;
-use crate::model::{EntryKey, ScheduleRecord, SourceId, SourceLabel, SourceState, Timestamp};
+use postgres::GenericClient;
+use postgres::Row;
+
+use super::{Context, PostgresStore, Shown};
+use crate::model::{
+    EntryKey, Identity, Lease, ScheduleRecord, SourceId, SourceLabel, SourceState, Timestamp,
+    Validators,
+};
 use crate::store::{Fetched, SourceSpec, StoreError};
 
-const PENDING: StoreError = StoreError::Unsupported {
-    what: "this operation",
-    instead: "the PostgreSQL engine is not complete yet",
-};
-
+/// Makes the sources table match feeds.toml: inserts new sources, updates titles and listed
+/// topics, and marks removed ones inactive (their entries stay). Returns the id of each spec,
+/// in order. Titles and topics are what pages show: every node's pages are stale after it.
 pub(super) fn sync_sources(
-    _store: &PostgresStore,
-    _specs: &[SourceSpec],
+    store: &PostgresStore,
+    specs: &[SourceSpec],
 ) -> Result<Vec<SourceId>, StoreError> {
-    Err(PENDING)
+    store.write(|tx| {
+        tx.execute("UPDATE sources SET active = 0", &[])
+            .context("syncing sources")?;
+        let mut ids = Vec::with_capacity(specs.len());
+        for spec in specs {
+            // Updated first and inserted only when new: an INSERT that meets its conflict still
+            // takes an id from the sequence, and re-syncing at every start would waste them.
+            let updated = tx
+                .query_opt(
+                    "UPDATE sources SET config_title = $2, active = 1 WHERE url = $1 RETURNING id",
+                    &[&spec.url, &spec.title],
+                )
+                .context("syncing sources")?;
+            let row = match updated {
+                Some(row) => row,
+                // Another node may insert the same URL meanwhile: the conflict makes this an
+                // update of its row.
+                None => tx
+                    .query_one(
+                        "INSERT INTO sources (url, config_title, active) VALUES ($1, $2, 1)
+                         ON CONFLICT (url) DO UPDATE
+                             SET config_title = excluded.config_title, active = 1
+                         RETURNING id",
+                        &[&spec.url, &spec.title],
+                    )
+                    .context("syncing sources")?,
+            };
+            let id: i64 = row.try_get(0).context("syncing sources")?;
+            let stored: BTreeSet<String> = tx
+                .query(
+                    "SELECT topic FROM source_topics WHERE source_id = $1",
+                    &[&id],
+                )
+                .context("syncing sources")?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()
+                .context("syncing sources")?;
+            let wanted: BTreeSet<String> = spec.topics.iter().map(|t| t.to_string()).collect();
+            if stored != wanted {
+                tx.execute("DELETE FROM source_topics WHERE source_id = $1", &[&id])
+                    .context("syncing sources")?;
+                for topic in &wanted {
+                    tx.execute(
+                        "INSERT INTO source_topics (source_id, topic) VALUES ($1, $2)",
+                        &[&id, topic],
+                    )
+                    .context("syncing sources")?;
+                }
+            }
+            ids.push(SourceId(id));
+        }
+        Ok((ids, Shown::Pages))
+    })
 }
 
-pub(super) fn source_state(
-    _store: &PostgresStore,
-    _id: SourceId,
-) -> Result<SourceState, StoreError> {
-    Err(PENDING)
+pub(super) fn source_state(store: &PostgresStore, id: SourceId) -> Result<SourceState, StoreError> {
+    store.with_client(|client| {
+        client
+            .query_opt(&format!("{SOURCE_STATE_SELECT} WHERE s.id = $1"), &[&id.0])
+            .context("reading source state")?
+            .map(|row| source_state_row(&row))
+            .transpose()
+            .context("reading source state")?
+            .ok_or(StoreError::UnknownSource(id.0))
+    })
 }
 
-pub(super) fn source_states(_store: &PostgresStore) -> Result<Vec<SourceState>, StoreError> {
-    Err(PENDING)
+/// Every active source's state, in feeds.toml order of insertion.
+pub(super) fn source_states(store: &PostgresStore) -> Result<Vec<SourceState>, StoreError> {
+    store.with_client(|client| {
+        client
+            .query(
+                &format!("{SOURCE_STATE_SELECT} WHERE s.active = 1 ORDER BY s.id"),
+                &[],
+            )
+            .context("reading source states")?
+            .iter()
+            .map(source_state_row)
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading source states")
+    })
 }
 
+/// The sources fetched from an adopted permanent-redirect target instead of their own URL.
 pub(super) fn adopted_fetch_urls(
-    _store: &PostgresStore,
+    store: &PostgresStore,
 ) -> Result<HashMap<SourceId, String>, StoreError> {
-    Err(PENDING)
+    store.with_client(|client| {
+        client
+            .query(
+                "SELECT id, fetch_url FROM sources WHERE fetch_url IS NOT NULL",
+                &[],
+            )
+            .context("reading fetch URLs")?
+            .iter()
+            .map(|r| Ok((SourceId(r.try_get(0)?), r.try_get::<_, String>(1)?)))
+            .collect::<Result<HashMap<_, _>, postgres::Error>>()
+            .context("reading fetch URLs")
+    })
 }
 
+/// What each source (by its feeds.toml URL) calls itself and where its site is.
 pub(super) fn source_labels(
-    _store: &PostgresStore,
+    store: &PostgresStore,
 ) -> Result<HashMap<String, SourceLabel>, StoreError> {
-    Err(PENDING)
+    store.with_client(|client| {
+        client
+            .query("SELECT url, feed_title, site_url FROM sources", &[])
+            .context("reading source labels")?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<_, String>(0)?,
+                    SourceLabel {
+                        feed_title: r.try_get(1)?,
+                        site_url: r.try_get(2)?,
+                    },
+                ))
+            })
+            .collect::<Result<HashMap<_, _>, postgres::Error>>()
+            .context("reading source labels")
+    })
 }
 
+/// Stories each source carried for the first time, per UTC day, over the `days` days up to
+/// and including the day of `now`: oldest day first. Sources with none are absent.
 pub(super) fn daily_new_entries(
-    _store: &PostgresStore,
-    _days: usize,
-    _now: Timestamp,
+    store: &PostgresStore,
+    days: usize,
+    now: Timestamp,
 ) -> Result<HashMap<SourceId, Vec<u64>>, StoreError> {
-    Err(PENDING)
+    const DAY: i64 = 86_400;
+    let Ok(span) = i64::try_from(days) else {
+        return Ok(HashMap::new());
+    };
+    if span == 0 {
+        return Ok(HashMap::new());
+    }
+    let end = (now.div_euclid(DAY) + 1) * DAY;
+    let start = end - span * DAY;
+    store.with_client(|client| {
+        // BIGINT division truncates, as SQLite's INTEGER division does; every row is at or
+        // after `start`, so both floor.
+        let rows = client
+            .query(
+                "SELECT source_id, (first_seen_at - $1) / 86400 AS day, COUNT(*)
+                 FROM sightings
+                 WHERE first_seen_at >= $1 AND first_seen_at < $2
+                 GROUP BY source_id, day",
+                &[&start, &end],
+            )
+            .context("counting new entries per day")?;
+        let mut daily: HashMap<SourceId, Vec<u64>> = HashMap::new();
+        for row in rows {
+            let (source, day, n): (i64, i64, i64) =
+                (|| Ok::<_, postgres::Error>((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))(
+                )
+                .context("counting new entries per day")?;
+            let counts = daily
+                .entry(SourceId(source))
+                .or_insert_with(|| vec![0; days]);
+            if let Some(slot) = usize::try_from(day).ok().and_then(|d| counts.get_mut(d)) {
+                *slot = u64::try_from(n).unwrap_or(0);
+            }
+        }
+        Ok(daily)
+    })
 }
 
-pub(super) fn record_not_modified(
-    _store: &PostgresStore,
-    _source: SourceId,
-    _fetched: &Fetched<'_>,
-    _now: Timestamp,
-) -> Result<(), StoreError> {
-    Err(PENDING)
-}
-
-pub(super) fn record_failure(
-    _store: &PostgresStore,
-    _source: SourceId,
-    _error: &str,
-    _class: &str,
-    _status: Option<u16>,
-    _now: Timestamp,
-) -> Result<(), StoreError> {
-    Err(PENDING)
-}
-
-pub(super) fn item_hashes(
-    _store: &PostgresStore,
-    _source: SourceId,
-) -> Result<HashMap<i64, EntryKey>, StoreError> {
-    Err(PENDING)
-}
-
-pub(super) fn record_schedule(
-    _store: &PostgresStore,
-    _source: SourceId,
-    _record: &ScheduleRecord,
-) -> Result<(), StoreError> {
-    Err(PENDING)
-}
-
+/// See [`crate::store::Store::republications`]: the sightings the origin rules joined
+/// (`sightings.joined_by`), counted per source.
 pub(super) fn republications(
-    _store: &PostgresStore,
+    store: &PostgresStore,
 ) -> Result<HashMap<SourceId, (u64, u64)>, StoreError> {
-    Err(PENDING)
+    store.with_client(|client| {
+        client
+            .query(
+                "SELECT source_id,
+                        COUNT(*) FILTER (WHERE joined_by = 'origin'),
+                        COUNT(*) FILTER (WHERE joined_by = 'translation')
+                 FROM sightings WHERE joined_by IN ('origin', 'translation')
+                 GROUP BY source_id",
+                &[],
+            )
+            .context("counting republications")?
+            .iter()
+            .map(|r| {
+                Ok((
+                    SourceId(r.try_get(0)?),
+                    (
+                        u64::try_from(r.try_get::<_, i64>(1)?).unwrap_or(0),
+                        u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+                    ),
+                ))
+            })
+            .collect::<Result<HashMap<_, _>, postgres::Error>>()
+            .context("counting republications")
+    })
+}
+
+/// A 304 (or an unchanged body): the source is healthy and nothing else changes. The fetch is
+/// over, so the node's lease on the source ends.
+pub(super) fn record_not_modified(
+    store: &PostgresStore,
+    source: SourceId,
+    fetched: &Fetched<'_>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    store.write(|tx| {
+        tx.execute(
+            "UPDATE sources SET etag = $2, last_modified = $3, last_fetch_at = $4,
+                last_success_at = $4, last_status = $5, last_error = NULL,
+                consecutive_failures = 0, failure_class = NULL, gone_streak = 0,
+                body_hash = COALESCE($6, body_hash),
+                last_unconditional_at = CASE WHEN $7 THEN $4 ELSE last_unconditional_at END,
+                leased_by = NULL, leased_until = NULL
+             WHERE id = $1",
+            &[
+                &source.0,
+                &fetched.validators.etag,
+                &fetched.validators.last_modified,
+                &now,
+                &i64::from(fetched.status),
+                &fetched.body_hash,
+                &fetched.unconditional,
+            ],
+        )
+        .context("recording not-modified")?;
+        if let Some(schedule) = fetched.schedule {
+            write_schedule(tx, source, schedule)?;
+        }
+        Ok(((), Shown::Sources))
+    })
+}
+
+/// A failed refresh: recorded on the source row (its lease ends); stored entries are untouched.
+pub(super) fn record_failure(
+    store: &PostgresStore,
+    source: SourceId,
+    error: &str,
+    class: &str,
+    status: Option<u16>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    store.write(|tx| {
+        tx.execute(
+            "UPDATE sources SET last_fetch_at = $2, last_status = $3, last_error = $4,
+                consecutive_failures = consecutive_failures + 1, failure_class = $5,
+                gone_streak = CASE WHEN $6 THEN gone_streak + 1 ELSE 0 END,
+                leased_by = NULL, leased_until = NULL
+             WHERE id = $1",
+            &[
+                &source.0,
+                &now,
+                &status.map(i64::from),
+                &error,
+                &class,
+                &status.is_some_and(crate::model::says_gone),
+            ],
+        )
+        .context("recording failure")?;
+        Ok(((), Shown::Sources))
+    })
+}
+
+/// What the scheduler decided after a refresh. Nothing shown changes (as on SQLite, where this
+/// moves no generation), so no other node is told.
+pub(super) fn record_schedule(
+    store: &PostgresStore,
+    source: SourceId,
+    record: &ScheduleRecord,
+) -> Result<(), StoreError> {
+    store.write(|tx| {
+        write_schedule(tx, source, record)?;
+        Ok(((), Shown::Nothing))
+    })
+}
+
+/// The source's schedule (see [`ScheduleRecord`]), inside the write that ends its fetch: the
+/// schedule is decided after a fetch, so the lease that fetch held ends with it.
+pub(super) fn write_schedule(
+    client: &mut impl GenericClient,
+    source: SourceId,
+    record: &ScheduleRecord,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE sources SET next_due_at = $2, interval_secs = $3, adaptive_secs = $4,
+                feed_hint_secs = $5, skip_hours = $6, skip_days = $7, retry_after_until = $8,
+                fetch_url = $9, redirect_target = $10, redirect_streak = $11,
+                leased_by = NULL, leased_until = NULL
+             WHERE id = $1",
+            &[
+                &source.0,
+                &record.next_due_at,
+                &record.interval_secs,
+                &record.publishing_secs,
+                &record.feed_hint_secs,
+                &join_list(&record.skip_hours),
+                &join_list(&record.skip_days),
+                &record.retry_after_until,
+                &record.fetch_url,
+                &record.redirect_target,
+                &i64::from(record.redirect_streak),
+            ],
+        )
+        .context("scheduling source")?;
+    Ok(())
+}
+
+/// The item hashes of a source's stored sightings, with the key each is stored under.
+pub(super) fn item_hashes(
+    store: &PostgresStore,
+    source: SourceId,
+) -> Result<HashMap<i64, EntryKey>, StoreError> {
+    store.with_client(|client| {
+        client
+            .query(
+                "SELECT item_hash, entry_key FROM sightings
+                 WHERE source_id = $1 AND item_hash IS NOT NULL",
+                &[&source.0],
+            )
+            .context("reading item hashes")?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, EntryKey::from_stored(r.try_get(1)?))))
+            .collect::<Result<HashMap<_, _>, postgres::Error>>()
+            .context("reading item hashes")
+    })
+}
+
+const SOURCE_STATE_SELECT: &str =
+    "SELECT s.id, s.url, s.etag, s.last_modified, s.last_fetch_at, s.last_success_at,
+        s.last_status, s.last_error, s.consecutive_failures, s.next_due_at,
+        (SELECT COUNT(*) FROM sightings g WHERE g.source_id = s.id),
+        s.fetch_url, s.redirect_target, s.redirect_streak, s.body_hash, s.last_unconditional_at,
+        s.failure_class, s.gone_streak, s.retry_after_until, s.adaptive_secs, s.interval_secs,
+        s.feed_hint_secs, s.skip_hours, s.skip_days, s.identity_mode, s.warning,
+        s.leased_by, s.leased_until
+     FROM sources s";
+
+/// `skip_hours` and `skip_days` are stored as on SQLite: numbers joined by commas.
+fn small_list(text: Option<String>) -> Vec<u8> {
+    text.unwrap_or_default()
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect()
+}
+
+fn join_list(list: &[u8]) -> Option<String> {
+    (!list.is_empty()).then(|| list.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
+}
+
+fn source_state_row(r: &Row) -> Result<SourceState, postgres::Error> {
+    let leased_by: Option<String> = r.try_get(26)?;
+    let leased_until: Option<i64> = r.try_get(27)?;
+    Ok(SourceState {
+        id: SourceId(r.try_get(0)?),
+        url: r.try_get(1)?,
+        validators: Validators {
+            etag: r.try_get(2)?,
+            last_modified: r.try_get(3)?,
+        },
+        last_fetch_at: r.try_get(4)?,
+        last_success_at: r.try_get(5)?,
+        last_status: r
+            .try_get::<_, Option<i64>>(6)?
+            .and_then(|s| u16::try_from(s).ok()),
+        last_error: r.try_get(7)?,
+        consecutive_failures: u32::try_from(r.try_get::<_, i64>(8)?).unwrap_or(u32::MAX),
+        next_due_at: r.try_get(9)?,
+        entries: u64::try_from(r.try_get::<_, i64>(10)?).unwrap_or(0),
+        fetch_url: r.try_get(11)?,
+        redirect_target: r.try_get(12)?,
+        redirect_streak: u32::try_from(r.try_get::<_, i64>(13)?).unwrap_or(0),
+        body_hash: r.try_get(14)?,
+        last_unconditional_at: r.try_get(15)?,
+        failure_class: r.try_get(16)?,
+        gone_streak: u32::try_from(r.try_get::<_, i64>(17)?).unwrap_or(0),
+        retry_after_until: r.try_get(18)?,
+        publishing_secs: r.try_get(19)?,
+        interval_secs: r.try_get(20)?,
+        feed_hint_secs: r.try_get(21)?,
+        skip_hours: small_list(r.try_get(22)?),
+        skip_days: small_list(r.try_get(23)?),
+        identity_mode: r
+            .try_get::<_, Option<String>>(24)?
+            .as_deref()
+            .and_then(Identity::parse),
+        warning: r.try_get(25)?,
+        // A lease past its time is shown as it stands: `status` says whose it was and until
+        // when; taking due sources treats it as anybody's.
+        lease: leased_by.map(|node| Lease {
+            node,
+            until: leased_until.unwrap_or(0),
+        }),
+    })
 }

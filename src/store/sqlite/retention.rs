@@ -33,7 +33,8 @@ pub(super) fn prune(
         tx.execute(
             "INSERT INTO doomed SELECT source_id, entry_key, entry_id FROM (
                 SELECT g.source_id, g.entry_key, g.entry_id,
-                       ROW_NUMBER() OVER (PARTITION BY g.source_id ORDER BY e.published_at DESC, e.id DESC) AS n
+                       ROW_NUMBER() OVER (PARTITION BY g.source_id
+                                          ORDER BY e.published_at DESC, e.id DESC, g.entry_key) AS n
                 FROM sightings g JOIN entries e ON e.id = g.entry_id)
              WHERE n > ?1",
             [max],
