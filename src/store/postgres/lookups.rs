@@ -1,1 +1,455 @@
-//! The same-story candidates a document's entries need, looked up together.
+//! The candidates of the same-story rules, looked up for a whole document at once, as the SQLite
+//! engine does (`store/sqlite/lookups.rs`: same rules, same order of rows): this source's
+//! sightings by key, moved keys, tombstones, other sources' stories at the same canonical URL,
+//! origins and republications — and the near-duplicate index, kept current with what every node
+//! stores ([`NearState`]). Reads only: what is done with the candidates is `ingest.rs`'s.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use postgres::Transaction;
+
+use super::Context;
+use crate::dedup::{Found, Known, NearIndex, OriginStory, OtherStory};
+use crate::model::{EntryKey, NewEntry, SourceId, Timestamp};
+use crate::store::StoreError;
+
+/// What the store already holds of this document's entries, by key. One query for the whole
+/// document instead of one per entry.
+pub(super) fn known_entries(
+    tx: &mut Transaction<'_>,
+    source: SourceId,
+    keys: &[&str],
+) -> Result<HashMap<String, Known>, StoreError> {
+    let rows = tx
+        .query(
+            "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
+                    e.source_id = $1, e.published_at
+             FROM sightings g JOIN entries e ON e.id = g.entry_id
+             WHERE g.source_id = $1 AND g.entry_key = ANY($2)",
+            &[&source.0, &keys],
+        )
+        .context("looking up entries")?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<_, String>(0)?,
+                Known {
+                    story: r.try_get(1)?,
+                    hash: r.try_get(2)?,
+                    updated_at: r.try_get(3)?,
+                    primary: r.try_get(4)?,
+                    published_at: r.try_get(5)?,
+                },
+            ))
+        })
+        .collect::<Result<HashMap<_, _>, postgres::Error>>()
+        .context("looking up entries")
+}
+
+/// What the store holds that bears on this document's new entries, read with one query each
+/// instead of one per entry.
+#[derive(Default)]
+pub(super) struct DocumentLookups {
+    /// Canonical URL → a sighting of this source whose key left the document: a guid that
+    /// changed, or a key of another kind after the source's identity switched.
+    moved: HashMap<String, (EntryKey, Known)>,
+    /// Canonical URL → another source's story at that address.
+    same_url: HashMap<String, OtherStory>,
+    /// Keys this source had pruned.
+    tombstoned: HashSet<String>,
+    /// Canonical URL → the stored story there, for entries crediting that address as their
+    /// original (a translation's address stands for the story it translates).
+    origins: HashMap<String, OriginStory>,
+    /// Canonical URL → stored stories crediting that address as their original.
+    republications: HashMap<String, Vec<OriginStory>>,
+}
+
+impl DocumentLookups {
+    /// A translation an earlier entry of the document stored, for the entries after it.
+    pub(super) fn add_version(&mut self, story: i64, version: i64, language: Option<String>) {
+        for origin in self.origins.values_mut().filter(|o| o.story == story) {
+            origin.versions.push((version, language.clone()));
+        }
+    }
+
+    /// The candidates for one entry, given this source's sighting under its key. A moved key is
+    /// taken by the first entry at its address, so that two entries never claim one story.
+    pub(super) fn found(&mut self, entry: &NewEntry, same_key: Option<Known>) -> Found {
+        let moved_key = match (&same_key, &entry.canonical_url) {
+            (None, Some(canonical)) => self.moved.remove(canonical),
+            _ => None,
+        };
+        Found {
+            same_key,
+            moved_key,
+            tombstoned: self.tombstoned.contains(entry.key.as_str()),
+            same_url: entry
+                .canonical_url
+                .as_ref()
+                .and_then(|c| self.same_url.get(c).copied()),
+            neighbours: Vec::new(),
+            origin: entry
+                .origin
+                .as_ref()
+                .and_then(|o| o.canonical_url.as_ref())
+                .and_then(|c| self.origins.get(c).cloned()),
+            republications: entry
+                .canonical_url
+                .as_ref()
+                .and_then(|c| self.republications.get(c).cloned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The canonical URLs of a document's entries, in document order.
+pub(super) fn canonical_urls(entries: &[NewEntry]) -> Vec<&str> {
+    entries
+        .iter()
+        .filter_map(|e| e.canonical_url.as_deref())
+        .collect()
+}
+
+/// The canonical URLs a document's entries credit as their originals, in document order.
+pub(super) fn origin_urls(entries: &[NewEntry]) -> Vec<&str> {
+    entries
+        .iter()
+        .filter_map(|e| e.origin.as_ref()?.canonical_url.as_deref())
+        .collect()
+}
+
+pub(super) fn document_lookups(
+    tx: &mut Transaction<'_>,
+    source: SourceId,
+    entries: &[NewEntry],
+    keys: &[&str],
+) -> Result<DocumentLookups, StoreError> {
+    let mut lookups = DocumentLookups::default();
+    let canonicals = canonical_urls(entries);
+    {
+        // SQLite reads these in key order within an address (its index on (source, canonical
+        // URL) carries the key); bytewise, as SQLite compares text.
+        let rows = tx
+            .query(
+                "SELECT g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash),
+                        e.updated_at, e.source_id = $1, e.published_at
+                 FROM sightings g JOIN entries e ON e.id = g.entry_id
+                 WHERE g.source_id = $1 AND g.canonical_url = ANY($2)
+                   AND g.entry_key <> ALL($3)
+                 ORDER BY g.canonical_url COLLATE \"C\", g.entry_key COLLATE \"C\"",
+                &[&source.0, &canonicals, &keys],
+            )
+            .context("looking for guid churn")?;
+        for r in &rows {
+            let read = || -> Result<_, postgres::Error> {
+                Ok((
+                    r.try_get::<_, String>(0)?,
+                    r.try_get::<_, String>(1)?,
+                    Known {
+                        story: r.try_get(2)?,
+                        hash: r.try_get(3)?,
+                        updated_at: r.try_get(4)?,
+                        primary: r.try_get(5)?,
+                        published_at: r.try_get(6)?,
+                    },
+                ))
+            };
+            let (canonical, key, known) = read().context("looking for guid churn")?;
+            lookups
+                .moved
+                .entry(canonical)
+                .or_insert((EntryKey::from_stored(key), known));
+        }
+    }
+    {
+        // Another source's story at the same address; a source's own entries sharing a link (a
+        // live page's updates) stay apart.
+        let rows = tx
+            .query(
+                "SELECT e.canonical_url, e.id, e.published_at FROM entries e
+                 WHERE e.canonical_url = ANY($1)
+                   AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = $2)
+                 ORDER BY e.id",
+                &[&canonicals, &source.0],
+            )
+            .context("matching canonical URLs")?;
+        for r in &rows {
+            let read = || -> Result<_, postgres::Error> {
+                Ok((
+                    r.try_get::<_, String>(0)?,
+                    OtherStory {
+                        story: r.try_get(1)?,
+                        published_at: r.try_get(2)?,
+                    },
+                ))
+            };
+            let (canonical, found) = read().context("matching canonical URLs")?;
+            lookups.same_url.entry(canonical).or_insert(found);
+        }
+    }
+    let origin_urls = origin_urls(entries);
+    if !origin_urls.is_empty() {
+        let rows = tx
+            .query(
+                "SELECT e.canonical_url, p.id, p.published_at, p.language, p.signature
+                 FROM entries e JOIN entries p ON p.id = COALESCE(e.version_of, e.id)
+                 WHERE e.canonical_url = ANY($1)
+                 ORDER BY e.id",
+                &[&origin_urls],
+            )
+            .context("matching origins")?;
+        for r in &rows {
+            let read = || -> Result<_, postgres::Error> {
+                Ok((r.try_get::<_, String>(0)?, origin_story(r, 1)?))
+            };
+            let (canonical, found) = read().context("matching origins")?;
+            lookups.origins.entry(canonical).or_insert(found);
+        }
+        // The languages each credited story has a version in already.
+        let versions = tx
+            .prepare("SELECT id, language FROM entries WHERE version_of = $1 ORDER BY id")
+            .context("matching origins")?;
+        for origin in lookups.origins.values_mut() {
+            let rows = tx
+                .query(&versions, &[&origin.story])
+                .context("matching origins")?;
+            origin.versions = rows
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<Vec<_>, postgres::Error>>()
+                .context("matching origins")?;
+        }
+    }
+    {
+        // Stories stored before their original arrived; only primary versions (a translation
+        // already belongs to a story).
+        let rows = tx
+            .query(
+                "SELECT e.origin_url, e.id, e.published_at, e.language, e.signature FROM entries e
+                 WHERE e.origin_url = ANY($1) AND e.version_of IS NULL
+                 ORDER BY e.id",
+                &[&canonicals],
+            )
+            .context("finding republications")?;
+        for r in &rows {
+            let read = || -> Result<_, postgres::Error> {
+                Ok((r.try_get::<_, String>(0)?, origin_story(r, 1)?))
+            };
+            let (canonical, found) = read().context("finding republications")?;
+            lookups
+                .republications
+                .entry(canonical)
+                .or_default()
+                .push(found);
+        }
+    }
+    {
+        let rows = tx
+            .query(
+                "SELECT entry_key FROM tombstones WHERE source_id = $1 AND entry_key = ANY($2)",
+                &[&source.0, &keys],
+            )
+            .context("checking tombstones")?;
+        for r in &rows {
+            lookups
+                .tombstoned
+                .insert(r.try_get(0).context("checking tombstones")?);
+        }
+    }
+    Ok(lookups)
+}
+
+/// An [`OriginStory`] from columns `at` (id), `at + 1` (published_at), `at + 2` (language),
+/// `at + 3` (signature).
+fn origin_story(r: &postgres::Row, at: usize) -> Result<OriginStory, postgres::Error> {
+    Ok(OriginStory {
+        story: r.try_get(at)?,
+        published_at: r.try_get(at + 1)?,
+        language: r.try_get(at + 2)?,
+        signature: r
+            .try_get::<_, Option<Vec<u8>>>(at + 3)?
+            .as_deref()
+            .and_then(crate::dedup::fingerprint::from_bytes),
+        versions: Vec::new(),
+    })
+}
+
+/// How long a story id the database has not shown yet is asked for again: a transaction of
+/// another node (or of this one) that took the id may commit that much later. Ids of rolled back
+/// or deleted rows are never shown and are given up after this.
+const GAP_PATIENCE: Duration = Duration::from_secs(15 * 60);
+
+/// Gaps remembered at most, the lowest given up first: a large deletion must not make every
+/// document ask for thousands of ids.
+const MAX_GAPS: usize = 10_000;
+
+/// How far below the highest story id loading the index looks for ids not committed yet.
+const LOAD_GAP_SPAN: i64 = 10_000;
+
+/// The near-duplicate index over recent stories, kept current with the stories every node
+/// stores (issue 14, point 4: matching sees what other nodes stored).
+///
+/// Identity ids are handed out in order but committed in any order, so "the stories after the
+/// last one read" would miss a transaction that took its ids early and committed late. Instead
+/// the ids below the highest one read that were not there yet (gaps) are asked for again on each
+/// look until they appear or [`GAP_PATIENCE`] passes: each look is two index probes on the
+/// primary key, however many stories the window holds.
+#[derive(Default)]
+pub(super) struct NearState {
+    pub(super) index: NearIndex,
+    /// The highest story id read from the database.
+    read_up_to: i64,
+    /// Ids below `read_up_to` not read yet, and since when they are missing.
+    gaps: BTreeMap<i64, Instant>,
+    /// Stories this node stored and indexed as it stored them, not yet read back: skipped when
+    /// they are, so that no story is indexed twice.
+    own: HashMap<i64, Instant>,
+}
+
+/// The index's columns of a story, and its title for stories stored without a title key.
+const INDEX_COLUMNS: &str =
+    "e.id, e.first_seen_at, e.signature, e.title_numbers, e.title_key, e.title";
+
+impl NearState {
+    /// Indexes a story this node just stored as `id`, first seen `now`.
+    pub(super) fn remember(&mut self, id: i64, entry: &NewEntry, now: Timestamp) {
+        self.index.remember(id, entry, now);
+        self.own.insert(id, Instant::now());
+    }
+
+    /// Brings the index up to date with what is committed: the whole window the first time (as
+    /// the SQLite engine loads it before its first document), else the stories committed since
+    /// the last look.
+    pub(super) fn catch_up(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        match self.index.wants_loading(now) {
+            Some(since) => self.load(tx, since),
+            None => self.read_new(tx, now),
+        }
+    }
+
+    /// Loads the stories first seen since `since`. One statement, so one snapshot: the highest
+    /// id, the window and the ids present just below the highest agree.
+    fn load(&mut self, tx: &mut Transaction<'_>, since: Timestamp) -> Result<(), StoreError> {
+        const CONTEXT: &str = "loading near-duplicate index";
+        let rows = tx
+            .query(
+                &format!(
+                    "WITH top AS (SELECT COALESCE(MAX(id), 0) AS id FROM entries)
+                     SELECT top.id, {INDEX_COLUMNS} FROM top
+                     LEFT JOIN entries e ON e.id <= top.id
+                        AND (e.first_seen_at >= $1 OR e.id > top.id - $2)
+                     ORDER BY e.id"
+                ),
+                &[&since, &LOAD_GAP_SPAN],
+            )
+            .context(CONTEXT)?;
+        let mut top = 0;
+        let mut present = HashSet::new();
+        for r in &rows {
+            top = r.try_get::<_, i64>(0).context(CONTEXT)?;
+            let Some(id) = r.try_get::<_, Option<i64>>(1).context(CONTEXT)? else {
+                continue;
+            };
+            if id > top - LOAD_GAP_SPAN {
+                present.insert(id);
+            }
+            let seen: Timestamp = r.try_get(2).context(CONTEXT)?;
+            if seen >= since {
+                self.load_row(r, 1).context(CONTEXT)?;
+            }
+        }
+        let noticed = Instant::now();
+        for id in (top - LOAD_GAP_SPAN + 1).max(1)..=top {
+            if !present.contains(&id) && self.own.remove(&id).is_none() {
+                self.gaps.insert(id, noticed);
+            }
+        }
+        self.read_up_to = top;
+        self.trim_gaps();
+        self.index.loaded();
+        Ok(())
+    }
+
+    /// Reads the stories committed since the last look: those above the highest id read, and
+    /// the gaps below it.
+    fn read_new(&mut self, tx: &mut Transaction<'_>, now: Timestamp) -> Result<(), StoreError> {
+        const CONTEXT: &str = "reading stories other nodes stored";
+        let noticed = Instant::now();
+        self.gaps
+            .retain(|_, since| noticed.duration_since(*since) < GAP_PATIENCE);
+        self.own
+            .retain(|_, since| noticed.duration_since(*since) < GAP_PATIENCE);
+        let gaps: Vec<i64> = self.gaps.keys().copied().collect();
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id > $1 OR e.id = ANY($2) ORDER BY e.id"
+                ),
+                &[&self.read_up_to, &gaps],
+            )
+            .context(CONTEXT)?;
+        let since = now - self.index.settings().window;
+        let mut above = self.read_up_to;
+        for r in &rows {
+            let id: i64 = r.try_get(0).context(CONTEXT)?;
+            if id > self.read_up_to {
+                // Ids skipped on the way up were taken by transactions not committed yet.
+                for missing in above + 1..id {
+                    if self.own.remove(&missing).is_none() {
+                        self.gaps.insert(missing, noticed);
+                    }
+                }
+                above = id;
+            } else {
+                self.gaps.remove(&id);
+            }
+            if self.own.remove(&id).is_some() {
+                continue;
+            }
+            let seen: Timestamp = r.try_get(1).context(CONTEXT)?;
+            if seen >= since {
+                self.load_row(r, 0).context(CONTEXT)?;
+            }
+        }
+        self.read_up_to = above;
+        self.trim_gaps();
+        Ok(())
+    }
+
+    /// Adds the story whose [`INDEX_COLUMNS`] start at column `at`.
+    fn load_row(&mut self, r: &postgres::Row, at: usize) -> Result<(), postgres::Error> {
+        use crate::dedup::fingerprint;
+        let id: i64 = r.try_get(at)?;
+        let seen: Timestamp = r.try_get(at + 1)?;
+        let signature = r
+            .try_get::<_, Option<Vec<u8>>>(at + 2)?
+            .as_deref()
+            .and_then(fingerprint::from_bytes);
+        let numbers: String = r.try_get(at + 3)?;
+        // Stored as a signed BIGINT; the same 64 bits. Stories stored without a key get one
+        // from their title, as on SQLite.
+        let key = match r.try_get::<_, Option<i64>>(at + 4)? {
+            Some(key) => Some(key as u64),
+            None => crate::dedup::title_key(&r.try_get::<_, String>(at + 5)?),
+        };
+        self.index.load_one(id, seen, signature, &numbers, key);
+        Ok(())
+    }
+
+    fn trim_gaps(&mut self) {
+        while self.gaps.len() > MAX_GAPS {
+            self.gaps.pop_first();
+        }
+    }
+
+    /// The ids still awaited, lowest first (for tests).
+    #[cfg(test)]
+    pub(super) fn gaps(&self) -> Vec<i64> {
+        self.gaps.keys().copied().collect()
+    }
+}

@@ -31,7 +31,7 @@ use postgres::{Client, NoTls};
 use super::{
     Claim, Fetched, HostPolicy, HostTurn, PruneStats, Signals, SourceSpec, Store, StoreError,
 };
-use crate::dedup::{NearDuplicates, NearIndex};
+use crate::dedup::NearDuplicates;
 use crate::model::{
     EntryKey, FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
     SourceState, StoredEntry, StoryForTopics, Timestamp, TopicSlice, TopicSlug, TopicSummary,
@@ -59,8 +59,9 @@ pub struct PostgresStore {
     /// This node's name (`[cluster] node`): what its leases say.
     node: String,
     idle: Mutex<Vec<Client>>,
-    /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]).
-    near: Mutex<NearIndex>,
+    /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]), kept
+    /// current with what every node stores.
+    near: Mutex<lookups::NearState>,
     signals: Arc<Signals>,
 }
 
@@ -81,7 +82,7 @@ impl PostgresStore {
             target,
             node: node.to_string(),
             idle: Mutex::new(Vec::new()),
-            near: Mutex::new(NearIndex::default()),
+            near: Mutex::new(lookups::NearState::default()),
             signals: Arc::new(Signals::default()),
         };
         store.with_client(migrations::apply)?;
@@ -259,6 +260,7 @@ impl Store for PostgresStore {
         self.near
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .index
             .configure(settings);
     }
 
@@ -458,5 +460,7 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ingest;
 #[cfg(test)]
 mod tests_read;
