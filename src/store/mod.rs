@@ -68,19 +68,22 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    #[error(
+        "cannot connect to PostgreSQL at {target}: {}",
+        postgres_message(source)
+    )]
     Connect {
         target: String,
         #[source]
         source: ::postgres::Error,
     },
-    #[error("PostgreSQL error while {context}: {source}")]
+    #[error("PostgreSQL error while {context}: {}", postgres_message(source))]
     Postgres {
         context: &'static str,
         #[source]
         source: ::postgres::Error,
     },
-    #[error("PostgreSQL migration {name} failed: {source}")]
+    #[error("PostgreSQL migration {name} failed: {}", postgres_message(source))]
     PostgresMigration {
         name: &'static str,
         #[source]
@@ -99,6 +102,21 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What went wrong in a PostgreSQL call, said whole: the client's own text for an error the
+/// server sent is only "db error", and its source is the server's message.
+fn postgres_message(error: &::postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({}; {detail})", db.message(), db.code().code()),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
+    }
 }
 
 /// How a source is declared in feeds.toml, as far as the store cares.

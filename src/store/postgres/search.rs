@@ -11,7 +11,6 @@ use crate::text::fold_words;
 /// [`crate::text::search_text`], folded already) is `text`: its words, each once, in order.
 /// Containment (`@>`) ignores order and repeats, so the array matches exactly the queries the
 /// SQLite engine's FTS5 index matches for the same text.
-#[allow(dead_code)] // until ingest and migrate-to, which write the index, call it
 pub(super) fn index_words(text: &str) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     text.split_whitespace()

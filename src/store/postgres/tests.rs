@@ -141,3 +141,21 @@ fn changes_are_told_to_listeners_when_their_transaction_commits_and_not_before()
         .collect();
     assert_eq!(got, ["node-c\np\n*"]);
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_database_error_says_what_the_server_said() {
+    let db = database();
+    let store = PostgresStore::open(db.url(), "a").expect("open");
+    let error = store
+        .with_client(|client| {
+            client
+                .execute("SELECT * FROM no_such_table", &[])
+                .context("reading nothing")
+        })
+        .expect_err("no such table");
+    let text = error.to_string();
+    assert!(text.contains("reading nothing"), "{text}");
+    assert!(text.contains("no_such_table"), "{text}");
+    assert!(text.contains("42P01"), "{text}");
+}
