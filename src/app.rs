@@ -27,10 +27,52 @@ pub use crate::systemd::HEARTBEAT;
 
 /// Opens the store and makes its sources match the config. Returns the jobs in config order.
 pub fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Vec<SourceJob>)> {
-    let store = crate::store::open(&config.storage.path)
-        .with_context(|| format!("opening {}", config.storage.path.display()))?;
+    let store = open_database(config)?;
     let jobs = configure_store(store.as_ref(), config)?;
     Ok((store, jobs))
+}
+
+/// Opens the database `[storage]` selects (see [`crate::store::open_configured`]), without
+/// touching its sources.
+pub fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.storage.engine {
+        crate::config::StorageEngine::Sqlite => {
+            crate::store::open_configured(&config.storage, &config.cluster)
+                .with_context(|| format!("opening {}", config.storage.path.display()))
+        }
+        // One line that names the database (host:port/db, never the password): the store's
+        // error already carries the client's cause, which the chain would repeat.
+        crate::config::StorageEngine::Postgres { .. } => {
+            crate::store::open_configured(&config.storage, &config.cluster)
+                .map_err(|e| anyhow::anyhow!("opening the PostgreSQL database: {}", causes(&e)))
+        }
+    }
+}
+
+/// `error` and its causes on one line, each cause once (an error's message often repeats its
+/// source's).
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        cause = e.source();
+    }
+    line
+}
+
+/// Opens the database to read what it holds: SQLite read-only when the file exists (see
+/// [`crate::store::open_for_reading`]), PostgreSQL as any node does.
+pub fn open_for_reading(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.storage.engine {
+        crate::config::StorageEngine::Sqlite => {
+            Ok(crate::store::open_for_reading(&config.storage.path)?)
+        }
+        crate::config::StorageEngine::Postgres { .. } => open_database(config),
+    }
 }
 
 /// How often a daemon whose database cannot be written tries to take the writer back.
@@ -47,6 +89,9 @@ pub fn open_store_or_read_only(
         Ok(opened) => return Ok(opened),
         Err(e) => e,
     };
+    if config.storage.engine != crate::config::StorageEngine::Sqlite {
+        return Err(error);
+    }
     let path = &config.storage.path;
     let why = error
         .chain()
@@ -155,7 +200,21 @@ pub fn build_pipeline(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<
     settings.concurrency = config.fetch.concurrency;
     settings.per_host = config.fetch.per_host;
     settings.host_delay = config.fetch.host_delay;
-    let fetcher = Fetcher::new(settings)?;
+    // Nodes sharing the database share each host's turns too.
+    let shared = store.node().is_some().then(|| {
+        Arc::new(StoreHosts {
+            store: store.clone(),
+            policy: crate::store::HostPolicy {
+                per_host: config.fetch.per_host,
+                spacing: config.fetch.host_delay,
+                slow_spacing: config.fetch.host_delay * crate::fetch::SLOWDOWN,
+                // A request ends within the fetch timeout of its turn: twice that is left to a
+                // node that died holding one.
+                hold: config.fetch.timeout * 2,
+            },
+        }) as Arc<dyn crate::fetch::SharedHosts>
+    });
+    let fetcher = Fetcher::sharing_hosts(settings, shared)?;
     Ok(Pipeline {
         store,
         fetcher,
@@ -164,11 +223,49 @@ pub fn build_pipeline(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<
     })
 }
 
+/// Turns at hosts kept in the store, for nodes that share it (see [`Store::take_host_turn`]).
+struct StoreHosts {
+    store: Arc<dyn Store>,
+    policy: crate::store::HostPolicy,
+}
+
+impl crate::fetch::SharedHosts for StoreHosts {
+    fn take(&self, host: &str) -> Result<crate::fetch::SharedTurn, String> {
+        match self.store.take_host_turn(host, &self.policy) {
+            Ok(crate::store::HostTurn::Go { slot, wait }) => {
+                Ok(crate::fetch::SharedTurn::Go { slot, wait })
+            }
+            Ok(crate::store::HostTurn::Busy { retry }) => {
+                Ok(crate::fetch::SharedTurn::Busy { retry })
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn give_back(&self, host: &str, slot: i64) {
+        if let Err(e) = self.store.give_back_host_turn(host, slot) {
+            tracing::warn!(url = %host, error = %e, "cannot give a host turn back");
+        }
+    }
+
+    fn slow_down(&self, host: &str, for_how_long: Duration) {
+        if let Err(e) = self.store.slow_host(host, for_how_long) {
+            tracing::warn!(url = %host, error = %e, "cannot tell the other nodes to slow down");
+        }
+    }
+}
+
 /// `tributary run`: scheduler and HTTP server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut signals = Signals::register()?;
     let config = Arc::new(config);
-    let (store, jobs) = open_store_or_read_only(&config)?;
+    // Off the async workers: a PostgreSQL store's client blocks on a runtime of its own.
+    let (store, jobs) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || open_store_or_read_only(&config))
+            .await
+            .context("opening the database")??
+    };
     if let Some(condition) = store.condition() {
         tracing::error!(
             error = %condition,
@@ -316,6 +413,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // The server closes what is still open at its own deadline; the margin lets it notice.
     finish_by(deadline + Duration::from_secs(1), server, "server").await;
     finish_by(deadline, scheduler, "running refreshes").await;
+    if store.node().is_some() {
+        // Sources claimed but not refreshed go to the other nodes now, not when the leases run
+        // out.
+        let releasing = tokio::task::spawn_blocking({
+            let store = store.clone();
+            move || store.release_leases()
+        });
+        match tokio::time::timeout_at(deadline, releasing).await {
+            Ok(Ok(Ok(released))) => tracing::info!(sources = released, "leases released"),
+            Ok(Ok(Err(e))) => {
+                tracing::warn!(error = %e, "cannot release leases: they run out on their own")
+            }
+            Ok(Err(_)) | Err(_) => tracing::warn!("leases not released: they run out on their own"),
+        }
+    }
     finish_by(deadline, checkpointer, "checkpoint").await;
     if let Some(recovery) = recovery {
         finish_by(deadline, recovery, "write recovery").await;
@@ -545,6 +657,24 @@ pub fn test_topic(
 /// How often the daemon prunes.
 const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The cluster job ([`Store::claim_job`]) that prunes.
+pub const PRUNE_JOB: &str = "prune";
+
+/// Prunes as [`prune_now`] does, unless another node sharing the database pruned within the
+/// last [`PRUNE_EVERY`] (then `None`). A node alone always prunes.
+pub fn prune_once_for_the_cluster(
+    store: &dyn Store,
+    config: &Config,
+) -> Result<Option<crate::store::PruneStats>, crate::store::StoreError> {
+    let now = chrono::Utc::now().timestamp();
+    // A minute short of the period: a node whose timer fires a little early still prunes.
+    let every = i64::try_from(PRUNE_EVERY.as_secs()).unwrap_or(i64::MAX) - 60;
+    if !store.claim_job(PRUNE_JOB, now, every)? {
+        return Ok(None);
+    }
+    prune_now(store, config).map(Some)
+}
+
 /// Prunes once a day (the first time an hour after start, so that a restart loop does not prune
 /// over and over).
 async fn prune_loop(
@@ -562,8 +692,9 @@ async fn prune_loop(
             _ = tick.tick() => {
                 // The retention settings in force now, after any reload.
                 let (store, config) = (store.clone(), config.borrow().clone());
-                match tokio::task::spawn_blocking(move || prune_now(&*store, &config)).await {
-                    Ok(Ok(stats)) => tracing::info!(entries = stats.entries, sightings = stats.sightings, "pruned"),
+                match tokio::task::spawn_blocking(move || prune_once_for_the_cluster(&*store, &config)).await {
+                    Ok(Ok(Some(stats))) => tracing::info!(entries = stats.entries, sightings = stats.sightings, "pruned"),
+                    Ok(Ok(None)) => tracing::debug!("another node pruned within the day"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "prune failed"),
                     Err(e) => tracing::warn!(error = %e, "prune task failed"),
                 }
@@ -672,6 +803,102 @@ mod tests {
     use super::*;
     use crate::model::{FeedMeta, NewEntry, Validators};
     use crate::store::{CHECKPOINT_AFTER_ENTRIES, Fetched};
+
+    #[test]
+    fn a_lone_node_prunes_every_time_it_is_asked() {
+        let store = crate::store::SqliteStore::open_in_memory().expect("store");
+        let config = Config::parse(std::path::Path::new("feeds.toml"), "").expect("config");
+        for _ in 0..2 {
+            assert_eq!(
+                prune_once_for_the_cluster(&store, &config).expect("prune"),
+                Some(crate::store::PruneStats::default())
+            );
+        }
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+    fn the_daily_prune_runs_on_one_node_of_a_cluster() {
+        let db = crate::store::postgres::testing::TestDatabase::create()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let a = crate::store::PostgresStore::open(db.url(), "a").expect("node a");
+        let b = crate::store::PostgresStore::open(db.url(), "b").expect("node b");
+        let config = Config::parse(std::path::Path::new("feeds.toml"), "").expect("config");
+        // Whatever the prune itself answers, node a took the day's turn...
+        assert!(!matches!(prune_once_for_the_cluster(&a, &config), Ok(None)));
+        // ...so node b, whose timer fires later the same day, leaves it.
+        assert!(matches!(prune_once_for_the_cluster(&b, &config), Ok(None)));
+    }
+
+    /// A node's requests take their turns at a host from the database (and give them back), so
+    /// that the other nodes count them.
+    #[test]
+    #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+    fn a_node_sharing_the_database_takes_host_turns_from_it() {
+        use std::io::{Read, Write};
+        let db = crate::store::postgres::testing::TestDatabase::create()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::PostgresStore::open(db.url(), "a").expect("node a"));
+        let feeds = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = feeds.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for stream in feeds.incoming().take(1) {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let body = "<rss version=\"2.0\"><channel><title>A</title></channel></rss>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let config = Config::parse(
+            std::path::Path::new("feeds.toml"),
+            "[fetch]\nper_host = 3\nhost_delay = \"5s\"\n",
+        )
+        .expect("config");
+        let pipeline = build_pipeline(&config, store).expect("pipeline");
+        let url = url::Url::parse(&format!("http://{addr}/feed.xml")).expect("url");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let fetched = runtime.block_on(pipeline.fetcher.get(&url, None, true));
+        assert!(
+            matches!(fetched, Ok(crate::fetch::FetchOutcome::Fetched(_))),
+            "{fetched:?}"
+        );
+        let mut client = postgres::Client::connect(db.url(), postgres::NoTls).expect("database");
+        let host = addr.to_string();
+        let spaced: i64 = client
+            .query_one(
+                "SELECT next_at_ms - (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
+                 FROM host_turns WHERE host = $1",
+                &[&host],
+            )
+            .expect("the host's turn is in the database")
+            .get(0);
+        assert!(
+            spaced > 3_000,
+            "the next request to the host waits host_delay: {spaced} ms"
+        );
+        // The turn goes back once the request is over.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let held = |client: &mut postgres::Client| -> i64 {
+            client
+                .query_one(
+                    "SELECT count(*) FROM host_slots WHERE host = $1 AND leased_by IS NOT NULL",
+                    &[&host],
+                )
+                .expect("slots")
+                .get(0)
+        };
+        while held(&mut client) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(held(&mut client), 0);
+        drop(runtime);
+    }
 
     #[tokio::test]
     async fn the_checkpoint_task_runs_once_enough_was_written_not_only_on_the_interval() {

@@ -12,8 +12,9 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use logging::{LogFormat, Progress};
 use tributary::cli::{self, CommandError, Finished};
-use tributary::config::{Config, ServiceDirs};
+use tributary::config::{Config, ServiceDirs, StorageEngine};
 use tributary::opml;
+use tributary::store::StoreError;
 
 #[derive(Parser)]
 #[command(
@@ -106,17 +107,6 @@ fn run(cli: Cli) -> Result<Finished, CommandError> {
     let dirs = ServiceDirs::from_env();
     let config_path = dirs.config_file(cli.config.as_deref());
     let config = Config::load_in(&config_path, &dirs).map_err(CommandError::Config)?;
-    // migrate-to reads [storage] path whichever engine the config selects.
-    if !matches!(cli.command, Command::Check | Command::MigrateTo { .. })
-        && let tributary::config::StorageEngine::Postgres { .. } = config.storage.engine
-    {
-        // The URL is valid (check accepts it); the engine is not in this build.
-        return Err(CommandError::Setup(anyhow::anyhow!(
-            "storage.url selects PostgreSQL, which this build cannot store in yet; \
-             remove url (or {}) to use SQLite at [storage] path",
-            tributary::config::DATABASE_URL_VAR
-        )));
-    }
     match cli.command {
         Command::Check => {
             println!(
@@ -175,7 +165,14 @@ async fn fetch(config: Config, only: Vec<String>) -> Result<Finished, CommandErr
             });
         }
     }
-    let (store, jobs) = tributary::app::open_store(&config).map_err(CommandError::Setup)?;
+    // Off the async workers: a PostgreSQL store's client blocks on a runtime of its own.
+    let (store, jobs) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || tributary::app::open_store(&config))
+            .await
+            .map_err(|e| CommandError::Setup(e.into()))?
+            .map_err(CommandError::Setup)?
+    };
     let jobs: Vec<_> = jobs
         .into_iter()
         .filter(|j| {
@@ -242,8 +239,7 @@ fn prune(config: &Config) -> Result<Finished, CommandError> {
 }
 
 fn test_topic(config: &Config, slug: &str, limit: usize) -> Result<Finished, CommandError> {
-    let test = tributary::store::open_for_reading(&config.storage.path)
-        .map_err(anyhow::Error::from)
+    let test = tributary::app::open_for_reading(config)
         .and_then(|store| tributary::app::test_topic(&*store, config, slug, limit))
         .map_err(CommandError::Setup)?;
     let mut out = std::io::stdout().lock();
@@ -284,12 +280,15 @@ fn import_opml(
 /// without one, the config's titles or the URLs.
 fn export_opml(config: &Config) -> Result<Finished, CommandError> {
     let database = &config.storage.path;
-    let labels = if database.exists() {
-        tributary::store::open_for_reading(database)
+    let labels = match &config.storage.engine {
+        StorageEngine::Sqlite if database.exists() => tributary::store::open_for_reading(database)
             .and_then(|store| store.source_labels())
-            .map_err(CommandError::Store)?
-    } else {
-        Default::default()
+            .map_err(CommandError::Store)?,
+        StorageEngine::Sqlite => Default::default(),
+        StorageEngine::Postgres { .. } => tributary::app::open_database(config)
+            .map_err(CommandError::Setup)?
+            .source_labels()
+            .map_err(CommandError::Store)?,
     };
     let groups = tributary::publish::opml_groups(config, &labels);
     let document = tributary::publish::render_opml_grouped("Tributary sources", &groups);
@@ -301,6 +300,13 @@ fn export_opml(config: &Config) -> Result<Finished, CommandError> {
 }
 
 fn backup(config: &Config, dest: &Path) -> Result<Finished, CommandError> {
+    if let StorageEngine::Postgres { .. } = config.storage.engine {
+        // Without opening it: the copy would not be one the server stands behind.
+        return Err(CommandError::Store(StoreError::Unsupported {
+            what: "backup (it copies a SQLite database)",
+            instead: "back a PostgreSQL database up with pg_dump",
+        }));
+    }
     let database = &config.storage.path;
     if !database.exists() {
         return Err(CommandError::NoDatabase(database.clone()));

@@ -152,24 +152,44 @@ fn an_invalid_log_level_is_a_usage_error() {
 }
 
 #[test]
-fn a_postgres_url_is_checked_and_refused_clearly_until_the_engine_is_built() {
+fn a_postgres_url_is_checked_and_an_unreachable_database_is_named_without_its_password() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("feeds.toml");
     std::fs::write(
         &config,
-        "[storage]\nurl = \"postgres://tributary@127.0.0.1:1/news\"\n\n\
+        "[storage]\nurl = \"postgres://tributary:hunter2@127.0.0.1:1/news\"\n\n\
          [[source]]\nurl = \"http://127.0.0.1:1/feed.xml\"\n",
     )
     .expect("write");
     let out = command(&config, &["check"]).output().expect("run");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = command(&config, &["fetch"])
+    // Nothing listens on port 1: every command that needs the database says which one it could
+    // not reach, on one line, and exits 1 without a panic.
+    for args in [&["fetch"][..], &["run"], &["status"], &["prune"]] {
+        let out = command(&config, args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().collect::<Vec<_>>(),
+            [
+                "error: opening the PostgreSQL database: cannot connect to PostgreSQL at \
+                 127.0.0.1:1/news: error connecting to server: Connection refused (os error 111)"
+            ],
+            "{args:?}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+    // backup copies SQLite databases: on PostgreSQL it says what to use instead.
+    let out = command(&config, &["backup", "copy.db"])
         .current_dir(dir.path())
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("storage.url selects PostgreSQL"),
+        text(&out.stderr).contains("back a PostgreSQL database up with pg_dump"),
         "{}",
         text(&out.stderr)
     );

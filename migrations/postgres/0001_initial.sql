@@ -125,19 +125,27 @@ CREATE TABLE entry_search (
 );
 CREATE INDEX entry_search_words ON entry_search USING GIN (words);
 
--- Politeness for the whole cluster: when a host may next be asked, and how many requests to it
--- are in flight on any node (each with a lease, so that a dead node's requests lapse).
+-- Politeness for the whole cluster (fetch's gate asks for a turn here besides its own): when a
+-- host may next be asked and until when it asked us to slow down (host_turns), and the requests
+-- to it in flight on any node, at most per_host slots, each leased so that a dead node's requests
+-- lapse (host_slots). In milliseconds of the database's clock, unlike the rest: host_delay may be
+-- under a second, and one clock for every node spaces requests however the nodes' clocks differ.
+CREATE TABLE host_turns (
+    host          TEXT PRIMARY KEY,
+    next_at_ms    BIGINT NOT NULL DEFAULT 0,
+    slow_until_ms BIGINT NOT NULL DEFAULT 0
+);
 CREATE TABLE host_slots (
-    host        TEXT NOT NULL,
-    slot        BIGINT NOT NULL,
-    leased_by   TEXT,
-    leased_until BIGINT,
-    next_at     BIGINT NOT NULL DEFAULT 0,
+    host            TEXT NOT NULL,
+    slot            BIGINT NOT NULL,
+    leased_by       TEXT,
+    leased_until_ms BIGINT,
     PRIMARY KEY (host, slot)
 );
 
--- Work done once for the cluster (retention, pruning, WebSub pings): which node holds it, until
--- when, and when it last ran.
+-- Work done once for the cluster per period (pruning under the retention settings): which node
+-- ran it last, until when no other node runs it, and when it ran. (WebSub pings need no row:
+-- the node that commits a change announces it; the others only hear of it.)
 CREATE TABLE cluster_jobs (
     name         TEXT PRIMARY KEY,
     leased_by    TEXT,

@@ -18,6 +18,7 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::{Host, Url};
 
+pub use gate::{SLOWDOWN, SharedHosts, SharedTurn};
 pub use guard::forbidden;
 use resolver::{DnsFailure, GuardedResolver, Refused};
 
@@ -203,6 +204,15 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(settings: FetchSettings) -> Result<Fetcher, FetchError> {
+        Fetcher::sharing_hosts(settings, None)
+    }
+
+    /// A fetcher whose requests also take turns at each host from `shared`, the other
+    /// processes fetching for the same database, so that per_host and host_delay hold for all.
+    pub fn sharing_hosts(
+        settings: FetchSettings,
+        shared: Option<Arc<dyn SharedHosts>>,
+    ) -> Result<Fetcher, FetchError> {
         let guard = GuardedResolver {
             guard: true,
             allowlist: Arc::new(settings.allowlist.clone()),
@@ -216,11 +226,17 @@ impl Fetcher {
             guarded: build_client(&settings, guard.clone())?,
             open: build_client(&settings, open_resolver)?,
             guard,
-            gate: Arc::new(gate::Gate::new(
-                settings.concurrency,
-                settings.per_host,
-                settings.host_delay,
-            )),
+            gate: Arc::new(match shared {
+                Some(hosts) => gate::Gate::shared(
+                    settings.concurrency,
+                    settings.per_host,
+                    settings.host_delay,
+                    hosts,
+                ),
+                None => {
+                    gate::Gate::new(settings.concurrency, settings.per_host, settings.host_delay)
+                }
+            }),
             settings: Arc::new(settings),
         })
     }
@@ -258,11 +274,14 @@ impl Fetcher {
         let mut permanent_redirect = None;
         let mut still_permanent = true;
         let mut hops = 0;
-        let mut _pass;
+        let mut _pass: Option<gate::Pass> = None;
         let mut deadline = None;
         let timeout = self.settings.timeout;
         let response = loop {
             self.check_destination(&url, allow_private)?;
+            // The previous hop's turn goes back before the next is taken: held while waiting,
+            // a redirect within a host whose turns are all taken would wait for itself.
+            drop(_pass.take());
             _pass = self.gate.enter(&url).await;
             let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
             let send = client

@@ -90,3 +90,55 @@ fn failures_are_classified() {
     );
     assert_eq!(FetchError::TooManyRedirects.class(), FailureClass::Redirect);
 }
+
+/// Serves `/a` as a 302 to `/b` and `/b` as a feed, on 127.0.0.1.
+async fn redirecting_server() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let n = stream.read(&mut head).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&head[..n]).to_string();
+                let response = if request.starts_with("GET /a ") {
+                    "HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_string()
+                } else {
+                    let body = "<rss version=\"2.0\"><channel><title>B</title></channel></rss>";
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_redirect_within_a_host_allowing_one_request_at_a_time_is_followed() {
+    let addr = redirecting_server().await;
+    let mut settings = FetchSettings::new("test".into(), Duration::from_secs(5), 1 << 20);
+    settings.per_host = 1;
+    settings.host_delay = Duration::ZERO;
+    let fetcher = Fetcher::new(settings).expect("fetcher");
+    let start = Url::parse(&format!("http://{addr}/a")).expect("url");
+    // The first hop's turn used to be held while the second waited for one: with one turn per
+    // host, forever.
+    let outcome = tokio::time::timeout(Duration::from_secs(10), fetcher.get(&start, None, true))
+        .await
+        .expect("the redirect did not wait for its own turn");
+    match outcome {
+        Ok(FetchOutcome::Fetched(doc)) => {
+            assert_eq!(doc.info.final_url.path(), "/b");
+            assert!(String::from_utf8_lossy(&doc.body).contains("<title>B</title>"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -170,6 +170,41 @@ impl<'a> Fetched<'a> {
     }
 }
 
+/// What a node may do with a due source (see [`Store::claim_sources`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This node holds the source's lease now: fetch it.
+    Fetch(SourceId),
+    /// Another node fetched it since (its next due time moved), holds its lease, or is claiming
+    /// it at this moment: look at it again at this time.
+    LookAgain(SourceId, Timestamp),
+}
+
+/// A request slot for a host shared by every node (see [`Store::take_host_turn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostTurn {
+    /// This node holds slot `slot` of the host; the request may start after `wait`.
+    Go {
+        slot: i64,
+        wait: std::time::Duration,
+    },
+    /// Every slot of the host is in use on some node: ask again after `retry`.
+    Busy { retry: std::time::Duration },
+}
+
+/// How requests to one host are spaced and held across the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPolicy {
+    /// Requests to the host in flight at once, on all nodes together (`per_host`).
+    pub per_host: usize,
+    /// Least time between the starts of two requests to it (`host_delay`).
+    pub spacing: std::time::Duration,
+    /// The spacing while the host has asked us to back off.
+    pub slow_spacing: std::time::Duration,
+    /// How long a slot stays taken if its node never gives it back (it died).
+    pub hold: std::time::Duration,
+}
+
 /// How often the daemon moves the WAL into the database when little is written.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 /// Entries stored or updated after which a checkpoint is due before the interval is up (see
@@ -378,6 +413,65 @@ pub trait Store: Send + Sync {
     /// Per source (by id), how many of its stored entries joined the original they credit: as
     /// copies in its language, and as translations. Sources with none are left out.
     fn republications(&self) -> Result<HashMap<SourceId, (u64, u64)>, StoreError>;
+
+    // --- Several nodes on one database (PostgreSQL). The defaults are one node, which holds
+    // everything: SQLite answers them without a query. ---
+
+    /// This node's name when several nodes may share the database; `None` for an engine only
+    /// one process uses.
+    fn node(&self) -> Option<&str> {
+        None
+    }
+
+    /// Takes the sources of `ids` that are due at `now` and that no other node holds, leasing
+    /// them to this node until `lease_until`; says for each of the others when to look again.
+    /// The answer follows the order of `ids`.
+    fn claim_sources(
+        &self,
+        ids: &[SourceId],
+        _now: Timestamp,
+        _lease_until: Timestamp,
+    ) -> Result<Vec<Claim>, StoreError> {
+        Ok(ids.iter().copied().map(Claim::Fetch).collect())
+    }
+
+    /// Extends this node's leases on `ids` (sources it is still refreshing) to `until`.
+    fn renew_leases(&self, _ids: &[SourceId], _until: Timestamp) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Gives up every lease this node holds (at shutdown), so that other nodes need not wait
+    /// for them to run out. Returns how many there were.
+    fn release_leases(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
+    /// Takes a turn for a request to `host` among all nodes (see [`HostPolicy`]). Only called
+    /// when [`Store::node`] names a node.
+    fn take_host_turn(&self, _host: &str, _policy: &HostPolicy) -> Result<HostTurn, StoreError> {
+        Ok(HostTurn::Go {
+            slot: 0,
+            wait: std::time::Duration::ZERO,
+        })
+    }
+
+    /// Gives back slot `slot` of `host`, taken by [`Store::take_host_turn`].
+    fn give_back_host_turn(&self, _host: &str, _slot: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// `host` asked to be polled more slowly for `for_how_long` (429/503 with Retry-After): every
+    /// node spaces its requests to it by [`HostPolicy::slow_spacing`] meanwhile.
+    fn slow_host(&self, _host: &str, _for_how_long: std::time::Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Whether this node runs the job `name` (retention, pruning) now: yes when no node ran it
+    /// within the last `every` seconds, and then no other node does until that much time has
+    /// passed. One node alone always runs it.
+    fn claim_job(&self, _name: &str, _now: Timestamp, _every: i64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 impl dyn Store {
@@ -397,6 +491,21 @@ impl dyn Store {
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
 pub fn open(path: &Path) -> Result<Arc<dyn Store>, StoreError> {
     Ok(Arc::new(SqliteStore::open(path)?))
+}
+
+/// Opens the database `[storage]` selects: SQLite at its path as [`open`] does, or the
+/// PostgreSQL database at its URL as node `[cluster] node` (which starts listening for what the
+/// other nodes commit).
+pub fn open_configured(
+    storage: &crate::config::StorageConfig,
+    cluster: &crate::config::ClusterConfig,
+) -> Result<Arc<dyn Store>, StoreError> {
+    match &storage.engine {
+        crate::config::StorageEngine::Sqlite => open(&storage.path),
+        crate::config::StorageEngine::Postgres { url } => {
+            Ok(Arc::new(PostgresStore::open(url, &cluster.node)?))
+        }
+    }
 }
 
 /// Opens an existing database without writing to it; the schema must be current.

@@ -9,6 +9,7 @@
 //! a connection the server closed is dropped and a new one opened on the next call, so that a
 //! restart of the database costs the calls made while it was down, not the process.
 
+mod cluster;
 mod ingest;
 mod lookups;
 mod membership;
@@ -29,7 +30,9 @@ use std::time::Duration;
 
 use postgres::{Client, NoTls};
 
-use super::{Fetched, PruneStats, Signals, SourceSpec, Store, StoreError};
+use super::{
+    Claim, Fetched, HostPolicy, HostTurn, PruneStats, Signals, SourceSpec, Store, StoreError,
+};
 use crate::dedup::NearDuplicates;
 use crate::model::{
     EntryKey, FeedMeta, NewEntry, PageCursor, RefreshStats, ScheduleRecord, SourceId, SourceLabel,
@@ -85,6 +88,19 @@ impl PostgresStore {
             signals: Arc::new(Signals::default()),
         };
         store.with_client(migrations::apply)?;
+        // Other nodes' commits reach this node's render caches through this thread; it lives as
+        // long as the store's signals.
+        if let Err(e) = cluster::spawn_listener(
+            store.config.clone(),
+            store.node.clone(),
+            store.target.clone(),
+            Arc::downgrade(&store.signals),
+        ) {
+            tracing::error!(
+                error = %e,
+                "cannot start listening for other nodes' changes: pages rendered here may lag theirs"
+            );
+        }
         Ok(store)
     }
 
@@ -404,6 +420,43 @@ impl Store for PostgresStore {
 
     fn republications(&self) -> Result<HashMap<SourceId, (u64, u64)>, StoreError> {
         sources::republications(self)
+    }
+
+    fn node(&self) -> Option<&str> {
+        Some(&self.node)
+    }
+
+    fn claim_sources(
+        &self,
+        ids: &[SourceId],
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Claim>, StoreError> {
+        cluster::claim_sources(self, ids, now, lease_until)
+    }
+
+    fn renew_leases(&self, ids: &[SourceId], until: Timestamp) -> Result<(), StoreError> {
+        cluster::renew_leases(self, ids, until)
+    }
+
+    fn release_leases(&self) -> Result<usize, StoreError> {
+        cluster::release_leases(self)
+    }
+
+    fn take_host_turn(&self, host: &str, policy: &HostPolicy) -> Result<HostTurn, StoreError> {
+        cluster::take_host_turn(self, host, policy)
+    }
+
+    fn give_back_host_turn(&self, host: &str, slot: i64) -> Result<(), StoreError> {
+        cluster::give_back_host_turn(self, host, slot)
+    }
+
+    fn slow_host(&self, host: &str, for_how_long: Duration) -> Result<(), StoreError> {
+        cluster::slow_host(self, host, for_how_long)
+    }
+
+    fn claim_job(&self, name: &str, now: Timestamp, every: i64) -> Result<bool, StoreError> {
+        cluster::claim_job(self, name, now, every)
     }
 }
 

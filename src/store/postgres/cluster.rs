@@ -1,0 +1,395 @@
+//! Several nodes on one database: the leases that give each due source to one node, the request
+//! slots that keep `per_host` and `host_delay` for the whole cluster, the jobs one node runs per
+//! period, and the listener that hears what the other nodes committed (`LISTEN`, see
+//! [`super::notify_changes`]) and moves this node's [`Signals`] for it.
+//!
+//! It carries decisions out and decides none: when a source is due is the scheduler's (its
+//! `next_due_at`), how requests are spaced is fetch's gate's (it passes the spacing in).
+
+use std::collections::HashMap;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, NoTls};
+
+use super::{CHANGES_CHANNEL, Context, PostgresStore};
+use crate::model::{SourceId, Timestamp};
+use crate::store::{Claim, HostPolicy, HostTurn, Signals, StoreError};
+
+/// When to look again at a source another node is claiming at this very moment (its row is
+/// locked): by then that node holds its lease or has let it go.
+const LOCKED_RETRY: i64 = 2;
+
+/// How soon a node asks again for a turn at a host whose every slot is taken: slots come free
+/// when requests end, which nobody announces.
+const BUSY_RETRY: Duration = Duration::from_millis(250);
+
+pub(super) fn claim_sources(
+    store: &PostgresStore,
+    ids: &[SourceId],
+    now: Timestamp,
+    lease_until: Timestamp,
+) -> Result<Vec<Claim>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    let decided = store.with_transaction(|tx| {
+        // SKIP LOCKED: a row another node is claiming right now is left to it instead of waited
+        // for; it comes back below as "look again soon".
+        let rows = tx
+            .query(
+                "SELECT id, next_due_at, leased_by, leased_until FROM sources
+                 WHERE id = ANY($1) FOR UPDATE SKIP LOCKED",
+                &[&wanted],
+            )
+            .context("claiming due sources")?;
+        let mut decided: HashMap<i64, Claim> = HashMap::with_capacity(rows.len());
+        let mut taken: Vec<i64> = Vec::new();
+        for row in &rows {
+            let id: i64 = row.get(0);
+            let next_due: Option<i64> = row.get(1);
+            let leased_by: Option<String> = row.get(2);
+            let leased_until: Option<i64> = row.get(3);
+            let held_elsewhere = match (leased_by.as_deref(), leased_until) {
+                // Held until its time, as `status` shows it; from then on anybody's.
+                (Some(node), Some(until)) if node != store.node && until > now => Some(until),
+                _ => None,
+            };
+            let claim = match (next_due.filter(|due| *due > now), held_elsewhere) {
+                // Fetched since this node scheduled it: due again when that refresh said.
+                (Some(due), _) => Claim::LookAgain(SourceId(id), due),
+                // Being fetched: once the lease is over, either the holder has moved the due
+                // time or the source is anybody's.
+                (None, Some(until)) => Claim::LookAgain(SourceId(id), until),
+                (None, None) => {
+                    taken.push(id);
+                    Claim::Fetch(SourceId(id))
+                }
+            };
+            decided.insert(id, claim);
+        }
+        if !taken.is_empty() {
+            tx.execute(
+                "UPDATE sources SET leased_by = $1, leased_until = $2 WHERE id = ANY($3)",
+                &[&store.node, &lease_until, &taken],
+            )
+            .context("leasing due sources")?;
+        }
+        Ok(decided)
+    })?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            decided
+                .get(&id.0)
+                .copied()
+                .unwrap_or(Claim::LookAgain(*id, now + LOCKED_RETRY))
+        })
+        .collect())
+}
+
+pub(super) fn renew_leases(
+    store: &PostgresStore,
+    ids: &[SourceId],
+    until: Timestamp,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    store.with_client(|client| {
+        client
+            .execute(
+                "UPDATE sources SET leased_until = $1 WHERE id = ANY($2) AND leased_by = $3",
+                &[&until, &ids, &store.node],
+            )
+            .context("renewing leases")?;
+        Ok(())
+    })
+}
+
+pub(super) fn release_leases(store: &PostgresStore) -> Result<usize, StoreError> {
+    store.with_client(|client| {
+        let released = client
+            .execute(
+                "UPDATE sources SET leased_by = NULL, leased_until = NULL WHERE leased_by = $1",
+                &[&store.node],
+            )
+            .context("releasing leases")?;
+        Ok(usize::try_from(released).unwrap_or(usize::MAX))
+    })
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The database's clock in milliseconds: the one clock every node's turns are counted on.
+const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
+
+pub(super) fn take_host_turn(
+    store: &PostgresStore,
+    host: &str,
+    policy: &HostPolicy,
+) -> Result<HostTurn, StoreError> {
+    let per_host = i64::try_from(policy.per_host.max(1)).unwrap_or(i64::MAX);
+    store.with_transaction(|tx| {
+        tx.execute(
+            "INSERT INTO host_turns (host) VALUES ($1) ON CONFLICT (host) DO NOTHING",
+            &[&host],
+        )
+        .context("taking a host turn")?;
+        // The host's row is locked until commit: nodes asking for the same host take turns one
+        // after the other, so two never get the same slot or the same start.
+        let row = tx
+            .query_one(
+                &format!(
+                    "SELECT next_at_ms, slow_until_ms, {DB_NOW_MS} FROM host_turns
+                     WHERE host = $1 FOR UPDATE"
+                ),
+                &[&host],
+            )
+            .context("taking a host turn")?;
+        let (next_at, slow_until, now): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let free = tx
+            .query_opt(
+                "SELECT s.slot FROM generate_series(0, $2::BIGINT - 1) AS s(slot)
+                 LEFT JOIN host_slots h ON h.host = $1 AND h.slot = s.slot
+                 WHERE h.leased_until_ms IS NULL OR h.leased_until_ms <= $3
+                 ORDER BY s.slot LIMIT 1",
+                &[&host, &per_host, &now],
+            )
+            .context("taking a host turn")?;
+        let Some(free) = free else {
+            return Ok(HostTurn::Busy { retry: BUSY_RETRY });
+        };
+        let slot: i64 = free.get(0);
+        let start = next_at.max(now);
+        let spacing = if slow_until > now {
+            policy.slow_spacing
+        } else {
+            policy.spacing
+        };
+        tx.execute(
+            "UPDATE host_turns SET next_at_ms = $2 WHERE host = $1",
+            &[&host, &start.saturating_add(millis(spacing))],
+        )
+        .context("taking a host turn")?;
+        tx.execute(
+            "INSERT INTO host_slots (host, slot, leased_by, leased_until_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (host, slot) DO UPDATE
+             SET leased_by = EXCLUDED.leased_by, leased_until_ms = EXCLUDED.leased_until_ms",
+            &[
+                &host,
+                &slot,
+                &store.node,
+                &start.saturating_add(millis(policy.hold)),
+            ],
+        )
+        .context("taking a host turn")?;
+        Ok(HostTurn::Go {
+            slot,
+            wait: Duration::from_millis(u64::try_from(start - now).unwrap_or(0)),
+        })
+    })
+}
+
+pub(super) fn give_back_host_turn(
+    store: &PostgresStore,
+    host: &str,
+    slot: i64,
+) -> Result<(), StoreError> {
+    store.with_client(|client| {
+        client
+            .execute(
+                "UPDATE host_slots SET leased_by = NULL, leased_until_ms = NULL
+                 WHERE host = $1 AND slot = $2 AND leased_by = $3",
+                &[&host, &slot, &store.node],
+            )
+            .context("giving a host turn back")?;
+        Ok(())
+    })
+}
+
+pub(super) fn slow_host(
+    store: &PostgresStore,
+    host: &str,
+    for_how_long: Duration,
+) -> Result<(), StoreError> {
+    store.with_client(|client| {
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO host_turns (host, slow_until_ms) VALUES ($1, {DB_NOW_MS} + $2::BIGINT)
+                     ON CONFLICT (host) DO UPDATE
+                     SET slow_until_ms = GREATEST(host_turns.slow_until_ms, EXCLUDED.slow_until_ms)"
+                ),
+                &[&host, &millis(for_how_long)],
+            )
+            .context("slowing a host down")?;
+        Ok(())
+    })
+}
+
+pub(super) fn claim_job(
+    store: &PostgresStore,
+    name: &str,
+    now: Timestamp,
+    every: i64,
+) -> Result<bool, StoreError> {
+    store.with_client(|client| {
+        // One statement: the row's lock decides between nodes claiming at the same moment, and
+        // the WHERE refuses while the period of the last run lasts.
+        let claimed = client
+            .query_opt(
+                "INSERT INTO cluster_jobs (name, leased_by, leased_until, last_run_at)
+                 VALUES ($1, $2, $3::BIGINT + $4::BIGINT, $3)
+                 ON CONFLICT (name) DO UPDATE
+                 SET leased_by = EXCLUDED.leased_by, leased_until = EXCLUDED.leased_until,
+                     last_run_at = EXCLUDED.last_run_at
+                 WHERE cluster_jobs.leased_until IS NULL OR cluster_jobs.leased_until <= $3::BIGINT
+                 RETURNING name",
+                &[&name, &store.node, &now, &every],
+            )
+            .context("claiming a cluster job")?;
+        Ok(claimed.is_some())
+    })
+}
+
+/// How long the listener waits for a notification before it checks whether its store is gone.
+const LISTEN_POLL: Duration = Duration::from_millis(500);
+/// Without a notification for this long, the listener asks the server whether the connection
+/// still works (a connection can die without a word, e.g. with the machine it went to).
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Reconnection waits: doubling from the first to the last.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+/// The `application_name` of node `node`'s listening connection (operators see it in
+/// `pg_stat_activity`).
+pub(super) fn listener_name(node: &str) -> String {
+    format!("tributary {node} listener")
+}
+
+/// Starts the thread that listens for other nodes' changes on a connection of its own, for as
+/// long as `signals` (the store's) lives.
+pub(super) fn spawn_listener(
+    mut config: postgres::Config,
+    node: String,
+    target: String,
+    signals: Weak<Signals>,
+) -> Result<(), std::io::Error> {
+    config.application_name(&listener_name(&node));
+    std::thread::Builder::new()
+        .name("pg-listener".into())
+        .spawn(move || listen(&config, &node, &target, &signals))
+        .map(|_| ())
+}
+
+fn listen(config: &postgres::Config, node: &str, target: &str, signals: &Weak<Signals>) {
+    let mut wait = RECONNECT_FIRST;
+    let mut connected_before = false;
+    while signals.strong_count() > 0 {
+        let client = config.connect(NoTls).and_then(|mut client| {
+            client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))?;
+            Ok(client)
+        });
+        match client {
+            Ok(mut client) => {
+                if connected_before {
+                    tracing::info!(database = %target, "listening for other nodes' changes again");
+                    // Whatever was committed while nobody listened was not heard: nothing
+                    // rendered before can be trusted.
+                    if let Some(signals) = signals.upgrade() {
+                        signals.bump();
+                    }
+                }
+                connected_before = true;
+                wait = RECONNECT_FIRST;
+                match hear(&mut client, node, signals) {
+                    Ok(()) => return,
+                    Err(e) => tracing::warn!(
+                        database = %target, error = %e,
+                        "lost the connection that hears other nodes' changes; reconnecting"
+                    ),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(
+                    database = %target, error = %e, retry_ms = wait.as_millis() as u64,
+                    "cannot listen for other nodes' changes"
+                );
+                sleep_while_alive(wait, signals);
+                wait = (wait * 2).min(RECONNECT_MAX);
+            }
+        }
+    }
+}
+
+/// Sleeps for `how_long`, or less once the store is gone.
+fn sleep_while_alive(how_long: Duration, signals: &Weak<Signals>) {
+    let until = Instant::now() + how_long;
+    while signals.strong_count() > 0 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(LISTEN_POLL));
+    }
+}
+
+/// Moves `signals` for every change another node tells of, until the store is gone (`Ok`) or
+/// the connection fails.
+fn hear(client: &mut Client, node: &str, signals: &Weak<Signals>) -> Result<(), postgres::Error> {
+    let mut last_heard = Instant::now();
+    loop {
+        let mut heard = Vec::new();
+        {
+            let mut notifications = client.notifications();
+            let mut arriving = notifications.timeout_iter(LISTEN_POLL);
+            while let Some(notification) = arriving.next()? {
+                heard.push(notification.payload().to_string());
+                if heard.len() >= 1024 {
+                    break;
+                }
+            }
+        }
+        let Some(signals) = signals.upgrade() else {
+            return Ok(());
+        };
+        if heard.is_empty() {
+            if last_heard.elapsed() >= KEEPALIVE {
+                client.simple_query("SELECT 1")?;
+                last_heard = Instant::now();
+            }
+            continue;
+        }
+        last_heard = Instant::now();
+        for payload in &heard {
+            apply(&signals, node, payload);
+        }
+    }
+}
+
+/// What one notification's payload (see [`super::notify_changes`]) means for this node's
+/// signals. Its own changes moved them at commit; a change to pages makes every rendered page
+/// stale, one to sources only the source table. The topics are not noted as changed: WebSub
+/// announces a change from the node that committed it, once.
+fn apply(signals: &Signals, node: &str, payload: &str) {
+    let mut lines = payload.splitn(3, '\n');
+    let (from, kind) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    if from == node {
+        return;
+    }
+    match kind {
+        "s" => signals.bump_sources(),
+        // "p", and anything this build does not know: stale pages cost a render, missed
+        // changes cost correctness.
+        _ => signals.bump(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
