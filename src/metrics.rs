@@ -217,7 +217,7 @@ pub fn render(
     }
     let _ = write!(
         out,
-        "# HELP tributary_database_size_bytes Size of the SQLite database and its WAL.\n\
+        "# HELP tributary_database_size_bytes Size of the database (SQLite: the file and its WAL; PostgreSQL: the database on its server).\n\
          # TYPE tributary_database_size_bytes gauge\n\
          tributary_database_size_bytes{{node=\"{node}\"}} {db_bytes}\n"
     );

@@ -244,6 +244,11 @@ impl Store for Recording {
         self.note("republications");
         self.inner.republications()
     }
+
+    fn database_bytes(&self) -> Result<u64, StoreError> {
+        self.note("database_bytes");
+        self.inner.database_bytes()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -595,11 +595,14 @@ impl HealthProbe {
 /// Prometheus text exposition.
 async fn metrics(State(state): State<AppState>) -> Result<Response, ServeError> {
     let store = state.inner.store.clone();
-    let sources = tokio::task::spawn_blocking(move || store.source_states())
-        .await
-        .map_err(|e| ServeError::Internal(e.to_string()))??;
+    let (sources, db_bytes) = tokio::task::spawn_blocking(move || {
+        // The size is worth a gauge, not a failed scrape.
+        let bytes = store.database_bytes().unwrap_or(0);
+        store.source_states().map(|sources| (sources, bytes))
+    })
+    .await
+    .map_err(|e| ServeError::Internal(e.to_string()))??;
     let config = state.config();
-    let db_bytes = database_bytes(&config.storage.path);
     let body = crate::metrics::render(
         state.inner.observe.metrics.as_ref(),
         &sources,
@@ -612,14 +615,6 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ServeError> 
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(response)
-}
-
-/// The database file and its WAL, in bytes (0 for files that do not exist).
-fn database_bytes(path: &std::path::Path) -> u64 {
-    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    size(path) + size(std::path::Path::new(&wal))
 }
 
 async fn topic_feed(

@@ -414,6 +414,10 @@ pub trait Store: Send + Sync {
     /// copies in its language, and as translations. Sources with none are left out.
     fn republications(&self) -> Result<HashMap<SourceId, (u64, u64)>, StoreError>;
 
+    /// How many bytes the database takes (SQLite: the file and its WAL; PostgreSQL: the
+    /// database's size on its server), for `/metrics`.
+    fn database_bytes(&self) -> Result<u64, StoreError>;
+
     // --- Several nodes on one database (PostgreSQL). The defaults are one node, which holds
     // everything: SQLite answers them without a query. ---
 

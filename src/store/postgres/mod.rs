@@ -422,6 +422,16 @@ impl Store for PostgresStore {
         sources::republications(self)
     }
 
+    fn database_bytes(&self) -> Result<u64, StoreError> {
+        self.with_client(|client| {
+            let bytes: i64 = client
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .and_then(|row| row.try_get(0))
+                .context("measuring the database")?;
+            Ok(u64::try_from(bytes).unwrap_or(0))
+        })
+    }
+
     fn node(&self) -> Option<&str> {
         Some(&self.node)
     }

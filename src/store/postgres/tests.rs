@@ -159,3 +159,18 @@ fn a_database_error_says_what_the_server_said() {
     assert!(text.contains("no_such_table"), "{text}");
     assert!(text.contains("42P01"), "{text}");
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn the_database_size_is_what_the_server_says_it_is() {
+    let db = database();
+    let store = PostgresStore::open(db.url(), "a").expect("open");
+    let reported = store.database_bytes().expect("size");
+    let mut client = Client::connect(db.url(), NoTls).expect("client");
+    let actual: i64 = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .expect("size")
+        .get(0);
+    assert!(reported > 1_000_000, "a migrated database: {reported}");
+    assert_eq!(reported, u64::try_from(actual).expect("positive"));
+}

@@ -628,6 +628,17 @@ impl Store for SqliteStore {
     fn republications(&self) -> Result<HashMap<SourceId, (u64, u64)>, StoreError> {
         sources::republications(self)
     }
+
+    /// The database file and its WAL (0 in memory, and for files that do not exist).
+    fn database_bytes(&self) -> Result<u64, StoreError> {
+        let Some(path) = &self.path else {
+            return Ok(0);
+        };
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Ok(size(path) + size(Path::new(&wal)))
+    }
 }
 
 /// The writer's connection to a database file, in WAL mode, before migrations.

@@ -8,7 +8,7 @@ use crate::model::Validators;
 use std::sync::Arc;
 
 use crate::model::{FeedMeta, NewEntry};
-use crate::store::conformance::fixtures::{add_source, entry, titles};
+use crate::store::conformance::fixtures::{add_source, entry, store_entries, titles};
 use crate::store::{CHECKPOINT_AFTER_ENTRIES, Fetched, ReadCancel, SourceSpec, Store};
 use std::sync::atomic::AtomicUsize;
 
@@ -574,4 +574,30 @@ fn summary_copy_after_restart(legacy: bool) {
         )
         .expect("copy");
     assert_eq!((stats.new, stats.merged), (1, 1), "joined the stored story");
+}
+
+#[test]
+fn the_database_size_is_the_file_and_its_wal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::open(&path).expect("open");
+    let id = add_source(&store, &[]);
+    let entries: Vec<NewEntry> = (0..50)
+        .map(|i| entry(&format!("k{i}"), &format!("Story {i}"), 1_000 + i))
+        .collect();
+    store_entries(&store, id, &entries, 2_000);
+    store.flush().expect("flush");
+    let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let wal = std::fs::metadata(dir.path().join("t.db-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(wal > 0, "the refreshes are in the WAL");
+    assert_eq!(store.database_bytes().expect("size"), file + wal);
+    assert_eq!(
+        SqliteStore::open_in_memory()
+            .expect("memory")
+            .database_bytes()
+            .expect("size"),
+        0
+    );
 }
