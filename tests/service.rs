@@ -385,14 +385,17 @@ async fn healthz_and_metrics_report_the_running_daemon() {
             Duration::from_secs(30),
             |s, b| s == 200 && b.contains("<entry>"),
         );
-        // Both sources have been tried once the failure shows in the metrics.
+        // Both sources have been tried once both outcomes show in the metrics (the page can
+        // show the stored entries before their refresh is counted: it commits first).
         let mut metrics = String::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             metrics = http_get(&addr2, "/metrics")
                 .map(|r| r.1)
                 .unwrap_or_default();
-            if metrics.contains("outcome=\"failed\"") {
+            if metrics.contains("outcome=\"failed\"} 1")
+                && metrics.contains("outcome=\"stored\"} 1")
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
