@@ -293,10 +293,12 @@ fn start_nginx(dir: &Path, port: usize) -> std::process::Child {
 fn create_database(server: &str, name: &str) -> String {
     let mut admin =
         postgres::Client::connect(server, postgres::NoTls).expect("bench PostgreSQL server");
+    // Each its own statement: DROP DATABASE cannot run in the implicit transaction of a batch.
     admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-        ))
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .expect("drop the bench database a run left");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create the bench database");
     let mut url = url::Url::parse(server).expect("TRIBUTARY_BENCH_POSTGRES is a URL");
     url.set_path(&format!("/{name}"));

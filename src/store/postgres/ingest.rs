@@ -95,21 +95,21 @@ fn write_document(
         stats.reused = fetched.unchanged.len();
         let mut known = known_entries(tx, source, &keys)?;
         let mut lookups = document_lookups(tx, source, entries, &keys)?;
-        // Held while the document's entries are decided and written, as on SQLite; taken after
-        // the address locks (never waiting for one while holding it) and before any write, so
-        // that no transaction of this node that waits for it holds a row another needs.
-        let mut near = store
-            .near
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        near.catch_up(tx, now)?;
-        let settings = near.index.settings();
+        // The index is held only while it is read or added to, not while the document is
+        // written: documents of this node are written at once, as those of two nodes are, and
+        // find each other's stories once committed (see `NearState::catch_up`). Never held
+        // while waiting for a database lock.
+        let settings = {
+            let mut near = lock_near(store);
+            near.catch_up(tx, now)?;
+            near.index.settings()
+        };
         let mut writer = Writer::new(tx);
         let mut churned = 0;
         for entry in entries {
             let mut found = lookups.found(entry, known.remove(entry.key.as_str()));
             if crate::dedup::wants_neighbours(&found, settings) {
-                found.neighbours = neighbours(&mut writer, &near, entry, source, now)?;
+                found.neighbours = neighbours(&mut writer, store, entry, source, now)?;
             }
             let decision = crate::dedup::decide(entry, &found, settings, now);
             churned += usize::from(decision.churned);
@@ -125,7 +125,7 @@ fn write_document(
                     stats.origin_copies += 1;
                 }
             }
-            let upsert = carry_out(&mut writer, source, now, &mut near, entry, &decision)?;
+            let upsert = carry_out(&mut writer, source, now, store, entry, &decision)?;
             for (story, version, language) in writer.versions.drain(..) {
                 lookups.add_version(story, version, language);
             }
@@ -147,7 +147,6 @@ fn write_document(
             }
         }
         drop(writer);
-        drop(near);
         stats.churned = churned;
         if crate::dedup::switch_to_link(churned, entries.len() + fetched.unchanged.len()) {
             let switched = tx
@@ -345,12 +344,20 @@ enum Upsert {
     Unchanged,
 }
 
+/// The near-duplicate index, for as long as the guard lives: never across a database write.
+fn lock_near(store: &PostgresStore) -> std::sync::MutexGuard<'_, NearState> {
+    store
+        .near
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Carries out the same-story decision for one entry of a document.
 fn carry_out(
     w: &mut Writer<'_, '_>,
     source: SourceId,
     now: Timestamp,
-    near: &mut NearState,
+    store: &PostgresStore,
     entry: &NewEntry,
     decision: &Decision,
 ) -> Result<Upsert, StoreError> {
@@ -472,7 +479,7 @@ fn carry_out(
                 "a translation of a stored story"
             );
             let version = insert_entry(w, source, now, entry, entry.published, Some(story))?;
-            near.remember(version, entry, now);
+            lock_near(store).remember(version, entry, now);
             w.versions.push((story, version, entry.language.clone()));
             let rule = decision.reason.as_str();
             add_sighting(w, source, now, entry, version, Some(rule), (story, sort_at))?;
@@ -480,7 +487,7 @@ fn carry_out(
         }
         Action::New { updated } => {
             let story = insert_entry(w, source, now, entry, updated, None)?;
-            near.remember(story, entry, now);
+            lock_near(store).remember(story, entry, now);
             add_sighting(w, source, now, entry, story, None, (story, entry.published))?;
             for adopted in &decision.adopt {
                 adopt(w, story, entry.published, *adopted)?;
@@ -704,14 +711,20 @@ fn add_sighting(
 /// carries, read for comparison; those found by title with their text.
 fn neighbours(
     w: &mut Writer<'_, '_>,
-    near: &NearState,
+    store: &PostgresStore,
     entry: &NewEntry,
     source: SourceId,
     now: Timestamp,
 ) -> Result<Vec<crate::dedup::Candidate>, StoreError> {
     use crate::dedup::fingerprint::from_bytes;
     const CONTEXT: &str = "matching near duplicates";
-    let by_title = near.index.same_title(entry, now);
+    let (by_title, by_bands) = {
+        let near = lock_near(store);
+        (
+            near.index.same_title(entry, now),
+            near.index.neighbours(entry, now),
+        )
+    };
     let mut candidates = Vec::new();
     for id in &by_title {
         let Some(r) = w.query_opt(NEAR_TEXT, &[id, &source.0], CONTEXT)? else {
@@ -740,7 +753,7 @@ fn neighbours(
             text: Some(text),
         });
     }
-    for id in near.index.neighbours(entry, now) {
+    for id in by_bands {
         if by_title.contains(&id) {
             continue;
         }

@@ -49,10 +49,22 @@ impl<T> Context<T> for Result<T, postgres::Error> {
     }
 }
 
-/// Idle connections kept for the next calls; more are opened while more calls run at once.
-const MAX_IDLE: usize = 8;
+/// Connections a node keeps open at most while calls wait for one: the fetch tasks of a busy
+/// node share them (opening a connection costs the server a process, far more than a query),
+/// and a cluster of a few nodes stays within PostgreSQL's default of 100 connections.
+const MAX_OPEN: usize = 24;
+/// How long a call waits for a pooled connection before it opens one beyond [`MAX_OPEN`]: a
+/// call made while its caller holds another connection must not wait for itself.
+const POOL_WAIT: Duration = Duration::from_secs(2);
 /// How long opening a connection may take before the call fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connections of a [`PostgresStore`]: those idle, and how many are open (idle or in use).
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Client>,
+    open: usize,
+}
 
 pub struct PostgresStore {
     config: postgres::Config,
@@ -60,7 +72,9 @@ pub struct PostgresStore {
     target: String,
     /// This node's name (`[cluster] node`): what its leases say.
     node: String,
-    idle: Mutex<Vec<Client>>,
+    pool: Mutex<Pool>,
+    /// Signalled when a connection is given back or closed.
+    returned: std::sync::Condvar,
     /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]), kept
     /// current with what every node stores.
     near: Mutex<lookups::NearState>,
@@ -83,7 +97,8 @@ impl PostgresStore {
             config,
             target,
             node: node.to_string(),
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::new(Pool::default()),
+            returned: std::sync::Condvar::new(),
             near: Mutex::new(lookups::NearState::default()),
             signals: Arc::new(Signals::default()),
         };
@@ -110,38 +125,76 @@ impl PostgresStore {
     }
 
     fn connect(&self) -> Result<Client, StoreError> {
-        self.config
+        let mut client = self
+            .config
             .connect(NoTls)
             .map_err(|source| StoreError::Connect {
                 target: self.target.clone(),
                 source,
-            })
+            })?;
+        // Commits do not wait for the server's WAL flush, as SQLite runs with synchronous =
+        // NORMAL: a crash of the database server may lose the last moments of refreshes (their
+        // sources are fetched again, validators and entries together), never leave half of one.
+        client
+            .batch_execute("SET synchronous_commit = off")
+            .context("setting up a connection")?;
+        Ok(client)
     }
 
-    /// Runs `f` on a pooled connection; a connection the server closed is not pooled again.
+    /// Runs `f` on a pooled connection (see [`MAX_OPEN`]); a connection the server closed is
+    /// not pooled again.
     fn with_client<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
+        let lock = || {
+            self.pool
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let pooled = {
+            let mut pool = lock();
+            let deadline = std::time::Instant::now() + POOL_WAIT;
+            loop {
+                if let Some(client) = pool.idle.pop() {
+                    if client.is_closed() {
+                        pool.open -= 1;
+                        continue;
+                    }
+                    break Some(client);
+                }
+                let now = std::time::Instant::now();
+                if pool.open < MAX_OPEN || now >= deadline {
+                    pool.open += 1;
+                    break None;
+                }
+                pool = self
+                    .returned
+                    .wait_timeout(pool, deadline - now)
+                    .map(|(guard, _)| guard)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+        };
         let mut client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.connect()?,
+            Some(client) => client,
+            None => match self.connect() {
+                Ok(client) => client,
+                Err(e) => {
+                    lock().open -= 1;
+                    self.returned.notify_one();
+                    return Err(e);
+                }
+            },
         };
         let result = f(&mut client);
-        if !client.is_closed() {
-            let mut idle = self
-                .idle
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if idle.len() < MAX_IDLE {
-                idle.push(client);
-            }
+        let mut pool = lock();
+        if client.is_closed() || pool.open > MAX_OPEN {
+            pool.open -= 1;
+        } else {
+            pool.idle.push(client);
         }
+        drop(pool);
+        self.returned.notify_one();
         result
     }
 
