@@ -388,7 +388,11 @@ impl NearState {
         let rows = tx
             .query(
                 &format!(
-                    "SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id > $1 OR e.id = ANY($2) ORDER BY e.id"
+                    // Two index range scans: with OR the planner scanned the whole key.
+                    "SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id > $1
+                     UNION ALL
+                     SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id = ANY($2) AND e.id <= $1
+                     ORDER BY 1"
                 ),
                 &[&self.read_up_to, &gaps],
             )
