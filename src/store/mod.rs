@@ -9,8 +9,10 @@
 //! [`ReadCancel`] (see [`cancellable`]) to abandon them once nobody wants the answer.
 
 mod cancel;
+pub(crate) mod columns;
 #[cfg(test)]
 mod conformance;
+mod found;
 pub mod migrate;
 pub mod postgres;
 mod signals;

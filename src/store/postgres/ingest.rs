@@ -18,6 +18,7 @@ use super::lookups::{NearState, canonical_urls, document_lookups, known_entries,
 use super::{Context, PostgresStore};
 use crate::dedup::{Action, Decision};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
+use crate::store::columns::to_json;
 use crate::store::{Fetched, StoreError};
 
 /// Stores one successfully parsed document: feed metadata, every entry (new ones inserted,
@@ -559,11 +560,6 @@ fn origin_columns(entry: &NewEntry) -> OriginColumns<'_> {
         credit: origin.and_then(|o| o.credit.as_deref()),
         rule: origin.map(|o| o.found_by.as_str()),
     }
-}
-
-/// JSON list columns are TEXT written exactly as SQLite's are, so that rows read back alike.
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
 
 /// A new row for `entry`: a story, or with `version_of` a version of that story in another

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use postgres::Transaction;
 
 use super::Context;
-use crate::dedup::{Found, Known, NearIndex, OriginStory, OtherStory};
+use crate::dedup::{Known, NearIndex, OriginStory, OtherStory};
 use crate::model::{EntryKey, NewEntry, SourceId, Timestamp};
 use crate::store::StoreError;
+use crate::store::found::DocumentLookups;
 
 /// What the store already holds of this document's entries, by key. One query for the whole
 /// document instead of one per entry.
@@ -45,62 +46,6 @@ pub(super) fn known_entries(
         })
         .collect::<Result<HashMap<_, _>, postgres::Error>>()
         .context("looking up entries")
-}
-
-/// What the store holds that bears on this document's new entries, read with one query each
-/// instead of one per entry.
-#[derive(Default)]
-pub(super) struct DocumentLookups {
-    /// Canonical URL → a sighting of this source whose key left the document: a guid that
-    /// changed, or a key of another kind after the source's identity switched.
-    moved: HashMap<String, (EntryKey, Known)>,
-    /// Canonical URL → another source's story at that address.
-    same_url: HashMap<String, OtherStory>,
-    /// Keys this source had pruned.
-    tombstoned: HashSet<String>,
-    /// Canonical URL → the stored story there, for entries crediting that address as their
-    /// original (a translation's address stands for the story it translates).
-    origins: HashMap<String, OriginStory>,
-    /// Canonical URL → stored stories crediting that address as their original.
-    republications: HashMap<String, Vec<OriginStory>>,
-}
-
-impl DocumentLookups {
-    /// A translation an earlier entry of the document stored, for the entries after it.
-    pub(super) fn add_version(&mut self, story: i64, version: i64, language: Option<String>) {
-        for origin in self.origins.values_mut().filter(|o| o.story == story) {
-            origin.versions.push((version, language.clone()));
-        }
-    }
-
-    /// The candidates for one entry, given this source's sighting under its key. A moved key is
-    /// taken by the first entry at its address, so that two entries never claim one story.
-    pub(super) fn found(&mut self, entry: &NewEntry, same_key: Option<Known>) -> Found {
-        let moved_key = match (&same_key, &entry.canonical_url) {
-            (None, Some(canonical)) => self.moved.remove(canonical),
-            _ => None,
-        };
-        Found {
-            same_key,
-            moved_key,
-            tombstoned: self.tombstoned.contains(entry.key.as_str()),
-            same_url: entry
-                .canonical_url
-                .as_ref()
-                .and_then(|c| self.same_url.get(c).copied()),
-            neighbours: Vec::new(),
-            origin: entry
-                .origin
-                .as_ref()
-                .and_then(|o| o.canonical_url.as_ref())
-                .and_then(|c| self.origins.get(c).cloned()),
-            republications: entry
-                .canonical_url
-                .as_ref()
-                .and_then(|c| self.republications.get(c).cloned())
-                .unwrap_or_default(),
-        }
-    }
 }
 
 /// The canonical URLs of a document's entries, in document order.

@@ -8,9 +8,9 @@ use std::ops::ControlFlow;
 
 use postgres::{GenericClient, Row, Transaction};
 
-use super::pages::json_list;
 use super::{Context, PostgresStore, Shown};
 use crate::model::{SourceId, StoryForTopics, Timestamp, TopicSlug};
+use crate::store::columns::json_list;
 use crate::store::{MEMBERSHIP_SETTING, StoreError};
 
 /// The setting that holds [`crate::model::TopicSlice::shrank_at`] (the SQLite engine's name).

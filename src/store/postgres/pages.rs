@@ -12,6 +12,9 @@ use crate::model::{
     Credit, PageCursor, SourceRef, StoredEntry, TopicSlice, TopicSlug, TopicSummary,
 };
 use crate::store::StoreError;
+use crate::store::columns::{
+    STORED_ENTRY_COLUMN_COUNT, STORED_ENTRY_COLUMNS, distinct_ids, json_list,
+};
 
 /// One page of a topic: up to `limit` entries strictly older than `before` (all when `None`)
 /// in the topic's order, newest first, with attribution, and where the next page starts if
@@ -118,32 +121,6 @@ pub(super) fn topic_summaries(
             .collect::<Result<HashMap<_, _>, postgres::Error>>()
             .context("summarizing topics")
     })
-}
-
-/// Ids must be unique within a document: two sources carrying the same guid as two stories are
-/// shown once (the first, i.e. newer, one). The SQLite engine's rule, kept identical.
-pub(super) fn distinct_ids(entries: impl IntoIterator<Item = StoredEntry>) -> Vec<StoredEntry> {
-    let mut seen = std::collections::HashSet::new();
-    entries
-        .into_iter()
-        .filter(|e| seen.insert(e.public_id.clone()))
-        .collect()
-}
-
-/// The columns [`stored_entry_row`] reads, from `entries e` joined with `sources s`.
-pub(super) const STORED_ENTRY_COLUMNS: &str =
-    "e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
-    e.authors, e.categories, e.enclosures, e.language, e.published_at, e.updated_at, e.changed_at,
-    s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id,
-    e.origin_link, e.origin_credit";
-
-/// How many columns [`STORED_ENTRY_COLUMNS`] holds: a query's own columns follow them.
-pub(super) const STORED_ENTRY_COLUMN_COUNT: usize = 19;
-
-/// A JSON list column written by the program; a damaged value reads as empty rather than
-/// failing the page (as on SQLite).
-pub(super) fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
-    serde_json::from_str(text).unwrap_or_default()
 }
 
 pub(super) fn stored_entry_row(r: &Row) -> Result<StoredEntry, postgres::Error> {

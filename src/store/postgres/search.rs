@@ -1,10 +1,11 @@
 //! Full-text search over stories: the `entry_search.words` array each story is indexed under,
 //! and the search itself (`words @> query words`, answered by the GIN index).
 
-use super::pages::{STORED_ENTRY_COLUMNS, attach_other_sources, distinct_ids, stored_entry_row};
+use super::pages::{attach_other_sources, stored_entry_row};
 use super::{Context, PostgresStore};
 use crate::model::StoredEntry;
 use crate::store::StoreError;
+use crate::store::columns::{SEARCH_CANDIDATES, STORED_ENTRY_COLUMNS, distinct_ids};
 use crate::text::fold_words;
 
 /// The stored `entry_search.words` of a story whose `search_text` (see
@@ -18,11 +19,6 @@ pub(crate) fn index_words(text: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
-
-/// How many of the latest-seen matches a search sorts by publication time: a common word must
-/// not make every request sort the whole index. The SQLite engine's window, so that both
-/// engines answer alike.
-const SEARCH_CANDIDATES: i64 = 2000;
 
 /// The newest `limit` stories matching every word of `query` (folded as the index is, by
 /// [`fold_words`]), newest first, from the [`SEARCH_CANDIDATES`] matches seen last (the

@@ -13,6 +13,7 @@ use crate::model::{
     EntryKey, Identity, Lease, ScheduleRecord, SourceId, SourceLabel, SourceState, Timestamp,
     Validators,
 };
+use crate::store::columns::{join_list, small_list};
 use crate::store::{Fetched, SourceSpec, StoreError};
 
 /// Makes the sources table match feeds.toml: inserts new sources, updates titles and listed
@@ -362,18 +363,6 @@ const SOURCE_STATE_SELECT: &str =
         s.feed_hint_secs, s.skip_hours, s.skip_days, s.identity_mode, s.warning,
         s.leased_by, s.leased_until
      FROM sources s";
-
-/// `skip_hours` and `skip_days` are stored as on SQLite: numbers joined by commas.
-fn small_list(text: Option<String>) -> Vec<u8> {
-    text.unwrap_or_default()
-        .split(',')
-        .filter_map(|p| p.trim().parse().ok())
-        .collect()
-}
-
-fn join_list(list: &[u8]) -> Option<String> {
-    (!list.is_empty()).then(|| list.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
-}
 
 fn source_state_row(r: &Row) -> Result<SourceState, postgres::Error> {
     let leased_by: Option<String> = r.try_get(26)?;

@@ -8,9 +8,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::lookups::{document_lookups, known_entries, load_index};
 use super::search::SearchOp;
-use super::{Context, Pending, SqliteStore, to_json};
+use super::{Context, Pending, SqliteStore};
 use crate::dedup::{Action, Decision, NearIndex};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
+use crate::store::columns::to_json;
 use crate::store::{Fetched, StoreError};
 
 /// Stores one successfully parsed document: feed metadata, every entry (new ones inserted,

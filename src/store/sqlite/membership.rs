@@ -6,9 +6,10 @@ use std::ops::ControlFlow;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Context, SqliteStore, json_list};
+use super::{Context, SqliteStore};
 use crate::model::{SourceId, StoryForTopics, Timestamp, TopicSlug};
 use crate::store::StoreError;
+use crate::store::columns::json_list;
 
 /// A value the store keeps for itself (see `migrations/sqlite/0006_topic_rules.sql`).
 pub(super) fn setting(store: &SqliteStore, key: &str) -> Result<Option<String>, StoreError> {

@@ -690,15 +690,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
-}
-
-/// A JSON column written by us; a damaged value reads as empty rather than failing the page.
-fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         if let Err(e) = self.flush_batch() {

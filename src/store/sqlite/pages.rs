@@ -6,11 +6,14 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::membership::PAGES_SHRANK_SETTING;
-use super::{Context, SqliteStore, json_list, to_json};
+use super::{Context, SqliteStore};
 use crate::model::{
     Credit, PageCursor, SourceRef, StoredEntry, TopicSlice, TopicSlug, TopicSummary,
 };
 use crate::store::StoreError;
+use crate::store::columns::{
+    STORED_ENTRY_COLUMN_COUNT, STORED_ENTRY_COLUMNS, distinct_ids, json_list, to_json,
+};
 
 /// One page of a topic: up to `limit` entries strictly older than `before` (all when `None`)
 /// in the topic's order, newest first, with attribution, and where the next page starts if
@@ -108,26 +111,6 @@ pub(super) fn topic_summaries(
             .context("summarizing topics")
     })
 }
-
-/// Ids must be unique within a document: two sources carrying the same guid as two stories are
-/// shown once (the first, i.e. newer, one).
-pub(super) fn distinct_ids(entries: impl IntoIterator<Item = StoredEntry>) -> Vec<StoredEntry> {
-    let mut seen = std::collections::HashSet::new();
-    entries
-        .into_iter()
-        .filter(|e| seen.insert(e.public_id.clone()))
-        .collect()
-}
-
-/// The columns [`stored_entry_row`] reads, from `entries e` joined with `sources s`.
-pub(super) const STORED_ENTRY_COLUMNS: &str =
-    "e.id, e.public_id, e.link, e.title, e.summary_html, e.content_html,
-    e.authors, e.categories, e.enclosures, e.language, e.published_at, e.updated_at, e.changed_at,
-    s.url, COALESCE(s.config_title, s.feed_title, s.url), s.site_url, s.feed_id,
-    e.origin_link, e.origin_credit";
-
-/// How many columns [`STORED_ENTRY_COLUMNS`] holds: a query's own columns follow them.
-pub(super) const STORED_ENTRY_COLUMN_COUNT: usize = 19;
 
 pub(super) fn stored_entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEntry> {
     Ok(StoredEntry {

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, params};
 
-use super::pages::{STORED_ENTRY_COLUMNS, attach_other_sources, distinct_ids, stored_entry_row};
+use super::pages::{attach_other_sources, stored_entry_row};
 use super::{Context, SqliteStore};
 use crate::model::StoredEntry;
 use crate::store::StoreError;
+use crate::store::columns::{SEARCH_CANDIDATES, STORED_ENTRY_COLUMNS, distinct_ids};
 use crate::text::{fold_words, search_text};
 
 /// Registers `search_text(title, summary_html, content_html)` on `conn`, for the migration that
@@ -44,10 +45,6 @@ pub fn match_expression(query: &str) -> Option<String> {
         .collect();
     Some(quoted.join(" AND "))
 }
-
-/// How many of the latest-seen matches a search sorts by publication time: a common word must
-/// not make every request sort the whole index.
-const SEARCH_CANDIDATES: usize = 2000;
 
 /// The newest `limit` stories matching every word of `query` (folded as the index is: see
 /// [`match_expression`]), newest first, from the [`SEARCH_CANDIDATES`] matches

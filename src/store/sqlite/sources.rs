@@ -9,6 +9,7 @@ use super::{Context, Pending, SqliteStore};
 use crate::model::{
     EntryKey, ScheduleRecord, SourceId, SourceLabel, SourceState, Timestamp, Validators,
 };
+use crate::store::columns::{join_list, small_list};
 use crate::store::{Fetched, SourceSpec, StoreError};
 
 /// Makes the sources table match feeds.toml: inserts new sources, updates titles and listed
@@ -329,17 +330,6 @@ const SOURCE_STATE_SELECT: &str =
         s.failure_class, s.gone_streak, s.retry_after_until, s.adaptive_secs, s.interval_secs,
         s.feed_hint_secs, s.skip_hours, s.skip_days, s.identity_mode, s.warning
      FROM sources s";
-
-fn small_list(text: Option<String>) -> Vec<u8> {
-    text.unwrap_or_default()
-        .split(',')
-        .filter_map(|p| p.trim().parse().ok())
-        .collect()
-}
-
-fn join_list(list: &[u8]) -> Option<String> {
-    (!list.is_empty()).then(|| list.iter().map(u8::to_string).collect::<Vec<_>>().join(","))
-}
 
 fn source_state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
     Ok(SourceState {
