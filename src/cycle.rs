@@ -378,6 +378,21 @@ async fn adopt_jobs(
 mod tests {
     use super::*;
 
+    /// A pipeline on `store` with a plain fetcher (5 s timeout, 1 MiB bodies).
+    fn test_pipeline(store: Arc<dyn Store>) -> Pipeline {
+        Pipeline {
+            store,
+            fetcher: crate::fetch::Fetcher::new(crate::fetch::FetchSettings::new(
+                "test".into(),
+                Duration::from_secs(5),
+                1 << 20,
+            ))
+            .expect("fetcher"),
+            clock: crate::pipeline::system_clock(),
+            jitter: Arc::new(|| 0.5),
+        }
+    }
+
     fn job(id: SourceId, url: &str) -> SourceJob {
         let config = Config::parse(std::path::Path::new("feeds.toml"), "").expect("empty config");
         SourceJob {
@@ -433,17 +448,7 @@ mod tests {
         let free = insert("http://127.0.0.1:9/free.xml", None);
         let config =
             Arc::new(Config::parse(std::path::Path::new("feeds.toml"), "").expect("empty config"));
-        let pipeline = Pipeline {
-            store: store.clone(),
-            fetcher: crate::fetch::Fetcher::new(crate::fetch::FetchSettings::new(
-                "test".into(),
-                Duration::from_secs(5),
-                1 << 20,
-            ))
-            .expect("fetcher"),
-            clock: crate::pipeline::system_clock(),
-            jitter: Arc::new(|| 0.5),
-        };
+        let pipeline = test_pipeline(store.clone());
         let jobs = vec![
             job(held, "http://127.0.0.1:9/held.xml"),
             job(free, "http://127.0.0.1:9/free.xml"),
@@ -545,17 +550,7 @@ mod tests {
 
         let config =
             Arc::new(Config::parse(std::path::Path::new("feeds.toml"), "").expect("empty config"));
-        let pipeline = Pipeline {
-            store: store.clone(),
-            fetcher: crate::fetch::Fetcher::new(crate::fetch::FetchSettings::new(
-                "test".into(),
-                Duration::from_secs(5),
-                1 << 20,
-            ))
-            .expect("fetcher"),
-            clock: crate::pipeline::system_clock(),
-            jitter: Arc::new(|| 0.5),
-        };
+        let pipeline = test_pipeline(store.clone());
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let (stop_tx, stop_rx) = watch::channel(false);
         let (_reload_tx, reload_rx) = mpsc::unbounded_channel();
