@@ -8,14 +8,12 @@
 //! once store it once; and the near-duplicate index is brought up to date with what other nodes
 //! committed before any entry is decided. It must not decide anything itself.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use postgres::types::ToSql;
-use postgres::{Row, Statement, Transaction};
 use sha2::{Digest, Sha256};
 
 use super::lookups::{NearState, canonical_urls, document_lookups, known_entries, origin_urls};
-use super::{Context, PostgresStore};
+use super::{Connection, Context, PostgresStore, Prepared};
 use crate::dedup::{Action, Decision};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
 use crate::store::columns::to_json;
@@ -33,7 +31,9 @@ pub(super) fn record_document(
     fetched: &Fetched<'_>,
     now: Timestamp,
 ) -> Result<RefreshStats, StoreError> {
-    let (stats, changes) = store.with_client(|client| {
+    let permit = store.writers.take();
+    let (stats, changes) = store.with_connection(|connection| {
+        let Connection { client, statements } = connection;
         // READ COMMITTED whatever the server's default: each lookup after the address locks
         // must see what the transaction that held them before committed.
         let mut tx = client
@@ -41,10 +41,19 @@ pub(super) fn record_document(
             .isolation_level(postgres::IsolationLevel::ReadCommitted)
             .start()
             .context("starting refresh")?;
-        let done = write_document(store, &mut tx, source, meta, entries, fetched, now)?;
+        let done = write_document(
+            store,
+            Prepared::new(&mut tx, statements),
+            source,
+            meta,
+            entries,
+            fetched,
+            now,
+        )?;
         tx.commit().context("committing refresh")?;
         Ok(done)
     })?;
+    drop(permit);
     changes.apply(&store.signals);
     Ok(stats)
 }
@@ -71,16 +80,16 @@ impl Changes {
     }
 }
 
-fn write_document(
-    store: &PostgresStore,
-    tx: &mut Transaction<'_>,
+fn write_document<'a>(
+    store: &'a PostgresStore,
+    mut db: Prepared<'a, '_>,
     source: SourceId,
     meta: &FeedMeta,
     entries: &[NewEntry],
     fetched: &Fetched<'_>,
     now: Timestamp,
 ) -> Result<(RefreshStats, Changes), StoreError> {
-    lock_addresses(tx, entries)?;
+    lock_addresses(&mut db, entries)?;
     let mut changed_topics = BTreeSet::new();
     // A story joined a topic without being new or updated: topic pages changed all the same.
     let mut regrouped = false;
@@ -94,23 +103,18 @@ fn write_document(
             .collect();
         stats.unchanged += fetched.unchanged.len();
         stats.reused = fetched.unchanged.len();
-        let mut known = known_entries(tx, source, &keys)?;
-        let mut lookups = document_lookups(tx, source, entries, &keys)?;
+        let mut known = known_entries(&mut db, source, &keys)?;
+        let mut lookups = document_lookups(&mut db, source, entries, &keys)?;
         // The index is held only while it is read or added to, not while the document is
         // written: documents of this node are written at once, as those of two nodes are, and
-        // find each other's stories once committed (see `NearState::catch_up`). Never held
-        // while waiting for a database lock.
-        let settings = {
-            let mut near = lock_near(store);
-            near.catch_up(tx, now)?;
-            near.index.settings()
-        };
-        let mut writer = Writer::new(tx);
+        // find each other's stories once committed (see `NearState`).
+        let settings = super::lookups::catch_up(store, &mut db, now)?;
+        let mut writer = Writer::new(db, store, source, now);
         let mut churned = 0;
         for entry in entries {
             let mut found = lookups.found(entry, known.remove(entry.key.as_str()));
             if crate::dedup::wants_neighbours(&found, settings) {
-                found.neighbours = neighbours(&mut writer, store, entry, source, now)?;
+                found.neighbours = neighbours(&mut writer, entry)?;
             }
             let decision = crate::dedup::decide(entry, &found, settings, now);
             churned += usize::from(decision.churned);
@@ -126,7 +130,7 @@ fn write_document(
                     stats.origin_copies += 1;
                 }
             }
-            let upsert = carry_out(&mut writer, source, now, store, entry, &decision)?;
+            let upsert = carry_out(&mut writer, entry, &decision)?;
             for (story, version, language) in writer.versions.drain(..) {
                 lookups.add_version(story, version, language);
             }
@@ -147,51 +151,50 @@ fn write_document(
                 Upsert::Unchanged => stats.unchanged += 1,
             }
         }
-        drop(writer);
+        writer.flush()?;
+        db = writer.db;
         stats.churned = churned;
         if crate::dedup::switch_to_link(churned, entries.len() + fetched.unchanged.len()) {
-            let switched = tx
-                .execute(
-                    "UPDATE sources SET identity_mode = $2 WHERE id = $1 AND identity_mode IS NULL",
-                    &[&source.0, &crate::model::Identity::Link.as_str()],
-                )
-                .context("switching identity")?;
+            let switched = db.execute(
+                "UPDATE sources SET identity_mode = $2 WHERE id = $1 AND identity_mode IS NULL",
+                &[&source.0, &crate::model::Identity::Link.as_str()],
+                "switching identity",
+            )?;
             stats.switched_to_link = switched > 0;
         }
     }
-    let changed = tx
-        .execute(
-            "UPDATE sources SET feed_title = $2, site_url = $3, feed_id = $4, language = $5,
+    let changed = db.execute(
+        "UPDATE sources SET feed_title = $2, site_url = $3, feed_id = $4, language = $5,
                 etag = $6, last_modified = $7, last_fetch_at = $8, last_success_at = $8,
                 last_status = $9, last_error = NULL, consecutive_failures = 0,
                 failure_class = NULL, gone_streak = 0, body_hash = $10,
                 last_unconditional_at = CASE WHEN $11 THEN $8 ELSE last_unconditional_at END,
                 warning = $12, leased_by = NULL, leased_until = NULL
              WHERE id = $1",
-            &[
-                &source.0,
-                &meta.title,
-                &meta.site_url,
-                &meta.feed_id,
-                &meta.language,
-                &fetched.validators.etag,
-                &fetched.validators.last_modified,
-                &now,
-                &i64::from(fetched.status),
-                &fetched.body_hash,
-                &fetched.unconditional,
-                &fetched.warning,
-            ],
-        )
-        .context("recording refresh")?;
+        &[
+            &source.0,
+            &meta.title,
+            &meta.site_url,
+            &meta.feed_id,
+            &meta.language,
+            &fetched.validators.etag,
+            &fetched.validators.last_modified,
+            &now,
+            &i64::from(fetched.status),
+            &fetched.body_hash,
+            &fetched.unconditional,
+            &fetched.warning,
+        ],
+        "recording refresh",
+    )?;
     if changed == 0 {
         return Err(StoreError::UnknownSource(source.0));
     }
     if let Some(schedule) = fetched.schedule {
-        super::sources::write_schedule(tx, source, schedule)?;
+        super::sources::write_schedule(db.tx, source, schedule)?;
     }
     let pages = stats.new > 0 || stats.updated > 0 || regrouped;
-    super::notify_changes(tx, &store.node, &changed_topics, pages)?;
+    super::notify_changes(db.tx, &store.node, &changed_topics, pages)?;
     let changes = Changes {
         pages,
         written: (stats.new + stats.updated) as u64,
@@ -215,7 +218,7 @@ pub(super) fn address_lock_key(url: &str) -> i64 {
 /// held a lock before committed: two nodes storing one story from two sources at once end with
 /// one story crediting both. A unique index on the canonical URL would not do: one source may
 /// carry two stories at one address (a live page's updates).
-fn lock_addresses(tx: &mut Transaction<'_>, entries: &[NewEntry]) -> Result<(), StoreError> {
+fn lock_addresses(db: &mut Prepared<'_, '_>, entries: &[NewEntry]) -> Result<(), StoreError> {
     let keys: BTreeSet<i64> = canonical_urls(entries)
         .into_iter()
         .chain(origin_urls(entries))
@@ -226,113 +229,393 @@ fn lock_addresses(tx: &mut Transaction<'_>, entries: &[NewEntry]) -> Result<(), 
     }
     let keys: Vec<i64> = keys.into_iter().collect();
     // unnest yields the array in order, and each row's lock is taken as the row is produced.
-    tx.execute(
+    db.execute(
         "SELECT pg_advisory_xact_lock(k) FROM unnest($1::BIGINT[]) WITH ORDINALITY AS u(k, n) ORDER BY n",
         &[&keys],
-    )
-    .context("locking the document's addresses")?;
+        "locking the document's addresses",
+    )?;
     Ok(())
 }
 
-/// The refresh's transaction with the statements it ran so far, each prepared once per
-/// document.
-struct Writer<'a, 't> {
-    tx: &'a mut Transaction<'t>,
-    prepared: HashMap<&'static str, Statement>,
+/// The refresh's transaction, and the rows it writes in batches.
+///
+/// Most of a document's rows are written a few statements at a time, one row per array element
+/// (`unnest`), when the document ends or before something must read them: a document of twenty
+/// new stories costs a handful of round trips, not a hundred. Until then, a new row is known by
+/// its place among the document's new rows: the row numbered `n` has the id `-(n + 1)` (stored
+/// ids are positive), and takes its real id, one of the sequence's next values in ascending
+/// order, when written ([`Writer::flush`]).
+///
+/// What may be read before a flush: stories stored before this document (their rows are not
+/// changed by what waits here), and the near-duplicate candidates, from which the stories this
+/// source got a sighting of in this document are left out ([`Writer::carried`]), as the
+/// database leaves out those whose sighting it holds.
+struct Writer<'a, 't, 'e> {
+    db: Prepared<'a, 't>,
+    store: &'a PostgresStore,
+    source: SourceId,
+    now: Timestamp,
     /// Translations this document stored: (story, version row, language), for the entries
     /// after them (one version a language).
     versions: Vec<(i64, i64, Option<String>)>,
+    /// The ids of this document's new rows written so far, in the order they were made.
+    ids: Vec<i64>,
+    /// Rows this source got a sighting of in this document.
+    carried: HashSet<i64>,
+    pending: Pending<'e>,
 }
 
-impl<'a, 't> Writer<'a, 't> {
-    fn new(tx: &'a mut Transaction<'t>) -> Writer<'a, 't> {
-        Writer {
-            tx,
-            prepared: HashMap::new(),
-            versions: Vec::new(),
-        }
-    }
+/// Rows waiting to be written (see [`Writer`]).
+#[derive(Default)]
+struct Pending<'e> {
+    /// New rows, numbered on from `Writer::ids.len()`.
+    entries: Vec<NewRow<'e>>,
+    sightings: Vec<(&'e NewEntry, i64, Option<&'static str>)>,
+    topics: Vec<(&'e str, Timestamp, i64)>,
+    /// Rows whose words go into the search index, with the entry they are taken from.
+    search: Vec<(i64, &'e NewEntry)>,
+    /// Entries whose sightings are marked seen.
+    seen: Vec<&'e NewEntry>,
+}
 
-    fn statement(
-        &mut self,
-        sql: &'static str,
-        context: &'static str,
-    ) -> Result<Statement, StoreError> {
-        if let Some(statement) = self.prepared.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.tx.prepare(sql).context(context)?;
-        self.prepared.insert(sql, statement.clone());
-        Ok(statement)
-    }
-
-    fn execute(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-        context: &'static str,
-    ) -> Result<u64, StoreError> {
-        let statement = self.statement(sql, context)?;
-        self.tx.execute(&statement, params).context(context)
-    }
-
-    fn query_opt(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-        context: &'static str,
-    ) -> Result<Option<Row>, StoreError> {
-        let statement = self.statement(sql, context)?;
-        self.tx.query_opt(&statement, params).context(context)
-    }
-
-    fn query_one(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-        context: &'static str,
-    ) -> Result<Row, StoreError> {
-        let statement = self.statement(sql, context)?;
-        self.tx.query_one(&statement, params).context(context)
+impl Pending<'_> {
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+            && self.sightings.is_empty()
+            && self.topics.is_empty()
+            && self.search.is_empty()
+            && self.seen.is_empty()
     }
 }
 
-const SEEN: &str = "UPDATE sightings SET last_seen_at = $3, content_hash = $4, link = $5,
-        canonical_url = $6, item_hash = $7
-     WHERE source_id = $1 AND entry_key = $2";
+struct NewRow<'e> {
+    entry: &'e NewEntry,
+    updated: Timestamp,
+    version_of: Option<i64>,
+}
+
+const SEEN: &str = "UPDATE sightings g SET last_seen_at = $2, content_hash = v.content_hash,
+        link = v.link, canonical_url = v.canonical_url, item_hash = v.item_hash
+     FROM unnest($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[])
+        AS v(entry_key, content_hash, link, canonical_url, item_hash)
+     WHERE g.source_id = $1 AND g.entry_key = v.entry_key";
 const UPDATE: &str = "UPDATE entries SET public_id = $2, link = $3, title = $4, summary_html = $5,
         content_html = $6, authors = $7, categories = $8, enclosures = $9, language = $10,
         updated_at = $11, changed_at = $12, content_hash = $13, canonical_url = $14, title_key = $15,
         origin_url = $16, origin_link = $17, origin_credit = $18, origin_rule = $19
      WHERE id = $1";
-const INSERT: &str =
-    "INSERT INTO entries (source_id, public_id, link, title, summary_html, content_html,
-        authors, categories, enclosures, language, published_at, updated_at, first_seen_at,
-        changed_at, content_hash, canonical_url, signature, title_numbers, title_key,
-        origin_url, origin_link, origin_credit, origin_rule, version_of)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17, $18,
-        $19, $20, $21, $22, $23)
-     RETURNING id";
-const SIGHTING: &str =
-    "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at,
-        content_hash, link, canonical_url, joined_by, item_hash)
-     VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)";
+const NEW_IDS: &str =
+    "SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, $1::BIGINT)";
+const INSERT: &str = "INSERT INTO entries (id, source_id, public_id, link, title, summary_html,
+        content_html, authors, categories, enclosures, language, published_at, updated_at,
+        first_seen_at, changed_at, content_hash, canonical_url, signature, title_numbers,
+        title_key, origin_url, origin_link, origin_credit, origin_rule, version_of)
+     SELECT r.id, $1, r.public_id, r.link, r.title, r.summary_html, r.content_html, r.authors,
+        r.categories, r.enclosures, r.language, r.published_at, r.updated_at, $2, $2,
+        r.content_hash, r.canonical_url, r.signature, r.title_numbers, r.title_key, r.origin_url,
+        r.origin_link, r.origin_credit, r.origin_rule, r.version_of
+     FROM unnest($3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[],
+        $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[],
+        $15::TEXT[], $16::TEXT[], $17::BYTEA[], $18::TEXT[], $19::BIGINT[], $20::TEXT[],
+        $21::TEXT[], $22::TEXT[], $23::TEXT[], $24::BIGINT[])
+        AS r(id, public_id, link, title, summary_html, content_html, authors, categories,
+        enclosures, language, published_at, updated_at, content_hash, canonical_url, signature,
+        title_numbers, title_key, origin_url, origin_link, origin_credit, origin_rule, version_of)";
+const SIGHTINGS: &str = "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at,
+        last_seen_at, content_hash, link, canonical_url, joined_by, item_hash)
+     SELECT $1, v.entry_key, v.entry_id, $2, $2, v.content_hash, v.link, v.canonical_url,
+        v.joined_by, v.item_hash
+     FROM unnest($3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[],
+        $9::BIGINT[])
+        AS v(entry_key, entry_id, content_hash, link, canonical_url, joined_by, item_hash)";
 const TOPIC: &str = "INSERT INTO entry_topics (topic, sort_at, entry_id) VALUES ($1, $2, $3)
      ON CONFLICT DO NOTHING";
+const TOPICS: &str = "INSERT INTO entry_topics (topic, sort_at, entry_id)
+     SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[])
+     ON CONFLICT DO NOTHING";
 const REKEY: &str = "UPDATE sightings SET entry_key = $3 WHERE source_id = $1 AND entry_key = $2";
-const INDEX_WORDS: &str = "INSERT INTO entry_search (entry_id, words) VALUES ($1, $2)
+/// Each row's words, given as (row, word) pairs in order; a row without words has one pair with
+/// no word.
+const INDEX_WORDS: &str = "INSERT INTO entry_search (entry_id, words)
+     SELECT w.entry_id, COALESCE(array_agg(w.word ORDER BY w.n) FILTER (WHERE w.word IS NOT NULL),
+        '{}')
+     FROM unnest($1::BIGINT[], $2::TEXT[]) WITH ORDINALITY AS w(entry_id, word, n)
+     GROUP BY w.entry_id
      ON CONFLICT (entry_id) DO UPDATE SET words = EXCLUDED.words";
-/// A candidate story, unless this source carries it already.
-const NEAR: &str = "SELECT e.published_at, e.signature, e.title_numbers, e.title FROM entries e
-     WHERE e.id = $1
-       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = $2)";
-/// The same, with the text, for a story found by its title.
-const NEAR_TEXT: &str =
-    "SELECT e.published_at, e.signature, e.title_numbers, e.title, e.summary_html,
-        e.content_html
+/// Candidate stories, but those this source carries; with the text for those found by their
+/// title (`$3`).
+const NEAR: &str = "SELECT e.id, e.published_at, e.signature, e.title_numbers, e.title,
+        CASE WHEN e.id = ANY($3) THEN e.summary_html END,
+        CASE WHEN e.id = ANY($3) THEN e.content_html END
      FROM entries e
-     WHERE e.id = $1
+     WHERE e.id = ANY($1)
        AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = $2)";
+
+impl<'a, 't, 'e> Writer<'a, 't, 'e> {
+    fn new(
+        db: Prepared<'a, 't>,
+        store: &'a PostgresStore,
+        source: SourceId,
+        now: Timestamp,
+    ) -> Writer<'a, 't, 'e> {
+        Writer {
+            db,
+            store,
+            source,
+            now,
+            versions: Vec::new(),
+            ids: Vec::new(),
+            carried: HashSet::new(),
+            pending: Pending::default(),
+        }
+    }
+
+    /// A new row for `entry` (a story, or with `version_of` a version of that story in another
+    /// language), with its words in the search index: its id until written.
+    fn new_row(&mut self, entry: &'e NewEntry, updated: Timestamp, version_of: Option<i64>) -> i64 {
+        let number = self.ids.len() + self.pending.entries.len();
+        self.pending.entries.push(NewRow {
+            entry,
+            updated,
+            version_of,
+        });
+        let row = -(number as i64) - 1;
+        self.index_for_search(row, entry);
+        row
+    }
+
+    /// The stored id of `row`: itself, or for a new row written already, the id it was given.
+    fn resolve(&self, row: i64) -> i64 {
+        if row >= 0 {
+            return row;
+        }
+        usize::try_from(-(row + 1))
+            .ok()
+            .and_then(|n| self.ids.get(n).copied())
+            // Not written yet: the database refuses the negative id, never a wrong story.
+            .unwrap_or(row)
+    }
+
+    /// The story's words in the search index, replacing those it had.
+    fn index_for_search(&mut self, row: i64, entry: &'e NewEntry) {
+        self.pending.search.retain(|(r, _)| *r != row);
+        self.pending.search.push((row, entry));
+    }
+
+    fn add_topics(&mut self, entry: &'e NewEntry, sort_at: Timestamp, story: i64) {
+        for topic in &entry.topics {
+            self.pending.topics.push((topic.as_str(), sort_at, story));
+        }
+    }
+
+    /// Writes every waiting row: new rows first (given their ids and added to the
+    /// near-duplicate index), then sightings, topics, search words and sightings seen.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.entries.is_empty() {
+            self.insert_rows(&pending.entries)?;
+        }
+        if !pending.sightings.is_empty() {
+            let n = pending.sightings.len();
+            let mut keys = Vec::with_capacity(n);
+            let mut rows = Vec::with_capacity(n);
+            let mut hashes = Vec::with_capacity(n);
+            let mut links = Vec::with_capacity(n);
+            let mut canonicals = Vec::with_capacity(n);
+            let mut joined = Vec::with_capacity(n);
+            let mut items = Vec::with_capacity(n);
+            for (entry, row, joined_by) in &pending.sightings {
+                keys.push(entry.key.as_str());
+                rows.push(self.resolve(*row));
+                hashes.push(entry.content_hash.as_str());
+                links.push(entry.link.as_deref());
+                canonicals.push(entry.canonical_url.as_deref());
+                joined.push(*joined_by);
+                items.push(entry.item_hash);
+            }
+            self.db.execute(
+                SIGHTINGS,
+                &[
+                    &self.source.0,
+                    &self.now,
+                    &keys,
+                    &rows,
+                    &hashes,
+                    &links,
+                    &canonicals,
+                    &joined,
+                    &items,
+                ],
+                "inserting sightings",
+            )?;
+        }
+        if !pending.topics.is_empty() {
+            let topics: Vec<&str> = pending.topics.iter().map(|t| t.0).collect();
+            let sort_at: Vec<Timestamp> = pending.topics.iter().map(|t| t.1).collect();
+            let rows: Vec<i64> = pending.topics.iter().map(|t| self.resolve(t.2)).collect();
+            self.db.execute(
+                TOPICS,
+                &[&topics, &sort_at, &rows],
+                "inserting entry topics",
+            )?;
+        }
+        if !pending.search.is_empty() {
+            let mut rows = Vec::new();
+            let mut words = Vec::new();
+            for (row, entry) in &pending.search {
+                let row = self.resolve(*row);
+                let mut these = super::search::index_words(&entry.search_text);
+                if these.is_empty() {
+                    rows.push(row);
+                    words.push(None);
+                }
+                for word in these.drain(..) {
+                    rows.push(row);
+                    words.push(Some(word));
+                }
+            }
+            self.db
+                .execute(INDEX_WORDS, &[&rows, &words], "indexing stories for search")?;
+        }
+        if !pending.seen.is_empty() {
+            let keys: Vec<&str> = pending.seen.iter().map(|e| e.key.as_str()).collect();
+            let hashes: Vec<&str> = pending
+                .seen
+                .iter()
+                .map(|e| e.content_hash.as_str())
+                .collect();
+            let links: Vec<Option<&str>> = pending.seen.iter().map(|e| e.link.as_deref()).collect();
+            let canonicals: Vec<Option<&str>> = pending
+                .seen
+                .iter()
+                .map(|e| e.canonical_url.as_deref())
+                .collect();
+            let items: Vec<Option<i64>> = pending.seen.iter().map(|e| e.item_hash).collect();
+            self.db.execute(
+                SEEN,
+                &[
+                    &self.source.0,
+                    &self.now,
+                    &keys,
+                    &hashes,
+                    &links,
+                    &canonicals,
+                    &items,
+                ],
+                "marking entries seen",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Gives the waiting new rows their ids (the sequence's next values, in ascending order)
+    /// and writes them in one statement.
+    fn insert_rows(&mut self, rows: &[NewRow<'e>]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "inserting entries";
+        let count = rows.len() as i64;
+        let fresh = self.db.query(NEW_IDS, &[&count], CONTEXT)?;
+        let mut ids = fresh
+            .iter()
+            .map(|r| r.try_get::<_, i64>(0))
+            .collect::<Result<Vec<i64>, postgres::Error>>()
+            .context(CONTEXT)?;
+        ids.sort_unstable();
+        let first = self.ids.len();
+        self.ids.extend(ids);
+        let ids = &self.ids[first..];
+        let n = rows.len();
+        let mut public_ids = Vec::with_capacity(n);
+        let mut links = Vec::with_capacity(n);
+        let mut titles = Vec::with_capacity(n);
+        let mut summaries = Vec::with_capacity(n);
+        let mut contents = Vec::with_capacity(n);
+        let mut authors = Vec::with_capacity(n);
+        let mut categories = Vec::with_capacity(n);
+        let mut enclosures = Vec::with_capacity(n);
+        let mut languages = Vec::with_capacity(n);
+        let mut published = Vec::with_capacity(n);
+        let mut updated = Vec::with_capacity(n);
+        let mut hashes = Vec::with_capacity(n);
+        let mut canonicals = Vec::with_capacity(n);
+        let mut signatures = Vec::with_capacity(n);
+        let mut numbers = Vec::with_capacity(n);
+        let mut title_keys = Vec::with_capacity(n);
+        let mut origin_urls = Vec::with_capacity(n);
+        let mut origin_links = Vec::with_capacity(n);
+        let mut origin_credits = Vec::with_capacity(n);
+        let mut origin_rules = Vec::with_capacity(n);
+        let mut versions_of = Vec::with_capacity(n);
+        for row in rows {
+            let entry = row.entry;
+            let origin = origin_columns(entry);
+            public_ids.push(entry.public_id.as_str());
+            links.push(entry.link.as_deref());
+            titles.push(entry.title.as_str());
+            summaries.push(entry.summary_html.as_deref());
+            contents.push(entry.content_html.as_deref());
+            authors.push(to_json(&entry.authors));
+            categories.push(to_json(&entry.categories));
+            enclosures.push(to_json(&entry.enclosures));
+            languages.push(entry.language.as_deref());
+            published.push(entry.published);
+            updated.push(row.updated);
+            hashes.push(entry.content_hash.as_str());
+            canonicals.push(entry.canonical_url.as_deref());
+            signatures.push(
+                entry
+                    .signature
+                    .as_ref()
+                    .map(crate::dedup::fingerprint::to_bytes),
+            );
+            numbers.push(entry.title_numbers.as_str());
+            // BIGINT is signed: the same 64 bits.
+            title_keys.push(entry.likeness.title_key.map(|k| k as i64));
+            origin_urls.push(origin.url);
+            origin_links.push(origin.link);
+            origin_credits.push(origin.credit);
+            origin_rules.push(origin.rule);
+            versions_of.push(row.version_of.map(|v| self.resolve(v)));
+        }
+        self.db.execute(
+            INSERT,
+            &[
+                &self.source.0,
+                &self.now,
+                &ids,
+                &public_ids,
+                &links,
+                &titles,
+                &summaries,
+                &contents,
+                &authors,
+                &categories,
+                &enclosures,
+                &languages,
+                &published,
+                &updated,
+                &hashes,
+                &canonicals,
+                &signatures,
+                &numbers,
+                &title_keys,
+                &origin_urls,
+                &origin_links,
+                &origin_credits,
+                &origin_rules,
+                &versions_of,
+            ],
+            CONTEXT,
+        )?;
+        let mut near = lock_near(self.store);
+        for (row, id) in rows.iter().zip(ids) {
+            near.remember(*id, row.entry, self.now);
+        }
+        Ok(())
+    }
+}
 
 enum Upsert {
     New,
@@ -354,14 +637,12 @@ fn lock_near(store: &PostgresStore) -> std::sync::MutexGuard<'_, NearState> {
 }
 
 /// Carries out the same-story decision for one entry of a document.
-fn carry_out(
-    w: &mut Writer<'_, '_>,
-    source: SourceId,
-    now: Timestamp,
-    store: &PostgresStore,
-    entry: &NewEntry,
+fn carry_out<'e>(
+    w: &mut Writer<'_, '_, 'e>,
+    entry: &'e NewEntry,
     decision: &Decision,
 ) -> Result<Upsert, StoreError> {
+    let (source, now) = (w.source, w.now);
     if let Some(old_key) = &decision.rekey {
         tracing::debug!(
             source = source.0,
@@ -370,50 +651,25 @@ fn carry_out(
             rule = decision.reason.as_str(),
             "same story under a new key"
         );
-        w.execute(
+        // The old key is not one of this document's (see `document_lookups`): no waiting row
+        // has it.
+        w.db.execute(
             REKEY,
             &[&source.0, &old_key.as_str(), &entry.key.as_str()],
             "re-keying sighting",
         )?;
     }
-    let seen = |w: &mut Writer<'_, '_>| {
-        w.execute(
-            SEEN,
-            &[
-                &source.0,
-                &entry.key.as_str(),
-                &now,
-                &entry.content_hash,
-                &entry.link,
-                &entry.canonical_url,
-                &entry.item_hash,
-            ],
-            "marking entry seen",
-        )
-    };
-    // Changed text may qualify for more topics; it leaves none (another sighting may be what put
-    // it there) until the next recomputation of membership. True when it joined one.
-    let join_topics = |w: &mut Writer<'_, '_>, story: i64, sort_at: Timestamp| {
-        // A translation's topics are its story's.
-        let (story, sort_at) = listed_story(w, story)?.unwrap_or((story, sort_at));
-        let mut joined = false;
-        for topic in &entry.topics {
-            joined |= w.execute(
-                TOPIC,
-                &[&topic.as_str(), &sort_at, &story],
-                "inserting entry topics",
-            )? > 0;
-        }
-        Ok::<_, StoreError>(joined)
-    };
     match decision.action {
         Action::Unchanged { .. } => {
-            seen(w)?;
+            w.pending.seen.push(entry);
             Ok(Upsert::Unchanged)
         }
         Action::CopyChanged { story, sort_at } => {
-            seen(w)?;
-            Ok(if join_topics(w, story, sort_at)? {
+            w.pending.seen.push(entry);
+            // Whether the story joined a topic is the database's answer: what waits is
+            // written first.
+            w.flush()?;
+            Ok(if join_topics(w, entry, story, sort_at)? {
                 Upsert::Regrouped
             } else {
                 Upsert::Unchanged
@@ -424,10 +680,13 @@ fn carry_out(
             updated,
             sort_at,
         } => {
-            seen(w)?;
-            join_topics(w, story, sort_at)?;
+            w.pending.seen.push(entry);
+            // Changed text may qualify for more topics; it leaves none (another sighting may be
+            // what put it there) until the next recomputation of membership.
+            let (listed, sort_at) = listed_story(w, story)?.unwrap_or((story, sort_at));
+            w.add_topics(entry, sort_at, listed);
             let origin = origin_columns(entry);
-            w.execute(
+            w.db.execute(
                 UPDATE,
                 &[
                     &story,
@@ -452,7 +711,7 @@ fn carry_out(
                 ],
                 "updating entry",
             )?;
-            index_for_search(w, story, entry)?;
+            w.index_for_search(story, entry);
             Ok(Upsert::Updated)
         }
         Action::Skip => Ok(Upsert::Unchanged),
@@ -468,7 +727,7 @@ fn carry_out(
             // The copy may be of a story's translation (found at its address or by its
             // words): the sighting is the translation's, the topics its story's.
             let listed = listed_story(w, story)?.unwrap_or((story, sort_at));
-            add_sighting(w, source, now, entry, story, Some(rule), listed)?;
+            add_sighting(w, entry, story, Some(rule), listed);
             Ok(Upsert::Merged)
         }
         Action::Translation { story, sort_at } => {
@@ -479,49 +738,65 @@ fn carry_out(
                 language = entry.language.as_deref().unwrap_or(""),
                 "a translation of a stored story"
             );
-            let version = insert_entry(w, source, now, entry, entry.published, Some(story))?;
-            lock_near(store).remember(version, entry, now);
+            let version = w.new_row(entry, entry.published, Some(story));
             w.versions.push((story, version, entry.language.clone()));
             let rule = decision.reason.as_str();
-            add_sighting(w, source, now, entry, version, Some(rule), (story, sort_at))?;
+            add_sighting(w, entry, version, Some(rule), (story, sort_at));
             Ok(Upsert::Merged)
         }
         Action::New { updated } => {
-            let story = insert_entry(w, source, now, entry, updated, None)?;
-            lock_near(store).remember(story, entry, now);
-            add_sighting(w, source, now, entry, story, None, (story, entry.published))?;
-            for adopted in &decision.adopt {
-                adopt(w, story, entry.published, *adopted)?;
+            let story = w.new_row(entry, updated, None);
+            add_sighting(w, entry, story, None, (story, entry.published));
+            if !decision.adopt.is_empty() {
+                // Taking stored stories in moves their rows: the story is written first.
+                w.flush()?;
+                let story = w.resolve(story);
+                for adopted in &decision.adopt {
+                    adopt(w, story, entry.published, *adopted)?;
+                }
             }
             Ok(Upsert::New)
         }
     }
 }
 
-/// The story's words in the search index, replacing those it had.
-fn index_for_search(
-    w: &mut Writer<'_, '_>,
-    story: i64,
+/// Puts the story `story` (or the story it is a version of) in the entry's topics, now; true
+/// when it joined one it was not in.
+fn join_topics(
+    w: &mut Writer<'_, '_, '_>,
     entry: &NewEntry,
-) -> Result<(), StoreError> {
-    w.execute(
-        INDEX_WORDS,
-        &[&story, &super::search::index_words(&entry.search_text)],
-        "indexing stories for search",
-    )?;
-    Ok(())
+    story: i64,
+    sort_at: Timestamp,
+) -> Result<bool, StoreError> {
+    // A translation's topics are its story's.
+    let (story, sort_at) = listed_story(w, story)?.unwrap_or((story, sort_at));
+    let story = w.resolve(story);
+    let mut joined = false;
+    for topic in &entry.topics {
+        joined |= w.db.execute(
+            TOPIC,
+            &[&topic.as_str(), &sort_at, &story],
+            "inserting entry topics",
+        )? > 0;
+    }
+    Ok(joined)
 }
 
 /// Hands the row `old`'s sightings to the row `into` (as joined by `rule`) and deletes it, its
 /// words leaving the search index with it.
-fn fold_into(w: &mut Writer<'_, '_>, old: i64, into: i64, rule: &str) -> Result<(), StoreError> {
-    w.execute(
+fn fold_into(
+    w: &mut Writer<'_, '_, '_>,
+    old: i64,
+    into: i64,
+    rule: &str,
+) -> Result<(), StoreError> {
+    w.db.execute(
         "UPDATE sightings SET entry_id = $2, joined_by = COALESCE(joined_by, $3)
          WHERE entry_id = $1",
         &[&old, &into, &rule],
         "adopting a republication",
     )?;
-    w.execute(
+    w.db.execute(
         "DELETE FROM entries WHERE id = $1",
         &[&old],
         "adopting a republication",
@@ -530,9 +805,17 @@ fn fold_into(w: &mut Writer<'_, '_>, old: i64, into: i64, rule: &str) -> Result<
 }
 
 /// The story a version row belongs to and where that story sorts; `None` for a story itself.
-fn listed_story(w: &mut Writer<'_, '_>, row: i64) -> Result<Option<(i64, Timestamp)>, StoreError> {
+/// A row of this document not written yet is written first.
+fn listed_story(
+    w: &mut Writer<'_, '_, '_>,
+    row: i64,
+) -> Result<Option<(i64, Timestamp)>, StoreError> {
     const CONTEXT: &str = "finding a translation's story";
-    let found = w.query_opt(
+    if row < 0 {
+        w.flush()?;
+    }
+    let row = w.resolve(row);
+    let found = w.db.query_opt(
         "SELECT p.id, p.published_at FROM entries e JOIN entries p ON p.id = e.version_of
          WHERE e.id = $1",
         &[&row],
@@ -562,60 +845,12 @@ fn origin_columns(entry: &NewEntry) -> OriginColumns<'_> {
     }
 }
 
-/// A new row for `entry`: a story, or with `version_of` a version of that story in another
-/// language, with its words in the search index.
-fn insert_entry(
-    w: &mut Writer<'_, '_>,
-    source: SourceId,
-    now: Timestamp,
-    entry: &NewEntry,
-    updated: Timestamp,
-    version_of: Option<i64>,
-) -> Result<i64, StoreError> {
-    let origin = origin_columns(entry);
-    let row = w.query_one(
-        INSERT,
-        &[
-            &source.0,
-            &entry.public_id,
-            &entry.link,
-            &entry.title,
-            &entry.summary_html,
-            &entry.content_html,
-            &to_json(&entry.authors),
-            &to_json(&entry.categories),
-            &to_json(&entry.enclosures),
-            &entry.language,
-            &entry.published,
-            &updated,
-            &now,
-            &entry.content_hash,
-            &entry.canonical_url,
-            &entry
-                .signature
-                .as_ref()
-                .map(crate::dedup::fingerprint::to_bytes),
-            &entry.title_numbers,
-            // BIGINT is signed: the same 64 bits.
-            &entry.likeness.title_key.map(|k| k as i64),
-            &origin.url,
-            &origin.link,
-            &origin.credit,
-            &origin.rule,
-            &version_of,
-        ],
-        "inserting entry",
-    )?;
-    let story: i64 = row.try_get(0).context("inserting entry")?;
-    index_for_search(w, story, entry)?;
-    Ok(story)
-}
-
 /// A stored republication taken in by `story`, its newly arrived original (see
 /// [`crate::dedup::Adopted`]). A translation points at the story; one in the story's language
 /// hands its sightings and translations to it and goes. Either way the story takes its topics.
+/// Nothing of the document waits to be written (see [`carry_out`]).
 fn adopt(
-    w: &mut Writer<'_, '_>,
+    w: &mut Writer<'_, '_, '_>,
     story: i64,
     sort_at: Timestamp,
     adopted: crate::dedup::Adopted,
@@ -628,33 +863,36 @@ fn adopt(
         translation = adopted.translation,
         "original arrived"
     );
-    w.execute(
+    w.db.execute(
         "INSERT INTO entry_topics (topic, sort_at, entry_id)
          SELECT topic, $2, $3 FROM entry_topics WHERE entry_id = $1
          ON CONFLICT DO NOTHING",
         &[&old, &sort_at, &story],
         CONTEXT,
     )?;
-    w.execute(
+    w.db.execute(
         "DELETE FROM entry_topics WHERE entry_id = $1",
         &[&old],
         CONTEXT,
     )?;
-    w.execute(
+    w.db.execute(
         "UPDATE entries SET version_of = $2 WHERE version_of = $1",
         &[&old, &story],
         CONTEXT,
     )?;
     match (adopted.into, adopted.translation) {
         // A second translation into a language: a copy of the first.
-        (Some(version), _) => fold_into(w, old, version, "translation")?,
+        (Some(version), _) => {
+            let version = w.resolve(version);
+            fold_into(w, old, version, "translation")?;
+        }
         (None, true) => {
-            w.execute(
+            w.db.execute(
                 "UPDATE entries SET version_of = $2 WHERE id = $1",
                 &[&old, &story],
                 CONTEXT,
             )?;
-            w.execute(
+            w.db.execute(
                 "UPDATE sightings SET joined_by = COALESCE(joined_by, 'translation') WHERE entry_id = $1",
                 &[&old],
                 CONTEXT,
@@ -665,113 +903,89 @@ fn adopt(
     Ok(())
 }
 
-/// This source's sighting of the row `story` (a story, or a story's version in another
+/// This source's sighting of the row `row` (a story, or a story's version in another
 /// language), and the story it belongs to (`listed`: the story and where it sorts) in the topics
 /// the sighting puts it in.
-fn add_sighting(
-    w: &mut Writer<'_, '_>,
-    source: SourceId,
-    now: Timestamp,
-    entry: &NewEntry,
-    story: i64,
-    joined_by: Option<&str>,
+fn add_sighting<'e>(
+    w: &mut Writer<'_, '_, 'e>,
+    entry: &'e NewEntry,
+    row: i64,
+    joined_by: Option<&'static str>,
     listed: (i64, Timestamp),
-) -> Result<(), StoreError> {
-    w.execute(
-        SIGHTING,
-        &[
-            &source.0,
-            &entry.key.as_str(),
-            &story,
-            &now,
-            &entry.content_hash,
-            &entry.link,
-            &entry.canonical_url,
-            &joined_by,
-            &entry.item_hash,
-        ],
-        "inserting sighting",
-    )?;
+) {
+    w.carried.insert(row);
+    w.pending.sightings.push((entry, row, joined_by));
     let (listed, sort_at) = listed;
-    for topic in &entry.topics {
-        w.execute(
-            TOPIC,
-            &[&topic.as_str(), &sort_at, &listed],
-            "inserting entry topics",
-        )?;
-    }
-    Ok(())
+    w.add_topics(entry, sort_at, listed);
 }
 
 /// The stories the index finds near `entry` (by band keys, and by title) that another source
-/// carries, read for comparison; those found by title with their text.
+/// carries, read for comparison in one statement; those found by title with their text.
 fn neighbours(
-    w: &mut Writer<'_, '_>,
-    store: &PostgresStore,
+    w: &mut Writer<'_, '_, '_>,
     entry: &NewEntry,
-    source: SourceId,
-    now: Timestamp,
 ) -> Result<Vec<crate::dedup::Candidate>, StoreError> {
     use crate::dedup::fingerprint::from_bytes;
     const CONTEXT: &str = "matching near duplicates";
     let (by_title, by_bands) = {
-        let near = lock_near(store);
+        let near = lock_near(w.store);
         (
-            near.index.same_title(entry, now),
-            near.index.neighbours(entry, now),
+            near.index.same_title(entry, w.now),
+            near.index.neighbours(entry, w.now),
         )
     };
+    // This source's sightings waiting to be written are not in the database yet.
+    let wanted: Vec<i64> = by_title
+        .iter()
+        .chain(&by_bands)
+        .copied()
+        .filter(|id| !w.carried.contains(id))
+        .collect::<BTreeSet<i64>>()
+        .into_iter()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows =
+        w.db.query(NEAR, &[&wanted, &w.source.0, &by_title], CONTEXT)?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let id: i64 = r.try_get(0).context(CONTEXT)?;
+        found.insert(id, r);
+    }
     let mut candidates = Vec::new();
-    for id in &by_title {
-        let Some(r) = w.query_opt(NEAR_TEXT, &[id, &source.0], CONTEXT)? else {
+    let in_order = by_title.iter().map(|id| (*id, true)).chain(
+        by_bands
+            .iter()
+            .filter(|id| !by_title.contains(id))
+            .map(|id| (*id, false)),
+    );
+    for (id, with_text) in in_order {
+        let Some(r) = found.get(&id) else {
             continue;
         };
         let read = || -> Result<_, postgres::Error> {
             Ok((
-                r.try_get::<_, Timestamp>(0)?,
-                r.try_get::<_, Option<Vec<u8>>>(1)?,
-                r.try_get::<_, String>(2)?,
+                r.try_get::<_, Timestamp>(1)?,
+                r.try_get::<_, Option<Vec<u8>>>(2)?,
                 r.try_get::<_, String>(3)?,
-                r.try_get::<_, Option<String>>(4)?,
+                r.try_get::<_, String>(4)?,
                 r.try_get::<_, Option<String>>(5)?,
+                r.try_get::<_, Option<String>>(6)?,
             ))
         };
         let (published, signature, title_numbers, title, summary, content) =
             read().context(CONTEXT)?;
-        let text =
-            crate::dedup::text::StoryText::of(&title, summary.as_deref(), content.as_deref());
-        candidates.push(crate::dedup::Candidate {
-            id: *id,
-            published,
-            signature: signature.as_deref().and_then(from_bytes),
-            title_numbers,
-            title,
-            text: Some(text),
+        let text = with_text.then(|| {
+            crate::dedup::text::StoryText::of(&title, summary.as_deref(), content.as_deref())
         });
-    }
-    for id in by_bands {
-        if by_title.contains(&id) {
-            continue;
-        }
-        let Some(r) = w.query_opt(NEAR, &[&id, &source.0], CONTEXT)? else {
-            continue;
-        };
-        let read = || -> Result<_, postgres::Error> {
-            Ok((
-                r.try_get::<_, Timestamp>(0)?,
-                r.try_get::<_, Option<Vec<u8>>>(1)?,
-                r.try_get::<_, String>(2)?,
-                r.try_get::<_, String>(3)?,
-            ))
-        };
-        let (published, signature, title_numbers, title) = read().context(CONTEXT)?;
         candidates.push(crate::dedup::Candidate {
             id,
             published,
             signature: signature.as_deref().and_then(from_bytes),
             title_numbers,
             title,
-            text: None,
+            text,
         });
     }
     Ok(candidates)

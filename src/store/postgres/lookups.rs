@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use postgres::Transaction;
+use postgres::types::Type;
 
-use super::Context;
+use super::{Context, Prepared};
 use crate::dedup::{Known, NearIndex, OriginStory, OtherStory};
 use crate::model::{EntryKey, NewEntry, SourceId, Timestamp};
 use crate::store::StoreError;
@@ -18,19 +18,18 @@ use crate::store::found::DocumentLookups;
 /// What the store already holds of this document's entries, by key. One query for the whole
 /// document instead of one per entry.
 pub(super) fn known_entries(
-    tx: &mut Transaction<'_>,
+    db: &mut Prepared<'_, '_>,
     source: SourceId,
     keys: &[&str],
 ) -> Result<HashMap<String, Known>, StoreError> {
-    let rows = tx
-        .query(
-            "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
+    let rows = db.query_planned(
+        "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
                     e.source_id = $1, e.published_at
              FROM sightings g JOIN entries e ON e.id = g.entry_id
              WHERE g.source_id = $1 AND g.entry_key = ANY($2)",
-            &[&source.0, &keys],
-        )
-        .context("looking up entries")?;
+        &[(&source.0, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+        "looking up entries",
+    )?;
     rows.iter()
         .map(|r| {
             Ok((
@@ -65,7 +64,7 @@ pub(super) fn origin_urls(entries: &[NewEntry]) -> Vec<&str> {
 }
 
 pub(super) fn document_lookups(
-    tx: &mut Transaction<'_>,
+    db: &mut Prepared<'_, '_>,
     source: SourceId,
     entries: &[NewEntry],
     keys: &[&str],
@@ -75,17 +74,20 @@ pub(super) fn document_lookups(
     {
         // SQLite reads these in key order within an address (its index on (source, canonical
         // URL) carries the key); bytewise, as SQLite compares text.
-        let rows = tx
-            .query(
-                "SELECT g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash),
+        let rows = db.query_planned(
+            "SELECT g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash),
                         e.updated_at, e.source_id = $1, e.published_at
                  FROM sightings g JOIN entries e ON e.id = g.entry_id
                  WHERE g.source_id = $1 AND g.canonical_url = ANY($2)
                    AND g.entry_key <> ALL($3)
                  ORDER BY g.canonical_url COLLATE \"C\", g.entry_key COLLATE \"C\"",
-                &[&source.0, &canonicals, &keys],
-            )
-            .context("looking for guid churn")?;
+            &[
+                (&source.0, Type::INT8),
+                (&canonicals, Type::TEXT_ARRAY),
+                (&keys, Type::TEXT_ARRAY),
+            ],
+            "looking for guid churn",
+        )?;
         for r in &rows {
             let read = || -> Result<_, postgres::Error> {
                 Ok((
@@ -110,15 +112,10 @@ pub(super) fn document_lookups(
     {
         // Another source's story at the same address; a source's own entries sharing a link (a
         // live page's updates) stay apart.
-        let rows = tx
-            .query(
-                "SELECT e.canonical_url, e.id, e.published_at FROM entries e
+        let rows = db.query_planned("SELECT e.canonical_url, e.id, e.published_at FROM entries e
                  WHERE e.canonical_url = ANY($1)
                    AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = $2)
-                 ORDER BY e.id",
-                &[&canonicals, &source.0],
-            )
-            .context("matching canonical URLs")?;
+                 ORDER BY e.id", &[(&canonicals, Type::TEXT_ARRAY), (&source.0, Type::INT8)], "matching canonical URLs")?;
         for r in &rows {
             let read = || -> Result<_, postgres::Error> {
                 Ok((
@@ -135,15 +132,14 @@ pub(super) fn document_lookups(
     }
     let origin_urls = origin_urls(entries);
     if !origin_urls.is_empty() {
-        let rows = tx
-            .query(
-                "SELECT e.canonical_url, p.id, p.published_at, p.language, p.signature
+        let rows = db.query_planned(
+            "SELECT e.canonical_url, p.id, p.published_at, p.language, p.signature
                  FROM entries e JOIN entries p ON p.id = COALESCE(e.version_of, e.id)
                  WHERE e.canonical_url = ANY($1)
                  ORDER BY e.id",
-                &[&origin_urls],
-            )
-            .context("matching origins")?;
+            &[(&origin_urls, Type::TEXT_ARRAY)],
+            "matching origins",
+        )?;
         for r in &rows {
             let read = || -> Result<_, postgres::Error> {
                 Ok((r.try_get::<_, String>(0)?, origin_story(r, 1)?))
@@ -152,13 +148,12 @@ pub(super) fn document_lookups(
             lookups.origins.entry(canonical).or_insert(found);
         }
         // The languages each credited story has a version in already.
-        let versions = tx
-            .prepare("SELECT id, language FROM entries WHERE version_of = $1 ORDER BY id")
-            .context("matching origins")?;
         for origin in lookups.origins.values_mut() {
-            let rows = tx
-                .query(&versions, &[&origin.story])
-                .context("matching origins")?;
+            let rows = db.query(
+                "SELECT id, language FROM entries WHERE version_of = $1 ORDER BY id",
+                &[&origin.story],
+                "matching origins",
+            )?;
             origin.versions = rows
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -169,14 +164,13 @@ pub(super) fn document_lookups(
     {
         // Stories stored before their original arrived; only primary versions (a translation
         // already belongs to a story).
-        let rows = tx
-            .query(
-                "SELECT e.origin_url, e.id, e.published_at, e.language, e.signature FROM entries e
+        let rows = db.query_planned(
+            "SELECT e.origin_url, e.id, e.published_at, e.language, e.signature FROM entries e
                  WHERE e.origin_url = ANY($1) AND e.version_of IS NULL
                  ORDER BY e.id",
-                &[&canonicals],
-            )
-            .context("finding republications")?;
+            &[(&canonicals, Type::TEXT_ARRAY)],
+            "finding republications",
+        )?;
         for r in &rows {
             let read = || -> Result<_, postgres::Error> {
                 Ok((r.try_get::<_, String>(0)?, origin_story(r, 1)?))
@@ -190,12 +184,11 @@ pub(super) fn document_lookups(
         }
     }
     {
-        let rows = tx
-            .query(
-                "SELECT entry_key FROM tombstones WHERE source_id = $1 AND entry_key = ANY($2)",
-                &[&source.0, &keys],
-            )
-            .context("checking tombstones")?;
+        let rows = db.query_planned(
+            "SELECT entry_key FROM tombstones WHERE source_id = $1 AND entry_key = ANY($2)",
+            &[(&source.0, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+            "checking tombstones",
+        )?;
         for r in &rows {
             lookups
                 .tombstoned
@@ -229,6 +222,9 @@ const GAP_PATIENCE: Duration = Duration::from_secs(15 * 60);
 /// document ask for thousands of ids.
 const MAX_GAPS: usize = 10_000;
 
+/// Stories read by one look at most (see [`NearState`]); more wait for the next.
+const NEW_PER_LOOK: i64 = 10_000;
+
 /// How far below the highest story id loading the index looks for ids not committed yet.
 const LOAD_GAP_SPAN: i64 = 10_000;
 
@@ -240,6 +236,10 @@ const LOAD_GAP_SPAN: i64 = 10_000;
 /// the ids below the highest one read that were not there yet (gaps) are asked for again on each
 /// look until they appear or [`GAP_PATIENCE`] passes: each look is two index probes on the
 /// primary key, however many stories the window holds.
+///
+/// One look at a time per node, made without holding the index, which the node's other
+/// documents go on using: a document that wants the index current waits for the next look to
+/// start after it asked, and that one look serves every document waiting with it.
 #[derive(Default)]
 pub(super) struct NearState {
     pub(super) index: NearIndex,
@@ -250,11 +250,71 @@ pub(super) struct NearState {
     /// Stories this node stored and indexed as it stored them, not yet read back: skipped when
     /// they are, so that no story is indexed twice.
     own: HashMap<i64, Instant>,
+    /// Looks started and finished, counted; and whether one is under way.
+    looks_started: u64,
+    looks_done: u64,
+    looking: bool,
 }
 
 /// The index's columns of a story, and its title for stories stored without a title key.
 const INDEX_COLUMNS: &str =
     "e.id, e.first_seen_at, e.signature, e.title_numbers, e.title_key, e.title";
+
+/// What one look at the database asks for.
+enum Look {
+    /// The whole window, stories first seen since then.
+    Load { since: Timestamp },
+    /// What was committed since the last look: the stories above the highest id read, and the
+    /// gaps below it.
+    New { above: i64, gaps: Vec<i64> },
+}
+
+/// Brings the index of `store` up to date with what is committed (see [`NearState`]): the whole
+/// window the first time (as the SQLite engine loads it before its first document), else the
+/// stories committed since the last look. Returns the index's settings.
+pub(super) fn catch_up(
+    store: &super::PostgresStore,
+    db: &mut Prepared<'_, '_>,
+    now: Timestamp,
+) -> Result<crate::dedup::NearDuplicates, StoreError> {
+    let lock = || {
+        store
+            .near
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let mut near = lock();
+    let wanted = near.looks_started + 1;
+    loop {
+        if near.looks_done >= wanted {
+            return Ok(near.index.settings());
+        }
+        if !near.looking {
+            break;
+        }
+        near = store
+            .near_looked
+            .wait(near)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    near.looking = true;
+    near.looks_started += 1;
+    let this_look = near.looks_started;
+    let look = near.plan(now);
+    drop(near);
+    let read = NearState::read(db, &look);
+    let mut near = lock();
+    near.looking = false;
+    let applied = read.and_then(|rows| near.apply(&look, &rows, now));
+    if applied.is_ok() {
+        near.looks_done = this_look;
+    }
+    let settings = near.index.settings();
+    drop(near);
+    // A failed look leaves the next one to a waiting document.
+    store.near_looked.notify_all();
+    applied.map(|()| settings)
+}
 
 impl NearState {
     /// Indexes a story this node just stored as `id`, first seen `now`.
@@ -263,26 +323,26 @@ impl NearState {
         self.own.insert(id, Instant::now());
     }
 
-    /// Brings the index up to date with what is committed: the whole window the first time (as
-    /// the SQLite engine loads it before its first document), else the stories committed since
-    /// the last look.
-    pub(super) fn catch_up(
-        &mut self,
-        tx: &mut Transaction<'_>,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        match self.index.wants_loading(now) {
-            Some(since) => self.load(tx, since),
-            None => self.read_new(tx, now),
+    fn plan(&mut self, now: Timestamp) -> Look {
+        if let Some(since) = self.index.wants_loading(now) {
+            return Look::Load { since };
+        }
+        let noticed = Instant::now();
+        self.gaps
+            .retain(|_, since| noticed.duration_since(*since) < GAP_PATIENCE);
+        self.own
+            .retain(|_, since| noticed.duration_since(*since) < GAP_PATIENCE);
+        Look::New {
+            above: self.read_up_to,
+            gaps: self.gaps.keys().copied().collect(),
         }
     }
 
-    /// Loads the stories first seen since `since`. One statement, so one snapshot: the highest
-    /// id, the window and the ids present just below the highest agree.
-    fn load(&mut self, tx: &mut Transaction<'_>, since: Timestamp) -> Result<(), StoreError> {
-        const CONTEXT: &str = "loading near-duplicate index";
-        let rows = tx
-            .query(
+    /// The rows a look asks for. Loading is one statement, so one snapshot: the highest id, the
+    /// window and the ids present just below the highest agree.
+    fn read(db: &mut Prepared<'_, '_>, look: &Look) -> Result<Vec<postgres::Row>, StoreError> {
+        match look {
+            Look::Load { since } => db.query(
                 &format!(
                     "WITH top AS (SELECT COALESCE(MAX(id), 0) AS id FROM entries)
                      SELECT top.id, {INDEX_COLUMNS} FROM top
@@ -290,22 +350,60 @@ impl NearState {
                         AND (e.first_seen_at >= $1 OR e.id > top.id - $2)
                      ORDER BY e.id"
                 ),
-                &[&since, &LOAD_GAP_SPAN],
-            )
-            .context(CONTEXT)?;
+                &[since, &LOAD_GAP_SPAN],
+                "loading near-duplicate index",
+            ),
+            Look::New { above, gaps } => db.query(
+                &format!(
+                    // Two index scans on the key, whatever the plan: with OR the planner
+                    // scanned the whole key, and without the limit a plan made for any `$1`
+                    // (expecting a third of the table) scanned the whole table. Stories beyond
+                    // the limit are read by the next look.
+                    "(SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id > $1 ORDER BY e.id LIMIT $3)
+                     UNION ALL
+                     SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id = ANY($2) AND e.id <= $1
+                     ORDER BY 1"
+                ),
+                &[above, gaps, &NEW_PER_LOOK],
+                "reading stories other nodes stored",
+            ),
+        }
+    }
+
+    fn apply(
+        &mut self,
+        look: &Look,
+        rows: &[postgres::Row],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        match look {
+            Look::Load { since } => self
+                .apply_load(rows, *since)
+                .context("loading near-duplicate index"),
+            Look::New { above, .. } => self
+                .apply_new(rows, *above, now)
+                .context("reading stories other nodes stored"),
+        }
+    }
+
+    fn apply_load(
+        &mut self,
+        rows: &[postgres::Row],
+        since: Timestamp,
+    ) -> Result<(), postgres::Error> {
         let mut top = 0;
         let mut present = HashSet::new();
-        for r in &rows {
-            top = r.try_get::<_, i64>(0).context(CONTEXT)?;
-            let Some(id) = r.try_get::<_, Option<i64>>(1).context(CONTEXT)? else {
+        for r in rows {
+            top = r.try_get::<_, i64>(0)?;
+            let Some(id) = r.try_get::<_, Option<i64>>(1)? else {
                 continue;
             };
             if id > top - LOAD_GAP_SPAN {
                 present.insert(id);
             }
-            let seen: Timestamp = r.try_get(2).context(CONTEXT)?;
-            if seen >= since {
-                self.load_row(r, 1).context(CONTEXT)?;
+            let seen: Timestamp = r.try_get(2)?;
+            if seen >= since && self.own.remove(&id).is_none() {
+                self.load_row(r, 1)?;
             }
         }
         let noticed = Instant::now();
@@ -320,33 +418,20 @@ impl NearState {
         Ok(())
     }
 
-    /// Reads the stories committed since the last look: those above the highest id read, and
-    /// the gaps below it.
-    fn read_new(&mut self, tx: &mut Transaction<'_>, now: Timestamp) -> Result<(), StoreError> {
-        const CONTEXT: &str = "reading stories other nodes stored";
+    /// Adds the stories a look found committed since the one before, which had read up to
+    /// `before`.
+    fn apply_new(
+        &mut self,
+        rows: &[postgres::Row],
+        before: i64,
+        now: Timestamp,
+    ) -> Result<(), postgres::Error> {
         let noticed = Instant::now();
-        self.gaps
-            .retain(|_, since| noticed.duration_since(*since) < GAP_PATIENCE);
-        self.own
-            .retain(|_, since| noticed.duration_since(*since) < GAP_PATIENCE);
-        let gaps: Vec<i64> = self.gaps.keys().copied().collect();
-        let rows = tx
-            .query(
-                &format!(
-                    // Two index range scans: with OR the planner scanned the whole key.
-                    "SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id > $1
-                     UNION ALL
-                     SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id = ANY($2) AND e.id <= $1
-                     ORDER BY 1"
-                ),
-                &[&self.read_up_to, &gaps],
-            )
-            .context(CONTEXT)?;
         let since = now - self.index.settings().window;
-        let mut above = self.read_up_to;
-        for r in &rows {
-            let id: i64 = r.try_get(0).context(CONTEXT)?;
-            if id > self.read_up_to {
+        let mut above = before;
+        for r in rows {
+            let id: i64 = r.try_get(0)?;
+            if id > before {
                 // Ids skipped on the way up were taken by transactions not committed yet.
                 for missing in above + 1..id {
                     if self.own.remove(&missing).is_none() {
@@ -360,9 +445,9 @@ impl NearState {
             if self.own.remove(&id).is_some() {
                 continue;
             }
-            let seen: Timestamp = r.try_get(1).context(CONTEXT)?;
+            let seen: Timestamp = r.try_get(1)?;
             if seen >= since {
-                self.load_row(r, 0).context(CONTEXT)?;
+                self.load_row(r, 0)?;
             }
         }
         self.read_up_to = above;

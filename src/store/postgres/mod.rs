@@ -59,11 +59,155 @@ const POOL_WAIT: Duration = Duration::from_secs(2);
 /// How long opening a connection may take before the call fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A transaction on a pooled connection, each statement prepared once per connection (see
+/// [`Statements`]).
+pub(super) struct Prepared<'a, 't> {
+    pub(super) tx: &'a mut postgres::Transaction<'t>,
+    statements: &'a mut Statements,
+}
+
+type Params<'p> = &'p [&'p (dyn postgres::types::ToSql + Sync)];
+
+impl<'a, 't> Prepared<'a, 't> {
+    pub(super) fn new(
+        tx: &'a mut postgres::Transaction<'t>,
+        statements: &'a mut Statements,
+    ) -> Prepared<'a, 't> {
+        Prepared { tx, statements }
+    }
+
+    fn statement(
+        &mut self,
+        sql: &str,
+        context: &'static str,
+    ) -> Result<postgres::Statement, StoreError> {
+        self.statements.get(self.tx, sql).context(context)
+    }
+
+    pub(super) fn query(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+        context: &'static str,
+    ) -> Result<Vec<postgres::Row>, StoreError> {
+        let statement = self.statement(sql, context)?;
+        self.tx.query(&statement, params).context(context)
+    }
+
+    /// Runs `sql` unprepared, planned for these values: for the lookups by arrays of
+    /// addresses and keys, whose plan made once for any array, while the tables were small,
+    /// scanned whole tables on every call once they had grown.
+    pub(super) fn query_planned(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn postgres::types::ToSql + Sync), postgres::types::Type)],
+        context: &'static str,
+    ) -> Result<Vec<postgres::Row>, StoreError> {
+        self.tx.query_typed(sql, params).context(context)
+    }
+
+    pub(super) fn query_opt(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+        context: &'static str,
+    ) -> Result<Option<postgres::Row>, StoreError> {
+        let statement = self.statement(sql, context)?;
+        self.tx.query_opt(&statement, params).context(context)
+    }
+
+    pub(super) fn execute(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+        context: &'static str,
+    ) -> Result<u64, StoreError> {
+        let statement = self.statement(sql, context)?;
+        self.tx.execute(&statement, params).context(context)
+    }
+}
+
+/// Documents a node records at once. More transactions writing the same tables at once than the
+/// server has cores only wait for each other on the indexes' busiest pages (the newest ids, the
+/// search words every story has); fetching and parsing go on meanwhile.
+const WRITERS: usize = 4;
+
+/// A counting semaphore for blocking callers.
+struct Permits {
+    free: Mutex<usize>,
+    returned: std::sync::Condvar,
+}
+
+/// One permit of [`Permits`], given back when dropped.
+struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    fn new(count: usize) -> Permits {
+        Permits {
+            free: Mutex::new(count.max(1)),
+            returned: std::sync::Condvar::new(),
+        }
+    }
+
+    fn take(&self) -> Permit<'_> {
+        let mut free = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .returned
+                .wait(free)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self
+            .0
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        self.0.returned.notify_one();
+    }
+}
+
 /// The connections of a [`PostgresStore`]: those idle, and how many are open (idle or in use).
 #[derive(Default)]
 struct Pool {
-    idle: Vec<Client>,
+    idle: Vec<Connection>,
     open: usize,
+}
+
+/// A pooled connection and the statements prepared on it.
+pub(super) struct Connection {
+    pub(super) client: Client,
+    pub(super) statements: Statements,
+}
+
+/// Statements prepared on one connection, by their text: a refresh runs the same few dozen
+/// statements every time, and preparing one costs a round trip and the server's parsing.
+#[derive(Default)]
+pub(super) struct Statements(HashMap<String, postgres::Statement>);
+
+impl Statements {
+    /// The statement `sql`, prepared on `client`'s connection the first time it is asked for.
+    pub(super) fn get(
+        &mut self,
+        client: &mut impl postgres::GenericClient,
+        sql: &str,
+    ) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql)?;
+        self.0.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
 }
 
 pub struct PostgresStore {
@@ -78,6 +222,10 @@ pub struct PostgresStore {
     /// The near-duplicate index over recent stories (see [`crate::dedup::NearIndex`]), kept
     /// current with what every node stores.
     near: Mutex<lookups::NearState>,
+    /// Signalled when a look at the database for the index ends (see [`lookups::catch_up`]).
+    near_looked: std::sync::Condvar,
+    /// Documents being recorded at once (see [`WRITERS`]).
+    writers: Permits,
     signals: Arc<Signals>,
 }
 
@@ -100,6 +248,8 @@ impl PostgresStore {
             pool: Mutex::new(Pool::default()),
             returned: std::sync::Condvar::new(),
             near: Mutex::new(lookups::NearState::default()),
+            near_looked: std::sync::Condvar::new(),
+            writers: Permits::new(WRITERS),
             signals: Arc::new(Signals::default()),
         };
         store.with_client(migrations::apply)?;
@@ -141,11 +291,20 @@ impl PostgresStore {
         Ok(client)
     }
 
-    /// Runs `f` on a pooled connection (see [`MAX_OPEN`]); a connection the server closed is
-    /// not pooled again.
+    /// Runs `f` on a pooled connection (see [`MAX_OPEN`]).
     fn with_client<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_connection(|connection| f(&mut connection.client))
+    }
+
+    /// Runs `f` on a pooled connection with its prepared statements (see [`MAX_OPEN`]); a
+    /// connection the server closed is not pooled again, and one on which `f` failed forgets
+    /// its statements (a node of a newer version may have changed a table they read).
+    fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let lock = || {
             self.pool
@@ -156,12 +315,12 @@ impl PostgresStore {
             let mut pool = lock();
             let deadline = std::time::Instant::now() + POOL_WAIT;
             loop {
-                if let Some(client) = pool.idle.pop() {
-                    if client.is_closed() {
+                if let Some(connection) = pool.idle.pop() {
+                    if connection.client.is_closed() {
                         pool.open -= 1;
                         continue;
                     }
-                    break Some(client);
+                    break Some(connection);
                 }
                 let now = std::time::Instant::now();
                 if pool.open < MAX_OPEN || now >= deadline {
@@ -175,10 +334,13 @@ impl PostgresStore {
                     .unwrap_or_else(|e| e.into_inner().0);
             }
         };
-        let mut client = match pooled {
-            Some(client) => client,
+        let mut connection = match pooled {
+            Some(connection) => connection,
             None => match self.connect() {
-                Ok(client) => client,
+                Ok(client) => Connection {
+                    client,
+                    statements: Statements::default(),
+                },
                 Err(e) => {
                     lock().open -= 1;
                     self.returned.notify_one();
@@ -186,12 +348,15 @@ impl PostgresStore {
                 }
             },
         };
-        let result = f(&mut client);
+        let result = f(&mut connection);
+        if result.is_err() {
+            connection.statements = Statements::default();
+        }
         let mut pool = lock();
-        if client.is_closed() || pool.open > MAX_OPEN {
+        if connection.client.is_closed() || pool.open > MAX_OPEN {
             pool.open -= 1;
         } else {
-            pool.idle.push(client);
+            pool.idle.push(connection);
         }
         drop(pool);
         self.returned.notify_one();
