@@ -126,6 +126,12 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A turn's duration in milliseconds, at most a year: added to the database's clock, it must
+/// not overflow.
+fn turn_millis(d: Duration) -> i64 {
+    millis(d).min(365 * 24 * 3600 * 1000)
+}
+
 /// The database's clock in milliseconds: the one clock every node's turns are counted on.
 const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
 
@@ -134,64 +140,39 @@ pub(super) fn take_host_turn(
     host: &str,
     policy: &HostPolicy,
 ) -> Result<HostTurn, StoreError> {
+    const CONTEXT: &str = "taking a host turn";
     let per_host = i64::try_from(policy.per_host.max(1)).unwrap_or(i64::MAX);
-    store.with_transaction(|tx| {
-        tx.execute(
-            "INSERT INTO host_turns (host) VALUES ($1) ON CONFLICT (host) DO NOTHING",
-            &[&host],
-        )
-        .context("taking a host turn")?;
-        // The host's row is locked until commit: nodes asking for the same host take turns one
-        // after the other, so two never get the same slot or the same start.
-        let row = tx
-            .query_one(
-                &format!(
-                    "SELECT next_at_ms, slow_until_ms, {DB_NOW_MS} FROM host_turns
-                     WHERE host = $1 FOR UPDATE"
-                ),
-                &[&host],
-            )
-            .context("taking a host turn")?;
-        let (next_at, slow_until, now): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        let free = tx
+    store.with_connection(|connection| {
+        // One call, one round trip (migrations/postgres/0002_host_turn.sql).
+        let sql = "SELECT turn_slot, wait_ms FROM take_host_turn($1, $2, $3, $4, $5, $6)";
+        let statement = connection
+            .statements
+            .get(&mut connection.client, sql)
+            .context(CONTEXT)?;
+        let row = connection
+            .client
             .query_opt(
-                "SELECT s.slot FROM generate_series(0, $2::BIGINT - 1) AS s(slot)
-                 LEFT JOIN host_slots h ON h.host = $1 AND h.slot = s.slot
-                 WHERE h.leased_until_ms IS NULL OR h.leased_until_ms <= $3
-                 ORDER BY s.slot LIMIT 1",
-                &[&host, &per_host, &now],
+                &statement,
+                &[
+                    &host,
+                    &per_host,
+                    &turn_millis(policy.spacing),
+                    &turn_millis(policy.slow_spacing),
+                    &turn_millis(policy.hold),
+                    &store.node,
+                ],
             )
-            .context("taking a host turn")?;
-        let Some(free) = free else {
+            .context(CONTEXT)?;
+        let Some(row) = row else {
             return Ok(HostTurn::Busy { retry: BUSY_RETRY });
         };
-        let slot: i64 = free.get(0);
-        let start = next_at.max(now);
-        let spacing = if slow_until > now {
-            policy.slow_spacing
-        } else {
-            policy.spacing
-        };
-        tx.execute(
-            "UPDATE host_turns SET next_at_ms = $2 WHERE host = $1",
-            &[&host, &start.saturating_add(millis(spacing))],
-        )
-        .context("taking a host turn")?;
-        tx.execute(
-            "INSERT INTO host_slots (host, slot, leased_by, leased_until_ms) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (host, slot) DO UPDATE
-             SET leased_by = EXCLUDED.leased_by, leased_until_ms = EXCLUDED.leased_until_ms",
-            &[
-                &host,
-                &slot,
-                &store.node,
-                &start.saturating_add(millis(policy.hold)),
-            ],
-        )
-        .context("taking a host turn")?;
+        let (slot, wait): (i64, i64) = (
+            row.try_get(0).context(CONTEXT)?,
+            row.try_get(1).context(CONTEXT)?,
+        );
         Ok(HostTurn::Go {
             slot,
-            wait: Duration::from_millis(u64::try_from(start - now).unwrap_or(0)),
+            wait: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
         })
     })
 }
@@ -201,14 +182,20 @@ pub(super) fn give_back_host_turn(
     host: &str,
     slot: i64,
 ) -> Result<(), StoreError> {
-    store.with_client(|client| {
-        client
-            .execute(
+    const CONTEXT: &str = "giving a host turn back";
+    store.with_connection(|connection| {
+        let statement = connection
+            .statements
+            .get(
+                &mut connection.client,
                 "UPDATE host_slots SET leased_by = NULL, leased_until_ms = NULL
                  WHERE host = $1 AND slot = $2 AND leased_by = $3",
-                &[&host, &slot, &store.node],
             )
-            .context("giving a host turn back")?;
+            .context(CONTEXT)?;
+        connection
+            .client
+            .execute(&statement, &[&host, &slot, &store.node])
+            .context(CONTEXT)?;
         Ok(())
     })
 }

@@ -8,10 +8,16 @@ use postgres::Client;
 use super::StoreError;
 
 /// Every migration, in order; a test checks that this list matches `migrations/postgres/`.
-pub(crate) const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial.sql",
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial.sql",
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        "0002_host_turn.sql",
+        include_str!("../../../migrations/postgres/0002_host_turn.sql"),
+    ),
+];
 
 /// The advisory lock key nodes take while migrating ("tributary" in ASCII, folded to 63 bits).
 const MIGRATION_LOCK: i64 = 0x7472_6962_7574_6172;
