@@ -222,8 +222,12 @@ const GAP_PATIENCE: Duration = Duration::from_secs(15 * 60);
 /// document ask for thousands of ids.
 const MAX_GAPS: usize = 10_000;
 
-/// Stories read by one look at most (see [`NearState`]); more wait for the next.
+/// New stories read by one query at most: a look reads page after page.
+#[cfg(not(test))]
 const NEW_PER_LOOK: i64 = 10_000;
+/// Small in tests, so that every test reads several pages.
+#[cfg(test)]
+const NEW_PER_LOOK: i64 = 2;
 
 /// How far below the highest story id loading the index looks for ids not committed yet.
 const LOAD_GAP_SPAN: i64 = 10_000;
@@ -300,12 +304,18 @@ pub(super) fn catch_up(
     near.looking = true;
     near.looks_started += 1;
     let this_look = near.looks_started;
-    let look = near.plan(now);
-    drop(near);
-    let read = NearState::read(db, &look);
-    let mut near = lock();
+    // A look reads page after page until it has every story committed since the last one.
+    let applied = loop {
+        let look = near.plan(now);
+        drop(near);
+        let read = NearState::read(db, &look);
+        near = lock();
+        match read.and_then(|rows| near.apply(&look, &rows, now)) {
+            Ok(true) => continue,
+            done => break done.map(|_| ()),
+        }
+    };
     near.looking = false;
-    let applied = read.and_then(|rows| near.apply(&look, &rows, now));
     if applied.is_ok() {
         near.looks_done = this_look;
     }
@@ -358,7 +368,7 @@ impl NearState {
                     // Two index scans on the key, whatever the plan: with OR the planner
                     // scanned the whole key, and without the limit a plan made for any `$1`
                     // (expecting a third of the table) scanned the whole table. Stories beyond
-                    // the limit are read by the next look.
+                    // the limit are read by the next query.
                     "(SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id > $1 ORDER BY e.id LIMIT $3)
                      UNION ALL
                      SELECT {INDEX_COLUMNS} FROM entries e WHERE e.id = ANY($2) AND e.id <= $1
@@ -370,15 +380,17 @@ impl NearState {
         }
     }
 
+    /// Adds what a look read; true when there may be more to read (a full page of new stories).
     fn apply(
         &mut self,
         look: &Look,
         rows: &[postgres::Row],
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         match look {
             Look::Load { since } => self
                 .apply_load(rows, *since)
+                .map(|()| false)
                 .context("loading near-duplicate index"),
             Look::New { above, .. } => self
                 .apply_new(rows, *above, now)
@@ -425,13 +437,15 @@ impl NearState {
         rows: &[postgres::Row],
         before: i64,
         now: Timestamp,
-    ) -> Result<(), postgres::Error> {
+    ) -> Result<bool, postgres::Error> {
         let noticed = Instant::now();
         let since = now - self.index.settings().window;
         let mut above = before;
+        let mut new = 0;
         for r in rows {
             let id: i64 = r.try_get(0)?;
             if id > before {
+                new += 1;
                 // Ids skipped on the way up were taken by transactions not committed yet.
                 for missing in above + 1..id {
                     if self.own.remove(&missing).is_none() {
@@ -452,7 +466,7 @@ impl NearState {
         }
         self.read_up_to = above;
         self.trim_gaps();
-        Ok(())
+        Ok(new >= NEW_PER_LOOK)
     }
 
     /// Adds the story whose [`INDEX_COLUMNS`] start at column `at`.

@@ -201,6 +201,46 @@ fn a_near_duplicate_of_a_story_another_node_stored_joins_it() {
 
 #[test]
 #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_look_reads_every_story_committed_since_the_last_however_many() {
+    // Tests read two new stories a query (`NEW_PER_LOOK`): node A's five stories take node B
+    // three queries, and the last of them is the one B's copy must find.
+    let db = database();
+    let ids = add_sources(&db);
+    let a = open(&db, "node-a");
+    let b = open(&db, "node-b");
+    record(
+        &b,
+        ids[1],
+        &[linked("filler", "https://b.example/f", "Thời tiết")],
+        NOW,
+    );
+    let title = "Hà Nội xây 3 tuyến đường sắt đô thị";
+    let mut stories = vec![
+        linked("a1", "https://a.example/1", "Giá vàng"),
+        linked("a2", "https://a.example/2", "Giao thông"),
+        linked("a3", "https://a.example/3", "Bóng đá"),
+        linked("a4", "https://a.example/4", "Chứng khoán"),
+    ];
+    stories.push(worded("a5", "https://a.example/5", title, STORY_TEXT));
+    let stored = record(&a, ids[0], &stories, NOW + 10);
+    assert_eq!(stored.new, 5);
+    let copy = worded(
+        "b1",
+        "https://b.example/duong-sat",
+        title,
+        &format!("{STORY_TEXT} hôm nay"),
+    );
+    let joined = record(&b, ids[1], &[copy], NOW + 20);
+    assert_eq!(
+        (joined.new, joined.merged),
+        (1, 1),
+        "joined node A's fifth story"
+    );
+    assert!(b.near.lock().expect("index").gaps().is_empty());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
 fn a_story_committed_after_a_later_one_is_still_found_as_a_near_duplicate() {
     let db = database();
     let ids = add_sources(&db);
