@@ -2,7 +2,7 @@
 //! whichever arrives first.
 
 use super::both_engines;
-use super::fixtures::{sources, store_one, titles, version};
+use super::fixtures::{sources, store_entries, store_one, titles, version};
 use crate::model::{Credit, SourceId, Timestamp, TopicSlug};
 use crate::store::Store;
 
@@ -12,6 +12,7 @@ both_engines!(
     stories_crediting_the_same_outlet_by_name_stay_apart,
     a_story_and_its_translations_are_found_and_pruned_as_one,
     a_copy_of_a_translation_is_listed_as_its_story,
+    two_translations_into_one_language_in_one_document_are_one_version,
 );
 
 const ORIGINAL: &str = "https://vi.example/story";
@@ -240,4 +241,36 @@ fn a_copy_of_a_translation_is_listed_as_its_story(store: &dyn Store) {
     let all = store.topic_entries(&TopicSlug::all(), 50).expect("all");
     assert_eq!(titles(&all), ["Bản gốc"], "the translation is not listed");
     assert_eq!(all[0].versions.len(), 1);
+}
+
+/// The second translation joins the first, stored by the same document a moment before: the
+/// version row it joins is one the document has only just made.
+fn two_translations_into_one_language_in_one_document_are_one_version(store: &dyn Store) {
+    let ids = sources(store, 2);
+    store_one(
+        store,
+        ids[0],
+        version("vi", "Bản gốc", "vi", None),
+        1_700_000_000,
+    );
+    store_entries(
+        store,
+        ids[1],
+        &[
+            version("id", "Terjemahan", "id", Some(ORIGINAL)),
+            version("id-b", "Terjemahan lain", "id", Some(ORIGINAL)),
+        ],
+        1_700_000_100,
+    );
+    assert_eq!(
+        rows(store),
+        [
+            ("Bản gốc".to_string(), None),
+            ("Terjemahan".to_string(), Some("Bản gốc".to_string())),
+        ]
+    );
+    let all = store.topic_entries(&TopicSlug::all(), 50).expect("all");
+    assert_eq!(titles(&all), ["Bản gốc"]);
+    let sightings = store.sightings().expect("sightings");
+    assert_eq!(sightings.len(), 3, "{sightings:?}");
 }
