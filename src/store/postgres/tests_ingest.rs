@@ -162,28 +162,47 @@ fn one_story_stored_by_two_nodes_at_once_is_one_entry_crediting_both() {
     }
 }
 
-#[test]
-#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
-fn a_near_duplicate_of_a_story_another_node_stored_joins_it() {
+/// The story node A stores and node B's copy must find.
+const RAIL: &str = "Hà Nội xây 3 tuyến đường sắt đô thị";
+
+/// Two nodes on one database, node B's index loaded (it stored a story of its own) before node
+/// A stores anything: only reading what other nodes stored since lets B find A's stories.
+fn two_nodes() -> (TestDatabase, Vec<SourceId>, PostgresStore, PostgresStore) {
     let db = database();
     let ids = add_sources(&db);
     let a = open(&db, "node-a");
     let b = open(&db, "node-b");
-    // Node B has its index loaded before node A stores the story: only reading what other
-    // nodes stored since lets B find it.
-    let filler = linked("filler", "https://b.example/filler", "Thời tiết");
-    record(&b, ids[1], &[filler], NOW);
-    let title = "Hà Nội xây 3 tuyến đường sắt đô thị";
+    record(
+        &b,
+        ids[1],
+        &[linked("filler", "https://b.example/f", "Thời tiết")],
+        NOW,
+    );
+    (db, ids, a, b)
+}
+
+/// Source B's copy of the [`RAIL`] story: the same title, nearly the same text.
+fn rail_copy() -> NewEntry {
+    worded(
+        "b1",
+        "https://b.example/duong-sat",
+        RAIL,
+        &format!("{STORY_TEXT} hôm nay"),
+    )
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_near_duplicate_of_a_story_another_node_stored_joins_it() {
+    let (db, ids, a, b) = two_nodes();
     let stored = record(
         &a,
         ids[0],
-        &[worded("a1", "https://a.example/ha-noi", title, STORY_TEXT)],
+        &[worded("a1", "https://a.example/ha-noi", RAIL, STORY_TEXT)],
         NOW + 10,
     );
     assert_eq!((stored.new, stored.merged), (1, 0));
-    let copy_text = format!("{STORY_TEXT} hôm nay");
-    let copy = worded("b1", "https://b.example/duong-sat", title, &copy_text);
-    let joined = record(&b, ids[1], &[copy], NOW + 20);
+    let joined = record(&b, ids[1], &[rail_copy()], NOW + 20);
     assert_eq!((joined.new, joined.merged), (1, 1), "joined node A's story");
     let mut client = client(&db);
     let rows: Vec<(String, i64)> = client
@@ -204,33 +223,16 @@ fn a_near_duplicate_of_a_story_another_node_stored_joins_it() {
 fn a_look_reads_every_story_committed_since_the_last_however_many() {
     // Tests read two new stories a query (`NEW_PER_LOOK`): node A's five stories take node B
     // three queries, and the last of them is the one B's copy must find.
-    let db = database();
-    let ids = add_sources(&db);
-    let a = open(&db, "node-a");
-    let b = open(&db, "node-b");
-    record(
-        &b,
-        ids[1],
-        &[linked("filler", "https://b.example/f", "Thời tiết")],
-        NOW,
-    );
-    let title = "Hà Nội xây 3 tuyến đường sắt đô thị";
-    let mut stories = vec![
+    let (_db, ids, a, b) = two_nodes();
+    let stories = [
         linked("a1", "https://a.example/1", "Giá vàng"),
         linked("a2", "https://a.example/2", "Giao thông"),
         linked("a3", "https://a.example/3", "Bóng đá"),
         linked("a4", "https://a.example/4", "Chứng khoán"),
+        worded("a5", "https://a.example/5", RAIL, STORY_TEXT),
     ];
-    stories.push(worded("a5", "https://a.example/5", title, STORY_TEXT));
-    let stored = record(&a, ids[0], &stories, NOW + 10);
-    assert_eq!(stored.new, 5);
-    let copy = worded(
-        "b1",
-        "https://b.example/duong-sat",
-        title,
-        &format!("{STORY_TEXT} hôm nay"),
-    );
-    let joined = record(&b, ids[1], &[copy], NOW + 20);
+    assert_eq!(record(&a, ids[0], &stories, NOW + 10).new, 5);
+    let joined = record(&b, ids[1], &[rail_copy()], NOW + 20);
     assert_eq!(
         (joined.new, joined.merged),
         (1, 1),
@@ -242,18 +244,9 @@ fn a_look_reads_every_story_committed_since_the_last_however_many() {
 #[test]
 #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
 fn a_story_committed_after_a_later_one_is_still_found_as_a_near_duplicate() {
-    let db = database();
-    let ids = add_sources(&db);
-    let a = open(&db, "node-a");
-    let b = open(&db, "node-b");
-    record(
-        &b,
-        ids[1],
-        &[linked("filler", "https://b.example/f", "Thời tiết")],
-        NOW,
-    );
+    let (db, ids, a, b) = two_nodes();
     // A slow transaction (another node's) takes its story id first and commits last.
-    let title = "Hà Nội xây 3 tuyến đường sắt đô thị";
+    let title = RAIL;
     let signature = fingerprint::signature(title, STORY_TEXT).map(|s| fingerprint::to_bytes(&s));
     let mut slow = client(&db);
     let mut tx = slow.transaction().expect("slow transaction");
@@ -298,13 +291,7 @@ fn a_story_committed_after_a_later_one_is_still_found_as_a_near_duplicate() {
         "the uncommitted story is awaited"
     );
     tx.commit().expect("slow commit");
-    let copy = worded(
-        "b1",
-        "https://b.example/duong-sat",
-        title,
-        &format!("{STORY_TEXT} hôm nay"),
-    );
-    let joined = record(&b, ids[1], &[copy], NOW + 20);
+    let joined = record(&b, ids[1], &[rail_copy()], NOW + 20);
     assert_eq!((joined.new, joined.merged), (1, 1), "joined the late story");
     assert!(b.near.lock().expect("index").gaps().is_empty());
     let carried: i64 = client(&db)
