@@ -31,7 +31,6 @@ pub(super) fn record_document(
     fetched: &Fetched<'_>,
     now: Timestamp,
 ) -> Result<RefreshStats, StoreError> {
-    let permit = store.writers.take();
     let (stats, changes) = store.with_connection(|connection| {
         let Connection { client, statements } = connection;
         // READ COMMITTED whatever the server's default: each lookup after the address locks
@@ -53,7 +52,6 @@ pub(super) fn record_document(
         tx.commit().context("committing refresh")?;
         Ok(done)
     })?;
-    drop(permit);
     changes.apply(&store.signals);
     Ok(stats)
 }

@@ -127,55 +127,6 @@ impl<'a, 't> Prepared<'a, 't> {
     }
 }
 
-/// Documents a node records at once. More transactions writing the same tables at once than the
-/// server has cores only wait for each other on the indexes' busiest pages (the newest ids, the
-/// search words every story has); fetching and parsing go on meanwhile.
-const WRITERS: usize = 4;
-
-/// A counting semaphore for blocking callers.
-struct Permits {
-    free: Mutex<usize>,
-    returned: std::sync::Condvar,
-}
-
-/// One permit of [`Permits`], given back when dropped.
-struct Permit<'a>(&'a Permits);
-
-impl Permits {
-    fn new(count: usize) -> Permits {
-        Permits {
-            free: Mutex::new(count.max(1)),
-            returned: std::sync::Condvar::new(),
-        }
-    }
-
-    fn take(&self) -> Permit<'_> {
-        let mut free = self
-            .free
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while *free == 0 {
-            free = self
-                .returned
-                .wait(free)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        *free -= 1;
-        Permit(self)
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        *self
-            .0
-            .free
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
-        self.0.returned.notify_one();
-    }
-}
-
 /// The connections of a [`PostgresStore`]: those idle, and how many are open (idle or in use).
 #[derive(Default)]
 struct Pool {
@@ -224,8 +175,6 @@ pub struct PostgresStore {
     near: Mutex<lookups::NearState>,
     /// Signalled when a look at the database for the index ends (see [`lookups::catch_up`]).
     near_looked: std::sync::Condvar,
-    /// Documents being recorded at once (see [`WRITERS`]).
-    writers: Permits,
     signals: Arc<Signals>,
 }
 
@@ -249,7 +198,6 @@ impl PostgresStore {
             returned: std::sync::Condvar::new(),
             near: Mutex::new(lookups::NearState::default()),
             near_looked: std::sync::Condvar::new(),
-            writers: Permits::new(WRITERS),
             signals: Arc::new(Signals::default()),
         };
         store.with_client(migrations::apply)?;
