@@ -49,3 +49,21 @@ pub(crate) fn distinct_ids(entries: impl IntoIterator<Item = StoredEntry>) -> Ve
 /// How many of the latest-seen matches a search sorts by publication time: a common word must
 /// not make every request sort the whole index.
 pub(crate) const SEARCH_CANDIDATES: usize = 2000;
+
+/// What an entry credits, as stored.
+pub(crate) struct OriginColumns<'a> {
+    pub(crate) url: Option<&'a str>,
+    pub(crate) link: Option<&'a str>,
+    pub(crate) credit: Option<&'a str>,
+    pub(crate) rule: Option<&'static str>,
+}
+
+pub(crate) fn origin_columns(entry: &crate::model::NewEntry) -> OriginColumns<'_> {
+    let origin = entry.origin.as_ref();
+    OriginColumns {
+        url: origin.and_then(|o| o.canonical_url.as_deref()),
+        link: origin.and_then(|o| o.link.as_deref()),
+        credit: origin.and_then(|o| o.credit.as_deref()),
+        rule: origin.map(|o| o.found_by.as_str()),
+    }
+}

@@ -17,6 +17,7 @@ pub mod migrate;
 pub mod postgres;
 mod signals;
 pub mod sqlite;
+mod tally;
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;

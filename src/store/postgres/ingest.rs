@@ -16,7 +16,8 @@ use super::lookups::{NearState, canonical_urls, document_lookups, known_entries,
 use super::{Connection, Context, PostgresStore, Prepared};
 use crate::dedup::{Action, Decision};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
-use crate::store::columns::to_json;
+use crate::store::columns::{origin_columns, to_json};
+use crate::store::tally::{Tally, Upsert};
 use crate::store::{Fetched, StoreError};
 
 /// Stores one successfully parsed document: feed metadata, every entry (new ones inserted,
@@ -88,10 +89,7 @@ fn write_document<'a>(
     now: Timestamp,
 ) -> Result<(RefreshStats, Changes), StoreError> {
     lock_addresses(&mut db, entries)?;
-    let mut changed_topics = BTreeSet::new();
-    // A story joined a topic without being new or updated: topic pages changed all the same.
-    let mut regrouped = false;
-    let mut stats = RefreshStats::default();
+    let mut tally = Tally::new(fetched.unchanged.len());
     {
         // Entries not normalized again are in the document too: their keys have not left it.
         let keys: Vec<&str> = entries
@@ -99,8 +97,6 @@ fn write_document<'a>(
             .map(|e| e.key.as_str())
             .chain(fetched.unchanged.iter().map(EntryKey::as_str))
             .collect();
-        stats.unchanged += fetched.unchanged.len();
-        stats.reused = fetched.unchanged.len();
         let mut known = known_entries(&mut db, source, &keys)?;
         let mut lookups = document_lookups(&mut db, source, entries, &keys)?;
         // The index is held only while it is read or added to, not while the document is
@@ -108,57 +104,28 @@ fn write_document<'a>(
         // find each other's stories once committed (see `NearState`).
         let settings = super::lookups::catch_up(store, &mut db, now)?;
         let mut writer = Writer::new(db, store, source, now);
-        let mut churned = 0;
         for entry in entries {
             let mut found = lookups.found(entry, known.remove(entry.key.as_str()));
             if crate::dedup::wants_neighbours(&found, settings) {
                 found.neighbours = neighbours(&mut writer, entry)?;
             }
             let decision = crate::dedup::decide(entry, &found, settings, now);
-            churned += usize::from(decision.churned);
-            match decision.reason {
-                crate::dedup::Reason::Origin => stats.origin_copies += 1,
-                crate::dedup::Reason::Translation => stats.translations += 1,
-                _ => {}
-            }
-            for adopted in &decision.adopt {
-                if adopted.translation {
-                    stats.translations += 1;
-                } else {
-                    stats.origin_copies += 1;
-                }
-            }
+            tally.decided(&decision);
             let upsert = carry_out(&mut writer, entry, &decision)?;
             for (story, version, language) in writer.versions.drain(..) {
                 lookups.add_version(story, version, language);
             }
-            if !matches!(upsert, Upsert::Unchanged) {
-                changed_topics.extend(entry.topics.iter().map(|t| t.as_str().to_string()));
-            }
-            match upsert {
-                Upsert::New => stats.new += 1,
-                Upsert::Merged => {
-                    stats.new += 1;
-                    stats.merged += 1;
-                }
-                Upsert::Updated => stats.updated += 1,
-                Upsert::Regrouped => {
-                    stats.unchanged += 1;
-                    regrouped = true;
-                }
-                Upsert::Unchanged => stats.unchanged += 1,
-            }
+            tally.carried_out(entry, upsert);
         }
         writer.flush()?;
         db = writer.db;
-        stats.churned = churned;
-        if crate::dedup::switch_to_link(churned, entries.len() + fetched.unchanged.len()) {
+        if tally.switches_to_link(entries.len() + fetched.unchanged.len()) {
             let switched = db.execute(
                 "UPDATE sources SET identity_mode = $2 WHERE id = $1 AND identity_mode IS NULL",
                 &[&source.0, &crate::model::Identity::Link.as_str()],
                 "switching identity",
             )?;
-            stats.switched_to_link = switched > 0;
+            tally.stats.switched_to_link = switched > 0;
         }
     }
     let changed = db.execute(
@@ -191,12 +158,13 @@ fn write_document<'a>(
     if let Some(schedule) = fetched.schedule {
         super::sources::write_schedule(db.tx, source, schedule)?;
     }
-    let pages = stats.new > 0 || stats.updated > 0 || regrouped;
-    super::notify_changes(db.tx, &store.node, &changed_topics, pages)?;
+    let pages = tally.pages_changed();
+    super::notify_changes(db.tx, &store.node, &tally.changed_topics, pages)?;
+    let stats = tally.stats;
     let changes = Changes {
         pages,
         written: (stats.new + stats.updated) as u64,
-        topics: changed_topics,
+        topics: tally.changed_topics,
     };
     Ok((stats, changes))
 }
@@ -615,17 +583,6 @@ impl<'a, 't, 'e> Writer<'a, 't, 'e> {
     }
 }
 
-enum Upsert {
-    New,
-    /// A story another source carried already: one more sighting of it.
-    Merged,
-    Updated,
-    /// Another source's copy changed: the story stays as published, but its changed text put it
-    /// in more topics.
-    Regrouped,
-    Unchanged,
-}
-
 /// The near-duplicate index, for as long as the guard lives: never across a database write.
 fn lock_near(store: &PostgresStore) -> std::sync::MutexGuard<'_, NearState> {
     store
@@ -823,24 +780,6 @@ fn listed_story(
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .transpose()
         .context(CONTEXT)
-}
-
-/// What an entry credits, as stored.
-struct OriginColumns<'a> {
-    url: Option<&'a str>,
-    link: Option<&'a str>,
-    credit: Option<&'a str>,
-    rule: Option<&'static str>,
-}
-
-fn origin_columns(entry: &NewEntry) -> OriginColumns<'_> {
-    let origin = entry.origin.as_ref();
-    OriginColumns {
-        url: origin.and_then(|o| o.canonical_url.as_deref()),
-        link: origin.and_then(|o| o.link.as_deref()),
-        credit: origin.and_then(|o| o.credit.as_deref()),
-        rule: origin.map(|o| o.found_by.as_str()),
-    }
 }
 
 /// A stored republication taken in by `story`, its newly arrived original (see

@@ -2,8 +2,6 @@
 //! looked up (`lookups.rs`), the same-story decision is asked of [`crate::dedup::decide`], and
 //! the decision is carried out here, with the source row's new validators.
 
-use std::collections::BTreeSet;
-
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::lookups::{document_lookups, known_entries, load_index};
@@ -11,7 +9,8 @@ use super::search::SearchOp;
 use super::{Context, Pending, SqliteStore};
 use crate::dedup::{Action, Decision, NearIndex};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
-use crate::store::columns::to_json;
+use crate::store::columns::{origin_columns, to_json};
+use crate::store::tally::{Tally, Upsert};
 use crate::store::{Fetched, StoreError};
 
 /// Stores one successfully parsed document: feed metadata, every entry (new ones inserted,
@@ -26,11 +25,8 @@ pub(super) fn record_document(
     fetched: &Fetched<'_>,
     now: Timestamp,
 ) -> Result<RefreshStats, StoreError> {
-    let mut changed_topics = BTreeSet::new();
-    // A story joined a topic without being new or updated: topic pages changed all the same.
-    let mut regrouped = false;
     store.with_refresh(|tx| {
-        let mut stats = RefreshStats::default();
+        let mut tally = Tally::new(fetched.unchanged.len());
         let search;
         {
             // Entries not normalized again are in the document too: their keys have not left it.
@@ -41,8 +37,6 @@ pub(super) fn record_document(
                     .chain(fetched.unchanged.iter().map(EntryKey::as_str))
                     .collect::<Vec<_>>(),
             );
-            stats.unchanged += fetched.unchanged.len();
-            stats.reused = fetched.unchanged.len();
             let mut known = known_entries(tx, source, &keys_json)?;
             let mut lookups = document_lookups(tx, source, entries, &keys_json)?;
             let mut index = store.near.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -51,56 +45,27 @@ pub(super) fn record_document(
             }
             let near = index.settings();
             let mut stmts = EntryStatements::prepare(tx)?;
-            let mut churned = 0;
             for entry in entries {
                 let mut found = lookups.found(entry, known.remove(entry.key.as_str()));
                 if crate::dedup::wants_neighbours(&found, near) {
                     found.neighbours = neighbours(&mut stmts, &index, entry, source, now)?;
                 }
                 let decision = crate::dedup::decide(entry, &found, near, now);
-                churned += usize::from(decision.churned);
-                match decision.reason {
-                    crate::dedup::Reason::Origin => stats.origin_copies += 1,
-                    crate::dedup::Reason::Translation => stats.translations += 1,
-                    _ => {}
-                }
-                for adopted in &decision.adopt {
-                    if adopted.translation {
-                        stats.translations += 1;
-                    } else {
-                        stats.origin_copies += 1;
-                    }
-                }
+                tally.decided(&decision);
                 let upsert = carry_out(&mut stmts, source, now, &mut index, entry, &decision)?;
                 for (story, version, language) in stmts.versions.drain(..) {
                     lookups.add_version(story, version, language);
                 }
-                if !matches!(upsert, Upsert::Unchanged) {
-                    changed_topics.extend(entry.topics.iter().map(|t| t.as_str().to_string()));
-                }
-                match upsert {
-                    Upsert::New => stats.new += 1,
-                    Upsert::Merged => {
-                        stats.new += 1;
-                        stats.merged += 1;
-                    }
-                    Upsert::Updated => stats.updated += 1,
-                    Upsert::Regrouped => {
-                        stats.unchanged += 1;
-                        regrouped = true;
-                    }
-                    Upsert::Unchanged => stats.unchanged += 1,
-                }
+                tally.carried_out(entry, upsert);
             }
-            stats.churned = churned;
-            if crate::dedup::switch_to_link(churned, entries.len() + fetched.unchanged.len()) {
+            if tally.switches_to_link(entries.len() + fetched.unchanged.len()) {
                 let switched = tx
                     .execute(
                         "UPDATE sources SET identity_mode = ?2 WHERE id = ?1 AND identity_mode IS NULL",
                         params![source.0, crate::model::Identity::Link.as_str()],
                     )
                     .context("switching identity")?;
-                stats.switched_to_link = switched > 0;
+                tally.stats.switched_to_link = switched > 0;
             }
             search = std::mem::take(&mut stmts.search);
         }
@@ -136,11 +101,12 @@ pub(super) fn record_document(
         if let Some(schedule) = fetched.schedule {
             super::sources::write_schedule(tx, source, schedule)?;
         }
+        let stats = tally.stats;
         let pending = Pending {
-            bump: stats.new > 0 || stats.updated > 0 || regrouped,
+            bump: tally.pages_changed(),
             bump_sources: true,
             written: (stats.new + stats.updated) as u64,
-            topics: std::mem::take(&mut changed_topics),
+            topics: tally.changed_topics,
             search,
         };
         Ok((stats, pending))
@@ -230,17 +196,6 @@ impl<'tx> EntryStatements<'tx> {
             versions: Vec::new(),
         })
     }
-}
-
-enum Upsert {
-    New,
-    /// A story another source carried already: one more sighting of it.
-    Merged,
-    Updated,
-    /// Another source's copy changed: the story stays as published, but its changed text put it
-    /// in more topics.
-    Regrouped,
-    Unchanged,
 }
 
 /// Carries out the same-story decision for one entry of a document.
@@ -444,24 +399,6 @@ fn listed_story(tx: &Connection, row: i64) -> Result<Option<(i64, Timestamp)>, S
     .query_row([row], |r| Ok((r.get(0)?, r.get(1)?)))
     .optional()
     .context("finding a translation's story")
-}
-
-/// What an entry credits, as stored.
-struct OriginColumns<'a> {
-    url: Option<&'a str>,
-    link: Option<&'a str>,
-    credit: Option<&'a str>,
-    rule: Option<&'static str>,
-}
-
-fn origin_columns(entry: &NewEntry) -> OriginColumns<'_> {
-    let origin = entry.origin.as_ref();
-    OriginColumns {
-        url: origin.and_then(|o| o.canonical_url.as_deref()),
-        link: origin.and_then(|o| o.link.as_deref()),
-        credit: origin.and_then(|o| o.credit.as_deref()),
-        rule: origin.map(|o| o.found_by.as_str()),
-    }
 }
 
 /// A new row for `entry`: a story, or with `version_of` a version of that story in another
