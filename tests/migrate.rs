@@ -167,6 +167,25 @@ fn build_sqlite(dir: &Path, feeds: &Feeds, many: usize) -> PathBuf {
     config
 }
 
+/// A SQLite database built by [`build_sqlite`] in a directory of its own, with the feeds it
+/// was fetched from still served.
+struct Built {
+    _feeds: Feeds,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn built(many: usize) -> Built {
+    let feeds = start_feeds();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = build_sqlite(dir.path(), &feeds, many);
+    Built {
+        _feeds: feeds,
+        dir,
+        config,
+    }
+}
+
 fn sqlite(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open_with_flags(
         dir.join("tributary.db"),
@@ -349,9 +368,11 @@ fn assert_counts_agree(stdout: &str) {
 #[test]
 #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
 fn migrate_to_copies_every_row_and_column_and_checks_the_counts() {
-    let feeds = start_feeds();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = build_sqlite(dir.path(), &feeds, 12);
+    let Built {
+        _feeds,
+        dir,
+        config,
+    } = built(12);
     let target = TestDatabase::create().expect("test database");
     let (code, stdout, stderr) = migrate(&config, target.url(), &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
@@ -382,9 +403,11 @@ fn migrate_to_copies_every_row_and_column_and_checks_the_counts() {
 fn migrate_to_copy_reads_back_through_the_postgresql_engine_as_through_sqlite() {
     use tributary::model::TopicSlug;
     use tributary::store::Store;
-    let feeds = start_feeds();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = build_sqlite(dir.path(), &feeds, 12);
+    let Built {
+        _feeds,
+        dir,
+        config,
+    } = built(12);
     let target = TestDatabase::create().expect("test database");
     let (code, stdout, stderr) = migrate(&config, target.url(), &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
@@ -427,9 +450,11 @@ fn migrate_to_copy_reads_back_through_the_postgresql_engine_as_through_sqlite() 
 #[test]
 #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
 fn migrate_to_killed_mid_copy_then_run_again_finishes_without_duplicates() {
-    let feeds = start_feeds();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = build_sqlite(dir.path(), &feeds, 200);
+    let Built {
+        _feeds,
+        dir,
+        config,
+    } = built(200);
     let target = TestDatabase::create().expect("test database");
     // One row per transaction, killed once some stories are in: sources and topics whole,
     // stories begun.
@@ -491,9 +516,11 @@ fn migrate_to_killed_mid_copy_then_run_again_finishes_without_duplicates() {
 #[test]
 #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
 fn migrate_to_refuses_a_target_holding_another_database() {
-    let feeds = start_feeds();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = build_sqlite(dir.path(), &feeds, 12);
+    let Built {
+        _feeds,
+        dir,
+        config,
+    } = built(12);
     let db = sqlite(dir.path());
     let first_url: String = db
         .query_row("SELECT url FROM sources WHERE id = 1", [], |r| r.get(0))
@@ -550,9 +577,11 @@ fn migrate_to_refuses_a_target_holding_another_database() {
 #[test]
 #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
 fn migrate_to_exits_1_when_a_count_differs() {
-    let feeds = start_feeds();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = build_sqlite(dir.path(), &feeds, 12);
+    let Built {
+        _feeds,
+        dir,
+        config,
+    } = built(12);
     // A SQLite search index that lost a story's row: the copy rebuilds every story's, so the
     // counts of the index differ.
     let db = rusqlite::Connection::open(dir.path().join("tributary.db")).expect("open");
@@ -723,13 +752,14 @@ fn start_run(config: &Path, database_url: Option<&str>) -> Daemon {
     Daemon(command.spawn().expect("start tributary run"))
 }
 
-/// Fails until the PostgreSQL engine serves pages (it merges after this command).
 #[test]
 #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
 fn migrate_to_then_a_postgresql_node_serves_every_topic_with_the_same_bytes() {
-    let feeds = start_feeds();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = build_sqlite(dir.path(), &feeds, 12);
+    let Built {
+        _feeds,
+        dir: _dir,
+        config,
+    } = built(12);
     let target = TestDatabase::create().expect("test database");
     let (code, stdout, stderr) = migrate(&config, target.url(), &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
