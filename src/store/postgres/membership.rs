@@ -95,14 +95,8 @@ pub(super) fn visit_stories(
     store: &PostgresStore,
     visit: &mut dyn FnMut(&StoryForTopics) -> ControlFlow<()>,
 ) -> Result<(), StoreError> {
-    store.with_client(|client| {
+    store.with_snapshot("reading stories", |tx| {
         // A portal lives as long as its transaction; one snapshot for the whole walk.
-        let mut tx = client
-            .build_transaction()
-            .read_only(true)
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .start()
-            .context("reading stories")?;
         let portal = tx
             .bind(&stories_with_joins(), &[])
             .context("reading stories")?;
@@ -120,7 +114,7 @@ pub(super) fn visit_stories(
                 }
             }
         }
-        tx.commit().context("reading stories")
+        Ok(())
     })
 }
 

@@ -324,6 +324,26 @@ impl PostgresStore {
         })
     }
 
+    /// Runs `f` in a read-only transaction that sees one snapshot throughout (a page and the
+    /// other sources of its stories; a walk over every story), committed when `f` succeeds.
+    fn with_snapshot<T>(
+        &self,
+        context: &'static str,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_client(|client| {
+            let mut tx = client
+                .build_transaction()
+                .read_only(true)
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .start()
+                .context(context)?;
+            let value = f(&mut tx)?;
+            tx.commit().context(context)?;
+            Ok(value)
+        })
+    }
+
     /// Runs a write in a transaction of its own. `f` says what the write changed ([`Shown`]);
     /// the other nodes are told inside the transaction (see [`notify_changes`]), and this
     /// node's [`Signals`] move once it has committed, as the SQLite engine moves them for the

@@ -32,15 +32,9 @@ pub(super) fn topic_page(
     };
     // One row more than asked for says whether there is a next page.
     let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-    store.with_client(|client| {
+    store.with_snapshot("reading topic", |tx| {
         // One snapshot for the page and its attributions: a prune committing between the
         // queries must not leave a page with some of a story's sources.
-        let mut tx = client
-            .build_transaction()
-            .read_only(true)
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .start()
-            .context("reading topic")?;
         let rows = tx
             .query(
                 &format!(
@@ -77,7 +71,7 @@ pub(super) fn topic_page(
         // The cursor above follows the rows, so the walk through the pages still visits
         // every row exactly once.
         let mut entries = distinct_ids(rows.into_iter().map(|(e, _)| e));
-        attach_other_sources(&mut tx, &mut entries)?;
+        attach_other_sources(tx, &mut entries)?;
         let shrank_at = tx
             .query_opt(
                 "SELECT value FROM settings WHERE key = $1",
@@ -86,7 +80,6 @@ pub(super) fn topic_page(
             .and_then(|row| row.map(|r| r.try_get::<_, String>(0)).transpose())
             .context("reading topic")?
             .and_then(|v| v.parse().ok());
-        tx.commit().context("reading topic")?;
         Ok(TopicSlice {
             entries,
             next,

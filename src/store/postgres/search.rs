@@ -34,13 +34,7 @@ pub(super) fn search(
         return Ok(Vec::new());
     }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    store.with_client(|client| {
-        let mut tx = client
-            .build_transaction()
-            .read_only(true)
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .start()
-            .context("searching")?;
+    store.with_snapshot("searching", |tx| {
         let rows = tx
             .query(
                 &format!(
@@ -63,8 +57,7 @@ pub(super) fn search(
             .collect::<Result<Vec<_>, _>>()
             .context("searching")?;
         let mut entries = distinct_ids(rows);
-        attach_other_sources(&mut tx, &mut entries)?;
-        tx.commit().context("searching")?;
+        attach_other_sources(tx, &mut entries)?;
         Ok(entries)
     })
 }
