@@ -12,27 +12,14 @@ use url::Url;
 /// 2024-03-13, the day after the fixtures' stories.
 const NOW: i64 = 1_710_288_000;
 
-/// Each fixture with the address it is served from.
-const FIXTURES: &[(&str, &str)] = &[
-    (
-        "dantri_originals.xml",
-        "https://dantri.com.vn/rss/xa-hoi.rss",
-    ),
-    (
-        "vnexpress_originals.xml",
-        "https://vnexpress.net/rss/thoi-su.rss",
-    ),
-    (
-        "indonesian_portal.xml",
-        "https://portal.example.id/rss/internasional.xml",
-    ),
-    ("malay_portal.xml", "https://berita.example.my/rss/serantau"),
-    ("english_digest.atom", "https://digest.example.com/atom.xml"),
-    (
-        "vietnamese_regional.xml",
-        "https://baodiaphuong.example.vn/rss/tin-moi.rss",
-    ),
-];
+/// Each fixture with the address it is served from (`served_at.txt`).
+fn fixtures() -> Vec<(&'static str, &'static str)> {
+    include_str!("fixtures/origins/served_at.txt")
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once(' '))
+        .collect()
+}
 
 fn fixture_path(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,10 +35,10 @@ fn parse(name: &str, url: &str) -> (feed_rs::model::Feed, Url) {
 }
 
 fn entries(name: &str) -> Vec<NewEntry> {
-    let url = FIXTURES
-        .iter()
+    let url = fixtures()
+        .into_iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, u)| *u)
+        .map(|(_, u)| u)
         .expect("a listed fixture");
     let (feed, url) = parse(name, url);
     normalize(&feed, &url, NOW).entries
@@ -67,7 +54,7 @@ fn entry<'e>(entries: &'e [NewEntry], title: &str) -> &'e NewEntry {
 /// One line per entry: fixture | title | rule | credit | origin's canonical URL.
 fn origin_lines() -> String {
     let mut out = String::new();
-    for (name, _) in FIXTURES {
+    for (name, _) in fixtures() {
         for e in entries(name) {
             let (rule, credit, canonical) = match &e.origin {
                 Some(o) => (
@@ -281,14 +268,14 @@ fn origin_detection_can_be_turned_off() {
 /// A story as listed: its title, language, and its versions' titles and languages.
 type Listed = (String, Option<String>, Vec<(String, Option<String>)>);
 
-/// Every fixture stored in `order` (by index into [`FIXTURES`]) into a fresh store, each its own
+/// Every fixture stored in `order` (by index into [`fixtures`]) into a fresh store, each its own
 /// source; returns the stories of the `all` topic with their versions, as
 /// (title, language, [(version title, version language)]) sorted by title.
 fn stored_in_order(order: &[usize]) -> Vec<Listed> {
     use tributary::model::{TopicSlug, Validators};
     use tributary::store::{Fetched, SourceSpec, SqliteStore, Store};
     let store = SqliteStore::open_in_memory().expect("store");
-    let specs: Vec<SourceSpec> = FIXTURES
+    let specs: Vec<SourceSpec> = fixtures()
         .iter()
         .map(|(_, url)| SourceSpec {
             url: url.to_string(),
@@ -298,7 +285,7 @@ fn stored_in_order(order: &[usize]) -> Vec<Listed> {
         .collect();
     let ids = store.sync_sources(&specs).expect("sources");
     for &i in order {
-        let (name, url) = FIXTURES[i];
+        let (name, url) = fixtures()[i];
         let (feed, url) = parse(name, url);
         let mut normalized = normalize(&feed, &url, NOW);
         for entry in &mut normalized.entries {
