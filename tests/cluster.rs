@@ -567,3 +567,59 @@ fn a_node_that_lost_its_database_keeps_running_and_recovers_when_it_is_back() {
     );
     drop(nodes);
 }
+
+/// `fetch` and `run` on PostgreSQL end as on SQLite: `fetch` exits 0 once its cycle is done,
+/// and `run` exits 0 after SIGTERM. (The pool's connections, dropped on the async runtime that
+/// ran the cycle, once aborted the process on its way out.)
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn fetch_and_run_on_postgres_exit_zero() {
+    let db = TestDatabase::create().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (_server, feeds) = start_feed_server(&runtime);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let config = write_config(dir.path(), &feeds, Some(("node-a", listen.as_str())));
+
+    let fetched = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(&config)
+        .arg("fetch")
+        .env("TRIBUTARY_DATABASE_URL", db.url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tributary fetch");
+    let stdout = String::from_utf8_lossy(&fetched.stdout);
+    let stderr = String::from_utf8_lossy(&fetched.stderr);
+    assert_eq!(fetched.status.code(), Some(0), "fetch: {stderr}");
+    assert!(
+        stdout.contains(&format!("total: {SOURCES} sources, {SOURCES} ok")),
+        "fetch's summary: {stdout}"
+    );
+
+    let log = dir.path().join("log");
+    let mut node = Nodes(vec![spawn_node(&config, db.url(), &log)]);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            get_page(&listen, "/healthz").is_some_and(|(status, _, _)| status == 200)
+        }),
+        "run never answered /healthz\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let pid = node.0[0].id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            status = node.0[0].try_wait().ok().flatten();
+            status.is_some()
+        }),
+        "run did not exit after SIGTERM"
+    );
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "run's exit after SIGTERM\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}

@@ -368,6 +368,28 @@ impl PostgresStore {
     }
 }
 
+impl Drop for PostgresStore {
+    /// A `postgres::Client` closes its connection by blocking on a runtime of its own, which
+    /// cannot start on a thread that runs async tasks, where the last handle on the store may go
+    /// (the fetcher's gate holds one): the pooled connections are closed on a thread of their
+    /// own whenever a runtime is about.
+    fn drop(&mut self) {
+        let idle = std::mem::take(
+            &mut self
+                .pool
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .idle,
+        );
+        if idle.is_empty() || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        if std::thread::spawn(move || drop(idle)).join().is_err() {
+            tracing::warn!("closing the database connections failed");
+        }
+    }
+}
+
 /// What a committed write changed of what the program shows (see [`PostgresStore::write`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shown {
