@@ -62,6 +62,11 @@ pub enum StoreError {
     },
     #[error("unknown source id {0}")]
     UnknownSource(i64),
+    #[error("database error while {context}: {detail}")]
+    Inconsistent {
+        context: &'static str,
+        detail: String,
+    },
     #[error("read abandoned: whoever asked for it no longer wants the answer")]
     Cancelled,
     #[error(

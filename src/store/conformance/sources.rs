@@ -11,6 +11,7 @@ use crate::store::{Fetched, SourceSpec, Store};
 both_engines!(
     syncing_sources_inserts_updates_and_deactivates,
     removed_source_keeps_its_entries_but_leaves_the_active_list,
+    a_resync_gives_sources_their_new_titles_and_a_url_listed_twice_its_last_listing,
     failure_is_recorded_and_keeps_entries_and_validators,
     a_document_warning_is_kept_until_a_document_without_one,
     a_refresh_records_the_schedule_it_decided_in_the_same_write,
@@ -52,6 +53,83 @@ fn syncing_sources_inserts_updates_and_deactivates(store: &dyn Store) {
     );
     let labels = store.source_labels().expect("labels");
     assert!(labels.contains_key("https://a.example/feed"));
+}
+
+fn a_resync_gives_sources_their_new_titles_and_a_url_listed_twice_its_last_listing(
+    store: &dyn Store,
+) {
+    let spec = |url: &str, title: &str, topics: &[&str]| SourceSpec {
+        url: url.into(),
+        title: Some(title.into()),
+        topics: topics.iter().map(|t| slug(t)).collect(),
+    };
+    let first = store
+        .sync_sources(&[
+            spec("https://a.example/feed", "A", &["tech"]),
+            spec("https://b.example/feed", "B", &["tech"]),
+            spec("https://c.example/feed", "C", &[]),
+        ])
+        .expect("first sync");
+    let again = store
+        .sync_sources(&[
+            spec("https://new.example/feed", "New", &["world"]),
+            spec("https://a.example/feed", "A renamed", &["news"]),
+            spec("https://b.example/feed", "B", &["tech"]),
+            spec("https://a.example/feed", "A last", &["news", "world"]),
+        ])
+        .expect("second sync");
+    assert_eq!(again[1], first[0], "a source keeps its id");
+    assert_eq!(again[3], first[0], "a URL listed twice is one source");
+    assert_eq!(again[2], first[1]);
+    assert!(
+        !first.contains(&again[0]),
+        "a new source has an id of its own"
+    );
+    let active: Vec<String> = store
+        .source_states()
+        .expect("states")
+        .into_iter()
+        .map(|s| s.url)
+        .collect();
+    assert_eq!(
+        active,
+        [
+            "https://a.example/feed",
+            "https://b.example/feed",
+            "https://new.example/feed"
+        ],
+        "C left the active list"
+    );
+    for (source, key) in [(first[0], "a1"), (first[1], "b1")] {
+        store
+            .record_document(
+                source,
+                &FeedMeta::default(),
+                &[entry(
+                    key,
+                    &format!("Story {key}"),
+                    if key == "a1" { 100 } else { 200 },
+                )],
+                &Fetched::plain(&Validators::default()),
+                1000,
+            )
+            .expect("store");
+    }
+    // Stories credit each source by its feeds.toml title (topic membership is the pipeline's,
+    // from feeds.toml, not the store's).
+    let credited: Vec<(String, String)> = store
+        .topic_entries(&TopicSlug::all(), 50)
+        .expect("read")
+        .into_iter()
+        .map(|e| (e.title, e.source.title))
+        .collect();
+    assert_eq!(
+        credited,
+        [
+            ("Story b1".to_string(), "B".to_string()),
+            ("Story a1".to_string(), "A last".to_string())
+        ]
+    );
 }
 
 fn removed_source_keeps_its_entries_but_leaves_the_active_list(store: &dyn Store) {

@@ -19,62 +19,138 @@ use crate::store::{Fetched, SourceSpec, StoreError};
 /// Makes the sources table match feeds.toml: inserts new sources, updates titles and listed
 /// topics, and marks removed ones inactive (their entries stay). Returns the id of each spec,
 /// in order. Titles and topics are what pages show: every node's pages are stale after it.
+///
+/// A handful of statements over arrays, however many sources there are: one per source made a
+/// node with ten thousand sources spend its first seconds on round trips. A URL listed twice
+/// takes the title and topics of its last listing, as the SQLite engine's upserts leave it.
 pub(super) fn sync_sources(
     store: &PostgresStore,
     specs: &[SourceSpec],
 ) -> Result<Vec<SourceId>, StoreError> {
+    const CONTEXT: &str = "syncing sources";
+    // Each URL once, where it is first listed (new sources take ids in feeds.toml order), with
+    // what its last listing says.
+    let mut last: Vec<&SourceSpec> = Vec::with_capacity(specs.len());
+    let mut place: HashMap<&str, usize> = HashMap::with_capacity(specs.len());
+    for spec in specs {
+        match place.get(spec.url.as_str()) {
+            Some(&at) => last[at] = spec,
+            None => {
+                place.insert(spec.url.as_str(), last.len());
+                last.push(spec);
+            }
+        }
+    }
     store.write(|tx| {
         tx.execute("UPDATE sources SET active = 0", &[])
-            .context("syncing sources")?;
-        let mut ids = Vec::with_capacity(specs.len());
-        for spec in specs {
-            // Updated first and inserted only when new: an INSERT that meets its conflict still
-            // takes an id from the sequence, and re-syncing at every start would waste them.
-            let updated = tx
-                .query_opt(
-                    "UPDATE sources SET config_title = $2, active = 1 WHERE url = $1 RETURNING id",
-                    &[&spec.url, &spec.title],
-                )
-                .context("syncing sources")?;
-            let row = match updated {
-                Some(row) => row,
-                // Another node may insert the same URL meanwhile: the conflict makes this an
-                // update of its row.
-                None => tx
-                    .query_one(
-                        "INSERT INTO sources (url, config_title, active) VALUES ($1, $2, 1)
-                         ON CONFLICT (url) DO UPDATE
-                             SET config_title = excluded.config_title, active = 1
-                         RETURNING id",
-                        &[&spec.url, &spec.title],
-                    )
-                    .context("syncing sources")?,
-            };
-            let id: i64 = row.try_get(0).context("syncing sources")?;
-            let stored: BTreeSet<String> = tx
+            .context(CONTEXT)?;
+        let (urls, titles): (Vec<&str>, Vec<Option<&str>>) = last
+            .iter()
+            .map(|spec| (spec.url.as_str(), spec.title.as_deref()))
+            .unzip();
+        // Known sources are updated first and only new ones inserted: an INSERT that meets its
+        // conflict still takes an id from the sequence, and re-syncing at every start would
+        // waste them.
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(urls.len());
+        fn note(ids: &mut HashMap<String, i64>, rows: Vec<Row>) -> Result<(), StoreError> {
+            for row in rows {
+                ids.insert(
+                    row.try_get(0).context(CONTEXT)?,
+                    row.try_get(1).context(CONTEXT)?,
+                );
+            }
+            Ok(())
+        }
+        note(
+            &mut ids,
+            tx.query(
+                "UPDATE sources s SET config_title = u.title, active = 1
+                 FROM unnest($1::TEXT[], $2::TEXT[]) AS u(url, title)
+                 WHERE s.url = u.url
+                 RETURNING s.url, s.id",
+                &[&urls, &titles],
+            )
+            .context(CONTEXT)?,
+        )?;
+        let (new_urls, new_titles): (Vec<&str>, Vec<Option<&str>>) = urls
+            .iter()
+            .zip(&titles)
+            .filter(|(url, _)| !ids.contains_key(**url))
+            .map(|(url, title)| (*url, *title))
+            .unzip();
+        if !new_urls.is_empty() {
+            // Another node may insert the same URL meanwhile: the conflict makes this an
+            // update of its row.
+            let rows = tx
                 .query(
-                    "SELECT topic FROM source_topics WHERE source_id = $1",
-                    &[&id],
+                    "INSERT INTO sources (url, config_title, active)
+                     SELECT u.url, u.title, 1
+                     FROM unnest($1::TEXT[], $2::TEXT[]) WITH ORDINALITY AS u(url, title, n)
+                     ORDER BY u.n
+                     ON CONFLICT (url) DO UPDATE
+                         SET config_title = excluded.config_title, active = 1
+                     RETURNING url, id",
+                    &[&new_urls, &new_titles],
                 )
-                .context("syncing sources")?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()
-                .context("syncing sources")?;
+                .context(CONTEXT)?;
+            note(&mut ids, rows)?;
+        }
+        let id_of = |url: &str| -> Result<i64, StoreError> {
+            ids.get(url)
+                .copied()
+                .ok_or_else(|| StoreError::Inconsistent {
+                    context: CONTEXT,
+                    detail: format!("the database returned no row for source {url}"),
+                })
+        };
+        let synced: Vec<i64> = urls
+            .iter()
+            .map(|url| id_of(url))
+            .collect::<Result<_, _>>()?;
+        let mut stored: HashMap<i64, BTreeSet<String>> = HashMap::new();
+        for row in tx
+            .query(
+                "SELECT source_id, topic FROM source_topics WHERE source_id = ANY($1)",
+                &[&synced],
+            )
+            .context(CONTEXT)?
+        {
+            stored
+                .entry(row.try_get(0).context(CONTEXT)?)
+                .or_default()
+                .insert(row.try_get(1).context(CONTEXT)?);
+        }
+        let (mut changed, mut topic_ids, mut topics) = (Vec::new(), Vec::new(), Vec::new());
+        for (spec, id) in last.iter().zip(&synced) {
             let wanted: BTreeSet<String> = spec.topics.iter().map(|t| t.to_string()).collect();
-            if stored != wanted {
-                tx.execute("DELETE FROM source_topics WHERE source_id = $1", &[&id])
-                    .context("syncing sources")?;
-                for topic in &wanted {
-                    tx.execute(
-                        "INSERT INTO source_topics (source_id, topic) VALUES ($1, $2)",
-                        &[&id, topic],
-                    )
-                    .context("syncing sources")?;
+            if stored
+                .get(id)
+                .map_or(!wanted.is_empty(), |had| *had != wanted)
+            {
+                changed.push(*id);
+                for topic in wanted {
+                    topic_ids.push(*id);
+                    topics.push(topic);
                 }
             }
-            ids.push(SourceId(id));
         }
+        if !changed.is_empty() {
+            tx.execute(
+                "DELETE FROM source_topics WHERE source_id = ANY($1)",
+                &[&changed],
+            )
+            .context(CONTEXT)?;
+            tx.execute(
+                "INSERT INTO source_topics (source_id, topic)
+                 SELECT * FROM unnest($1::BIGINT[], $2::TEXT[])",
+                &[&topic_ids, &topics],
+            )
+            .context(CONTEXT)?;
+        }
+        let ids = specs
+            .iter()
+            .map(|spec| id_of(&spec.url).map(SourceId))
+            .collect::<Result<_, _>>()?;
         Ok((ids, Shown::Pages))
     })
 }

@@ -964,4 +964,36 @@ fn nodes_syncing_the_same_sources_at_once_agree_on_every_id() {
         .expect("count")
         .get(0);
     assert_eq!(topics, 100, "each source's topics once");
+
+    // A resync rewrites the topics of the sources whose topics changed.
+    let changed: Vec<SourceSpec> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| SourceSpec {
+            url: spec.url.clone(),
+            title: spec.title.clone(),
+            topics: if i % 2 == 0 {
+                vec![slug("sport")]
+            } else {
+                spec.topics.clone()
+            },
+        })
+        .collect();
+    assert_eq!(store.sync_sources(&changed).expect("resync"), synced[0]);
+    let mut expected: Vec<(i64, String)> = changed
+        .iter()
+        .zip(&synced[0])
+        .flat_map(|(spec, id)| spec.topics.iter().map(|t| (id.0, t.to_string())))
+        .collect();
+    expected.sort();
+    let stored: Vec<(i64, String)> = raw
+        .query(
+            "SELECT source_id, topic FROM source_topics ORDER BY source_id, topic",
+            &[],
+        )
+        .expect("topics")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(stored, expected);
 }
