@@ -1,7 +1,7 @@
 //! Several nodes on one database: the leases that give each due source to one node, the request
 //! slots that keep `per_host` and `host_delay` for the whole cluster, the jobs one node runs per
 //! period, and the listener that hears what the other nodes committed (`LISTEN`, see
-//! [`super::notify_changes`]) and moves this node's [`Signals`] for it.
+//! [`super::Prepared::notify`]) and moves this node's [`Signals`] for it.
 //!
 //! It carries decisions out and decides none: when a source is due is the scheduler's (its
 //! `next_due_at`), how requests are spaced is fetch's gate's (it passes the spacing in).
@@ -360,7 +360,7 @@ fn hear(client: &mut Client, node: &str, signals: &Weak<Signals>) -> Result<(), 
     }
 }
 
-/// What one notification's payload (see [`super::notify_changes`]) means for this node's
+/// What one notification's payload (see [`super::Prepared::notify`]) means for this node's
 /// signals. Its own changes moved them at commit; a change to pages makes every rendered page
 /// stale, one to sources only the source table. The topics are not noted as changed: WebSub
 /// announces a change from the node that committed it, once.

@@ -156,10 +156,10 @@ fn write_document<'a>(
         return Err(StoreError::UnknownSource(source.0));
     }
     if let Some(schedule) = fetched.schedule {
-        super::sources::write_schedule(db.tx, source, schedule)?;
+        super::sources::write_schedule(&mut db, source, schedule)?;
     }
     let pages = tally.pages_changed();
-    super::notify_changes(db.tx, &store.node, &tally.changed_topics, pages)?;
+    db.notify(&store.node, &tally.changed_topics, pages)?;
     let stats = tally.stats;
     let changes = Changes {
         pages,

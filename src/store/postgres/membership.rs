@@ -44,7 +44,8 @@ pub(super) fn rebuild_membership(
     now: Timestamp,
     assign: &mut dyn FnMut(SourceId, &StoryForTopics) -> Vec<TopicSlug>,
 ) -> Result<usize, StoreError> {
-    store.write(|tx| {
+    store.write(|db| {
+        let tx = &mut *db.tx;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REBUILD_LOCK])
             .context("waiting for another node's membership rebuild")?;
         tx.execute("DELETE FROM entry_topics", &[])

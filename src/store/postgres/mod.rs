@@ -116,6 +116,20 @@ impl<'a, 't> Prepared<'a, 't> {
         self.tx.query_opt(&statement, params).context(context)
     }
 
+    /// Tells the other nodes, when this transaction commits (NOTIFY is transactional), what it
+    /// changed: `topics` gained or changed entries, and `pages` says whether anything a topic
+    /// page shows changed (else only what the sources table shows did).
+    pub(super) fn notify(
+        &mut self,
+        node: &str,
+        topics: &BTreeSet<String>,
+        pages: bool,
+    ) -> Result<(), StoreError> {
+        let payload = notify_payload(node, topics, pages);
+        self.execute(NOTIFY, &[&CHANGES_CHANNEL, &payload], NOTIFY_CONTEXT)?;
+        Ok(())
+    }
+
     pub(super) fn execute(
         &mut self,
         sql: &str,
@@ -311,6 +325,23 @@ impl PostgresStore {
         result
     }
 
+    /// Runs the read `sql` on its own, prepared once per pooled connection: for the reads each
+    /// refresh makes.
+    fn query_prepared(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        context: &'static str,
+    ) -> Result<Vec<postgres::Row>, StoreError> {
+        self.with_connection(|connection| {
+            let statement = connection
+                .statements
+                .get(&mut connection.client, sql)
+                .context(context)?;
+            connection.client.query(&statement, params).context(context)
+        })
+    }
+
     /// Runs `f` in a transaction of its own, committed when `f` succeeds.
     fn with_transaction<T>(
         &self,
@@ -345,18 +376,22 @@ impl PostgresStore {
     }
 
     /// Runs a write in a transaction of its own. `f` says what the write changed ([`Shown`]);
-    /// the other nodes are told inside the transaction (see [`notify_changes`]), and this
+    /// the other nodes are told inside the transaction (see [`Prepared::notify`]), and this
     /// node's [`Signals`] move once it has committed, as the SQLite engine moves them for the
     /// same write, so that nothing is rendered from what might still roll back.
     fn write<T>(
         &self,
-        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<(T, Shown), StoreError>,
+        f: impl FnOnce(&mut Prepared<'_, '_>) -> Result<(T, Shown), StoreError>,
     ) -> Result<T, StoreError> {
-        let (value, shown) = self.with_transaction(|tx| {
-            let (value, shown) = f(tx)?;
+        let (value, shown) = self.with_connection(|connection| {
+            let Connection { client, statements } = connection;
+            let mut tx = client.transaction().context("starting a transaction")?;
+            let mut db = Prepared::new(&mut tx, statements);
+            let (value, shown) = f(&mut db)?;
             if shown != Shown::Nothing {
-                notify_changes(tx, &self.node, &BTreeSet::new(), shown == Shown::Pages)?;
+                db.notify(&self.node, &BTreeSet::new(), shown == Shown::Pages)?;
             }
+            tx.commit().context("committing")?;
             Ok((value, shown))
         })?;
         match shown {
@@ -400,24 +435,19 @@ pub(super) enum Shown {
     Pages,
 }
 
-/// The channel on which nodes tell each other what they committed (see [`notify_changes`]).
+/// The channel on which nodes tell each other what they committed (see [`Prepared::notify`]).
 pub(super) const CHANGES_CHANNEL: &str = "tributary_changes";
 
 /// Payloads longer than this name no topics and mean "every topic" (PostgreSQL's limit is 8,000
 /// bytes).
 const MAX_PAYLOAD: usize = 7_000;
 
-/// Tells the other nodes, when the transaction `client` is in commits (NOTIFY is
-/// transactional), what it changed: `topics` gained or changed entries, and `pages` says whether
-/// anything a topic page shows changed (else only what the sources table shows did). The
-/// payload is `node`, then `p` or `s`, then the topics joined by commas, one per line; a list
-/// too long for a payload is sent as `*` (every topic).
-pub(super) fn notify_changes(
-    client: &mut impl postgres::GenericClient,
-    node: &str,
-    topics: &std::collections::BTreeSet<String>,
-    pages: bool,
-) -> Result<(), StoreError> {
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+const NOTIFY_CONTEXT: &str = "telling other nodes of a change";
+
+/// The payload of a change (see [`Prepared::notify`]): `node`, then `p` or `s`, then the topics
+/// joined by commas, one per line; a list too long for a payload is sent as `*` (every topic).
+fn notify_payload(node: &str, topics: &std::collections::BTreeSet<String>, pages: bool) -> String {
     let mut listed = topics
         .iter()
         .map(String::as_str)
@@ -426,11 +456,7 @@ pub(super) fn notify_changes(
     if listed.len() + node.len() + 3 > MAX_PAYLOAD {
         listed = "*".into();
     }
-    let payload = format!("{node}\n{}\n{listed}", if pages { 'p' } else { 's' });
-    client
-        .execute("SELECT pg_notify($1, $2)", &[&CHANGES_CHANNEL, &payload])
-        .context("telling other nodes of a change")?;
-    Ok(())
+    format!("{node}\n{}\n{listed}", if pages { 'p' } else { 's' })
 }
 
 /// `host:port/database` of a connection URL, for messages (never the password).

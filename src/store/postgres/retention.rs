@@ -18,7 +18,8 @@ pub(super) fn prune(
 ) -> Result<PruneStats, StoreError> {
     let cutoff = now - retention;
     let max = i64::try_from(max_per_source).unwrap_or(i64::MAX);
-    store.write(|tx| {
+    store.write(|db| {
+        let tx = &mut *db.tx;
         tx.batch_execute(
             "CREATE TEMP TABLE doomed (source_id BIGINT, entry_key TEXT, entry_id BIGINT)
              ON COMMIT DROP",

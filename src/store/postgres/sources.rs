@@ -5,10 +5,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use postgres::GenericClient;
 use postgres::Row;
 
-use super::{Context, PostgresStore, Shown};
+use super::{Context, PostgresStore, Prepared, Shown};
 use crate::model::{
     EntryKey, Identity, Lease, ScheduleRecord, SourceId, SourceLabel, SourceState, Timestamp,
     Validators,
@@ -41,7 +40,8 @@ pub(super) fn sync_sources(
             }
         }
     }
-    store.write(|tx| {
+    store.write(|db| {
+        let tx = &mut *db.tx;
         tx.execute("UPDATE sources SET active = 0", &[])
             .context(CONTEXT)?;
         let (urls, titles): (Vec<&str>, Vec<Option<&str>>) = last
@@ -156,15 +156,18 @@ pub(super) fn sync_sources(
 }
 
 pub(super) fn source_state(store: &PostgresStore, id: SourceId) -> Result<SourceState, StoreError> {
-    store.with_client(|client| {
-        client
-            .query_opt(&format!("{SOURCE_STATE_SELECT} WHERE s.id = $1"), &[&id.0])
-            .context("reading source state")?
-            .map(|row| source_state_row(&row))
-            .transpose()
-            .context("reading source state")?
-            .ok_or(StoreError::UnknownSource(id.0))
-    })
+    const CONTEXT: &str = "reading source state";
+    store
+        .query_prepared(
+            &format!("{SOURCE_STATE_SELECT} WHERE s.id = $1"),
+            &[&id.0],
+            CONTEXT,
+        )?
+        .first()
+        .map(source_state_row)
+        .transpose()
+        .context(CONTEXT)?
+        .ok_or(StoreError::UnknownSource(id.0))
 }
 
 /// Every active source's state, in feeds.toml order of insertion.
@@ -308,8 +311,8 @@ pub(super) fn record_not_modified(
     fetched: &Fetched<'_>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    store.write(|tx| {
-        tx.execute(
+    store.write(|db| {
+        db.execute(
             "UPDATE sources SET etag = $2, last_modified = $3, last_fetch_at = $4,
                 last_success_at = $4, last_status = $5, last_error = NULL,
                 consecutive_failures = 0, failure_class = NULL, gone_streak = 0,
@@ -326,10 +329,10 @@ pub(super) fn record_not_modified(
                 &fetched.body_hash,
                 &fetched.unconditional,
             ],
-        )
-        .context("recording not-modified")?;
+            "recording not-modified",
+        )?;
         if let Some(schedule) = fetched.schedule {
-            write_schedule(tx, source, schedule)?;
+            write_schedule(db, source, schedule)?;
         }
         Ok(((), Shown::Sources))
     })
@@ -344,8 +347,8 @@ pub(super) fn record_failure(
     status: Option<u16>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    store.write(|tx| {
-        tx.execute(
+    store.write(|db| {
+        db.execute(
             "UPDATE sources SET last_fetch_at = $2, last_status = $3, last_error = $4,
                 consecutive_failures = consecutive_failures + 1, failure_class = $5,
                 gone_streak = CASE WHEN $6 THEN gone_streak + 1 ELSE 0 END,
@@ -359,8 +362,8 @@ pub(super) fn record_failure(
                 &class,
                 &status.is_some_and(crate::model::says_gone),
             ],
-        )
-        .context("recording failure")?;
+            "recording failure",
+        )?;
         Ok(((), Shown::Sources))
     })
 }
@@ -372,8 +375,8 @@ pub(super) fn record_schedule(
     source: SourceId,
     record: &ScheduleRecord,
 ) -> Result<(), StoreError> {
-    store.write(|tx| {
-        write_schedule(tx, source, record)?;
+    store.write(|db| {
+        write_schedule(db, source, record)?;
         Ok(((), Shown::Nothing))
     })
 }
@@ -381,32 +384,31 @@ pub(super) fn record_schedule(
 /// The source's schedule (see [`ScheduleRecord`]), inside the write that ends its fetch: the
 /// schedule is decided after a fetch, so the lease that fetch held ends with it.
 pub(super) fn write_schedule(
-    client: &mut impl GenericClient,
+    db: &mut Prepared<'_, '_>,
     source: SourceId,
     record: &ScheduleRecord,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "UPDATE sources SET next_due_at = $2, interval_secs = $3, adaptive_secs = $4,
-                feed_hint_secs = $5, skip_hours = $6, skip_days = $7, retry_after_until = $8,
-                fetch_url = $9, redirect_target = $10, redirect_streak = $11,
-                leased_by = NULL, leased_until = NULL
-             WHERE id = $1",
-            &[
-                &source.0,
-                &record.next_due_at,
-                &record.interval_secs,
-                &record.publishing_secs,
-                &record.feed_hint_secs,
-                &join_list(&record.skip_hours),
-                &join_list(&record.skip_days),
-                &record.retry_after_until,
-                &record.fetch_url,
-                &record.redirect_target,
-                &i64::from(record.redirect_streak),
-            ],
-        )
-        .context("scheduling source")?;
+    db.execute(
+        "UPDATE sources SET next_due_at = $2, interval_secs = $3, adaptive_secs = $4,
+            feed_hint_secs = $5, skip_hours = $6, skip_days = $7, retry_after_until = $8,
+            fetch_url = $9, redirect_target = $10, redirect_streak = $11,
+            leased_by = NULL, leased_until = NULL
+         WHERE id = $1",
+        &[
+            &source.0,
+            &record.next_due_at,
+            &record.interval_secs,
+            &record.publishing_secs,
+            &record.feed_hint_secs,
+            &join_list(&record.skip_hours),
+            &join_list(&record.skip_days),
+            &record.retry_after_until,
+            &record.fetch_url,
+            &record.redirect_target,
+            &i64::from(record.redirect_streak),
+        ],
+        "scheduling source",
+    )?;
     Ok(())
 }
 
@@ -415,19 +417,18 @@ pub(super) fn item_hashes(
     store: &PostgresStore,
     source: SourceId,
 ) -> Result<HashMap<i64, EntryKey>, StoreError> {
-    store.with_client(|client| {
-        client
-            .query(
-                "SELECT item_hash, entry_key FROM sightings
-                 WHERE source_id = $1 AND item_hash IS NOT NULL",
-                &[&source.0],
-            )
-            .context("reading item hashes")?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, EntryKey::from_stored(r.try_get(1)?))))
-            .collect::<Result<HashMap<_, _>, postgres::Error>>()
-            .context("reading item hashes")
-    })
+    const CONTEXT: &str = "reading item hashes";
+    store
+        .query_prepared(
+            "SELECT item_hash, entry_key FROM sightings
+             WHERE source_id = $1 AND item_hash IS NOT NULL",
+            &[&source.0],
+            CONTEXT,
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, EntryKey::from_stored(r.try_get(1)?))))
+        .collect::<Result<HashMap<_, _>, postgres::Error>>()
+        .context(CONTEXT)
 }
 
 const SOURCE_STATE_SELECT: &str =

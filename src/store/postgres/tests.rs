@@ -111,10 +111,14 @@ fn changes_are_told_to_listeners_when_their_transaction_commits_and_not_before()
     let topics: BTreeSet<String> = ["tech".to_string(), "all".to_string()].into();
 
     let mut tx = writer.transaction().expect("tx");
-    notify_changes(&mut tx, "node-a", &topics, true).expect("notify");
+    Prepared::new(&mut tx, &mut Statements::default())
+        .notify("node-a", &topics, true)
+        .expect("notify");
     tx.rollback().expect("rollback");
     let mut tx = writer.transaction().expect("tx");
-    notify_changes(&mut tx, "node-b", &BTreeSet::new(), false).expect("notify");
+    Prepared::new(&mut tx, &mut Statements::default())
+        .notify("node-b", &BTreeSet::new(), false)
+        .expect("notify");
     tx.commit().expect("commit");
 
     let got: Vec<String> = listener
@@ -129,7 +133,9 @@ fn changes_are_told_to_listeners_when_their_transaction_commits_and_not_before()
 
     let many: BTreeSet<String> = (0..2000).map(|i| format!("topic-{i}")).collect();
     let mut tx = writer.transaction().expect("tx");
-    notify_changes(&mut tx, "node-c", &many, true).expect("a long list still notifies");
+    Prepared::new(&mut tx, &mut Statements::default())
+        .notify("node-c", &many, true)
+        .expect("a long list still notifies");
     tx.commit().expect("commit");
     let got: Vec<String> = listener
         .notifications()

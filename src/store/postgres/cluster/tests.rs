@@ -351,7 +351,13 @@ fn wait_until(within: Duration, done: impl Fn() -> bool) -> bool {
 fn tell(store: &PostgresStore, topics: &[&str], pages: bool) {
     let topics: BTreeSet<String> = topics.iter().map(|t| t.to_string()).collect();
     store
-        .with_transaction(|tx| super::super::notify_changes(tx, &store.node, &topics, pages))
+        .with_transaction(|tx| {
+            super::super::Prepared::new(tx, &mut super::super::Statements::default()).notify(
+                &store.node,
+                &topics,
+                pages,
+            )
+        })
         .expect("commit a change");
 }
 
