@@ -184,24 +184,39 @@ pub(super) fn address_lock_key(url: &str) -> i64 {
 /// held a lock before committed: two nodes storing one story from two sources at once end with
 /// one story crediting both. A unique index on the canonical URL would not do: one source may
 /// carry two stories at one address (a live page's updates).
+///
+/// The same statement sets how the rest of the refresh is planned (see [`REFRESH_PLANNING`]).
 fn lock_addresses(db: &mut Prepared<'_, '_>, entries: &[NewEntry]) -> Result<(), StoreError> {
     let keys: BTreeSet<i64> = canonical_urls(entries)
         .into_iter()
         .chain(origin_urls(entries))
         .map(address_lock_key)
         .collect();
-    if keys.is_empty() {
-        return Ok(());
-    }
     let keys: Vec<i64> = keys.into_iter().collect();
-    // unnest yields the array in order, and each row's lock is taken as the row is produced.
     db.execute(
-        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::BIGINT[]) WITH ORDINALITY AS u(k, n) ORDER BY n",
+        REFRESH_PLANNING,
         &[&keys],
         "locking the document's addresses",
     )?;
     Ok(())
 }
+
+/// The first statement of a refresh: locks the addresses `$1` (see [`lock_addresses`]; unnest
+/// yields the array in order, each row's lock taken as the row is produced, and a subquery's
+/// volatile outputs are always computed), and has every later statement of the transaction use
+/// one plan, made once per connection, that reads through indexes.
+///
+/// A refresh runs the same dozen statements on tables that may grow from nothing to millions of
+/// rows within one cycle. Planned for each call, they spent more time being planned than being
+/// run; a plan made once while the tables were small, the planner's default choice, scanned
+/// whole tables ever after. With sequential scans off, a plan made at any size looks rows up by
+/// index, as every statement of a refresh can.
+pub(super) const REFRESH_PLANNING: &str =
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+        set_config('enable_seqscan', 'off', true),
+        (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k)
+                               FROM unnest($1::BIGINT[]) WITH ORDINALITY AS u(k, n)
+                               ORDER BY n) AS locked)";
 
 /// The refresh's transaction, and the rows it writes in batches.
 ///
@@ -260,54 +275,86 @@ struct NewRow<'e> {
     version_of: Option<i64>,
 }
 
-const SEEN: &str = "UPDATE sightings g SET last_seen_at = $2, content_hash = v.content_hash,
-        link = v.link, canonical_url = v.canonical_url, item_hash = v.item_hash
-     FROM unnest($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[])
-        AS v(entry_key, content_hash, link, canonical_url, item_hash)
-     WHERE g.source_id = $1 AND g.entry_key = v.entry_key";
 const UPDATE: &str = "UPDATE entries SET public_id = $2, link = $3, title = $4, summary_html = $5,
         content_html = $6, authors = $7, categories = $8, enclosures = $9, language = $10,
         updated_at = $11, changed_at = $12, content_hash = $13, canonical_url = $14, title_key = $15,
         origin_url = $16, origin_link = $17, origin_credit = $18, origin_rule = $19
      WHERE id = $1";
-const NEW_IDS: &str =
-    "SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, $1::BIGINT)";
-const INSERT: &str = "INSERT INTO entries (id, source_id, public_id, link, title, summary_html,
-        content_html, authors, categories, enclosures, language, published_at, updated_at,
-        first_seen_at, changed_at, content_hash, canonical_url, signature, title_numbers,
-        title_key, origin_url, origin_link, origin_credit, origin_rule, version_of)
-     SELECT r.id, $1, r.public_id, r.link, r.title, r.summary_html, r.content_html, r.authors,
-        r.categories, r.enclosures, r.language, r.published_at, r.updated_at, $2, $2,
-        r.content_hash, r.canonical_url, r.signature, r.title_numbers, r.title_key, r.origin_url,
-        r.origin_link, r.origin_credit, r.origin_rule, r.version_of
-     FROM unnest($3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[],
-        $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[],
-        $15::TEXT[], $16::TEXT[], $17::BYTEA[], $18::TEXT[], $19::BIGINT[], $20::TEXT[],
-        $21::TEXT[], $22::TEXT[], $23::TEXT[], $24::BIGINT[])
-        AS r(id, public_id, link, title, summary_html, content_html, authors, categories,
-        enclosures, language, published_at, updated_at, content_hash, canonical_url, signature,
-        title_numbers, title_key, origin_url, origin_link, origin_credit, origin_rule, version_of)";
-const SIGHTINGS: &str = "INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at,
-        last_seen_at, content_hash, link, canonical_url, joined_by, item_hash)
-     SELECT $1, v.entry_key, v.entry_id, $2, $2, v.content_hash, v.link, v.canonical_url,
-        v.joined_by, v.item_hash
-     FROM unnest($3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[],
-        $9::BIGINT[])
-        AS v(entry_key, entry_id, content_hash, link, canonical_url, joined_by, item_hash)";
 const TOPIC: &str = "INSERT INTO entry_topics (topic, sort_at, entry_id) VALUES ($1, $2, $3)
      ON CONFLICT DO NOTHING";
-const TOPICS: &str = "INSERT INTO entry_topics (topic, sort_at, entry_id)
-     SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[])
-     ON CONFLICT DO NOTHING";
 const REKEY: &str = "UPDATE sightings SET entry_key = $3 WHERE source_id = $1 AND entry_key = $2";
-/// Each row's words, given as (row, word) pairs in order; a row without words has one pair with
-/// no word.
-const INDEX_WORDS: &str = "INSERT INTO entry_search (entry_id, words)
-     SELECT w.entry_id, COALESCE(array_agg(w.word ORDER BY w.n) FILTER (WHERE w.word IS NOT NULL),
-        '{}')
-     FROM unnest($1::BIGINT[], $2::TEXT[]) WITH ORDINALITY AS w(entry_id, word, n)
-     GROUP BY w.entry_id
-     ON CONFLICT (entry_id) DO UPDATE SET words = EXCLUDED.words";
+/// Everything waiting (see [`Writer::flush`]), in one statement: `$1` the source, `$2` now, `$3`
+/// how many new rows the document wrote before. The new rows take the sequence's next values
+/// (`fresh`), in ascending order of their number; a row of this flush is named by its
+/// placeholder `-(n + $3)` (numbered from 1) elsewhere, which `fresh` resolves. The statement
+/// returns the ids given, in order. (Each part sees the tables as they were before the
+/// statement: a new sighting and a sighting marked seen are never the same row, as a document
+/// has each key once.)
+const FLUSH: &str = "WITH fresh AS MATERIALIZED (
+        SELECT f.id, row_number() OVER (ORDER BY f.id) AS n
+        FROM (SELECT nextval(pg_get_serial_sequence('entries', 'id')) AS id
+              FROM generate_series(1, cardinality($4::TEXT[]))) f
+     ),
+     new_entries AS (
+        INSERT INTO entries (id, source_id, public_id, link, title, summary_html,
+            content_html, authors, categories, enclosures, language, published_at, updated_at,
+            first_seen_at, changed_at, content_hash, canonical_url, signature, title_numbers,
+            title_key, origin_url, origin_link, origin_credit, origin_rule, version_of)
+        SELECT f.id, $1, r.public_id, r.link, r.title, r.summary_html, r.content_html,
+            r.authors, r.categories, r.enclosures, r.language, r.published_at, r.updated_at,
+            $2, $2, r.content_hash, r.canonical_url, r.signature, r.title_numbers, r.title_key,
+            r.origin_url, r.origin_link, r.origin_credit, r.origin_rule,
+            CASE WHEN r.version_of < 0
+                 THEN (SELECT v.id FROM fresh v WHERE v.n = -r.version_of - $3)
+                 ELSE r.version_of END
+        FROM unnest($4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[],
+            $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[],
+            $16::TEXT[], $17::BYTEA[], $18::TEXT[], $19::BIGINT[], $20::TEXT[], $21::TEXT[],
+            $22::TEXT[], $23::TEXT[], $24::BIGINT[]) WITH ORDINALITY
+            AS r(public_id, link, title, summary_html, content_html, authors, categories,
+            enclosures, language, published_at, updated_at, content_hash, canonical_url,
+            signature, title_numbers, title_key, origin_url, origin_link, origin_credit,
+            origin_rule, version_of, n)
+        JOIN fresh f ON f.n = r.n
+     ),
+     new_sightings AS (
+        INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at,
+            content_hash, link, canonical_url, joined_by, item_hash)
+        SELECT $1, v.entry_key,
+            CASE WHEN v.entry_id < 0
+                 THEN (SELECT f.id FROM fresh f WHERE f.n = -v.entry_id - $3)
+                 ELSE v.entry_id END,
+            $2, $2, v.content_hash, v.link, v.canonical_url, v.joined_by, v.item_hash
+        FROM unnest($25::TEXT[], $26::BIGINT[], $27::TEXT[], $28::TEXT[], $29::TEXT[],
+            $30::TEXT[], $31::BIGINT[])
+            AS v(entry_key, entry_id, content_hash, link, canonical_url, joined_by, item_hash)
+     ),
+     new_topics AS (
+        INSERT INTO entry_topics (topic, sort_at, entry_id)
+        SELECT t.topic, t.sort_at,
+            CASE WHEN t.entry_id < 0
+                 THEN (SELECT f.id FROM fresh f WHERE f.n = -t.entry_id - $3)
+                 ELSE t.entry_id END
+        FROM unnest($32::TEXT[], $33::BIGINT[], $34::BIGINT[]) AS t(topic, sort_at, entry_id)
+        ON CONFLICT DO NOTHING
+     ),
+     new_words AS (
+        INSERT INTO entry_search (entry_id, words)
+        SELECT CASE WHEN w.entry_id < 0
+                    THEN (SELECT f.id FROM fresh f WHERE f.n = -w.entry_id - $3)
+                    ELSE w.entry_id END,
+            string_to_array(w.words, ' ')
+        FROM unnest($35::BIGINT[], $36::TEXT[]) AS w(entry_id, words)
+        ON CONFLICT (entry_id) DO UPDATE SET words = EXCLUDED.words
+     ),
+     seen AS (
+        UPDATE sightings g SET last_seen_at = $2, content_hash = v.content_hash,
+            link = v.link, canonical_url = v.canonical_url, item_hash = v.item_hash
+        FROM unnest($37::TEXT[], $38::TEXT[], $39::TEXT[], $40::TEXT[], $41::BIGINT[])
+            AS v(entry_key, content_hash, link, canonical_url, item_hash)
+        WHERE g.source_id = $1 AND g.entry_key = v.entry_key
+     )
+     SELECT id FROM fresh ORDER BY n";
 /// Candidate stories, but those this source carries; with the text for those found by their
 /// title (`$3`).
 const NEAR: &str = "SELECT e.id, e.published_at, e.signature, e.title_numbers, e.title,
@@ -374,212 +421,218 @@ impl<'a, 't, 'e> Writer<'a, 't, 'e> {
         }
     }
 
-    /// Writes every waiting row: new rows first (given their ids and added to the
-    /// near-duplicate index), then sightings, topics, search words and sightings seen.
+    /// Writes every waiting row in one statement ([`FLUSH`]): new rows (given their ids and
+    /// added to the near-duplicate index), sightings, topics, search words and sightings seen.
     fn flush(&mut self) -> Result<(), StoreError> {
+        const CONTEXT: &str = "writing stories";
         if self.pending.is_empty() {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        if !pending.entries.is_empty() {
-            self.insert_rows(&pending.entries)?;
+        let before = self.ids.len() as i64;
+        let entries = EntryColumns::of(&pending.entries);
+        let n = pending.sightings.len();
+        let mut keys = Vec::with_capacity(n);
+        let mut rows = Vec::with_capacity(n);
+        let mut hashes = Vec::with_capacity(n);
+        let mut links = Vec::with_capacity(n);
+        let mut canonicals = Vec::with_capacity(n);
+        let mut joined = Vec::with_capacity(n);
+        let mut items = Vec::with_capacity(n);
+        for (entry, row, joined_by) in &pending.sightings {
+            keys.push(entry.key.as_str());
+            rows.push(self.resolve(*row));
+            hashes.push(entry.content_hash.as_str());
+            links.push(entry.link.as_deref());
+            canonicals.push(entry.canonical_url.as_deref());
+            joined.push(*joined_by);
+            items.push(entry.item_hash);
         }
-        if !pending.sightings.is_empty() {
-            let n = pending.sightings.len();
-            let mut keys = Vec::with_capacity(n);
-            let mut rows = Vec::with_capacity(n);
-            let mut hashes = Vec::with_capacity(n);
-            let mut links = Vec::with_capacity(n);
-            let mut canonicals = Vec::with_capacity(n);
-            let mut joined = Vec::with_capacity(n);
-            let mut items = Vec::with_capacity(n);
-            for (entry, row, joined_by) in &pending.sightings {
-                keys.push(entry.key.as_str());
-                rows.push(self.resolve(*row));
-                hashes.push(entry.content_hash.as_str());
-                links.push(entry.link.as_deref());
-                canonicals.push(entry.canonical_url.as_deref());
-                joined.push(*joined_by);
-                items.push(entry.item_hash);
-            }
-            self.db.execute(
-                SIGHTINGS,
-                &[
-                    &self.source.0,
-                    &self.now,
-                    &keys,
-                    &rows,
-                    &hashes,
-                    &links,
-                    &canonicals,
-                    &joined,
-                    &items,
-                ],
-                "inserting sightings",
-            )?;
-        }
-        if !pending.topics.is_empty() {
-            let topics: Vec<&str> = pending.topics.iter().map(|t| t.0).collect();
-            let sort_at: Vec<Timestamp> = pending.topics.iter().map(|t| t.1).collect();
-            let rows: Vec<i64> = pending.topics.iter().map(|t| self.resolve(t.2)).collect();
-            self.db.execute(
-                TOPICS,
-                &[&topics, &sort_at, &rows],
-                "inserting entry topics",
-            )?;
-        }
-        if !pending.search.is_empty() {
-            let mut rows = Vec::new();
-            let mut words = Vec::new();
-            for (row, entry) in &pending.search {
-                let row = self.resolve(*row);
-                let mut these = super::search::index_words(&entry.search_text);
-                if these.is_empty() {
-                    rows.push(row);
-                    words.push(None);
-                }
-                for word in these.drain(..) {
-                    rows.push(row);
-                    words.push(Some(word));
-                }
-            }
-            self.db
-                .execute(INDEX_WORDS, &[&rows, &words], "indexing stories for search")?;
-        }
-        if !pending.seen.is_empty() {
-            let keys: Vec<&str> = pending.seen.iter().map(|e| e.key.as_str()).collect();
-            let hashes: Vec<&str> = pending
-                .seen
-                .iter()
-                .map(|e| e.content_hash.as_str())
-                .collect();
-            let links: Vec<Option<&str>> = pending.seen.iter().map(|e| e.link.as_deref()).collect();
-            let canonicals: Vec<Option<&str>> = pending
-                .seen
-                .iter()
-                .map(|e| e.canonical_url.as_deref())
-                .collect();
-            let items: Vec<Option<i64>> = pending.seen.iter().map(|e| e.item_hash).collect();
-            self.db.execute(
-                SEEN,
-                &[
-                    &self.source.0,
-                    &self.now,
-                    &keys,
-                    &hashes,
-                    &links,
-                    &canonicals,
-                    &items,
-                ],
-                "marking entries seen",
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Gives the waiting new rows their ids (the sequence's next values, in ascending order)
-    /// and writes them in one statement.
-    fn insert_rows(&mut self, rows: &[NewRow<'e>]) -> Result<(), StoreError> {
-        const CONTEXT: &str = "inserting entries";
-        let count = rows.len() as i64;
-        let fresh = self.db.query(NEW_IDS, &[&count], CONTEXT)?;
-        let mut ids = fresh
+        let topics: Vec<&str> = pending.topics.iter().map(|t| t.0).collect();
+        let sort_at: Vec<Timestamp> = pending.topics.iter().map(|t| t.1).collect();
+        let topic_rows: Vec<i64> = pending.topics.iter().map(|t| self.resolve(t.2)).collect();
+        let (search_rows, words): (Vec<i64>, Vec<String>) = pending
+            .search
+            .iter()
+            .map(|(row, entry)| {
+                (
+                    self.resolve(*row),
+                    super::search::index_words(&entry.search_text).join(" "),
+                )
+            })
+            .unzip();
+        let seen_keys: Vec<&str> = pending.seen.iter().map(|e| e.key.as_str()).collect();
+        let seen_hashes: Vec<&str> = pending
+            .seen
+            .iter()
+            .map(|e| e.content_hash.as_str())
+            .collect();
+        let seen_links: Vec<Option<&str>> =
+            pending.seen.iter().map(|e| e.link.as_deref()).collect();
+        let seen_canonicals: Vec<Option<&str>> = pending
+            .seen
+            .iter()
+            .map(|e| e.canonical_url.as_deref())
+            .collect();
+        let seen_items: Vec<Option<i64>> = pending.seen.iter().map(|e| e.item_hash).collect();
+        let versions_of: Vec<Option<i64>> = pending
+            .entries
+            .iter()
+            .map(|row| row.version_of.map(|v| self.resolve(v)))
+            .collect();
+        let written = self.db.query(
+            FLUSH,
+            &[
+                &self.source.0,
+                &self.now,
+                &before,
+                &entries.public_ids,
+                &entries.links,
+                &entries.titles,
+                &entries.summaries,
+                &entries.contents,
+                &entries.authors,
+                &entries.categories,
+                &entries.enclosures,
+                &entries.languages,
+                &entries.published,
+                &entries.updated,
+                &entries.hashes,
+                &entries.canonicals,
+                &entries.signatures,
+                &entries.numbers,
+                &entries.title_keys,
+                &entries.origin_urls,
+                &entries.origin_links,
+                &entries.origin_credits,
+                &entries.origin_rules,
+                &versions_of,
+                &keys,
+                &rows,
+                &hashes,
+                &links,
+                &canonicals,
+                &joined,
+                &items,
+                &topics,
+                &sort_at,
+                &topic_rows,
+                &search_rows,
+                &words,
+                &seen_keys,
+                &seen_hashes,
+                &seen_links,
+                &seen_canonicals,
+                &seen_items,
+            ],
+            CONTEXT,
+        )?;
+        let ids = written
             .iter()
             .map(|r| r.try_get::<_, i64>(0))
             .collect::<Result<Vec<i64>, postgres::Error>>()
             .context(CONTEXT)?;
-        ids.sort_unstable();
-        let first = self.ids.len();
+        if ids.len() != pending.entries.len() {
+            return Err(StoreError::Inconsistent {
+                context: CONTEXT,
+                detail: format!(
+                    "{} new rows written, {} ids returned",
+                    pending.entries.len(),
+                    ids.len()
+                ),
+            });
+        }
+        let mut near = lock_near(self.store);
+        for (row, id) in pending.entries.iter().zip(&ids) {
+            near.remember(*id, row.entry, self.now);
+        }
+        drop(near);
         self.ids.extend(ids);
-        let ids = &self.ids[first..];
+        Ok(())
+    }
+}
+
+/// The columns of new rows, one array each, as [`FLUSH`] takes them.
+struct EntryColumns<'e> {
+    public_ids: Vec<&'e str>,
+    links: Vec<Option<&'e str>>,
+    titles: Vec<&'e str>,
+    summaries: Vec<Option<&'e str>>,
+    contents: Vec<Option<&'e str>>,
+    authors: Vec<String>,
+    categories: Vec<String>,
+    enclosures: Vec<String>,
+    languages: Vec<Option<&'e str>>,
+    published: Vec<Timestamp>,
+    updated: Vec<Timestamp>,
+    hashes: Vec<&'e str>,
+    canonicals: Vec<Option<&'e str>>,
+    signatures: Vec<Option<Vec<u8>>>,
+    numbers: Vec<&'e str>,
+    title_keys: Vec<Option<i64>>,
+    origin_urls: Vec<Option<&'e str>>,
+    origin_links: Vec<Option<&'e str>>,
+    origin_credits: Vec<Option<&'e str>>,
+    origin_rules: Vec<Option<&'e str>>,
+}
+
+impl<'e> EntryColumns<'e> {
+    fn of(rows: &[NewRow<'e>]) -> EntryColumns<'e> {
         let n = rows.len();
-        let mut public_ids = Vec::with_capacity(n);
-        let mut links = Vec::with_capacity(n);
-        let mut titles = Vec::with_capacity(n);
-        let mut summaries = Vec::with_capacity(n);
-        let mut contents = Vec::with_capacity(n);
-        let mut authors = Vec::with_capacity(n);
-        let mut categories = Vec::with_capacity(n);
-        let mut enclosures = Vec::with_capacity(n);
-        let mut languages = Vec::with_capacity(n);
-        let mut published = Vec::with_capacity(n);
-        let mut updated = Vec::with_capacity(n);
-        let mut hashes = Vec::with_capacity(n);
-        let mut canonicals = Vec::with_capacity(n);
-        let mut signatures = Vec::with_capacity(n);
-        let mut numbers = Vec::with_capacity(n);
-        let mut title_keys = Vec::with_capacity(n);
-        let mut origin_urls = Vec::with_capacity(n);
-        let mut origin_links = Vec::with_capacity(n);
-        let mut origin_credits = Vec::with_capacity(n);
-        let mut origin_rules = Vec::with_capacity(n);
-        let mut versions_of = Vec::with_capacity(n);
+        let mut c = EntryColumns {
+            public_ids: Vec::with_capacity(n),
+            links: Vec::with_capacity(n),
+            titles: Vec::with_capacity(n),
+            summaries: Vec::with_capacity(n),
+            contents: Vec::with_capacity(n),
+            authors: Vec::with_capacity(n),
+            categories: Vec::with_capacity(n),
+            enclosures: Vec::with_capacity(n),
+            languages: Vec::with_capacity(n),
+            published: Vec::with_capacity(n),
+            updated: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            canonicals: Vec::with_capacity(n),
+            signatures: Vec::with_capacity(n),
+            numbers: Vec::with_capacity(n),
+            title_keys: Vec::with_capacity(n),
+            origin_urls: Vec::with_capacity(n),
+            origin_links: Vec::with_capacity(n),
+            origin_credits: Vec::with_capacity(n),
+            origin_rules: Vec::with_capacity(n),
+        };
         for row in rows {
             let entry = row.entry;
             let origin = origin_columns(entry);
-            public_ids.push(entry.public_id.as_str());
-            links.push(entry.link.as_deref());
-            titles.push(entry.title.as_str());
-            summaries.push(entry.summary_html.as_deref());
-            contents.push(entry.content_html.as_deref());
-            authors.push(to_json(&entry.authors));
-            categories.push(to_json(&entry.categories));
-            enclosures.push(to_json(&entry.enclosures));
-            languages.push(entry.language.as_deref());
-            published.push(entry.published);
-            updated.push(row.updated);
-            hashes.push(entry.content_hash.as_str());
-            canonicals.push(entry.canonical_url.as_deref());
-            signatures.push(
+            c.public_ids.push(entry.public_id.as_str());
+            c.links.push(entry.link.as_deref());
+            c.titles.push(entry.title.as_str());
+            c.summaries.push(entry.summary_html.as_deref());
+            c.contents.push(entry.content_html.as_deref());
+            c.authors.push(to_json(&entry.authors));
+            c.categories.push(to_json(&entry.categories));
+            c.enclosures.push(to_json(&entry.enclosures));
+            c.languages.push(entry.language.as_deref());
+            c.published.push(entry.published);
+            c.updated.push(row.updated);
+            c.hashes.push(entry.content_hash.as_str());
+            c.canonicals.push(entry.canonical_url.as_deref());
+            c.signatures.push(
                 entry
                     .signature
                     .as_ref()
                     .map(crate::dedup::fingerprint::to_bytes),
             );
-            numbers.push(entry.title_numbers.as_str());
+            c.numbers.push(entry.title_numbers.as_str());
             // BIGINT is signed: the same 64 bits.
-            title_keys.push(entry.likeness.title_key.map(|k| k as i64));
-            origin_urls.push(origin.url);
-            origin_links.push(origin.link);
-            origin_credits.push(origin.credit);
-            origin_rules.push(origin.rule);
-            versions_of.push(row.version_of.map(|v| self.resolve(v)));
+            c.title_keys
+                .push(entry.likeness.title_key.map(|k| k as i64));
+            c.origin_urls.push(origin.url);
+            c.origin_links.push(origin.link);
+            c.origin_credits.push(origin.credit);
+            c.origin_rules.push(origin.rule);
         }
-        self.db.execute(
-            INSERT,
-            &[
-                &self.source.0,
-                &self.now,
-                &ids,
-                &public_ids,
-                &links,
-                &titles,
-                &summaries,
-                &contents,
-                &authors,
-                &categories,
-                &enclosures,
-                &languages,
-                &published,
-                &updated,
-                &hashes,
-                &canonicals,
-                &signatures,
-                &numbers,
-                &title_keys,
-                &origin_urls,
-                &origin_links,
-                &origin_credits,
-                &origin_rules,
-                &versions_of,
-            ],
-            CONTEXT,
-        )?;
-        let mut near = lock_near(self.store);
-        for (row, id) in rows.iter().zip(ids) {
-            near.remember(*id, row.entry, self.now);
-        }
-        Ok(())
+        c
     }
 }
 

@@ -7,13 +7,26 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use postgres::types::Type;
-
 use super::{Context, Prepared};
 use crate::dedup::{Known, NearIndex, OriginStory, OtherStory};
 use crate::model::{EntryKey, NewEntry, SourceId, Timestamp};
 use crate::store::StoreError;
 use crate::store::found::DocumentLookups;
+
+/// A source's stored sightings by key (`$2`), with their stories.
+pub(super) const KNOWN_ENTRIES: &str =
+    "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
+            e.source_id = $1, e.published_at
+     FROM sightings g JOIN entries e ON e.id = g.entry_id
+     WHERE g.source_id = $1 AND g.entry_key = ANY($2)";
+
+/// Other sources' stories at the addresses `$1`; a source's own entries sharing a link (a live
+/// page's updates) stay apart.
+pub(super) const OTHER_STORIES_AT: &str =
+    "SELECT e.canonical_url, e.id, e.published_at FROM entries e
+     WHERE e.canonical_url = ANY($1)
+       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = $2)
+     ORDER BY e.id";
 
 /// What the store already holds of this document's entries, by key. One query for the whole
 /// document instead of one per entry.
@@ -22,14 +35,7 @@ pub(super) fn known_entries(
     source: SourceId,
     keys: &[&str],
 ) -> Result<HashMap<String, Known>, StoreError> {
-    let rows = db.query_planned(
-        "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
-                    e.source_id = $1, e.published_at
-             FROM sightings g JOIN entries e ON e.id = g.entry_id
-             WHERE g.source_id = $1 AND g.entry_key = ANY($2)",
-        &[(&source.0, Type::INT8), (&keys, Type::TEXT_ARRAY)],
-        "looking up entries",
-    )?;
+    let rows = db.query(KNOWN_ENTRIES, &[&source.0, &keys], "looking up entries")?;
     rows.iter()
         .map(|r| {
             Ok((
@@ -74,18 +80,14 @@ pub(super) fn document_lookups(
     {
         // SQLite reads these in key order within an address (its index on (source, canonical
         // URL) carries the key); bytewise, as SQLite compares text.
-        let rows = db.query_planned(
+        let rows = db.query(
             "SELECT g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash),
                         e.updated_at, e.source_id = $1, e.published_at
                  FROM sightings g JOIN entries e ON e.id = g.entry_id
                  WHERE g.source_id = $1 AND g.canonical_url = ANY($2)
                    AND g.entry_key <> ALL($3)
                  ORDER BY g.canonical_url COLLATE \"C\", g.entry_key COLLATE \"C\"",
-            &[
-                (&source.0, Type::INT8),
-                (&canonicals, Type::TEXT_ARRAY),
-                (&keys, Type::TEXT_ARRAY),
-            ],
+            &[&source.0, &canonicals, &keys],
             "looking for guid churn",
         )?;
         for r in &rows {
@@ -112,10 +114,11 @@ pub(super) fn document_lookups(
     {
         // Another source's story at the same address; a source's own entries sharing a link (a
         // live page's updates) stay apart.
-        let rows = db.query_planned("SELECT e.canonical_url, e.id, e.published_at FROM entries e
-                 WHERE e.canonical_url = ANY($1)
-                   AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = $2)
-                 ORDER BY e.id", &[(&canonicals, Type::TEXT_ARRAY), (&source.0, Type::INT8)], "matching canonical URLs")?;
+        let rows = db.query(
+            OTHER_STORIES_AT,
+            &[&canonicals, &source.0],
+            "matching canonical URLs",
+        )?;
         for r in &rows {
             let read = || -> Result<_, postgres::Error> {
                 Ok((
@@ -132,12 +135,12 @@ pub(super) fn document_lookups(
     }
     let origin_urls = origin_urls(entries);
     if !origin_urls.is_empty() {
-        let rows = db.query_planned(
+        let rows = db.query(
             "SELECT e.canonical_url, p.id, p.published_at, p.language, p.signature
                  FROM entries e JOIN entries p ON p.id = COALESCE(e.version_of, e.id)
                  WHERE e.canonical_url = ANY($1)
                  ORDER BY e.id",
-            &[(&origin_urls, Type::TEXT_ARRAY)],
+            &[&origin_urls],
             "matching origins",
         )?;
         for r in &rows {
@@ -164,11 +167,11 @@ pub(super) fn document_lookups(
     {
         // Stories stored before their original arrived; only primary versions (a translation
         // already belongs to a story).
-        let rows = db.query_planned(
+        let rows = db.query(
             "SELECT e.origin_url, e.id, e.published_at, e.language, e.signature FROM entries e
                  WHERE e.origin_url = ANY($1) AND e.version_of IS NULL
                  ORDER BY e.id",
-            &[(&canonicals, Type::TEXT_ARRAY)],
+            &[&canonicals],
             "finding republications",
         )?;
         for r in &rows {
@@ -184,9 +187,9 @@ pub(super) fn document_lookups(
         }
     }
     {
-        let rows = db.query_planned(
+        let rows = db.query(
             "SELECT entry_key FROM tombstones WHERE source_id = $1 AND entry_key = ANY($2)",
-            &[(&source.0, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+            &[&source.0, &keys],
             "checking tombstones",
         )?;
         for r in &rows {

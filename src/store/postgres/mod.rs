@@ -94,18 +94,6 @@ impl<'a, 't> Prepared<'a, 't> {
         self.tx.query(&statement, params).context(context)
     }
 
-    /// Runs `sql` unprepared, planned for these values: for the lookups by arrays of
-    /// addresses and keys, whose plan made once for any array, while the tables were small,
-    /// scanned whole tables on every call once they had grown.
-    pub(super) fn query_planned(
-        &mut self,
-        sql: &str,
-        params: &[(&(dyn postgres::types::ToSql + Sync), postgres::types::Type)],
-        context: &'static str,
-    ) -> Result<Vec<postgres::Row>, StoreError> {
-        self.tx.query_typed(sql, params).context(context)
-    }
-
     pub(super) fn query_opt(
         &mut self,
         sql: &str,

@@ -706,3 +706,63 @@ fn the_same_documents_make_the_same_stories_on_both_engines() {
         .get(0);
     assert_eq!(sport, 1, "the changed copy put its story in sport");
 }
+
+/// How `statement` runs, prepared on `tx` with `args` (SQL literals) for its parameters.
+fn plan_of(tx: &mut postgres::Transaction<'_>, statement: &str, args: &str) -> String {
+    tx.batch_execute(&format!("PREPARE looked_at AS {statement}"))
+        .expect("prepare");
+    let plan: Vec<String> = tx
+        .query(&format!("EXPLAIN EXECUTE looked_at({args})"), &[])
+        .expect("explain")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.batch_execute("DEALLOCATE looked_at")
+        .expect("deallocate");
+    plan.join("\n")
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_refresh_plans_its_lookups_once_through_indexes_even_while_the_tables_are_empty() {
+    let db = database();
+    let _migrated = open(&db, "node-a");
+    let mut client = Client::connect(db.url(), NoTls).expect("client");
+    let lookups = [
+        (super::lookups::KNOWN_ENTRIES, "1, '{a,b}'"),
+        (
+            super::lookups::OTHER_STORIES_AT,
+            "'{https://a.example/1}', 1",
+        ),
+    ];
+    // A plan made once, as the planner makes it on empty tables, reads every row of them, and
+    // would go on doing so as they grow.
+    let mut tx = client.transaction().expect("transaction");
+    tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        .expect("set");
+    let (statement, args) = lookups[1];
+    let plan = plan_of(&mut tx, statement, args);
+    assert!(plan.contains("Seq Scan"), "{plan}");
+    tx.rollback().expect("rollback");
+    // A refresh's first statement has its lookups planned once, reading through indexes.
+    let mut tx = client.transaction().expect("transaction");
+    tx.execute(super::ingest::REFRESH_PLANNING, &[&Vec::<i64>::new()])
+        .expect("the refresh's first statement");
+    for (statement, args) in lookups {
+        let plan = plan_of(&mut tx, statement, args);
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+        assert!(plan.contains("Index"), "{plan}");
+    }
+    let mode: String = tx
+        .query_one("SHOW plan_cache_mode", &[])
+        .expect("show")
+        .get(0);
+    assert_eq!(mode, "force_generic_plan");
+    tx.rollback().expect("rollback");
+    // Only for the refresh's own transaction.
+    let mode: String = client
+        .query_one("SHOW enable_seqscan", &[])
+        .expect("show")
+        .get(0);
+    assert_eq!(mode, "on");
+}
