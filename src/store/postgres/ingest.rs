@@ -16,7 +16,7 @@ use super::lookups::{NearState, canonical_urls, document_lookups, known_entries,
 use super::{Connection, Context, PostgresStore, Prepared};
 use crate::dedup::{Action, Decision};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
-use crate::store::columns::{origin_columns, to_json};
+use crate::store::columns::{join_list, origin_columns, to_json};
 use crate::store::tally::{Tally, Upsert};
 use crate::store::{Fetched, StoreError};
 
@@ -128,14 +128,11 @@ fn write_document<'a>(
             tally.stats.switched_to_link = switched > 0;
         }
     }
-    let changed = db.execute(
-        "UPDATE sources SET feed_title = $2, site_url = $3, feed_id = $4, language = $5,
-                etag = $6, last_modified = $7, last_fetch_at = $8, last_success_at = $8,
-                last_status = $9, last_error = NULL, consecutive_failures = 0,
-                failure_class = NULL, gone_streak = 0, body_hash = $10,
-                last_unconditional_at = CASE WHEN $11 THEN $8 ELSE last_unconditional_at END,
-                warning = $12, leased_by = NULL, leased_until = NULL
-             WHERE id = $1",
+    let pages = tally.pages_changed();
+    let schedule = fetched.schedule;
+    let payload = super::notify_payload(&store.node, &tally.changed_topics, pages);
+    let finished = db.query(
+        FINISH,
         &[
             &source.0,
             &meta.title,
@@ -149,17 +146,31 @@ fn write_document<'a>(
             &fetched.body_hash,
             &fetched.unconditional,
             &fetched.warning,
+            &schedule.is_some(),
+            &schedule.map(|r| r.next_due_at),
+            &schedule.map(|r| r.interval_secs),
+            &schedule.and_then(|r| r.publishing_secs),
+            &schedule.and_then(|r| r.feed_hint_secs),
+            &schedule.and_then(|r| join_list(&r.skip_hours)),
+            &schedule.and_then(|r| join_list(&r.skip_days)),
+            &schedule.and_then(|r| r.retry_after_until),
+            &schedule.and_then(|r| r.fetch_url.as_deref()),
+            &schedule.and_then(|r| r.redirect_target.as_deref()),
+            &schedule.map(|r| i64::from(r.redirect_streak)),
+            &super::CHANGES_CHANNEL,
+            &payload,
         ],
         "recording refresh",
     )?;
+    let changed: i64 = finished
+        .first()
+        .map(|r| r.try_get(0))
+        .transpose()
+        .context("recording refresh")?
+        .unwrap_or(0);
     if changed == 0 {
         return Err(StoreError::UnknownSource(source.0));
     }
-    if let Some(schedule) = fetched.schedule {
-        super::sources::write_schedule(&mut db, source, schedule)?;
-    }
-    let pages = tally.pages_changed();
-    db.notify(&store.node, &tally.changed_topics, pages)?;
     let stats = tally.stats;
     let changes = Changes {
         pages,
@@ -355,6 +366,31 @@ const FLUSH: &str = "WITH fresh AS MATERIALIZED (
         WHERE g.source_id = $1 AND g.entry_key = v.entry_key
      )
      SELECT id FROM fresh ORDER BY n";
+/// The end of a refresh, in one statement: the source's row (what the feed calls itself, the
+/// new validators, its health; with `$13`, the schedule decided after the fetch, as
+/// [`super::sources::write_schedule`] writes it; the lease ends) and the other nodes told (see
+/// [`super::Prepared::notify`]). Returns how many source rows it changed.
+const FINISH: &str = "WITH finished AS (
+        UPDATE sources SET feed_title = $2, site_url = $3, feed_id = $4, language = $5,
+            etag = $6, last_modified = $7, last_fetch_at = $8, last_success_at = $8,
+            last_status = $9, last_error = NULL, consecutive_failures = 0,
+            failure_class = NULL, gone_streak = 0, body_hash = $10,
+            last_unconditional_at = CASE WHEN $11 THEN $8 ELSE last_unconditional_at END,
+            warning = $12, leased_by = NULL, leased_until = NULL,
+            next_due_at = CASE WHEN $13 THEN $14 ELSE next_due_at END,
+            interval_secs = CASE WHEN $13 THEN $15 ELSE interval_secs END,
+            adaptive_secs = CASE WHEN $13 THEN $16 ELSE adaptive_secs END,
+            feed_hint_secs = CASE WHEN $13 THEN $17 ELSE feed_hint_secs END,
+            skip_hours = CASE WHEN $13 THEN $18 ELSE skip_hours END,
+            skip_days = CASE WHEN $13 THEN $19 ELSE skip_days END,
+            retry_after_until = CASE WHEN $13 THEN $20 ELSE retry_after_until END,
+            fetch_url = CASE WHEN $13 THEN $21 ELSE fetch_url END,
+            redirect_target = CASE WHEN $13 THEN $22 ELSE redirect_target END,
+            redirect_streak = CASE WHEN $13 THEN $23 ELSE redirect_streak END
+         WHERE id = $1
+         RETURNING id
+     )
+     SELECT (SELECT count(*) FROM finished), pg_notify($24, $25)";
 /// Candidate stories, but those this source carries; with the text for those found by their
 /// title (`$3`).
 const NEAR: &str = "SELECT e.id, e.published_at, e.signature, e.title_numbers, e.title,

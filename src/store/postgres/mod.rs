@@ -435,7 +435,11 @@ const NOTIFY_CONTEXT: &str = "telling other nodes of a change";
 
 /// The payload of a change (see [`Prepared::notify`]): `node`, then `p` or `s`, then the topics
 /// joined by commas, one per line; a list too long for a payload is sent as `*` (every topic).
-fn notify_payload(node: &str, topics: &std::collections::BTreeSet<String>, pages: bool) -> String {
+pub(super) fn notify_payload(
+    node: &str,
+    topics: &std::collections::BTreeSet<String>,
+    pages: bool,
+) -> String {
     let mut listed = topics
         .iter()
         .map(String::as_str)
