@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
-use super::lookups::{NearState, canonical_urls, document_lookups, known_entries, origin_urls};
+use super::lookups::{NearState, canonical_urls, document_lookups, origin_urls};
 use super::{Connection, Context, PostgresStore, Prepared};
 use crate::dedup::{Action, Decision};
 use crate::model::{EntryKey, FeedMeta, NewEntry, RefreshStats, SourceId, Timestamp};
@@ -97,8 +97,7 @@ fn write_document<'a>(
             .map(|e| e.key.as_str())
             .chain(fetched.unchanged.iter().map(EntryKey::as_str))
             .collect();
-        let mut known = known_entries(&mut db, source, &keys)?;
-        let mut lookups = document_lookups(&mut db, source, entries, &keys)?;
+        let (mut known, mut lookups) = document_lookups(&mut db, source, entries, &keys)?;
         // The index is held only while it is read or added to, not while the document is
         // written: documents of this node are written at once, as those of two nodes are, and
         // find each other's stories once committed (see `NearState`).

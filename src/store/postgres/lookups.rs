@@ -13,46 +13,6 @@ use crate::model::{EntryKey, NewEntry, SourceId, Timestamp};
 use crate::store::StoreError;
 use crate::store::found::DocumentLookups;
 
-/// A source's stored sightings by key (`$2`), with their stories.
-pub(super) const KNOWN_ENTRIES: &str =
-    "SELECT g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash), e.updated_at,
-            e.source_id = $1, e.published_at
-     FROM sightings g JOIN entries e ON e.id = g.entry_id
-     WHERE g.source_id = $1 AND g.entry_key = ANY($2)";
-
-/// Other sources' stories at the addresses `$1`; a source's own entries sharing a link (a live
-/// page's updates) stay apart.
-pub(super) const OTHER_STORIES_AT: &str =
-    "SELECT e.canonical_url, e.id, e.published_at FROM entries e
-     WHERE e.canonical_url = ANY($1)
-       AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = $2)
-     ORDER BY e.id";
-
-/// What the store already holds of this document's entries, by key. One query for the whole
-/// document instead of one per entry.
-pub(super) fn known_entries(
-    db: &mut Prepared<'_, '_>,
-    source: SourceId,
-    keys: &[&str],
-) -> Result<HashMap<String, Known>, StoreError> {
-    let rows = db.query(KNOWN_ENTRIES, &[&source.0, &keys], "looking up entries")?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<_, String>(0)?,
-                Known {
-                    story: r.try_get(1)?,
-                    hash: r.try_get(2)?,
-                    updated_at: r.try_get(3)?,
-                    primary: r.try_get(4)?,
-                    published_at: r.try_get(5)?,
-                },
-            ))
-        })
-        .collect::<Result<HashMap<_, _>, postgres::Error>>()
-        .context("looking up entries")
-}
-
 /// The canonical URLs of a document's entries, in document order.
 pub(super) fn canonical_urls(entries: &[NewEntry]) -> Vec<&str> {
     entries
@@ -69,68 +29,104 @@ pub(super) fn origin_urls(entries: &[NewEntry]) -> Vec<&str> {
         .collect()
 }
 
+/// Every lookup of a document but the originals it credits, in one statement (the kind of
+/// each row first), each read as the SQLite engine reads it:
+/// 0. what the store holds of the document's keys `$2` (its stored sightings, with their
+///    stories);
+/// 1. this source's other sightings at the document's addresses `$3` (guid churn), in key order
+///    within an address, bytewise as SQLite compares text;
+/// 2. other sources' stories at those addresses (a source's own entries sharing a link, a live
+///    page's updates, stay apart), oldest first;
+/// 3. stories stored before their original arrived that credit one of those addresses, only
+///    primary versions (a translation already belongs to a story), oldest first;
+/// 4. the document's keys that were pruned (tombstones).
+pub(super) const LOOKUPS: &str = "SELECT * FROM (
+        SELECT 0 AS kind, NULL::TEXT AS url, g.entry_key AS key, e.id,
+            COALESCE(g.content_hash, e.content_hash) AS hash, e.updated_at,
+            e.source_id = $1 AS primary_sighting, e.published_at, NULL::TEXT AS language,
+            NULL::BYTEA AS signature
+        FROM sightings g JOIN entries e ON e.id = g.entry_id
+        WHERE g.source_id = $1 AND g.entry_key = ANY($2)
+     UNION ALL
+        SELECT 1, g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash),
+            e.updated_at, e.source_id = $1, e.published_at, NULL, NULL
+        FROM sightings g JOIN entries e ON e.id = g.entry_id
+        WHERE g.source_id = $1 AND g.canonical_url = ANY($3) AND g.entry_key <> ALL($2)
+     UNION ALL
+        SELECT 2, e.canonical_url, NULL, e.id, NULL, NULL, NULL, e.published_at, NULL, NULL
+        FROM entries e
+        WHERE e.canonical_url = ANY($3)
+          AND NOT EXISTS (SELECT 1 FROM sightings g WHERE g.entry_id = e.id AND g.source_id = $1)
+     UNION ALL
+        SELECT 3, e.origin_url, NULL, e.id, NULL, NULL, NULL, e.published_at, e.language,
+            e.signature
+        FROM entries e
+        WHERE e.origin_url = ANY($3) AND e.version_of IS NULL
+     UNION ALL
+        SELECT 4, NULL, t.entry_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM tombstones t
+        WHERE t.source_id = $1 AND t.entry_key = ANY($2)
+     ) AS found
+     ORDER BY kind, url COLLATE \"C\", key COLLATE \"C\", id";
+
+/// What the store holds of this document's entries, by key, and every candidate its entries are
+/// decided against (see [`LOOKUPS`]): a handful of round trips for the whole document, not
+/// several per entry.
 pub(super) fn document_lookups(
     db: &mut Prepared<'_, '_>,
     source: SourceId,
     entries: &[NewEntry],
     keys: &[&str],
-) -> Result<DocumentLookups, StoreError> {
+) -> Result<(HashMap<String, Known>, DocumentLookups), StoreError> {
+    const CONTEXT: &str = "looking up the document's entries";
+    let mut known = HashMap::new();
     let mut lookups = DocumentLookups::default();
     let canonicals = canonical_urls(entries);
-    {
-        // SQLite reads these in key order within an address (its index on (source, canonical
-        // URL) carries the key); bytewise, as SQLite compares text.
-        let rows = db.query(
-            "SELECT g.canonical_url, g.entry_key, e.id, COALESCE(g.content_hash, e.content_hash),
-                        e.updated_at, e.source_id = $1, e.published_at
-                 FROM sightings g JOIN entries e ON e.id = g.entry_id
-                 WHERE g.source_id = $1 AND g.canonical_url = ANY($2)
-                   AND g.entry_key <> ALL($3)
-                 ORDER BY g.canonical_url COLLATE \"C\", g.entry_key COLLATE \"C\"",
-            &[&source.0, &canonicals, &keys],
-            "looking for guid churn",
-        )?;
-        for r in &rows {
-            let read = || -> Result<_, postgres::Error> {
-                Ok((
-                    r.try_get::<_, String>(0)?,
-                    r.try_get::<_, String>(1)?,
-                    Known {
-                        story: r.try_get(2)?,
-                        hash: r.try_get(3)?,
-                        updated_at: r.try_get(4)?,
-                        primary: r.try_get(5)?,
-                        published_at: r.try_get(6)?,
-                    },
-                ))
-            };
-            let (canonical, key, known) = read().context("looking for guid churn")?;
-            lookups
-                .moved
-                .entry(canonical)
-                .or_insert((EntryKey::from_stored(key), known));
-        }
-    }
-    {
-        // Another source's story at the same address; a source's own entries sharing a link (a
-        // live page's updates) stay apart.
-        let rows = db.query(
-            OTHER_STORIES_AT,
-            &[&canonicals, &source.0],
-            "matching canonical URLs",
-        )?;
-        for r in &rows {
-            let read = || -> Result<_, postgres::Error> {
-                Ok((
-                    r.try_get::<_, String>(0)?,
-                    OtherStory {
-                        story: r.try_get(1)?,
-                        published_at: r.try_get(2)?,
-                    },
-                ))
-            };
-            let (canonical, found) = read().context("matching canonical URLs")?;
-            lookups.same_url.entry(canonical).or_insert(found);
+    let rows = db.query(LOOKUPS, &[&source.0, &keys, &canonicals], CONTEXT)?;
+    for r in &rows {
+        let known_row = || -> Result<Known, postgres::Error> {
+            Ok(Known {
+                story: r.try_get(3)?,
+                hash: r.try_get(4)?,
+                updated_at: r.try_get(5)?,
+                primary: r.try_get(6)?,
+                published_at: r.try_get(7)?,
+            })
+        };
+        match r.try_get::<_, i32>(0).context(CONTEXT)? {
+            0 => {
+                let key: String = r.try_get(2).context(CONTEXT)?;
+                known.insert(key, known_row().context(CONTEXT)?);
+            }
+            1 => {
+                let canonical: String = r.try_get(1).context(CONTEXT)?;
+                let key: String = r.try_get(2).context(CONTEXT)?;
+                let found = known_row().context(CONTEXT)?;
+                lookups
+                    .moved
+                    .entry(canonical)
+                    .or_insert((EntryKey::from_stored(key), found));
+            }
+            2 => {
+                let canonical: String = r.try_get(1).context(CONTEXT)?;
+                let found = OtherStory {
+                    story: r.try_get(3).context(CONTEXT)?,
+                    published_at: r.try_get(7).context(CONTEXT)?,
+                };
+                lookups.same_url.entry(canonical).or_insert(found);
+            }
+            3 => {
+                let canonical: String = r.try_get(1).context(CONTEXT)?;
+                let found = origin_story(r, 3, 7, 8, 9).context(CONTEXT)?;
+                lookups
+                    .republications
+                    .entry(canonical)
+                    .or_default()
+                    .push(found);
+            }
+            _ => {
+                lookups.tombstoned.insert(r.try_get(2).context(CONTEXT)?);
+            }
         }
     }
     let origin_urls = origin_urls(entries);
@@ -145,7 +141,7 @@ pub(super) fn document_lookups(
         )?;
         for r in &rows {
             let read = || -> Result<_, postgres::Error> {
-                Ok((r.try_get::<_, String>(0)?, origin_story(r, 1)?))
+                Ok((r.try_get::<_, String>(0)?, origin_story(r, 1, 2, 3, 4)?))
             };
             let (canonical, found) = read().context("matching origins")?;
             lookups.origins.entry(canonical).or_insert(found);
@@ -164,52 +160,23 @@ pub(super) fn document_lookups(
                 .context("matching origins")?;
         }
     }
-    {
-        // Stories stored before their original arrived; only primary versions (a translation
-        // already belongs to a story).
-        let rows = db.query(
-            "SELECT e.origin_url, e.id, e.published_at, e.language, e.signature FROM entries e
-                 WHERE e.origin_url = ANY($1) AND e.version_of IS NULL
-                 ORDER BY e.id",
-            &[&canonicals],
-            "finding republications",
-        )?;
-        for r in &rows {
-            let read = || -> Result<_, postgres::Error> {
-                Ok((r.try_get::<_, String>(0)?, origin_story(r, 1)?))
-            };
-            let (canonical, found) = read().context("finding republications")?;
-            lookups
-                .republications
-                .entry(canonical)
-                .or_default()
-                .push(found);
-        }
-    }
-    {
-        let rows = db.query(
-            "SELECT entry_key FROM tombstones WHERE source_id = $1 AND entry_key = ANY($2)",
-            &[&source.0, &keys],
-            "checking tombstones",
-        )?;
-        for r in &rows {
-            lookups
-                .tombstoned
-                .insert(r.try_get(0).context("checking tombstones")?);
-        }
-    }
-    Ok(lookups)
+    Ok((known, lookups))
 }
 
-/// An [`OriginStory`] from columns `at` (id), `at + 1` (published_at), `at + 2` (language),
-/// `at + 3` (signature).
-fn origin_story(r: &postgres::Row, at: usize) -> Result<OriginStory, postgres::Error> {
+/// An [`OriginStory`] from the columns `story`, `published`, `language` and `signature`.
+fn origin_story(
+    r: &postgres::Row,
+    story: usize,
+    published: usize,
+    language: usize,
+    signature: usize,
+) -> Result<OriginStory, postgres::Error> {
     Ok(OriginStory {
-        story: r.try_get(at)?,
-        published_at: r.try_get(at + 1)?,
-        language: r.try_get(at + 2)?,
+        story: r.try_get(story)?,
+        published_at: r.try_get(published)?,
+        language: r.try_get(language)?,
         signature: r
-            .try_get::<_, Option<Vec<u8>>>(at + 3)?
+            .try_get::<_, Option<Vec<u8>>>(signature)?
             .as_deref()
             .and_then(crate::dedup::fingerprint::from_bytes),
         versions: Vec::new(),

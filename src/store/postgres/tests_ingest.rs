@@ -728,31 +728,25 @@ fn a_refresh_plans_its_lookups_once_through_indexes_even_while_the_tables_are_em
     let db = database();
     let _migrated = open(&db, "node-a");
     let mut client = Client::connect(db.url(), NoTls).expect("client");
-    let lookups = [
-        (super::lookups::KNOWN_ENTRIES, "1, '{a,b}'"),
-        (
-            super::lookups::OTHER_STORIES_AT,
-            "'{https://a.example/1}', 1",
-        ),
-    ];
+    let (lookups, args) = (
+        super::lookups::LOOKUPS,
+        "1, '{a,b}', '{https://a.example/1}'",
+    );
     // A plan made once, as the planner makes it on empty tables, reads every row of them, and
     // would go on doing so as they grow.
     let mut tx = client.transaction().expect("transaction");
     tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
         .expect("set");
-    let (statement, args) = lookups[1];
-    let plan = plan_of(&mut tx, statement, args);
+    let plan = plan_of(&mut tx, lookups, args);
     assert!(plan.contains("Seq Scan"), "{plan}");
     tx.rollback().expect("rollback");
     // A refresh's first statement has its lookups planned once, reading through indexes.
     let mut tx = client.transaction().expect("transaction");
     tx.execute(super::ingest::REFRESH_PLANNING, &[&Vec::<i64>::new()])
         .expect("the refresh's first statement");
-    for (statement, args) in lookups {
-        let plan = plan_of(&mut tx, statement, args);
-        assert!(!plan.contains("Seq Scan"), "{plan}");
-        assert!(plan.contains("Index"), "{plan}");
-    }
+    let plan = plan_of(&mut tx, lookups, args);
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(plan.contains("Index"), "{plan}");
     let mode: String = tx
         .query_one("SHOW plan_cache_mode", &[])
         .expect("show")
