@@ -17,6 +17,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0002_host_turn.sql",
         include_str!("../../../migrations/postgres/0002_host_turn.sql"),
     ),
+    (
+        "0003_lighter_writes.sql",
+        include_str!("../../../migrations/postgres/0003_lighter_writes.sql"),
+    ),
 ];
 
 /// The advisory lock key nodes take while migrating ("tributary" in ASCII, folded to 63 bits).

@@ -760,3 +760,52 @@ fn a_refresh_plans_its_lookups_once_through_indexes_even_while_the_tables_are_em
         .get(0);
     assert_eq!(mode, "on");
 }
+
+/// How many rows of each table a story or sighting lives in: entries, sightings, topic rows,
+/// search rows.
+fn counts(client: &mut Client) -> [i64; 4] {
+    ["entries", "sightings", "entry_topics", "entry_search"].map(|table| {
+        client
+            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .expect("count")
+            .get(0)
+    })
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_source_deleted_by_hand_takes_its_sightings_and_the_stories_it_saw_first() {
+    let db = database();
+    let ids = add_sources(&db);
+    let store = open(&db, "node-a");
+    // A's story, also carried by B; and B's own.
+    record(
+        &store,
+        ids[0],
+        &[linked("a1", "https://x.example/1", "Shared story")],
+        NOW,
+    );
+    record(
+        &store,
+        ids[1],
+        &[
+            linked("b1", "https://x.example/1", "Shared story"),
+            linked("b2", "https://x.example/2", "B's own story"),
+        ],
+        NOW + 60,
+    );
+    let mut client = client(&db);
+    // Two stories, three sightings, each story in two topics with its words indexed.
+    assert_eq!(counts(&mut client), [2, 3, 4, 2]);
+    client
+        .execute("DELETE FROM sources WHERE id = $1", &[&ids[0].0])
+        .expect("delete source A");
+    // As the foreign keys did: A's sighting, and the story A saw first with every sighting,
+    // topic row and search row of it.
+    assert_eq!(counts(&mut client), [1, 1, 2, 1]);
+    assert_eq!(stories_at(&mut client, "https://x.example/2"), [1]);
+    assert_eq!(
+        stories_at(&mut client, "https://x.example/1"),
+        Vec::<i64>::new()
+    );
+}

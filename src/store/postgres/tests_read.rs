@@ -401,6 +401,37 @@ fn pruning_on_postgres_removes_and_tombstones_what_sqlite_does() {
             })
             .expect("entries");
         assert_eq!(entries, expected, "{retention} {max}");
+        // A pruned story's topic rows and search words go with it (by trigger on PostgreSQL,
+        // by foreign key on SQLite).
+        let topic_rows: Vec<(String, i64)> = raw
+            .query(
+                "SELECT topic, entry_id FROM entry_topics ORDER BY 1, 2",
+                &[],
+            )
+            .expect("topic rows")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let expected_rows: Vec<(String, i64)> = pair
+            .sqlite_raw
+            .prepare("SELECT topic, entry_id FROM entry_topics ORDER BY 1, 2")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .expect("topic rows");
+        assert_eq!(topic_rows, expected_rows, "{retention} {max}");
+        let indexed: Vec<i64> = raw
+            .query("SELECT entry_id FROM entry_search ORDER BY 1", &[])
+            .expect("search rows")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            indexed,
+            entries.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            "{retention} {max}"
+        );
         if (retention, max) == (10_000, 1) {
             // Each source keeps its newest story: A the chips story, B and C the markets story.
             assert_eq!(stats.sightings, 5);
