@@ -296,7 +296,8 @@ const REKEY: &str = "UPDATE sightings SET entry_key = $3 WHERE source_id = $1 AN
 /// Everything waiting (see [`Writer::flush`]), in one statement: `$1` the source, `$2` now, `$3`
 /// how many new rows the document wrote before. The new rows take the sequence's next values
 /// (`fresh`), in ascending order of their number; a row of this flush is named by its
-/// placeholder `-(n + $3)` (numbered from 1) elsewhere, which `fresh` resolves. The statement
+/// placeholder `-(n + $3)` (numbered from 1) elsewhere, which a join with `fresh` resolves (a
+/// placeholder naming no row of this flush resolves to NULL, which only `version_of` takes). The statement
 /// returns the ids given, in order. (Each part sees the tables as they were before the
 /// statement: a new sighting and a sighting marked seen are never the same row, as a document
 /// has each key once.)
@@ -314,9 +315,7 @@ const FLUSH: &str = "WITH fresh AS MATERIALIZED (
             r.authors, r.categories, r.enclosures, r.language, r.published_at, r.updated_at,
             $2, $2, r.content_hash, r.canonical_url, r.signature, r.title_numbers, r.title_key,
             r.origin_url, r.origin_link, r.origin_credit, r.origin_rule,
-            CASE WHEN r.version_of < 0
-                 THEN (SELECT v.id FROM fresh v WHERE v.n = -r.version_of - $3)
-                 ELSE r.version_of END
+            CASE WHEN r.version_of < 0 THEN v.id ELSE r.version_of END
         FROM unnest($4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[],
             $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[],
             $16::TEXT[], $17::BYTEA[], $18::TEXT[], $19::BIGINT[], $20::TEXT[], $21::TEXT[],
@@ -326,35 +325,33 @@ const FLUSH: &str = "WITH fresh AS MATERIALIZED (
             signature, title_numbers, title_key, origin_url, origin_link, origin_credit,
             origin_rule, version_of, n)
         JOIN fresh f ON f.n = r.n
+        LEFT JOIN fresh v ON v.n = -r.version_of - $3
      ),
      new_sightings AS (
         INSERT INTO sightings (source_id, entry_key, entry_id, first_seen_at, last_seen_at,
             content_hash, link, canonical_url, joined_by, item_hash)
         SELECT $1, v.entry_key,
-            CASE WHEN v.entry_id < 0
-                 THEN (SELECT f.id FROM fresh f WHERE f.n = -v.entry_id - $3)
-                 ELSE v.entry_id END,
+            CASE WHEN v.entry_id < 0 THEN f.id ELSE v.entry_id END,
             $2, $2, v.content_hash, v.link, v.canonical_url, v.joined_by, v.item_hash
         FROM unnest($25::TEXT[], $26::BIGINT[], $27::TEXT[], $28::TEXT[], $29::TEXT[],
             $30::TEXT[], $31::BIGINT[])
             AS v(entry_key, entry_id, content_hash, link, canonical_url, joined_by, item_hash)
+        LEFT JOIN fresh f ON f.n = -v.entry_id - $3
      ),
      new_topics AS (
         INSERT INTO entry_topics (topic, sort_at, entry_id)
         SELECT t.topic, t.sort_at,
-            CASE WHEN t.entry_id < 0
-                 THEN (SELECT f.id FROM fresh f WHERE f.n = -t.entry_id - $3)
-                 ELSE t.entry_id END
+            CASE WHEN t.entry_id < 0 THEN f.id ELSE t.entry_id END
         FROM unnest($32::TEXT[], $33::BIGINT[], $34::BIGINT[]) AS t(topic, sort_at, entry_id)
+        LEFT JOIN fresh f ON f.n = -t.entry_id - $3
         ON CONFLICT DO NOTHING
      ),
      new_words AS (
         INSERT INTO entry_search (entry_id, words)
-        SELECT CASE WHEN w.entry_id < 0
-                    THEN (SELECT f.id FROM fresh f WHERE f.n = -w.entry_id - $3)
-                    ELSE w.entry_id END,
+        SELECT CASE WHEN w.entry_id < 0 THEN f.id ELSE w.entry_id END,
             string_to_array(w.words, ' ')
         FROM unnest($35::BIGINT[], $36::TEXT[]) AS w(entry_id, words)
+        LEFT JOIN fresh f ON f.n = -w.entry_id - $3
         ON CONFLICT (entry_id) DO UPDATE SET words = EXCLUDED.words
      ),
      seen AS (
