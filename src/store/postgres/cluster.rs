@@ -135,6 +135,43 @@ fn turn_millis(d: Duration) -> i64 {
 /// The database's clock in milliseconds: the one clock every node's turns are counted on.
 const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
 
+/// Turns this node's ended requests gave back, not written yet: they go with its next request
+/// for a turn ([`take_host_turn`]), or within [`RELEASE_DELAY`] when none comes (the releaser
+/// thread, [`spawn_releaser`]), or when the store closes. A turn is never given back later than
+/// that, only held a moment longer, which no host notices.
+#[derive(Default)]
+pub(super) struct Releases {
+    queue: std::sync::Mutex<Vec<(String, i64)>>,
+    queued: std::sync::Condvar,
+}
+
+impl Releases {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, i64)>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn take_all(&self) -> Vec<(String, i64)> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn put_back(&self, turns: Vec<(String, i64)>) {
+        if !turns.is_empty() {
+            self.lock().extend(turns);
+            self.queued.notify_one();
+        }
+    }
+
+    fn push(&self, host: &str, slot: i64) {
+        self.lock().push((host.to_string(), slot));
+        self.queued.notify_one();
+    }
+}
+
+/// How long a turn given back waits for this node's next request for a turn to carry it.
+pub(super) const RELEASE_DELAY: Duration = Duration::from_millis(50);
+
 pub(super) fn take_host_turn(
     store: &PostgresStore,
     host: &str,
@@ -142,14 +179,18 @@ pub(super) fn take_host_turn(
 ) -> Result<HostTurn, StoreError> {
     const CONTEXT: &str = "taking a host turn";
     let per_host = i64::try_from(policy.per_host.max(1)).unwrap_or(i64::MAX);
-    store.with_connection(|connection| {
-        // One call, one round trip (migrations/postgres/0002_host_turn.sql).
-        let sql = "SELECT turn_slot, wait_ms FROM take_host_turn($1, $2, $3, $4, $5, $6)";
+    let released = store.releases.take_all();
+    let (hosts, slots): (Vec<&str>, Vec<i64>) =
+        released.iter().map(|(h, s)| (h.as_str(), *s)).unzip();
+    let taken = store.with_connection(|connection| {
+        // One call, one round trip, which also gives back the turns queued
+        // (migrations/postgres/0004_host_turn_releases.sql).
+        let sql = "SELECT turn_slot, wait_ms FROM take_host_turn($1, $2, $3, $4, $5, $6, $7, $8)";
         let statement = connection
             .statements
             .get(&mut connection.client, sql)
             .context(CONTEXT)?;
-        let row = connection
+        connection
             .client
             .query_opt(
                 &statement,
@@ -160,44 +201,116 @@ pub(super) fn take_host_turn(
                     &turn_millis(policy.slow_spacing),
                     &turn_millis(policy.hold),
                     &store.node,
+                    &hosts,
+                    &slots,
                 ],
             )
-            .context(CONTEXT)?;
-        let Some(row) = row else {
-            return Ok(HostTurn::Busy { retry: BUSY_RETRY });
-        };
-        let (slot, wait): (i64, i64) = (
-            row.try_get(0).context(CONTEXT)?,
-            row.try_get(1).context(CONTEXT)?,
-        );
-        Ok(HostTurn::Go {
-            slot,
-            wait: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
-        })
+            .context(CONTEXT)
+    });
+    let row = match taken {
+        Ok(row) => row,
+        Err(e) => {
+            store.releases.put_back(released);
+            return Err(e);
+        }
+    };
+    let Some(row) = row else {
+        return Ok(HostTurn::Busy { retry: BUSY_RETRY });
+    };
+    let (slot, wait): (i64, i64) = (
+        row.try_get(0).context(CONTEXT)?,
+        row.try_get(1).context(CONTEXT)?,
+    );
+    Ok(HostTurn::Go {
+        slot,
+        wait: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
     })
 }
 
-pub(super) fn give_back_host_turn(
-    store: &PostgresStore,
-    host: &str,
-    slot: i64,
-) -> Result<(), StoreError> {
-    const CONTEXT: &str = "giving a host turn back";
-    store.with_connection(|connection| {
-        let statement = connection
-            .statements
-            .get(
-                &mut connection.client,
-                "UPDATE host_slots SET leased_by = NULL, leased_until_ms = NULL
-                 WHERE host = $1 AND slot = $2 AND leased_by = $3",
-            )
-            .context(CONTEXT)?;
-        connection
-            .client
-            .execute(&statement, &[&host, &slot, &store.node])
-            .context(CONTEXT)?;
-        Ok(())
-    })
+/// Queues the turn for giving back (see [`Releases`]).
+pub(super) fn give_back_host_turn(store: &PostgresStore, host: &str, slot: i64) {
+    store.releases.push(host, slot);
+}
+
+/// Gives back `turns` held by `node`.
+pub(super) fn write_releases(
+    client: &mut Client,
+    node: &str,
+    turns: &[(String, i64)],
+) -> Result<(), postgres::Error> {
+    let (hosts, slots): (Vec<&str>, Vec<i64>) = turns.iter().map(|(h, s)| (h.as_str(), *s)).unzip();
+    client.execute(
+        "SELECT give_back_host_turns($1, $2, $3)",
+        &[&hosts, &slots, &node],
+    )?;
+    Ok(())
+}
+
+/// Starts the thread that gives back, on a connection of its own, the turns no request for a
+/// turn carried within [`RELEASE_DELAY`], for as long as `releases` (the store's) lives.
+pub(super) fn spawn_releaser(
+    mut config: postgres::Config,
+    node: String,
+    target: String,
+    releases: Weak<Releases>,
+) -> Result<(), std::io::Error> {
+    config.application_name(&format!("tributary {node} releases"));
+    std::thread::Builder::new()
+        .name("pg-releaser".into())
+        .spawn(move || release(&config, &node, &target, &releases))
+        .map(|_| ())
+}
+
+fn release(config: &postgres::Config, node: &str, target: &str, releases: &Weak<Releases>) {
+    let mut client: Option<Client> = None;
+    let mut wait = RECONNECT_FIRST;
+    loop {
+        // Until something is queued, or the store is gone.
+        loop {
+            let Some(queue) = releases.upgrade() else {
+                return;
+            };
+            let guard = queue.lock();
+            if !guard.is_empty() {
+                break;
+            }
+            let _ = queue
+                .queued
+                .wait_timeout(guard, LISTEN_POLL)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        // A request for a turn may carry them meanwhile.
+        std::thread::sleep(RELEASE_DELAY);
+        let Some(queue) = releases.upgrade() else {
+            return;
+        };
+        let turns = queue.take_all();
+        if turns.is_empty() {
+            continue;
+        }
+        let written = match client.as_mut().filter(|c| !c.is_closed()) {
+            Some(c) => write_releases(c, node, &turns),
+            None => config.connect(NoTls).and_then(|mut c| {
+                let done = write_releases(&mut c, node, &turns);
+                client = Some(c);
+                done
+            }),
+        };
+        match written {
+            Ok(()) => wait = RECONNECT_FIRST,
+            Err(e) => {
+                queue.put_back(turns);
+                drop(queue);
+                client = None;
+                tracing::warn!(
+                    database = %target, error = %e, retry_ms = wait.as_millis() as u64,
+                    "cannot give host turns back; they lapse by themselves if this goes on"
+                );
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(RECONNECT_MAX);
+            }
+        }
+    }
 }
 
 pub(super) fn slow_host(

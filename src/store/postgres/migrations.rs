@@ -21,6 +21,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0003_lighter_writes.sql",
         include_str!("../../../migrations/postgres/0003_lighter_writes.sql"),
     ),
+    (
+        "0004_host_turn_releases.sql",
+        include_str!("../../../migrations/postgres/0004_host_turn_releases.sql"),
+    ),
 ];
 
 /// The advisory lock key nodes take while migrating ("tributary" in ASCII, folded to 63 bits).

@@ -178,6 +178,8 @@ pub struct PostgresStore {
     /// Signalled when a look at the database for the index ends (see [`lookups::catch_up`]).
     near_looked: std::sync::Condvar,
     signals: Arc<Signals>,
+    /// Turns at hosts given back and not written yet (see [`cluster::Releases`]).
+    releases: Arc<cluster::Releases>,
 }
 
 impl PostgresStore {
@@ -201,8 +203,20 @@ impl PostgresStore {
             near: Mutex::new(lookups::NearState::default()),
             near_looked: std::sync::Condvar::new(),
             signals: Arc::new(Signals::default()),
+            releases: Arc::new(cluster::Releases::default()),
         };
         store.with_client(migrations::apply)?;
+        if let Err(e) = cluster::spawn_releaser(
+            store.config.clone(),
+            store.node.clone(),
+            store.target.clone(),
+            Arc::downgrade(&store.releases),
+        ) {
+            tracing::error!(
+                error = %e,
+                "cannot start giving host turns back: they lapse by themselves, later"
+            );
+        }
         // Other nodes' commits reach this node's render caches through this thread; it lives as
         // long as the store's signals.
         if let Err(e) = cluster::spawn_listener(
@@ -392,22 +406,43 @@ impl PostgresStore {
 }
 
 impl Drop for PostgresStore {
-    /// A `postgres::Client` closes its connection by blocking on a runtime of its own, which
+    /// Gives back the turns at hosts still queued, and closes the pooled connections. A
+    /// `postgres::Client` closes its connection by blocking on a runtime of its own, which
     /// cannot start on a thread that runs async tasks, where the last handle on the store may go
-    /// (the fetcher's gate holds one): the pooled connections are closed on a thread of their
-    /// own whenever a runtime is about.
+    /// (the fetcher's gate holds one): this is done on a thread of its own whenever a runtime is
+    /// about.
     fn drop(&mut self) {
-        let idle = std::mem::take(
+        let mut idle = std::mem::take(
             &mut self
                 .pool
                 .get_mut()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .idle,
         );
-        if idle.is_empty() || tokio::runtime::Handle::try_current().is_err() {
-            return;
-        }
-        if std::thread::spawn(move || drop(idle)).join().is_err() {
+        let released = self.releases.take_all();
+        let (config, node, target) = (self.config.clone(), self.node.clone(), self.target.clone());
+        let close = move || {
+            if !released.is_empty() {
+                let written = match idle.iter_mut().find(|c| !c.client.is_closed()) {
+                    Some(connection) => {
+                        cluster::write_releases(&mut connection.client, &node, &released)
+                    }
+                    None => config.connect(NoTls).and_then(|mut client| {
+                        cluster::write_releases(&mut client, &node, &released)
+                    }),
+                };
+                if let Err(e) = written {
+                    tracing::warn!(
+                        database = %target, error = %e,
+                        "cannot give host turns back; they lapse by themselves"
+                    );
+                }
+            }
+            drop(idle);
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            close();
+        } else if std::thread::spawn(close).join().is_err() {
             tracing::warn!("closing the database connections failed");
         }
     }
@@ -684,7 +719,8 @@ impl Store for PostgresStore {
     }
 
     fn give_back_host_turn(&self, host: &str, slot: i64) -> Result<(), StoreError> {
-        cluster::give_back_host_turn(self, host, slot)
+        cluster::give_back_host_turn(self, host, slot);
+        Ok(())
     }
 
     fn slow_host(&self, host: &str, for_how_long: Duration) -> Result<(), StoreError> {

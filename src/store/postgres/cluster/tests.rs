@@ -419,3 +419,49 @@ fn a_listener_whose_connection_was_cut_reconnects_and_counts_everything_stale() 
         "b hears changes again"
     );
 }
+
+/// One request at a time to the host, the whole cluster over.
+fn one_at_a_time() -> HostPolicy {
+    HostPolicy {
+        per_host: 1,
+        spacing: Duration::ZERO,
+        slow_spacing: Duration::ZERO,
+        hold: Duration::from_secs(60),
+    }
+}
+
+fn takes(store: &PostgresStore, host: &str) -> Option<i64> {
+    match store.take_host_turn(host, &one_at_a_time()) {
+        Ok(HostTurn::Go { slot, .. }) => Some(slot),
+        Ok(HostTurn::Busy { .. }) => None,
+        Err(e) => panic!("turn: {e}"),
+    }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_turn_given_back_is_free_for_other_nodes_within_a_moment_whatever_this_node_does_next() {
+    let db = database();
+    let (a, b) = (node(&db, "a"), node(&db, "b"));
+    let host = "one.example:443";
+    let slot = takes(&a, host).expect("a's turn");
+    assert_eq!(takes(&b, host), None, "the only slot is a's");
+    let given_back = Instant::now();
+    a.give_back_host_turn(host, slot).expect("give back");
+    // a asks for nothing more: the turn goes back on its own, in a moment.
+    assert!(
+        wait_until(Duration::from_secs(2), || takes(&b, host).is_some()),
+        "b never got the turn a gave back"
+    );
+    assert!(given_back.elapsed() < Duration::from_secs(1));
+
+    // A turn given back just before the node closes goes back with it, not after its hold.
+    let other = "two.example:443";
+    let slot = takes(&a, other).expect("a's turn");
+    a.give_back_host_turn(other, slot).expect("give back");
+    drop(a);
+    assert!(
+        takes(&b, other).is_some(),
+        "the turn went back with the store"
+    );
+}
