@@ -64,3 +64,9 @@ LANGUAGE sql AS $$
         FROM unnest(p_hosts, p_slots) AS r(host, slot)
         WHERE h.host = r.host AND h.slot = r.slot AND h.leased_by = p_node;
 $$;
+
+-- Turns last milliseconds to minutes and mean nothing after the database restarts: not worth
+-- the write-ahead log every request's turn would cost. (A restarted database starts them afresh,
+-- as if no request were in flight; a standby has none.)
+ALTER TABLE host_turns SET UNLOGGED;
+ALTER TABLE host_slots SET UNLOGGED;
