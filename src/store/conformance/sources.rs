@@ -22,12 +22,16 @@ both_engines!(
     item_hashes_are_each_sources_own_with_their_keys,
 );
 
-fn syncing_sources_inserts_updates_and_deactivates(store: &dyn Store) {
-    let spec = |url: &str, title: &str, topics: &[&str]| SourceSpec {
+/// A source as feeds.toml lists it.
+fn spec(url: &str, title: &str, topics: &[&str]) -> SourceSpec {
+    SourceSpec {
         url: url.into(),
         title: Some(title.into()),
         topics: topics.iter().map(|t| slug(t)).collect(),
-    };
+    }
+}
+
+fn syncing_sources_inserts_updates_and_deactivates(store: &dyn Store) {
     let first = store
         .sync_sources(&[
             spec("https://a.example/feed", "A", &["tech"]),
@@ -58,11 +62,6 @@ fn syncing_sources_inserts_updates_and_deactivates(store: &dyn Store) {
 fn a_resync_gives_sources_their_new_titles_and_a_url_listed_twice_its_last_listing(
     store: &dyn Store,
 ) {
-    let spec = |url: &str, title: &str, topics: &[&str]| SourceSpec {
-        url: url.into(),
-        title: Some(title.into()),
-        topics: topics.iter().map(|t| slug(t)).collect(),
-    };
     let first = store
         .sync_sources(&[
             spec("https://a.example/feed", "A", &["tech"]),
