@@ -830,16 +830,18 @@ mod tests {
         assert!(matches!(prune_once_for_the_cluster(&b, &config), Ok(None)));
     }
 
-    /// A node's requests take their turns at a host from the database (and give them back), so
-    /// that the other nodes count them.
+    /// The requests of a node fetching with another take their turns at a host from the database
+    /// (and give them back), so that the other node counts them.
     #[test]
     #[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
     fn a_node_sharing_the_database_takes_host_turns_from_it() {
         use std::io::{Read, Write};
         let db = crate::store::postgres::testing::TestDatabase::create()
             .unwrap_or_else(|e| panic!("{e}"));
-        let store: Arc<dyn Store> =
-            Arc::new(crate::store::PostgresStore::open(db.url(), "a").expect("node a"));
+        let a = Arc::new(crate::store::PostgresStore::open(db.url(), "a").expect("node a"));
+        let b = crate::store::PostgresStore::open(db.url(), "b").expect("node b");
+        crate::store::postgres::testing::together(&[&a, &b]);
+        let store: Arc<dyn Store> = a;
         let feeds = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = feeds.local_addr().expect("addr");
         std::thread::spawn(move || {

@@ -459,7 +459,8 @@ pub trait Store: Send + Sync {
     }
 
     /// Takes a turn for a request to `host` among all nodes (see [`HostPolicy`]). Only called
-    /// when [`Store::node`] names a node.
+    /// when [`Store::node`] names a node. A node fetching alone may be given its turn at once,
+    /// its gate keeping the policy (the PostgreSQL engine's `cluster/alone.rs`).
     fn take_host_turn(&self, _host: &str, _policy: &HostPolicy) -> Result<HostTurn, StoreError> {
         Ok(HostTurn::Go {
             slot: 0,

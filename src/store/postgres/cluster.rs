@@ -1,5 +1,6 @@
 //! Several nodes on one database: the leases that give each due source to one node, the request
-//! slots that keep `per_host` and `host_delay` for the whole cluster, the jobs one node runs per
+//! slots that keep `per_host` and `host_delay` for the whole cluster while several nodes fetch
+//! (`alone`: none while one fetches alone), the jobs one node runs per
 //! period, and the listener that hears what the other nodes committed (`LISTEN`, see
 //! [`super::Prepared::notify`]) and moves this node's [`Signals`] for it.
 //!
@@ -178,6 +179,31 @@ pub(super) fn take_host_turn(
     policy: &HostPolicy,
 ) -> Result<HostTurn, StoreError> {
     const CONTEXT: &str = "taking a host turn";
+    let entry = store.membership.enter(policy.spacing, || {
+        alone::spawn(
+            store.config.clone(),
+            store.node.clone(),
+            store.target.clone(),
+            std::sync::Arc::downgrade(&store.membership),
+        )
+        .inspect_err(|e| {
+            tracing::error!(
+                error = %e,
+                "cannot start the thread that tells whether this node fetches alone; taking every turn from the database"
+            );
+        })
+        .is_ok()
+    });
+    match entry {
+        alone::Entry::Alone => {
+            return Ok(HostTurn::Go {
+                slot: alone::ALONE_SLOT,
+                wait: Duration::ZERO,
+            });
+        }
+        alone::Entry::Wait(retry) => return Ok(HostTurn::Busy { retry }),
+        alone::Entry::Together => {}
+    }
     let per_host = i64::try_from(policy.per_host.max(1)).unwrap_or(i64::MAX);
     let released = store.releases.take_all();
     let (hosts, slots): (Vec<&str>, Vec<i64>) =
@@ -229,7 +255,11 @@ pub(super) fn take_host_turn(
 
 /// Queues the turn for giving back (see [`Releases`]).
 pub(super) fn give_back_host_turn(store: &PostgresStore, host: &str, slot: i64) {
-    store.releases.push(host, slot);
+    if slot == alone::ALONE_SLOT {
+        store.membership.leave();
+    } else {
+        store.releases.push(host, slot);
+    }
 }
 
 /// Gives back `turns` held by `node`.
@@ -485,11 +515,16 @@ fn apply(signals: &Signals, node: &str, payload: &str) {
     }
     match kind {
         "s" => signals.bump_sources(),
+        // A node joining those fetching (see `alone`): nothing stored changed.
+        "j" => {}
         // "p", and anything this build does not know: stale pages cost a render, missed
         // changes cost correctness.
         _ => signals.bump(),
     }
 }
+
+mod alone;
+pub(super) use alone::{ALONE_SLOT, Membership};
 
 #[cfg(test)]
 mod tests;

@@ -180,6 +180,8 @@ pub struct PostgresStore {
     signals: Arc<Signals>,
     /// Turns at hosts given back and not written yet (see [`cluster::Releases`]).
     releases: Arc<cluster::Releases>,
+    /// Whether this node fetches alone or takes its turns at hosts from the database.
+    membership: Arc<cluster::Membership>,
 }
 
 impl PostgresStore {
@@ -204,6 +206,7 @@ impl PostgresStore {
             near_looked: std::sync::Condvar::new(),
             signals: Arc::new(Signals::default()),
             releases: Arc::new(cluster::Releases::default()),
+            membership: Arc::new(cluster::Membership::default()),
         };
         store.with_client(migrations::apply)?;
         if let Err(e) = cluster::spawn_releaser(

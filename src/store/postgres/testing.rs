@@ -3,7 +3,12 @@
 //! database on it, dropped with the value. Tests that need one are `#[ignore]`d with the reason
 //! and `.ci/run` runs them.
 
+use std::time::{Duration, Instant};
+
 use postgres::{Client, NoTls};
+
+use super::PostgresStore;
+use crate::store::{HostPolicy, HostTurn, Store};
 
 /// The environment variable naming the test server.
 pub const TEST_SERVER_VAR: &str = "TRIBUTARY_TEST_POSTGRES";
@@ -61,5 +66,40 @@ impl Drop for TestDatabase {
                 self.name
             ));
         }
+    }
+}
+
+/// Has every node of `nodes` take its turns at hosts from the database, as nodes fetching
+/// together do: each asks for turns (at a host no test uses), first to last, until the database
+/// gives it one. The first would otherwise fetch alone, its turns its own gate's; it is the one
+/// that let the others join, so its own first request waits for nobody.
+pub fn together(nodes: &[&PostgresStore]) {
+    let policy = HostPolicy {
+        per_host: 64,
+        spacing: Duration::ZERO,
+        slow_spacing: Duration::ZERO,
+        hold: Duration::from_secs(60),
+    };
+    let host = "together.test:1";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut joined = vec![false; nodes.len()];
+    while joined.contains(&false) {
+        assert!(
+            Instant::now() < deadline,
+            "the nodes never fetched together"
+        );
+        for (node, joined) in nodes.iter().zip(joined.iter_mut()) {
+            match node.take_host_turn(host, &policy) {
+                Ok(HostTurn::Go { slot, .. }) => {
+                    if let Err(e) = node.give_back_host_turn(host, slot) {
+                        panic!("giving a turn back: {e}");
+                    }
+                    *joined |= slot != super::cluster::ALONE_SLOT;
+                }
+                Ok(HostTurn::Busy { .. }) => {}
+                Err(e) => panic!("taking a turn: {e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

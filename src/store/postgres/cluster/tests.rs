@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
-use super::super::testing::TestDatabase;
+use super::super::testing::{TestDatabase, together};
 use super::*;
 use crate::store::Store;
 
@@ -224,6 +224,7 @@ fn leases_released_at_shutdown_are_taken_over_at_once() {
 fn per_host_and_host_delay_hold_across_nodes() {
     let db = database();
     let nodes = [node(&db, "a"), node(&db, "b")];
+    together(&[&nodes[0], &nodes[1]]);
     let policy = HostPolicy {
         per_host: 2,
         spacing: Duration::from_millis(300),
@@ -307,6 +308,9 @@ fn a_host_that_asked_one_node_to_slow_down_is_slowed_on_every_node() {
         slow_spacing: Duration::from_secs(5),
         hold: Duration::from_secs(60),
     };
+    together(&[&a, &b]);
+    // The node that joined starts its first request one host_delay after it joined.
+    std::thread::sleep(policy.spacing);
     a.slow_host("busy.example:80", Duration::from_secs(60))
         .expect("slow");
     let first = b.take_host_turn("busy.example:80", &policy).expect("turn");
@@ -443,6 +447,7 @@ fn takes(store: &PostgresStore, host: &str) -> Option<i64> {
 fn a_turn_given_back_is_free_for_other_nodes_within_a_moment_whatever_this_node_does_next() {
     let db = database();
     let (a, b) = (node(&db, "a"), node(&db, "b"));
+    together(&[&a, &b]);
     let host = "one.example:443";
     let slot = takes(&a, host).expect("a's turn");
     assert_eq!(takes(&b, host), None, "the only slot is a's");
@@ -464,4 +469,55 @@ fn a_turn_given_back_is_free_for_other_nodes_within_a_moment_whatever_this_node_
         takes(&b, other).is_some(),
         "the turn went back with the store"
     );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_node_alone_writes_no_turns_and_shares_them_once_another_joins() {
+    let db = database();
+    let a = node(&db, "a");
+    let host = "alone.example:443";
+    // Alone, a's turns are its own gate's: the database holds none.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let slot = loop {
+        assert!(Instant::now() < deadline, "a never got a turn");
+        match a.take_host_turn(host, &one_at_a_time()).expect("turn") {
+            HostTurn::Go { slot, .. } => break slot,
+            HostTurn::Busy { retry } => std::thread::sleep(retry),
+        }
+    };
+    assert_eq!(slot, super::alone::ALONE_SLOT);
+    let mut client = Client::connect(db.url(), NoTls).expect("client");
+    let rows: i64 = client
+        .query_one(
+            "SELECT (SELECT COUNT(*) FROM host_slots) + (SELECT COUNT(*) FROM host_turns)",
+            &[],
+        )
+        .expect("count")
+        .get(0);
+    assert_eq!(rows, 0, "a lone node writes no turn");
+
+    // b joins: it starts nothing while a's request is in flight.
+    let b = node(&db, "b");
+    let waited = Instant::now();
+    while waited.elapsed() < Duration::from_secs(2) {
+        assert!(
+            takes(&b, host).is_none(),
+            "b started while a's lone request was in flight"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.give_back_host_turn(host, slot).expect("give back");
+    assert!(
+        wait_until(Duration::from_secs(10), || takes(&b, host).is_some()),
+        "b never joined"
+    );
+    // From now on a takes its turns from the database too: the host's only slot is b's.
+    for _ in 0..5 {
+        match a.take_host_turn(host, &one_at_a_time()).expect("turn") {
+            HostTurn::Busy { .. } => {}
+            HostTurn::Go { slot, .. } => panic!("a got slot {slot} while b holds the only one"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
