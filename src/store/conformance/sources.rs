@@ -22,6 +22,16 @@ both_engines!(
     item_hashes_are_each_sources_own_with_their_keys,
 );
 
+/// The URLs of the active sources, in feeds.toml order.
+fn active_urls(store: &dyn Store) -> Vec<String> {
+    store
+        .source_states()
+        .expect("states")
+        .into_iter()
+        .map(|s| s.url)
+        .collect()
+}
+
 /// A source as feeds.toml lists it.
 fn spec(url: &str, title: &str, topics: &[&str]) -> SourceSpec {
     SourceSpec {
@@ -44,12 +54,7 @@ fn syncing_sources_inserts_updates_and_deactivates(store: &dyn Store) {
         .sync_sources(&[spec("https://a.example/feed", "A renamed", &["news"])])
         .expect("second sync");
     assert_eq!(again, vec![first[0]], "a source keeps its id");
-    let active: Vec<String> = store
-        .source_states()
-        .expect("states")
-        .into_iter()
-        .map(|s| s.url)
-        .collect();
+    let active = active_urls(store);
     assert_eq!(
         active,
         ["https://a.example/feed"],
@@ -84,12 +89,7 @@ fn a_resync_gives_sources_their_new_titles_and_a_url_listed_twice_its_last_listi
         !first.contains(&again[0]),
         "a new source has an id of its own"
     );
-    let active: Vec<String> = store
-        .source_states()
-        .expect("states")
-        .into_iter()
-        .map(|s| s.url)
-        .collect();
+    let active = active_urls(store);
     assert_eq!(
         active,
         [

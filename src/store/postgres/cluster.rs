@@ -171,7 +171,7 @@ impl Releases {
 }
 
 /// How long a turn given back waits for this node's next request for a turn to carry it.
-pub(super) const RELEASE_DELAY: Duration = Duration::from_millis(50);
+const RELEASE_DELAY: Duration = Duration::from_millis(50);
 
 pub(super) fn take_host_turn(
     store: &PostgresStore,
@@ -336,7 +336,7 @@ fn release(config: &postgres::Config, node: &str, target: &str, releases: &Weak<
                     database = %target, error = %e, retry_ms = wait.as_millis() as u64,
                     "cannot give host turns back; they lapse by themselves if this goes on"
                 );
-                std::thread::sleep(wait);
+                sleep_while_alive(wait, releases);
                 wait = (wait * 2).min(RECONNECT_MAX);
             }
         }
@@ -388,7 +388,8 @@ pub(super) fn claim_job(
     })
 }
 
-/// How long the listener waits for a notification before it checks whether its store is gone.
+/// How long the listener (and the other threads of a node) waits for a notification or a change
+/// before it checks whether its store is gone.
 const LISTEN_POLL: Duration = Duration::from_millis(500);
 /// Without a notification for this long, the listener asks the server whether the connection
 /// still works (a connection can die without a word, e.g. with the machine it went to).
@@ -458,10 +459,10 @@ fn listen(config: &postgres::Config, node: &str, target: &str, signals: &Weak<Si
     }
 }
 
-/// Sleeps for `how_long`, or less once the store is gone.
-fn sleep_while_alive(how_long: Duration, signals: &Weak<Signals>) {
+/// Sleeps for `how_long`, or less once the store is gone (`alive`, a part of it, with it).
+fn sleep_while_alive<T>(how_long: Duration, alive: &Weak<T>) {
     let until = Instant::now() + how_long;
-    while signals.strong_count() > 0 {
+    while alive.strong_count() > 0 {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return;

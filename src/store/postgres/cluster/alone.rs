@@ -25,6 +25,8 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
 
 use super::super::CHANGES_CHANNEL;
+// The connection holding the lock is checked as often as the listener's.
+use super::{LISTEN_POLL as HOLD_POLL, RECONNECT_FIRST, RECONNECT_MAX, sleep_while_alive};
 
 /// The advisory lock (two-key form, apart from the one-key locks on addresses) that fetching
 /// nodes hold: exclusively alone, shared together.
@@ -34,20 +36,15 @@ const FETCHING: (i32, i32) = (0x7472_6962, 1);
 pub(in crate::store::postgres) const ALONE_SLOT: i64 = -1;
 
 /// How soon a request asks again while this node is deciding, joining or letting another join.
-pub(in crate::store::postgres) const UNDECIDED_RETRY: Duration = Duration::from_millis(50);
+const UNDECIDED_RETRY: Duration = Duration::from_millis(50);
 
 /// How long a joining node waits for the lock before it announces itself again.
 const JOIN_PATIENCE: &str = "1s";
 
-/// How often the connection holding the lock is checked while nothing else happens on it.
-const HOLD_POLL: Duration = Duration::from_millis(500);
-
-const RECONNECT_FIRST: Duration = Duration::from_millis(250);
-const RECONNECT_MAX: Duration = Duration::from_secs(30);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Mode {
     /// Not decided yet: the first connection is being made.
+    #[default]
     Undecided,
     /// Fetching alone: turns are this node's own.
     Alone,
@@ -62,6 +59,7 @@ enum Mode {
     Lost,
 }
 
+#[derive(Default)]
 struct State {
     mode: Mode,
     /// Requests started alone and not ended.
@@ -84,23 +82,10 @@ pub(in crate::store::postgres) enum Entry {
     Together,
 }
 
+#[derive(Default)]
 pub(in crate::store::postgres) struct Membership {
     state: Mutex<State>,
     changed: Condvar,
-}
-
-impl Default for Membership {
-    fn default() -> Membership {
-        Membership {
-            state: Mutex::new(State {
-                mode: Mode::Undecided,
-                in_flight: 0,
-                joined_at: None,
-                started: false,
-            }),
-            changed: Condvar::new(),
-        }
-    }
 }
 
 impl Membership {
@@ -187,22 +172,10 @@ fn hold(config: &postgres::Config, node: &str, target: &str, membership: &Weak<M
                     database = %target, error = %e, retry_ms = wait.as_millis() as u64,
                     "lost the connection that tells whether this node fetches alone; taking turns from the database meanwhile"
                 );
-                sleep_while(membership, wait);
+                sleep_while_alive(wait, membership);
                 wait = (wait * 2).min(RECONNECT_MAX);
             }
         }
-    }
-}
-
-/// Sleeps for `how_long`, or less once the store is gone.
-fn sleep_while(membership: &Weak<Membership>, how_long: Duration) {
-    let until = Instant::now() + how_long;
-    while membership.strong_count() > 0 {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(HOLD_POLL));
     }
 }
 
