@@ -521,3 +521,41 @@ fn a_node_alone_writes_no_turns_and_shares_them_once_another_joins() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/run starts a throwaway server and sets TRIBUTARY_TEST_POSTGRES"]
+fn a_node_that_joined_a_lone_one_starts_its_first_request_one_host_delay_later() {
+    let db = database();
+    let (a, b) = (node(&db, "a"), node(&db, "b"));
+    let policy = HostPolicy {
+        per_host: 4,
+        spacing: Duration::from_secs(1),
+        slow_spacing: Duration::from_secs(10),
+        hold: Duration::from_secs(60),
+    };
+    let first_go = |store: &PostgresStore, host: &str| -> (i64, Duration) {
+        let asked = Instant::now();
+        loop {
+            assert!(asked.elapsed() < Duration::from_secs(10), "no turn");
+            match store.take_host_turn(host, &policy).expect("turn") {
+                HostTurn::Go { slot, .. } => return (slot, asked.elapsed()),
+                HostTurn::Busy { retry } => std::thread::sleep(retry),
+            }
+        }
+    };
+    let (slot, _) = first_go(&a, "lone.example:80");
+    assert_eq!(slot, super::alone::ALONE_SLOT);
+    a.give_back_host_turn("lone.example:80", slot)
+        .expect("give back");
+    // The database never saw a's starts: b waits one host_delay after joining.
+    let (slot, waited) = first_go(&b, "lone.example:80");
+    assert!(slot >= 0, "b's turn comes from the database");
+    assert!(
+        waited >= policy.spacing,
+        "b's first request came {waited:?} after it asked"
+    );
+    // a, whose requests are all over, waits for nobody.
+    let (slot, waited) = first_go(&a, "other.example:80");
+    assert!(slot >= 0, "a's turns come from the database now");
+    assert!(waited < Duration::from_millis(500), "a waited {waited:?}");
+}
