@@ -230,9 +230,9 @@ pub(super) const REFRESH_PLANNING: &str =
 
 /// The refresh's transaction, and the rows it writes in batches.
 ///
-/// Most of a document's rows are written a few statements at a time, one row per array element
+/// Most of a document's rows are written by one statement ([`FLUSH`]), one row per array element
 /// (`unnest`), when the document ends or before something must read them: a document of twenty
-/// new stories costs a handful of round trips, not a hundred. Until then, a new row is known by
+/// new stories costs one round trip for its rows, not a hundred. Until then, a new row is known by
 /// its place among the document's new rows: the row numbered `n` has the id `-(n + 1)` (stored
 /// ids are positive), and takes its real id, one of the sequence's next values in ascending
 /// order, when written ([`Writer::flush`]).
